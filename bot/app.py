@@ -1,0 +1,90 @@
+"""Wiring: settings in, a ready stoplive out. Nothing here decides anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import listeners
+from bot.config import AuthMode, Settings
+from bot.metastudio import MetaStudioClient
+from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
+from bot.stopflow.workflow import Policy, StopWorkflow
+
+
+@dataclass
+class Stoplive:
+    settings: Settings
+    metastudio: MetaStudioClient
+    workflow: StopWorkflow
+    bolt: AsyncApp
+
+    async def aclose(self) -> None:
+        await self.metastudio.aclose()
+
+
+def build(settings: Settings) -> Stoplive:
+    metastudio = build_metastudio(settings)
+    workflow = StopWorkflow(
+        Policy(
+            allowlist=settings.allowlist,
+            contact=settings.stoplive_contact,
+            confirm_ttl=settings.stoplive_confirm_ttl,
+            allowed_channels=settings.allowed_channels,
+            audit_channel=settings.stoplive_audit_channel,
+            verify_for=settings.stoplive_verify_seconds,
+        ),
+        metastudio,
+    )
+    bolt = AsyncApp(
+        client=slack_client(settings),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        process_before_response=False,  # ack first; the slow part runs after Slack has its answer
+    )
+    listeners.register(bolt, workflow)
+    return Stoplive(settings=settings, metastudio=metastudio, workflow=workflow, bolt=bolt)
+
+
+def slack_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+    """Every Web API call (Socket Mode's ``apps.connections.open`` too) goes to SLACK_API_URL."""
+    return AsyncWebClient(
+        token=token or settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url.rstrip("/") + "/",
+    )
+
+
+def build_metastudio(settings: Settings) -> MetaStudioClient:
+    return MetaStudioClient(
+        base_url=settings.metastudio_base_url,
+        project_id=settings.metastudio_project_id,
+        auth=metastudio_auth(settings),
+        timeout=httpx.Timeout(
+            settings.metastudio_timeout, connect=min(3.0, settings.metastudio_timeout)
+        ),
+    )
+
+
+def metastudio_auth(settings: Settings) -> httpx.Auth:
+    mode = settings.auth_mode
+    if mode is AuthMode.AKSK:
+        assert settings.huaweicloud_sdk_ak and settings.huaweicloud_sdk_sk
+        return AkSkAuth(
+            settings.huaweicloud_sdk_ak,
+            settings.huaweicloud_sdk_sk,
+            settings.metastudio_project_id,
+            security_token=settings.huaweicloud_sdk_security_token,
+        )
+    if mode is AuthMode.TOKEN:
+        assert settings.metastudio_auth_token
+        return TokenAuth(settings.metastudio_auth_token)
+    assert settings.huaweicloud_iam_username and settings.huaweicloud_iam_password
+    return IamPasswordAuth(
+        iam_endpoint=settings.iam_base_url,
+        username=settings.huaweicloud_iam_username,
+        password=settings.huaweicloud_iam_password,
+        domain=settings.huaweicloud_iam_domain or "",
+        project_id=settings.metastudio_project_id,
+    )

@@ -1,0 +1,91 @@
+"""Typed answers from MetaStudio.
+
+Huawei adds fields to its answers over time; every model ignores what it does not know, so a
+new field never breaks a stop during an incident. Each answer keeps the ``X-Request-Id`` that
+carried it: that is what Huawei support asks for.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobState(StrEnum):
+    WAITING = "WAITING"
+    PROCESSING = "PROCESSING"
+    SUCCEED = "SUCCEED"
+    FAILED = "FAILED"
+    BLOCKED = "BLOCKED"
+
+    @property
+    def is_live(self) -> bool:
+        """Still running (or about to): stopping it means something."""
+        return self in (JobState.WAITING, JobState.PROCESSING)
+
+
+LIVE_STATES: tuple[JobState, ...] = (JobState.WAITING, JobState.PROCESSING)
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SmartLiveJob(_Answer):
+    job_id: str
+    room_id: str | None = None
+    room_name: str | None = None
+    state: str = Field(description="A JobState value, kept as text so an unknown state survives")
+    duration: float | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    create_time: str | None = None
+    lastupdate_time: str | None = None
+    error_info: dict[str, object] | None = None
+    request_id: str = ""
+
+    @property
+    def known_state(self) -> JobState | None:
+        try:
+            return JobState(self.state)
+        except ValueError:
+            return None
+
+    @property
+    def is_live(self) -> bool:
+        state = self.known_state
+        return state is not None and state.is_live
+
+    @property
+    def started_at(self) -> datetime | None:
+        return parse_time(self.start_time)
+
+    @property
+    def ended_at(self) -> datetime | None:
+        return parse_time(self.end_time)
+
+
+class SmartLiveRoom(_Answer):
+    room_id: str
+    room_name: str | None = None
+    room_description: str | None = None
+    request_id: str = ""
+
+
+class StopAccepted(_Answer):
+    """MetaStudio answered 2xx to a stop: the job has been told to stop."""
+
+    request_id: str
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """MetaStudio writes UTC times as ISO 8601 (``2024-07-04T08:00:00Z``); None if unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

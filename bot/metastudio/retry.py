@@ -1,0 +1,41 @@
+"""When to try a MetaStudio call again, and how long to wait.
+
+Only what is safe is retried: a request that never left (connection refused), an answer that
+says "try again" (5xx, 429), and reads whose repetition changes nothing. A stop that may have
+been applied is never sent twice blindly: see :class:`~bot.metastudio.errors.OutcomeUnknown`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3  # in all, the first one included
+    base_delay: float = 0.2
+    max_delay: float = 2.0
+    budget: float = 12.0  # seconds for all attempts and waits together
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: capped exponential backoff with
+        full jitter, or what the server asked for in ``Retry-After`` if that is longer."""
+        backoff = random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+        return max(backoff, retry_after or 0.0)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)

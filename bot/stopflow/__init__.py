@@ -1,0 +1,1 @@
+"""The stop workflow: allowlist, confirmation, stop, outcome. Knows nothing of Bolt."""
