@@ -96,7 +96,6 @@ class IamPasswordAuth(httpx.Auth):
     and nobody else needs to know it happened. One lock makes a burst of calls share one fetch.
     """
 
-    requires_response_body = True
     # Renew this long before expiry (or at half-life, for short-lived tokens).
     RENEW_MARGIN = timedelta(hours=1)
 
@@ -131,14 +130,14 @@ class IamPasswordAuth(httpx.Auth):
         if stale is None or time.monotonic() >= stale.renew_at:
             async with self._lock:
                 if self._token is stale:  # nobody renewed it while we waited
-                    self._token = self._read_token((yield self._token_request()))
+                    self._token = await self._read_token((yield self._token_request()))
         request.headers["X-Auth-Token"] = self._current().get_secret_value()
         response = yield request
         if response.status_code == 401:
             used = self._token
             async with self._lock:
                 if self._token is used:
-                    self._token = self._read_token((yield self._token_request()))
+                    self._token = await self._read_token((yield self._token_request()))
             request.headers["X-Auth-Token"] = self._current().get_secret_value()
             yield request
 
@@ -164,7 +163,8 @@ class IamPasswordAuth(httpx.Auth):
         }
         return httpx.Request("POST", self._url, json=body)
 
-    def _read_token(self, response: httpx.Response) -> _Token:
+    async def _read_token(self, response: httpx.Response) -> _Token:
+        await response.aread()
         token = response.headers.get("X-Subject-Token")
         if response.status_code not in (200, 201) or not token:
             raise iam_error(response)
