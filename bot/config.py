@@ -65,7 +65,9 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
     stoplive_mode: Literal["socket", "http"] | None = None
-    port: int = Field(3000, ge=1, le=65535, description="HTTP mode: port to listen on")
+    port: int = Field(
+        3000, ge=0, le=65535, description="HTTP mode: port to listen on (0: any free one)"
+    )
     stoplive_host: str = Field("0.0.0.0", description="HTTP mode: address to listen on")
 
     # --- Who may stop what, and where -------------------------------------------------------

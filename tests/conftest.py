@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
+from bot.app import build
+from bot.config import load_settings
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth
 from bot.metastudio.retry import RetryPolicy
+from bot.server import Transport
+from tests.harness import ALICE, BOB, SIGNING_SECRET, Harness
 from tests.standins.metastudio import MetaStudioStandIn
+from tests.standins.slack import SlackStandIn
 
 AK, SK = "HPUA0TESTACCESSKEY00", "test-secret-key-0123456789"
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
@@ -37,3 +45,59 @@ async def client(metastudio: MetaStudioStandIn) -> AsyncIterator[MetaStudioClien
         retry=FAST_RETRY,
     ) as c:
         yield c
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackStandIn]:
+    standin = SlackStandIn()
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+BotFactory = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def start_bot(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn
+) -> AsyncIterator[BotFactory]:
+    """Start stoplive as ``python -m bot`` would (HTTP mode unless told otherwise), pointed at
+    the stand-ins. Keyword arguments override settings."""
+    started: list[Harness] = []
+
+    async def start(**overrides: Any) -> Harness:
+        settings = load_settings(**bot_settings(metastudio, slack, **overrides))
+        stoplive = build(settings)
+        transport = Transport(stoplive)
+        await transport.open()
+        harness = Harness(stoplive, transport, slack, metastudio, httpx.AsyncClient(timeout=10))
+        started.append(harness)
+        return harness
+
+    yield start
+    for harness in started:
+        await harness.http.aclose()
+        await harness.transport.close()
+
+
+def bot_settings(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, **overrides: Any
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "metastudio_project_id": metastudio.project_id,
+        "metastudio_endpoint": metastudio.url,
+        "huaweicloud_sdk_ak": AK,
+        "huaweicloud_sdk_sk": SK,
+        "slack_bot_token": slack.bot_token,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.api_url,
+        "stoplive_mode": "http",
+        "stoplive_host": "127.0.0.1",
+        "port": 0,
+        "stoplive_allowlist": json.dumps({ALICE: "ops-alice", BOB: "ops-bob"}),
+        "stoplive_verify_seconds": 2.0,
+    }
+    values.update(overrides)
+    return values

@@ -1,0 +1,180 @@
+"""A Slack stand-in: the Web API methods stoplive calls, ``response_url`` endpoints, and a
+Socket Mode websocket, all on one loopback port.
+
+Web API calls and ``response_url`` posts are recorded for assertions; ``chat.postMessage``
+can be told that the bot is not in a channel. The websocket side pushes envelopes the way
+Slack does and collects the acks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import WSMsgType, web
+
+
+@dataclass
+class ApiCall:
+    method: str
+    args: dict[str, Any]
+    token: str
+
+
+@dataclass
+class UrlPost:
+    hook: str
+    body: dict[str, Any]
+
+
+class SlackStandIn:
+    def __init__(self, bot_token: str = "xoxb-test", app_token: str = "xapp-test") -> None:
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.api_calls: list[ApiCall] = []
+        self.url_posts: list[UrlPost] = []
+        self.refused_channels: dict[str, str] = {}  # channel -> error (e.g. not_in_channel)
+        self.acks: dict[str, dict[str, Any]] = {}
+        self._ts = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_ready = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/"
+
+    def response_url(self, name: str | None = None) -> str:
+        return f"{self.url}/hooks/{name or uuid.uuid4().hex[:10]}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/hooks/{hook}", self._hook)
+        app.router.add_get("/socket", self._socket)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- what the tests look at ------------------------------------------------------------
+
+    def calls(self, method: str) -> list[ApiCall]:
+        return [c for c in self.api_calls if c.method == method]
+
+    def posts(self, hook: str) -> list[dict[str, Any]]:
+        return [p.body for p in self.url_posts if p.hook == hook]
+
+    async def wait_for(self, check: Callable[[], Any], within: float = 10.0) -> Any:
+        """Wait until ``check()`` is truthy (re-checked on every recorded call)."""
+        deadline = time.monotonic() + within
+        async with self._changed:
+            while not (result := check()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"timed out waiting; calls: {self.api_calls} posts: {self.url_posts}"
+                    )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+            return result
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # --- Web API ---------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        raw = await request.text()
+        if request.content_type == "application/json":
+            args = json.loads(raw or "{}")
+        else:
+            args = dict(parse_qsl(raw))
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self.api_calls.append(ApiCall(method, args, token))
+        await self._notify()
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if token != expected:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method == "auth.test":
+            return web.json_response(
+                {
+                    "ok": True,
+                    "url": "https://acme.slack.com/",
+                    "team": "Acme",
+                    "user": "stoplive",
+                    "team_id": "T0001",
+                    "user_id": "U0BOT",
+                    "bot_id": "B0BOT",
+                }
+            )
+        if method == "apps.connections.open":
+            return web.json_response(
+                {"ok": True, "url": self.url.replace("http", "ws") + "/socket"}
+            )
+        if method in ("chat.postMessage", "chat.update"):
+            channel = args.get("channel", "")
+            if channel in self.refused_channels:
+                return web.json_response({"ok": False, "error": self.refused_channels[channel]})
+            ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
+            return web.json_response({"ok": True, "channel": channel, "ts": ts})
+        return web.json_response({"ok": True})
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.url_posts.append(UrlPost(request.match_info["hook"], await request.json()))
+        await self._notify()
+        return web.Response(text="ok")
+
+    # --- Socket Mode -----------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"}}
+        )
+        self._socket_ready.set()
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                data = json.loads(message.data)
+                if "envelope_id" in data:
+                    self.acks[data["envelope_id"]] = data
+                    await self._notify()
+        return ws
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Push an envelope over Socket Mode; returns its id (see :attr:`acks`)."""
+        await asyncio.wait_for(self._socket_ready.wait(), 10)
+        envelope_id = uuid.uuid4().hex
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
