@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     stoplive_allowlist: str | None = Field(None, description='JSON: {"U024BE7LH": "ops-alice"}')
     stoplive_allowlist_file: str | None = Field(None, description="JSON or YAML file, same shape")
     stoplive_confirm_ttl: int = Field(
-        300, ge=10, le=3600, description="Seconds a confirmation lives"
+        300, ge=1, le=3600, description="Seconds a confirmation lives"
     )
     stoplive_contact: str = Field(
         "your on-call lead", description="Whom a refused user should ask for access"
