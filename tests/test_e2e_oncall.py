@@ -1,0 +1,157 @@
+"""On-call power, end to end: details before confirming, stopping knowing only the room,
+proving the stop, and the guardrails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import JOB, ROOM, BotFactory
+from tests.harness import ALICE, BOB, CHANNEL, buttons
+from tests.standins.metastudio import Fault
+
+OTHER_ROOM = "9d1f0c2e-0000-4000-8000-00000000abcd"
+
+
+async def test_a_missing_job_gets_a_clear_answer_and_no_button(start_bot: BotFactory) -> None:
+    bot = await start_bot()
+    _, hook = await bot.command(f"{ROOM} 00000000-0000-4000-8000-000000000000")
+    message = await bot.first_post(hook)
+    assert "MetaStudio has no job" in message["text"] and buttons(message) == {}
+
+
+async def test_an_ended_job_gets_a_clear_answer_and_no_button(start_bot: BotFactory) -> None:
+    bot = await start_bot()
+    bot.metastudio.add_job(ROOM, "ended-job", state="SUCCEED")
+    _, hook = await bot.command(f"{ROOM} ended-job")
+    message = await bot.first_post(hook)
+    assert "is not live" in message["text"] and "SUCCEED" in message["text"]
+    assert "nothing to stop" in message["text"] and buttons(message) == {}
+
+
+async def test_a_failed_lookup_still_lets_the_requester_confirm(start_bot: BotFactory) -> None:
+    bot = await start_bot()
+    bot.metastudio.inject(JOB, Fault("status", on="get", status=500, times=10))
+    _, hook = await bot.command(f"{ROOM} {JOB}")
+    message = await bot.first_post(hook)
+    assert "couldn't read the job" in json.dumps(message) and "stoplive.confirm" in buttons(message)
+
+
+async def test_room_with_one_live_job_goes_straight_to_its_confirmation(
+    start_bot: BotFactory,
+) -> None:
+    bot = await start_bot()
+    bot.metastudio.add_job(ROOM, "old-job", state="SUCCEED")
+    _, hook = await bot.command(ROOM)
+    message = await bot.first_post(hook)
+    assert set(buttons(message)) == {"stoplive.confirm", "stoplive.cancel"}
+    # one command, one click:
+    await bot.click("stoplive.confirm", buttons(message)["stoplive.confirm"])
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert f"stopped job `{JOB}`" in final["text"]
+
+
+async def test_room_with_several_live_jobs_lists_them_to_pick(start_bot: BotFactory) -> None:
+    bot = await start_bot()
+    bot.metastudio.add_job(ROOM, "second-job", state="WAITING")
+    _, hook = await bot.command(ROOM)
+    picker = await bot.first_post(hook)
+    picks = [b["accessory"]["value"] for b in picker["blocks"] if "accessory" in b]
+    assert len(picks) == 2 and "2 live jobs" in picker["text"]
+    assert bot.metastudio.calls("POST", "/stop") == []
+    _, pick_hook = await bot.click("stoplive.pick", picks[1])
+    confirmation = await bot.first_post(pick_hook)
+    assert confirmation["replace_original"] is True and "second-job" in json.dumps(confirmation)
+    await bot.click("stoplive.confirm", buttons(confirmation)["stoplive.confirm"])
+    await bot.slack.wait_for(bot.final_channel_message)
+    assert bot.metastudio.jobs["second-job"].state == "SUCCEED"
+    assert bot.metastudio.jobs[JOB].state == "PROCESSING"
+
+
+async def test_room_with_nothing_live(start_bot: BotFactory) -> None:
+    bot = await start_bot()
+    bot.metastudio.jobs[JOB].state = "FAILED"
+    _, hook = await bot.command(ROOM)
+    message = await bot.first_post(hook)
+    assert "No live job" in message["text"] and buttons(message) == {}
+
+
+async def test_a_stop_whose_answer_is_lost_is_reconciled_from_the_job(
+    start_bot: BotFactory,
+) -> None:
+    bot = await start_bot()
+    bot.metastudio.inject(JOB, Fault("lost_answer"))
+    value, _ = await bot.confirmation(f"{ROOM} {JOB}")
+    await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert "stopped job" in final["text"] and "answer was lost" in final["text"]
+    assert len(bot.metastudio.calls("POST", "/stop")) == 1  # never sent twice
+    assert len(bot.slack.calls("chat.postMessage")) == 1  # one message, revised in place
+
+
+async def test_a_lost_stop_that_did_not_apply_says_so(start_bot: BotFactory) -> None:
+    bot = await start_bot(stoplive_verify_seconds=0.5)
+    bot.metastudio.inject(JOB, Fault("drop"))
+    value, _ = await bot.confirmation(f"{ROOM} {JOB}")
+    await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert "did not answer, but the job is still PROCESSING" in final["text"]
+    assert "It may not have stopped" in final["text"]
+
+
+async def test_a_job_that_stays_processing_is_reported_truthfully(start_bot: BotFactory) -> None:
+    bot = await start_bot(stoplive_verify_seconds=0.8)
+    bot.metastudio.inject(JOB, Fault("stays_live"))
+    value, _ = await bot.confirmation(f"{ROOM} {JOB}")
+    await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert "the stop was accepted, but the job is still PROCESSING after" in final["text"]
+    assert len(bot.metastudio.calls("GET", JOB)) >= 3  # polled, with backoff, within the bound
+    assert len(bot.slack.calls("chat.postMessage")) == 1
+
+
+async def test_unreadable_after_a_lost_stop_is_unknown(start_bot: BotFactory) -> None:
+    bot = await start_bot(stoplive_verify_seconds=0.5)
+    value, _ = await bot.confirmation(f"{ROOM} {JOB}")
+    bot.metastudio.inject(JOB, Fault("lost_answer"))
+    bot.metastudio.inject(JOB, Fault("status", on="get", status=500, times=100))
+    await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert (
+        "the outcome is unknown" in final["text"]
+        and "Check the MetaStudio console" in final["text"]
+    )
+
+
+async def test_allowed_channels_guard(start_bot: BotFactory) -> None:
+    bot = await start_bot(stoplive_allowed_channels="C0OPS0001, C0OPS0002")
+    response, _ = await bot.command(f"{ROOM} {JOB}", channel=CHANNEL)
+    text = response.json()["text"]
+    assert "works only in <#C0OPS0001>, <#C0OPS0002>" in text
+    assert bot.metastudio.seen == []
+
+
+async def test_per_user_room_restrictions_from_a_yaml_allowlist(
+    start_bot: BotFactory, tmp_path: Path
+) -> None:
+    allowlist = tmp_path / "allowlist.yaml"
+    allowlist.write_text(
+        f"{ALICE}: ops-alice\n{BOB}:\n  app_user_id: ops-bob\n  rooms: [{OTHER_ROOM}]\n"
+    )
+    bot = await start_bot(stoplive_allowlist=None, stoplive_allowlist_file=str(allowlist))
+    response, _ = await bot.command(f"{ROOM} {JOB}", user=BOB)
+    assert "You may not stop streams in room" in response.json()["text"]
+    assert bot.metastudio.seen == []
+    _, hook = await bot.command(f"{ROOM} {JOB}", user=ALICE)
+    assert "stoplive.confirm" in buttons(await bot.first_post(hook))
+
+
+async def test_every_outcome_is_copied_to_the_audit_channel(start_bot: BotFactory) -> None:
+    bot = await start_bot(stoplive_audit_channel="C0AUDIT01")
+    value, _ = await bot.confirmation(f"{ROOM} {JOB}")
+    await bot.click("stoplive.confirm", value)
+    copies = await bot.slack.wait_for(
+        lambda: [c for c in bot.slack.calls("chat.postMessage") if c.args["channel"] == "C0AUDIT01"]
+    )
+    assert f"<@{ALICE}> stopped job `{JOB}`" in copies[0].args["text"]
+    assert "MetaStudio request `" in json.dumps(copies[0].args["blocks"])

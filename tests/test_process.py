@@ -1,0 +1,145 @@
+"""``python -m bot`` as a real process: start-up errors, SIGTERM, and ``check``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from tests.conftest import AK, JOB, ROOM, bot_settings
+from tests.harness import ALICE, CHANNEL, action_payload, buttons, command_body, signed_headers
+from tests.standins.metastudio import Fault, MetaStudioStandIn
+from tests.standins.slack import SlackStandIn
+
+
+def environment(settings: dict[str, Any]) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_"))
+    }
+    env.update(
+        {k.upper(): str(v) for k, v in settings.items() if not k.startswith("_") and v is not None}
+    )
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def run_bot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_bad_configuration_names_every_problem_and_no_secret(tmp_path: Any) -> None:
+    env = environment(
+        {
+            "huaweicloud_sdk_ak": "AK-ONLY",
+            "metastudio_auth_token": "tok-SECRET-123",
+            "slack_signing_secret": "sign-SECRET-456",
+            "stoplive_allowlist": "{not json",
+        }
+    )
+    process = await run_bot(env=env)
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    text = err.decode()
+    assert process.returncode == 1
+    for needle in (
+        "METASTUDIO_PROJECT_ID: required",
+        "SLACK_BOT_TOKEN: required",
+        "MetaStudio auth: choose one of AK/SK, fixed IAM token",
+        "STOPLIVE_ALLOWLIST: not valid JSON",
+    ):
+        assert needle in text
+    assert "SECRET" not in text + out.decode()
+
+
+async def test_sigterm_lets_an_in_flight_stop_finish_and_post(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn
+) -> None:
+    port = free_port()
+    env = environment(bot_settings(metastudio, slack, port=port))
+    metastudio.inject(JOB, Fault("slow", seconds=1.0))
+    process = await run_bot(env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            for _ in range(100):
+                try:
+                    if (await http.get(url + "/healthz")).status_code == 200:
+                        break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.1)
+            body = command_body(f"{ROOM} {JOB}", ALICE, CHANNEL, slack.response_url("cmd"))
+            assert (
+                await http.post(url + "/slack/events", content=body, headers=signed_headers(body))
+            ).status_code == 200
+            value = buttons(await slack.wait_for(lambda: (slack.posts("cmd") or [None])[0]))[
+                "stoplive.confirm"
+            ]
+            payload = action_payload(
+                "stoplive.confirm", value, ALICE, CHANNEL, slack.response_url("click")
+            )
+            body = urlencode({"payload": json.dumps(payload)})
+            assert (
+                await http.post(url + "/slack/events", content=body, headers=signed_headers(body))
+            ).status_code == 200
+            await slack.wait_for(lambda: metastudio.calls("POST", "/stop"))
+            process.send_signal(signal.SIGTERM)  # mid-stop: MetaStudio takes 1 s to answer
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 0, err.decode()
+    assert any("stopped job" in c.args["text"] for c in slack.calls("chat.update"))
+    audit = [json.loads(line) for line in out.decode().splitlines()]
+    assert [a["outcome"] for a in audit if a["event"] == "outcome"] == ["stopped"]
+    assert "all stops finished" in err.decode()
+
+
+async def test_check_reports_what_works(metastudio: MetaStudioStandIn, slack: SlackStandIn) -> None:
+    process = await run_bot("check", env=environment(bot_settings(metastudio, slack)))
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    report = out.decode()
+    assert process.returncode == 0, report
+    assert "OK   configuration: MetaStudio auth AK/SK, HTTP mode" in report
+    assert "OK   Slack bot token: stoplive in Acme" in report
+    assert "OK   MetaStudio (AK/SK)" in report and "signed read works" in report
+    [read] = metastudio.calls("GET")
+    assert read.headers["Authorization"].startswith(f"SDK-HMAC-SHA256 Access={AK}")
+
+
+async def test_check_says_exactly_what_to_fix(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn
+) -> None:
+    settings = bot_settings(
+        metastudio, slack, huaweicloud_sdk_sk="wrong", slack_bot_token="xoxb-wrong"
+    )
+    process = await run_bot("check", env=environment(settings))
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    report = out.decode()
+    assert process.returncode == 1
+    assert "FAIL Slack bot token: invalid_auth. Fix SLACK_BOT_TOKEN" in report
+    assert "FAIL MetaStudio" in report and "HTTP 401 MSS.00000001" in report
+    assert "check HUAWEICLOUD_SDK_AK/SK" in report and "wrong" not in report.replace(
+        "xoxb-wrong", ""
+    )
