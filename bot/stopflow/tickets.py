@@ -78,6 +78,9 @@ class Ledger:
     def __init__(self) -> None:
         self._used: dict[str, float] = {}
 
+    def __len__(self) -> int:
+        return len(self._used)
+
     def claim(self, ticket: Ticket, now: float | None = None) -> bool:
         """True exactly once per ticket."""
         now = now or time.time()
