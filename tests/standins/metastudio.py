@@ -329,3 +329,27 @@ def _hang_up(request: web.Request) -> None:
     """Close the connection without a word: the client sees no answer at all."""
     assert request.transport is not None
     request.transport.close()
+
+
+async def _serve(jobs: list[str], room: str, ak: str, sk: str) -> None:
+    """Run the stand-in on its own (for the benchmarks in ``bench/``); prints its URL."""
+    standin = MetaStudioStandIn()
+    standin.aksk[ak] = sk
+    for job_id in jobs:
+        standin.add_job(room, job_id)
+    print(await standin.start(), flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Run the MetaStudio stand-in until killed.")
+    parser.add_argument("--room", required=True)
+    parser.add_argument("--ak", required=True)
+    parser.add_argument("--sk", required=True)
+    parser.add_argument("jobs", nargs="*", help="job IDs to create (or read from stdin)")
+    options = parser.parse_args()
+    job_ids = options.jobs or sys.stdin.read().split()
+    asyncio.run(_serve(job_ids, options.room, options.ak, options.sk))

@@ -1,0 +1,49 @@
+"""Helpers shared by the benchmarks: a stand-in in its own process, and percentiles."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AK, SK = "HPUABENCHACCESSKEY00", "bench-secret-key"
+ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
+
+
+@contextmanager
+def metastudio_process(job_ids: Sequence[str]) -> Iterator[str]:
+    """The MetaStudio stand-in in a separate process, so it does not share a CPU core's
+    event loop with the client being measured. Yields its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.standins.metastudio", "--room", ROOM, "--ak", AK, "--sk", SK],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin and process.stdout
+    process.stdin.write("\n".join(job_ids))
+    process.stdin.close()
+    url = process.stdout.readline().strip()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summary(name: str, samples_ms: Sequence[float], wall_s: float) -> str:
+    return (
+        f"{name:<34} n={len(samples_ms):<4} mean={statistics.fmean(samples_ms):7.2f} ms  "
+        f"p50={percentile(samples_ms, 50):7.2f} ms  p99={percentile(samples_ms, 99):7.2f} ms  "
+        f"{len(samples_ms) / wall_s:8.1f} calls/s"
+    )
