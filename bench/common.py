@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmarks: a stand-in in its own process, and percentiles."""
+"""Helpers shared by the benchmarks: stand-ins in processes of their own, and percentiles."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import statistics
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,18 +15,18 @@ ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
 
 
 @contextmanager
-def metastudio_process(job_ids: Sequence[str]) -> Iterator[str]:
-    """The MetaStudio stand-in in a separate process, so it does not share a CPU core's
-    event loop with the client being measured. Yields its base URL."""
+def standin_process(module: str, *args: str, stdin: str = "") -> Iterator[str]:
+    """A stand-in in a process of its own, so that it does not share an event loop with what
+    is being measured. Yields its base URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.standins.metastudio", "--room", ROOM, "--ak", AK, "--sk", SK],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert process.stdin and process.stdout
-    process.stdin.write("\n".join(job_ids))
+    process.stdin.write(stdin)
     process.stdin.close()
     url = process.stdout.readline().strip()
     try:
@@ -34,6 +34,20 @@ def metastudio_process(job_ids: Sequence[str]) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def metastudio_process(job_ids: Sequence[str]) -> AbstractContextManager[str]:
+    """The MetaStudio stand-in with ``job_ids`` live in room ROOM, AK/SK as above."""
+    return standin_process(
+        "tests.standins.metastudio",
+        "--room",
+        ROOM,
+        "--ak",
+        AK,
+        "--sk",
+        SK,
+        stdin="\n".join(job_ids),
+    )
 
 
 def percentile(samples: Sequence[float], q: float) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import aiohttp
 import httpx
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -21,9 +22,12 @@ class Stoplive:
     metastudio: MetaStudioClient
     workflow: StopWorkflow
     bolt: AsyncApp
+    slack: AsyncWebClient  # what the listeners speak through, on one shared aiohttp session
 
     async def aclose(self) -> None:
         await self.metastudio.aclose()
+        if self.slack.session is not None:
+            await self.slack.session.close()
 
 
 def build(settings: Settings) -> Stoplive:
@@ -42,17 +46,28 @@ def build(settings: Settings) -> Stoplive:
     bolt = AsyncApp(
         client=slack_client(settings),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        process_before_response=False,  # ack first; the slow part runs after Slack has its answer
+        # The ack function runs inline and its answer goes straight back; the slow part of each
+        # listener is a lazy function started after it (bench/burst.py: acks stay fast).
+        process_before_response=True,
     )
-    listeners.register(bolt, workflow)
-    return Stoplive(settings=settings, metastudio=metastudio, workflow=workflow, bolt=bolt)
+    # One aiohttp session for every Slack call the listeners make (Web API and response_url
+    # alike): a session per call costs a TCP connection each. It stays out of Bolt's own client
+    # because Bolt deep-copies that client for every lazy listener.
+    slack = slack_client(settings, session=aiohttp.ClientSession())
+    listeners.register(bolt, workflow, slack)
+    return Stoplive(
+        settings=settings, metastudio=metastudio, workflow=workflow, bolt=bolt, slack=slack
+    )
 
 
-def slack_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
+def slack_client(
+    settings: Settings, token: str | None = None, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
     """Every Web API call (Socket Mode's ``apps.connections.open`` too) goes to SLACK_API_URL."""
     return AsyncWebClient(
         token=token or settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url.rstrip("/") + "/",
+        session=session,
     )
 
 

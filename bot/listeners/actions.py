@@ -1,4 +1,4 @@
-"""The confirmation's buttons: ack first, then let the workflow do the slow part."""
+"""The confirmation's buttons: an empty ack at once; the workflow step runs lazily after it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_outlet import SlackOutlet
@@ -16,29 +16,31 @@ from bot.stopflow.workflow import Click, Outlet, StopWorkflow
 Step = Callable[[Click, Outlet], Awaitable[None]]
 
 
-def register(app: AsyncApp, workflow: StopWorkflow) -> None:
+def register(app: AsyncApp, workflow: StopWorkflow, slack: AsyncWebClient) -> None:
     for action_id, step in (
         (CONFIRM_ACTION, workflow.confirm),
         (CANCEL_ACTION, workflow.cancel),
         (PICK_ACTION, workflow.pick),
     ):
-        app.action(re.compile(re.escape(action_id) + "$"))(_handler(step))
+        app.action(re.compile(re.escape(action_id) + "$"))(
+            ack=_acknowledge, lazy=[_run(step, slack)]
+        )
 
 
-def _handler(step: Step) -> Callable[..., Awaitable[None]]:
-    async def handle(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-    ) -> None:
-        await ack()
+async def _acknowledge(ack: AsyncAck) -> None:
+    await ack()
+
+
+def _run(step: Step, slack: AsyncWebClient) -> Callable[..., Awaitable[None]]:
+    async def run_step(body: dict[str, Any], action: dict[str, Any]) -> None:
         channel_id = (body.get("channel") or {}).get("id") or body["container"].get(
             "channel_id", ""
         )
-        value = action.get("value") or ""
-        outlet = SlackOutlet(client, respond, channel_id)
-        await step(Click(user_id=body["user"]["id"], channel_id=channel_id, value=value), outlet)
+        outlet = SlackOutlet(slack, channel_id, body["response_url"])
+        click = Click(
+            user_id=body["user"]["id"], channel_id=channel_id, value=action.get("value") or ""
+        )
+        await step(click, outlet)
 
-    return handle
+    run_step.__name__ = f"run_{step.__name__}"  # Bolt tells lazy functions apart by name
+    return run_step

@@ -1,30 +1,41 @@
-"""``/stoplive``: answer at once, look things up after the ack."""
+"""``/stoplive``: the ack answers what needs no network; the rest runs lazily after it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.stopflow.markup import Reply
+from bot.slack_outlet import send_to_response_url
 from bot.stopflow.workflow import CommandRequest, StopWorkflow
 
 COMMAND = "/stoplive"
 
 
-def register(app: AsyncApp, workflow: StopWorkflow) -> None:
-    @app.command(COMMAND)
-    async def stoplive(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        request = CommandRequest(
-            user_id=command["user_id"],
-            channel_id=command["channel_id"],
-            text=command.get("text") or "",
-            response_url=command["response_url"],
-        )
-        screened = workflow.screen(request)
-        if isinstance(screened, Reply):  # help, refusal or bad input: the ack is the answer
-            await ack(response_type="ephemeral", **screened.payload())
-            return
-        await ack()  # Slack's 3 s are for the ack; MetaStudio lookups happen after it
-        reply = await workflow.prepare(screened)
-        await respond(response_type="ephemeral", **reply.payload())
+def register(app: AsyncApp, workflow: StopWorkflow, slack: AsyncWebClient) -> None:
+    async def acknowledge(ack: AsyncAck, command: dict[str, Any]) -> None:
+        reply = workflow.answer_now(_request(command))
+        if reply is None:
+            await ack()  # the confirmation follows through response_url
+        else:
+            await ack(response_type="ephemeral", **reply.payload())
+
+    async def follow_up(command: dict[str, Any]) -> None:
+        request = _request(command)
+        reply = await workflow.answer_later(request)
+        if reply is not None:
+            await send_to_response_url(
+                slack, request.response_url, reply, response_type="ephemeral"
+            )
+
+    app.command(COMMAND)(ack=acknowledge, lazy=[follow_up])
+
+
+def _request(command: dict[str, Any]) -> CommandRequest:
+    return CommandRequest(
+        user_id=command["user_id"],
+        channel_id=command["channel_id"],
+        text=command.get("text") or "",
+        response_url=command["response_url"],
+    )

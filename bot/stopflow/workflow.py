@@ -101,55 +101,58 @@ class StopWorkflow:
 
     # --- /stoplive ----------------------------------------------------------------------
 
-    def screen(self, request: CommandRequest) -> Reply | Screened:
-        """Every check that needs no network, in order. A Reply means: answer with it, stop."""
-        started = time.monotonic()
-        try:
-            parsed = parse(request.text)
-        except UsageError as exc:
-            self._record("request", request, "usage_error", started=started, detail=str(exc))
-            return messages.help_text(str(exc))
-        if isinstance(parsed, ShowHelp):
-            return messages.help_text()
-        grant = self.policy.allowlist.grant_for(request.user_id)
-        if grant is None:
-            refusal, why = messages.not_allowed(self.policy.contact), "refused_not_allowlisted"
-        elif (
-            self.policy.allowed_channels and request.channel_id not in self.policy.allowed_channels
-        ):
-            refusal, why = (
-                messages.wrong_channel(list(self.policy.allowed_channels)),
-                "refused_channel",
-            )
-        elif not grant.covers(parsed.room_id):
-            refusal, why = (
-                messages.room_not_granted(parsed.room_id, self.policy.contact),
-                "refused_room",
-            )
-        else:
-            return Screened(request=request, target=parsed, grant=grant)
-        self._record("request", request, why, target=parsed, started=started)
-        return refusal
+    def answer_now(self, request: CommandRequest) -> Reply | None:
+        """What to answer in the ack itself: help, usage or a refusal (recorded). None means
+        the request passed every check that needs no network: :meth:`answer_later` has it."""
+        checked = self._screen(request)
+        if isinstance(checked, Screened):
+            return None
+        reply, why, target = checked
+        if why:
+            self._record("request", request, why, target=target)
+        return reply
 
-    async def prepare(self, screened: Screened) -> Reply:
-        """The confirmation (or the room's job list) with the jobs as MetaStudio sees them."""
+    async def answer_later(self, request: CommandRequest) -> Reply | None:
+        """After the ack: the confirmation (or the room's live jobs) with the jobs as MetaStudio
+        sees them. None if :meth:`answer_now` already said all there is to say."""
+        checked = self._screen(request)
+        if not isinstance(checked, Screened):
+            return None
         started = time.monotonic()
-        request, target = screened.request, screened.target
+        target, grant = checked.target, checked.grant
         if target.job_id is None:
-            reply, outcome = await self._room_choices(screened)
+            reply, outcome = await self._room_choices(checked)
         else:
             reply, outcome = await self._confirmation(
-                screened.grant,
+                grant,
                 request.user_id,
                 request.channel_id,
                 request.response_url,
                 target.room_id,
                 target.job_id,
             )
-        self._record(
-            "request", request, outcome, target=target, grant=screened.grant, started=started
-        )
+        self._record("request", request, outcome, target=target, grant=grant, started=started)
         return reply
+
+    def _screen(self, request: CommandRequest) -> Screened | tuple[Reply, str, StopTarget | None]:
+        """Every check that needs no network, in order; pure, so both answers can ask it.
+        Otherwise: the reply, the audit outcome ("" for plain help) and the target, if any."""
+        try:
+            parsed = parse(request.text)
+        except UsageError as exc:
+            return messages.help_text(str(exc)), "usage_error", None
+        if isinstance(parsed, ShowHelp):
+            return messages.help_text(), "", None
+        grant = self.policy.allowlist.grant_for(request.user_id)
+        allowed_channels = self.policy.allowed_channels
+        if grant is None:
+            return messages.not_allowed(self.policy.contact), "refused_not_allowlisted", parsed
+        if allowed_channels and request.channel_id not in allowed_channels:
+            return messages.wrong_channel(list(allowed_channels)), "refused_channel", parsed
+        if not grant.covers(parsed.room_id):
+            reply = messages.room_not_granted(parsed.room_id, self.policy.contact)
+            return reply, "refused_room", parsed
+        return Screened(request=request, target=parsed, grant=grant)
 
     async def _room_choices(self, screened: Screened) -> tuple[Reply, str]:
         request, room_id, grant = screened.request, screened.target.room_id, screened.grant

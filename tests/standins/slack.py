@@ -15,7 +15,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -27,12 +27,14 @@ class ApiCall:
     method: str
     args: dict[str, Any]
     token: str
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
 class UrlPost:
     hook: str
     body: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
 
 
 class SlackStandIn:
@@ -48,6 +50,7 @@ class SlackStandIn:
         self._socket_ready = asyncio.Event()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self.extra_routes: list[tuple[str, str, Any]] = []
         self.url = ""
 
     @property
@@ -62,6 +65,8 @@ class SlackStandIn:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/hooks/{hook}", self._hook)
         app.router.add_get("/socket", self._socket)
+        for method, path, handler in self.extra_routes:
+            app.router.add_route(method, path, handler)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -178,3 +183,26 @@ class SlackStandIn:
             }
         )
         return envelope_id
+
+
+async def _serve() -> None:
+    """Run the stand-in on its own (for ``bench/burst.py``); prints its URL. ``GET /_recorded``
+    returns what it saw, with ``time.monotonic()`` stamps (one clock for all processes)."""
+    standin = SlackStandIn()
+
+    async def recorded(_: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "api_calls": [c.__dict__ for c in standin.api_calls],
+                "url_posts": [p.__dict__ for p in standin.url_posts],
+            }
+        )
+
+    standin.extra_routes.append(("GET", "/_recorded", recorded))
+    await standin.start()
+    print(standin.url, flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve())
