@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
+from bot.background import Background
 from bot.config import AuthMode, Settings
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
@@ -22,12 +23,12 @@ class Stoplive:
     metastudio: MetaStudioClient
     workflow: StopWorkflow
     bolt: AsyncApp
-    slack: AsyncWebClient  # what the listeners speak through, on one shared aiohttp session
+    background: Background  # what runs after the acks; drained on shutdown
 
     async def aclose(self) -> None:
         await self.metastudio.aclose()
-        if self.slack.session is not None:
-            await self.slack.session.close()
+        if self.bolt.client.session is not None:
+            await self.bolt.client.session.close()
 
 
 def build(settings: Settings) -> Stoplive:
@@ -44,20 +45,17 @@ def build(settings: Settings) -> Stoplive:
         metastudio,
     )
     bolt = AsyncApp(
-        client=slack_client(settings),
+        # One aiohttp session for every Slack call (Web API and response_url alike): a session
+        # per call costs a TCP connection each.
+        client=slack_client(settings, session=aiohttp.ClientSession()),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        # The ack function runs inline and its answer goes straight back; the slow part of each
-        # listener is a lazy function started after it (bench/burst.py: acks stay fast).
+        # Listeners run inline and only ack; whatever is slow they hand to Background, so the
+        # ack goes straight back (no waiting on Bolt's 10 ms ack poll; bench/burst.py).
         process_before_response=True,
     )
-    # One aiohttp session for every Slack call the listeners make (Web API and response_url
-    # alike): a session per call costs a TCP connection each. It stays out of Bolt's own client
-    # because Bolt deep-copies that client for every lazy listener.
-    slack = slack_client(settings, session=aiohttp.ClientSession())
-    listeners.register(bolt, workflow, slack)
-    return Stoplive(
-        settings=settings, metastudio=metastudio, workflow=workflow, bolt=bolt, slack=slack
-    )
+    background = Background()
+    listeners.register(bolt, workflow, background)
+    return Stoplive(settings, metastudio, workflow, bolt, background)
 
 
 def slack_client(

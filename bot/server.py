@@ -71,7 +71,7 @@ class Transport:
             await self._socket.disconnect_async()  # type: ignore[no-untyped-call]
         if self._site is not None:
             await self._site.stop()
-        drained = await self._stoplive.workflow.drain(DRAIN_SECONDS)
+        drained = await self._stoplive.background.drain(DRAIN_SECONDS)
         log.info(
             "stoplive stopped (%s)", "all stops finished" if drained else "some stops cut short"
         )

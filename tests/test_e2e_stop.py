@@ -92,7 +92,7 @@ async def test_confirm_stops_the_job_and_tells_the_channel(
     assert requester_view[0]["replace_original"] is True
     assert "Stopping job" in bot.slack.posts(click_hook)[0]["text"]
 
-    assert await bot.stoplive.workflow.drain(5)
+    assert await bot.stoplive.background.drain(5)
     outcome = [line for line in audit_lines(caplog) if line["event"] == "outcome"]
     assert outcome and outcome[0]["outcome"] == "stopped" and outcome[0]["app_user"] == "ops-alice"
     assert outcome[0]["request_id"] and isinstance(outcome[0]["latency_ms"], int)

@@ -12,10 +12,9 @@ Rules that hold whatever arrives:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, TypeVar
@@ -95,9 +94,6 @@ class StopWorkflow:
         self._metastudio = metastudio
         self._audit = audit or AuditLog()
         self._ledger = Ledger()
-        self._inflight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     # --- /stoplive ----------------------------------------------------------------------
 
@@ -288,23 +284,22 @@ class StopWorkflow:
                 "confirm", ticket, "ignored_already_used", grant=grant, started=started
             )
             return
-        async with self._tracked():
-            await outlet.to_requester(messages.stopping(ticket))
-            outcome = await self._stop_and_watch(ticket, grant, outlet)
-            reply = messages.announcement(outcome)
-            await outlet.announce(reply, final=True, fallback_url=ticket.response_url)
-            await outlet.to_requester(reply)
-            if self.policy.audit_channel and self.policy.audit_channel != ticket.channel_id:
-                await outlet.copy_to(self.policy.audit_channel, reply)
-            self._record_ticket(
-                "outcome",
-                ticket,
-                outcome.verdict.value,
-                grant=grant,
-                started=started,
-                request_id=outcome.request_id,
-                detail=_outcome_detail(outcome),
-            )
+        await outlet.to_requester(messages.stopping(ticket))
+        outcome = await self._stop_and_watch(ticket, grant, outlet)
+        reply = messages.announcement(outcome)
+        await outlet.announce(reply, final=True, fallback_url=ticket.response_url)
+        await outlet.to_requester(reply)
+        if self.policy.audit_channel and self.policy.audit_channel != ticket.channel_id:
+            await outlet.copy_to(self.policy.audit_channel, reply)
+        self._record_ticket(
+            "outcome",
+            ticket,
+            outcome.verdict.value,
+            grant=grant,
+            started=started,
+            request_id=outcome.request_id,
+            detail=_outcome_detail(outcome),
+        )
 
     async def _check_click(
         self, event: str, click: Click, outlet: Outlet, started: float
@@ -423,26 +418,6 @@ class StopWorkflow:
 
     async def _bounded(self, call: Awaitable[T]) -> T:
         return await asyncio.wait_for(call, timeout=self.policy.lookup_timeout)
-
-    @contextlib.asynccontextmanager
-    async def _tracked(self) -> AsyncIterator[None]:
-        self._inflight += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self._inflight -= 1
-            if self._inflight == 0:
-                self._idle.set()
-
-    async def drain(self, grace: float) -> bool:
-        """Wait for confirmed stops to finish and post their outcome (used on SIGTERM)."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), grace)
-        except TimeoutError:
-            log.error("shutting down with %d stop(s) still running", self._inflight)
-            return False
-        return True
 
     def _record(
         self,

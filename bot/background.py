@@ -1,0 +1,45 @@
+"""Work that runs after Slack has its ack, tracked so that a shutdown can wait for it.
+
+Every confirmed stop must end in a channel message, even if the process is told to stop
+(SIGTERM) right after the click: :meth:`Background.drain` waits for what was spawned, and
+spawning happens before the ack goes out, so nothing slips between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Background:
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("background work failed", exc_info=error)
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, grace: float) -> bool:
+        """Wait up to ``grace`` seconds for everything spawned (and what that spawns)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self._tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                log.error("shutting down with %d piece(s) of work unfinished", len(self._tasks))
+                return False
+            await asyncio.wait(set(self._tasks), timeout=remaining)
+        return True
