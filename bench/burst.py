@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
+import aiohttp
 
 from bench.common import AK, ROOM, ROOT, SK, metastudio_process, percentile, standin_process
 from tests.harness import SIGNING_SECRET, action_payload, buttons, command_body, signed_headers
@@ -110,11 +110,21 @@ async def _load(
             "click -> verified",
         )
     }
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=n + 10)) as http:
+    # aiohttp, not httpx, sends the load: httpcore's pool is quadratic in queued requests and
+    # would measure itself (see bot/metastudio/client.py).
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(
+        timeout=timeout, connector=aiohttp.TCPConnector(limit=0)
+    ) as http:
+
+        async def post(body: str) -> bytes:
+            async with http.post(url, data=body, headers=signed_headers(body)) as response:
+                return await response.read()
 
         async def recorded(until: Callable[[Recorded], bool]) -> Recorded:
             for _ in range(600):
-                seen: Recorded = (await http.get(slack_url + "/_recorded")).json()
+                async with http.get(slack_url + "/_recorded") as response:
+                    seen: Recorded = await response.json()
                 if until(seen):
                     return seen
                 await asyncio.sleep(0.1)
@@ -123,9 +133,9 @@ async def _load(
         for _ in range(200):  # until the app listens
             try:
                 body = command_body("help", user(0), CHANNEL, slack_url + "/hooks/warm")
-                await http.post(url, content=body, headers=signed_headers(body))  # Bolt's auth.test
+                await post(body)  # and Bolt's first auth.test
                 break
-            except httpx.ConnectError:
+            except aiohttp.ClientConnectionError:
                 await asyncio.sleep(0.05)
 
         sent: dict[str, float] = {}
@@ -135,10 +145,10 @@ async def _load(
             hook = f"cmd-{i}"
             body = command_body(f"{ROOM} {jobs[i]}", user(i), CHANNEL, f"{slack_url}/hooks/{hook}")
             sent[hook] = started = time.monotonic()
-            response = await http.post(url, content=body, headers=signed_headers(body))
+            answer = await post(body)
             results["command ack"].append((time.monotonic() - started) * 1000)
-            if response.content:  # the bare app confirms in the ack itself
-                values[hook] = buttons(response.json())["stoplive.confirm"]
+            if answer:  # the bare app confirms in the ack itself
+                values[hook] = buttons(json.loads(answer))["stoplive.confirm"]
                 results["command -> confirmation"].append(results["command ack"][-1])
 
         await asyncio.gather(*(command(i) for i in range(n)))
@@ -146,11 +156,11 @@ async def _load(
             seen = await recorded(
                 lambda r: len([p for p in r["url_posts"] if p["hook"].startswith("cmd-")]) >= n
             )
-            for post in seen["url_posts"]:
-                if post["hook"].startswith("cmd-"):
-                    values[post["hook"]] = buttons(post["body"])["stoplive.confirm"]
+            for hooked in seen["url_posts"]:
+                if hooked["hook"].startswith("cmd-"):
+                    values[hooked["hook"]] = buttons(hooked["body"])["stoplive.confirm"]
                     results["command -> confirmation"].append(
-                        (post["at"] - sent[post["hook"]]) * 1000
+                        (hooked["at"] - sent[hooked["hook"]]) * 1000
                     )
 
         clicked: dict[str, float] = {}
@@ -165,7 +175,7 @@ async def _load(
             )
             body = urlencode({"payload": json.dumps(payload)})
             clicked[jobs[i]] = started = time.monotonic()
-            await http.post(url, content=body, headers=signed_headers(body))
+            await post(body)
             results["click ack"].append((time.monotonic() - started) * 1000)
 
         await asyncio.gather(*(click(i) for i in range(n)))
