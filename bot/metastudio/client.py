@@ -22,9 +22,12 @@ from bot.metastudio.retry import RetryPolicy, parse_retry_after
 USER_AGENT = "stoplive/0.1 (+httpx)"
 DEFAULT_TIMEOUT = httpx.Timeout(8.0, connect=3.0, pool=3.0)
 # Requests in flight at once. httpcore's pool scans every queued request against every
-# connection on each change (quadratic): with 200 queued requests that cost whole seconds of
-# CPU in bench/burst.py, so requests wait here, in a cheap FIFO, instead of in the pool.
-MAX_IN_FLIGHT = 20
+# connection (and asks each connection's socket whether it expired) on each change, so its CPU
+# cost grows with the square of what is queued: a 200-request burst cost whole seconds of CPU
+# (bench/burst.py). Requests wait here, in a cheap FIFO, instead. 8 measured fastest against
+# the local stand-in (bench/client_vs_sdk.py); with a 200 ms round trip it still allows 40
+# calls a second per process, far more than any incident needs.
+MAX_IN_FLIGHT = 8
 PAGE_SIZE = 100
 MAX_PAGES = 20  # a room with more than 2,000 jobs of one state is not a room we should page
 
