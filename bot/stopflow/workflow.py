@@ -257,7 +257,7 @@ class StopWorkflow:
             ticket.job_id,
         )
         await outlet.to_requester(reply)
-        self._record_ticket("pick", ticket, outcome, grant=grant, started=started)
+        self._record("pick", ticket, outcome, grant=grant, started=started)
 
     async def cancel(self, click: Click, outlet: Outlet) -> None:
         started = time.monotonic()
@@ -266,12 +266,10 @@ class StopWorkflow:
             return
         ticket, grant = checked
         if not self._ledger.claim(ticket):  # already confirmed or cancelled
-            self._record_ticket(
-                "cancel", ticket, "ignored_already_used", grant=grant, started=started
-            )
+            self._record("cancel", ticket, "ignored_already_used", grant=grant, started=started)
             return
         await outlet.to_requester(messages.cancelled(ticket))
-        self._record_ticket("cancel", ticket, "cancelled", grant=grant, started=started)
+        self._record("cancel", ticket, "cancelled", grant=grant, started=started)
 
     async def confirm(self, click: Click, outlet: Outlet) -> None:
         started = time.monotonic()
@@ -280,9 +278,7 @@ class StopWorkflow:
             return
         ticket, grant = checked
         if not self._ledger.claim(ticket):
-            self._record_ticket(
-                "confirm", ticket, "ignored_already_used", grant=grant, started=started
-            )
+            self._record("confirm", ticket, "ignored_already_used", grant=grant, started=started)
             return
         await outlet.to_requester(messages.stopping(ticket))
         outcome = await self._stop_and_watch(ticket, grant, outlet)
@@ -291,7 +287,7 @@ class StopWorkflow:
         await outlet.to_requester(reply)
         if self.policy.audit_channel and self.policy.audit_channel != ticket.channel_id:
             await outlet.copy_to(self.policy.audit_channel, reply)
-        self._record_ticket(
+        self._record(
             "outcome",
             ticket,
             outcome.verdict.value,
@@ -333,12 +329,12 @@ class StopWorkflow:
             return None
         if ticket.expired():
             await outlet.to_requester(messages.expired(ticket))
-            self._record_ticket(event, ticket, "expired", started=started)
+            self._record(event, ticket, "expired", started=started)
             return None
         grant = self.policy.allowlist.grant_for(ticket.requester)
         if grant is None or not grant.covers(ticket.room_id):  # the allowlist may have changed
             await outlet.to_requester(messages.not_allowed(self.policy.contact))
-            self._record_ticket(event, ticket, "refused_not_allowlisted", started=started)
+            self._record(event, ticket, "refused_not_allowlisted", started=started)
             return None
         return ticket, grant
 
@@ -422,45 +418,31 @@ class StopWorkflow:
     def _record(
         self,
         event: str,
-        request: CommandRequest,
+        subject: CommandRequest | Ticket,
         outcome: str,
         *,
         target: StopTarget | None = None,
         grant: Grant | None = None,
         started: float | None = None,
-        detail: str | None = None,
-    ) -> None:
-        self._audit.record(
-            event,
-            slack_user=request.user_id,
-            channel=request.channel_id,
-            outcome=outcome,
-            app_user=grant.app_user_id if grant else None,
-            room=target.room_id if target else None,
-            job=target.job_id if target else None,
-            started=started,
-            detail=detail,
-        )
-
-    def _record_ticket(
-        self,
-        event: str,
-        ticket: Ticket,
-        outcome: str,
-        *,
-        grant: Grant | None = None,
-        started: float | None = None,
         request_id: str | None = None,
         detail: str | None = None,
     ) -> None:
+        """One audit line about a command (and its target, once parsed) or a ticket."""
+        room: str | None
+        job: str | None
+        if isinstance(subject, Ticket):
+            user, room, job = subject.requester, subject.room_id, subject.job_id
+        else:
+            user = subject.user_id
+            room, job = (target.room_id, target.job_id) if target else (None, None)
         self._audit.record(
             event,
-            slack_user=ticket.requester,
-            channel=ticket.channel_id,
+            slack_user=user,
+            channel=subject.channel_id,
             outcome=outcome,
             app_user=grant.app_user_id if grant else None,
-            room=ticket.room_id,
-            job=ticket.job_id,
+            room=room,
+            job=job,
             request_id=request_id,
             started=started,
             detail=detail,
