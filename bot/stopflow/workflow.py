@@ -60,10 +60,29 @@ class Click:
 
 
 @dataclass(frozen=True)
+class Asker:
+    """Who asked, where, and how to reach them: what every ticket is issued for."""
+
+    user_id: str
+    channel_id: str
+    response_url: str
+    grant: Grant
+
+    def ticket(self, room_id: str, job_id: str, ttl: int) -> Ticket:
+        return Ticket.issue(
+            room_id=room_id,
+            job_id=job_id,
+            requester=self.user_id,
+            channel_id=self.channel_id,
+            ttl=ttl,
+            response_url=self.response_url,
+        )
+
+
+@dataclass(frozen=True)
 class Screened:
     """A request that passed every check that needs no network."""
 
-    request: CommandRequest
     target: StopTarget
     grant: Grant
 
@@ -116,17 +135,11 @@ class StopWorkflow:
             return None
         started = time.monotonic()
         target, grant = checked.target, checked.grant
+        asker = Asker(request.user_id, request.channel_id, request.response_url, grant)
         if target.job_id is None:
-            reply, outcome = await self._room_choices(checked)
+            reply, outcome = await self._room_choices(asker, target.room_id)
         else:
-            reply, outcome = await self._confirmation(
-                grant,
-                request.user_id,
-                request.channel_id,
-                request.response_url,
-                target.room_id,
-                target.job_id,
-            )
+            reply, outcome = await self._confirmation(asker, target.room_id, target.job_id)
         self._record("request", request, outcome, target=target, grant=grant, started=started)
         return reply
 
@@ -148,13 +161,12 @@ class StopWorkflow:
         if not grant.covers(parsed.room_id):
             reply = messages.room_not_granted(parsed.room_id, self.policy.contact)
             return reply, "refused_room", parsed
-        return Screened(request=request, target=parsed, grant=grant)
+        return Screened(target=parsed, grant=grant)
 
-    async def _room_choices(self, screened: Screened) -> tuple[Reply, str]:
-        request, room_id, grant = screened.request, screened.target.room_id, screened.grant
+    async def _room_choices(self, asker: Asker, room_id: str) -> tuple[Reply, str]:
         try:
             jobs = await self._bounded(
-                self._metastudio.list_jobs(room_id, grant.app_user_id, LIVE_STATES)
+                self._metastudio.list_jobs(room_id, asker.grant.app_user_id, LIVE_STATES)
             )
         except (MetaStudioError, Unreachable, OutcomeUnknown, TimeoutError) as exc:
             return messages.room_unreadable(room_id, _describe(exc)), "room_unreadable"
@@ -162,82 +174,41 @@ class StopWorkflow:
         if not live:
             return messages.no_live_jobs(room_id, None), "no_live_job"
         if len(live) == 1:
-            return self._confirm_reply(
-                grant,
-                request.user_id,
-                request.channel_id,
-                request.response_url,
-                room_id,
-                live[0].job_id,
-                live[0],
-                None,
-            )
-        choices = [
-            (
-                job,
-                self._ticket(
-                    request.user_id, request.channel_id, request.response_url, room_id, job.job_id
-                ),
-            )
-            for job in live
-        ]
+            return self._confirm_reply(asker, room_id, live[0].job_id, live[0], None)
+        ttl = self.policy.confirm_ttl
+        choices = [(job, asker.ticket(room_id, job.job_id, ttl)) for job in live]
         return messages.picker(room_id, choices, datetime.now(UTC)), "picker_shown"
 
-    async def _confirmation(
-        self,
-        grant: Grant,
-        user_id: str,
-        channel_id: str,
-        response_url: str,
-        room_id: str,
-        job_id: str,
-    ) -> tuple[Reply, str]:
+    async def _confirmation(self, asker: Asker, room_id: str, job_id: str) -> tuple[Reply, str]:
+        """The confirmation with the job as MetaStudio sees it; if that read fails, say so and
+        confirm anyway (an incident is no time to be blocked by a read)."""
         try:
-            job = await self._bounded(self._metastudio.get_job(room_id, job_id, grant.app_user_id))
+            job = await self._bounded(
+                self._metastudio.get_job(room_id, job_id, asker.grant.app_user_id)
+            )
         except MetaStudioError as exc:
             if exc.status == 404:
                 return messages.job_missing(room_id, job_id, exc), "job_missing"
-            return self._confirm_reply(
-                grant, user_id, channel_id, response_url, room_id, job_id, None, _describe(exc)
-            )
+            return self._confirm_reply(asker, room_id, job_id, None, _describe(exc))
         except (Unreachable, OutcomeUnknown, TimeoutError) as exc:
-            return self._confirm_reply(
-                grant, user_id, channel_id, response_url, room_id, job_id, None, _describe(exc)
-            )
+            return self._confirm_reply(asker, room_id, job_id, None, _describe(exc))
         if not job.is_live:
             return messages.job_not_live(job, datetime.now(UTC)), "job_not_live"
-        return self._confirm_reply(
-            grant, user_id, channel_id, response_url, room_id, job_id, job, None
-        )
+        return self._confirm_reply(asker, room_id, job_id, job, None)
 
     def _confirm_reply(
-        self,
-        grant: Grant,
-        user_id: str,
-        channel_id: str,
-        response_url: str,
-        room_id: str,
-        job_id: str,
-        job: SmartLiveJob | None,
-        problem: str | None,
+        self, asker: Asker, room_id: str, job_id: str, job: SmartLiveJob | None, problem: str | None
     ) -> tuple[Reply, str]:
-        ticket = self._ticket(user_id, channel_id, response_url, room_id, job_id)
+        ticket = asker.ticket(room_id, job_id, self.policy.confirm_ttl)
         reply = messages.confirmation(
-            ticket, grant.app_user_id, job, problem, self.policy.confirm_ttl, datetime.now(UTC)
+            ticket,
+            asker.grant.app_user_id,
+            job,
+            problem,
+            self.policy.confirm_ttl,
+            datetime.now(UTC),
         )
         return reply, "confirmation_shown" if problem is None else "confirmation_shown_unread"
-
-    def _ticket(
-        self, user_id: str, channel_id: str, response_url: str, room_id: str, job_id: str
-    ) -> Ticket:
-        return Ticket.issue(
-            room_id=room_id,
-            job_id=job_id,
-            requester=user_id,
-            channel_id=channel_id,
-            ttl=self.policy.confirm_ttl,
-            response_url=response_url,
-        )
 
     # --- buttons ------------------------------------------------------------------------
 
@@ -248,14 +219,8 @@ class StopWorkflow:
         if checked is None:
             return
         ticket, grant = checked
-        reply, outcome = await self._confirmation(
-            grant,
-            ticket.requester,
-            ticket.channel_id,
-            ticket.response_url,
-            ticket.room_id,
-            ticket.job_id,
-        )
+        asker = Asker(ticket.requester, ticket.channel_id, ticket.response_url, grant)
+        reply, outcome = await self._confirmation(asker, ticket.room_id, ticket.job_id)
         await outlet.to_requester(reply)
         self._record("pick", ticket, outcome, grant=grant, started=started)
 
