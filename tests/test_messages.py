@@ -133,7 +133,9 @@ def test_announcements_tell_the_truth() -> None:
         "HTTP 500 `MSS.00000004`: Internal &lt;Error&gt;" in refused.text
         and "Nothing was stopped" in refused.text
     )
-    assert "rid-2" in str(refused.blocks)
+    assert "rid-2" in str(refused.blocks) and "As MetaStudio user `ops-alice`" in str(
+        refused.blocks
+    )
     unknown = messages.announcement(
         Outcome(Verdict.UNKNOWN, t, "ops-alice", False, problem="timeout")
     )

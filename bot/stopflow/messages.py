@@ -225,7 +225,8 @@ def announcement(outcome: Outcome) -> Reply:
             f"{said}, but the job could not be read to confirm it ended "
             f"({escape(outcome.problem)}). Check the MetaStudio console before trying again."
         )
-    return Reply(text=f"{head} {detail}", blocks=[section(f"{head}\n{detail}"), context(rid)])
+    footer = f"As MetaStudio user {code(outcome.app_user)} · {rid}"
+    return Reply(text=f"{head} {detail}", blocks=[section(f"{head}\n{detail}"), context(footer)])
 
 
 def _ended_line(outcome: Outcome) -> str:
