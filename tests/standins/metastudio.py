@@ -24,6 +24,8 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
+from tests.standins import serve_on_loopback
+
 UNAUTHORIZED = {"error_code": "MSS.00000001", "error_msg": "Unauthorized"}
 INVALID = {"error_code": "MSS.00000003", "error_msg": "Invalid parameter"}
 INTERNAL = {"error_code": "MSS.00000004", "error_msg": "Internal Error"}
@@ -134,12 +136,7 @@ class MetaStudioStandIn:
         app.router.add_get(base + "/{room}/smart-live-jobs", self._list_jobs)
         app.router.add_get(base + "/{room}/smart-live-jobs/{job}", self._get_job)
         app.router.add_post(base + "/{room}/smart-live-jobs/{job}/stop", self._stop_job)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve_on_loopback(app)
         return self.url
 
     async def stop(self) -> None:

@@ -21,6 +21,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from tests.standins import serve_on_loopback
+
 
 @dataclass
 class ApiCall:
@@ -67,12 +69,7 @@ class SlackStandIn:
         app.router.add_get("/socket", self._socket)
         for method, path, handler in self.extra_routes:
             app.router.add_route(method, path, handler)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        self._runner, self.url = await serve_on_loopback(app)
 
     async def stop(self) -> None:
         for ws in self._sockets:
