@@ -23,7 +23,7 @@ class JobState(StrEnum):
     @property
     def is_live(self) -> bool:
         """Still running (or about to): stopping it means something."""
-        return self in (JobState.WAITING, JobState.PROCESSING)
+        return self in LIVE_STATES
 
 
 LIVE_STATES: tuple[JobState, ...] = (JobState.WAITING, JobState.PROCESSING)
