@@ -1,0 +1,1 @@
+"""stoplive: stop a Huawei Cloud MetaStudio livestream from Slack (``python -m bot``)."""
