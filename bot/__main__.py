@@ -12,19 +12,25 @@ from bot.audit_logging import configure_logging
 from bot.config import ConfigError, load_settings
 from bot.doctor import run_checks
 from bot.server import Transport
+from bot.stopflow.allowlist import ALLOWLIST_POLL_SECONDS
 
 USAGE = "usage: python -m bot [check]"
 
 
 async def run() -> None:
-    stoplive = build(load_settings())
+    settings = load_settings()
+    logging.getLogger().setLevel(settings.stoplive_log_level)
+    stoplive = build(settings)
     transport = Transport(stoplive)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, settings.allowlist.reload_soon)
+    watcher = asyncio.create_task(settings.allowlist.watch(ALLOWLIST_POLL_SECONDS))
     await transport.open()
     await stop.wait()
+    watcher.cancel()
     logging.getLogger("bot").info("shutting down: letting confirmed stops finish")
     await transport.close()
 

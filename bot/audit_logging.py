@@ -4,16 +4,17 @@ everything else goes to stderr with a timestamp and a level."""
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from bot.stopflow.audit import AUDIT_LOGGER
 
 
 def configure_logging() -> None:
-    level = os.environ.get("STOPLIVE_LOG_LEVEL", "INFO").upper()
+    # INFO until the settings are read; run() then sets STOPLIVE_LOG_LEVEL (a Settings field)
     logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     audit = logging.getLogger(AUDIT_LOGGER)
     audit.setLevel(logging.INFO)
