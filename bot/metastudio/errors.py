@@ -45,3 +45,26 @@ class Unreachable(Exception):
     def __init__(self, what: str, cause: BaseException) -> None:
         super().__init__(f"{what}: MetaStudio unreachable ({type(cause).__name__}: {cause})")
         self.cause = cause
+
+
+class UnreadableAnswer(Exception):
+    """MetaStudio answered 2xx, but not with the documented JSON (an HTML gateway page, wrong
+    types): what it said cannot be trusted either way."""
+
+    def __init__(self, what: str, detail: str, request_id: str) -> None:
+        super().__init__(f"{what}: MetaStudio's answer was unreadable ({detail})")
+        self.detail = detail
+        self.request_id = request_id
+
+
+class IamError(Exception):
+    """No IAM token could be had: IAM refused (``status`` set) or could not be reached (0).
+    Nothing was sent to MetaStudio, so no stop was made."""
+
+    def __init__(self, status: int, code: str, message: str, request_id: str = "") -> None:
+        shown = f"HTTP {status} {code}" if status else code
+        super().__init__(f"IAM: {shown}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id

@@ -1,0 +1,105 @@
+"""The one small async interface every state store implements, and the journal entry it keeps.
+
+Why a journal: a stop is sent once, but the process that sent it may die before it tells
+anyone. Each confirmed stop is written down *before* the stop call, its owner renews a lease
+while it works, and whoever finds an expired lease (another replica, or the next start) takes
+the stop over and finishes it: reads the job, posts the truthful outcome, audits it.
+
+Every method raises :class:`StoreUnavailable` when the store cannot be reached; callers fail
+closed (no stop is sent without a claim and a journal entry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Protocol
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached or answered nonsense; the message says which."""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One confirmed stop, from before the stop call until its outcome is posted.
+
+    Every field is a string or a float so that each store can keep it as a flat record (a
+    Redis hash, a SQLite row) without a schema per step.
+    """
+
+    stop_id: str  # the confirmation's ticket id: one journal entry per confirmation
+    room_id: str
+    job_id: str
+    requester: str  # Slack user ID
+    channel_id: str
+    app_user_id: str  # X-App-UserId the stop is made as
+    response_url: str  # the command's: the fallback way into the channel
+    created_at: float  # epoch seconds
+    step: str = "confirmed"  # confirmed -> sent -> answered | unanswered -> finished
+    channel_ts: str = ""  # the channel message to revise, once posted
+    request_id: str = ""  # MetaStudio's X-Request-Id of the stop, once answered
+    outcome: str = ""  # the verdict, once known
+    detail: str = ""  # what the audit line said
+    owner: str = ""  # the replica working on it (or that finished it)
+    lease_until: float = 0.0  # epoch seconds; after it, anyone may take the stop over
+    recovered_from: str = ""  # the owner a take-over found gone
+    finished_at: float = 0.0
+
+    def to_record(self) -> dict[str, str]:
+        return {key: str(value) for key, value in asdict(self).items()}
+
+    @classmethod
+    def from_record(cls, record: dict[str, str]) -> JournalEntry:
+        """Rebuild an entry from :meth:`to_record`'s output; StoreUnavailable if it is not one."""
+        values: dict[str, str | float] = {}
+        try:
+            for field in fields(cls):
+                raw = record[field.name]
+                values[field.name] = float(raw) if field.type == "float" else raw
+            return cls(**values)  # type: ignore[arg-type]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise StoreUnavailable(f"journal entry unreadable ({exc!r})") from None
+
+    def with_changes(self, **changes: str | float) -> JournalEntry:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+# The fields a caller may change with :meth:`StateStore.update`.
+UPDATABLE = frozenset({"step", "channel_ts", "request_id", "outcome", "detail"})
+
+
+class StateStore(Protocol):
+    """Claims (once-only) and the stop journal. Times are epoch seconds (``time.time()``)."""
+
+    async def claim(self, key: str, holder: str, ttl: float) -> str | None:
+        """Take ``key`` for ``holder`` for ``ttl`` seconds if nobody holds it.
+
+        Returns None when this call took it, else the holder already there (so a second
+        click can be told who is already stopping the job)."""
+
+    async def release(self, key: str, holder: str) -> None:
+        """Give ``key`` back, only if ``holder`` still holds it."""
+
+    async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
+        """Write a new journal entry owned by ``owner`` with a lease of ``lease`` seconds."""
+
+    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
+        """Apply ``changes`` (fields in UPDATABLE) and renew the lease, if ``owner`` still owns
+        the entry. False when it does not (someone took it over): the caller must stop work."""
+
+    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
+        """Close the entry (outcome posted); it is kept for a day for ``recent``. False if
+        ``owner`` no longer owns it."""
+
+    async def take_orphans(self, owner: str, lease: float, limit: int = 10) -> list[JournalEntry]:
+        """Atomically take over unfinished entries whose lease has expired: each is returned to
+        exactly one caller across every replica, now owned by ``owner`` with a fresh lease and
+        ``recovered_from`` set to the previous owner."""
+
+    async def recent(self, since: float) -> list[JournalEntry]:
+        """Entries created at or after ``since``, newest first (finished or not)."""
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+
+    async def aclose(self) -> None: ...

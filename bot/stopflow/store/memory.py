@@ -1,0 +1,87 @@
+"""A store in this process's memory: for unit tests and a single throwaway process only.
+
+It keeps the same promises as the shared stores within one process (one event loop, no
+awaits inside a check-and-set), so the workflow's tests exercise the real contract.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bot.stopflow.store.base import UPDATABLE, JournalEntry
+
+KEEP_FINISHED = 24 * 3600.0
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._claims: dict[str, tuple[str, float]] = {}
+        self._journal: dict[str, JournalEntry] = {}
+
+    async def claim(self, key: str, holder: str, ttl: float) -> str | None:
+        now = time.time()
+        current = self._claims.get(key)
+        if current is not None and current[1] > now:
+            return current[0]
+        self._claims[key] = (holder, now + ttl)
+        return None
+
+    async def release(self, key: str, holder: str) -> None:
+        if self._claims.get(key, ("", 0.0))[0] == holder:
+            del self._claims[key]
+
+    async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
+        self._journal[entry.stop_id] = entry.with_changes(
+            owner=owner, lease_until=time.time() + lease
+        )
+
+    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
+        unknown = set(changes) - UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        entry = self._journal.get(stop_id)
+        if entry is None or entry.owner != owner or entry.finished_at:
+            return False
+        self._journal[stop_id] = entry.with_changes(lease_until=time.time() + lease, **changes)
+        return True
+
+    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
+        entry = self._journal.get(stop_id)
+        if entry is None or entry.owner != owner:
+            return False
+        self._journal[stop_id] = entry.with_changes(
+            step="finished", outcome=outcome, detail=detail, finished_at=time.time()
+        )
+        return True
+
+    async def take_orphans(self, owner: str, lease: float, limit: int = 10) -> list[JournalEntry]:
+        now = time.time()
+        taken: list[JournalEntry] = []
+        for stop_id, entry in list(self._journal.items()):
+            if len(taken) >= limit:
+                break
+            if entry.finished_at or entry.lease_until > now:
+                continue
+            took = entry.with_changes(
+                owner=owner, lease_until=now + lease, recovered_from=entry.owner
+            )
+            self._journal[stop_id] = took
+            taken.append(took)
+        return taken
+
+    async def recent(self, since: float) -> list[JournalEntry]:
+        self._forget_old()
+        found = [e for e in self._journal.values() if e.created_at >= since]
+        return sorted(found, key=lambda e: e.created_at, reverse=True)
+
+    async def ping(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    def _forget_old(self) -> None:
+        cutoff = time.time() - KEEP_FINISHED
+        for stop_id, entry in list(self._journal.items()):
+            if entry.finished_at and entry.finished_at < cutoff:
+                del self._journal[stop_id]
