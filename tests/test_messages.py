@@ -103,6 +103,7 @@ def test_data_cuts_with_an_ellipsis_and_never_inside_an_entity() -> None:
     assert markup.data("a&b", 4) == "`a…`"  # "a&a" would cut "&amp;" in half
     assert markup.data("a&bc", 7) == "`a&amp;…`"
     assert markup.data("x" * 5000, 80) == "`" + "x" * 79 + "…`"
+    assert markup.data("\n" * 10**6 + "x", 80) == "`…`"  # read in part: cheap, still marked cut
 
 
 def test_mentions_and_channels_only_from_slack_ids() -> None:

@@ -104,10 +104,13 @@ def _entities(text: str) -> str:
     return _BROADCAST.sub(lambda m: _BROADCAST_AT + m.group(1), escaped)
 
 
-def _cut_escaped(escaped: str, limit: int) -> str:
-    """At most ``limit`` characters, "…" included, never ending inside an ``&…;`` entity."""
-    if len(escaped) <= limit:
+def _cut_escaped(escaped: str, limit: int, clipped: bool = False) -> str:
+    """At most ``limit`` characters, "…" included, never ending inside an ``&…;`` entity.
+    ``clipped``: the text was already shortened, so it ends with "…" whatever its length."""
+    if len(escaped) <= limit and not clipped:
         return escaped
+    if clipped and len(escaped) < limit:
+        return escaped + "…"
     head = escaped[: max(limit - 1, 0)]
     amp = head.rfind("&")
     if amp != -1 and ";" not in head[amp:]:
@@ -118,17 +121,28 @@ def _cut_escaped(escaped: str, limit: int) -> str:
 def data(value: object, limit: int = NAME_CAP) -> Mrkdwn:
     """The one way foreign text enters a message: shown as data, in a code span, at most
     ``limit`` characters between the backticks. Empty (after cleaning) shows as ``(blank)``."""
-    line = one_line(value).replace("`", _BACKTICK_STAND_IN)
-    if not line:
+    raw = "" if value is None else str(value)
+    scan = scan_length(limit)  # a megabyte of error text must not hold the event loop
+    line = one_line(raw[:scan]).replace("`", _BACKTICK_STAND_IN)
+    clipped = len(raw) > scan
+    if not line and not clipped:
         return Mrkdwn("(blank)")
-    return Mrkdwn(f"`{_cut_escaped(_entities(line), max(limit, 2))}`")
+    shown = _cut_escaped(_entities(line), max(limit, 2), clipped=clipped)
+    return Mrkdwn(f"`{shown}`")
+
+
+def scan_length(limit: int) -> int:
+    """How much of a foreign text :func:`data` reads to show ``limit`` characters: room
+    for every character to be escaped or dropped several times over."""
+    return limit * 8 + 64
 
 
 def plain(value: object, limit: int = MAX_BUTTON_TEXT) -> str:
     """Foreign text for a ``plain_text`` field (button labels, accessibility labels): one
     line, no control characters, no broadcast words, no ``<…>`` tokens (angle brackets become
     look-alike quotes, as plain text has no escapes), cut with "…"."""
-    line = one_line(value).replace("<", "\u2039").replace(">", "\u203a")
+    raw = "" if value is None else str(value)
+    line = one_line(raw[: scan_length(limit)]).replace("<", "\u2039").replace(">", "\u203a")
     line = _BROADCAST.sub(lambda m: _BROADCAST_AT + m.group(1), line)
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
