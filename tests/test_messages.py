@@ -317,6 +317,7 @@ def test_outcome_buttons_are_optional_and_safe() -> None:
         (messages.STOP_AGAIN_ACTION, "stop-1", None, None),
     ]
     assert messages.outcome_actions(console_url="javascript:alert(1)") is None
+    assert messages.outcome_actions(console_url="http://console.local/x") is not None
     assert messages.outcome_actions(console_url="https://a\nb") is None
     assert messages.outcome_actions(check_value="x" * 2001) is None
     with_buttons = messages.announcement(outcome(Verdict.STILL_LIVE), check_value="c")
@@ -388,3 +389,10 @@ def test_room_search_replies() -> None:
         "✅ Nothing live: 2 rooms match `sale`, but none has a live job, so there is nothing to "
         "stop. Rooms: `Spring sale`, `room r2`."
     )
+
+
+def test_stop_sent_says_it_is_checking() -> None:
+    reply = messages.stop_sent(ticket(), answered=True)
+    assert reply.text.startswith("⏳ Stopping: job `job-1` · by <@U0ALICE01>\n")
+    assert "MetaStudio accepted the stop; checking the job…" in reply.text
+    assert "did not answer" in messages.stop_sent(ticket(), answered=False).text

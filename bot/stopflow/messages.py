@@ -362,7 +362,11 @@ def stop_sent(ticket: Ticket, answered: bool) -> Reply:
         else "MetaStudio did not answer the stop; checking the job…"
     )
     return _reply(
-        words("⏳ Stopping · by {who}", who=mention(ticket.requester)),
+        words(
+            "⏳ Stopping: job {j} · by {who}",
+            j=data(ticket.job_id, ID_CAP),
+            who=mention(ticket.requester),
+        ),
         words(status),
         _ids(ticket.room_id, ticket.job_id),
     )
@@ -422,11 +426,11 @@ def outcome_actions(
     check_value: str | None = None,
     stop_value: str | None = None,
 ) -> Block | None:
-    """Optional buttons under an outcome: "Open in MetaStudio" (an https URL, else left out),
+    """Optional buttons under an outcome: "Open in MetaStudio" (an http(s) URL, else left out),
     "Check again" and "Stop again" (values chosen by the caller). None when there are none.
     "Stop again" is not red: it leads to a confirmation, which has the red button."""
     elements = []
-    if console_url and console_url == one_line(console_url) and _https(console_url):
+    if console_url and console_url == one_line(console_url) and _web_url(console_url):
         elements.append(
             button(
                 "Open in MetaStudio",
@@ -456,8 +460,9 @@ def outcome_actions(
     return actions("stoplive.outcome_actions", *elements) if elements else None
 
 
-def _https(url: str) -> bool:
-    return url.startswith("https://") and len(url) <= 3000 and " " not in url
+def _web_url(url: str) -> bool:
+    """An http(s) link (as the console URL setting allows) that fits Slack's 3,000 limit."""
+    return url.startswith(("https://", "http://")) and len(url) <= 3000 and " " not in url
 
 
 def _room(outcome: Outcome) -> Mrkdwn:
