@@ -25,6 +25,8 @@ ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
 JOB = "26f06524-4f75-4b3a-a853-b649a21aaf66"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget=5.0)
 
+pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_server
+
 
 @pytest.fixture
 async def metastudio() -> AsyncIterator[MetaStudioStandIn]:
