@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import aiohttp
 import httpx
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -58,6 +60,7 @@ def build(settings: Settings, store: StateStore | None = None) -> Stoplive:
         return SlackOutlet(client, channel_id, response_url, channel_ts=channel_ts)
 
     workflow = StopWorkflow(build_policy(settings), metastudio, store, outlet_for)
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(_client_carries_the_token)
     bolt = AsyncApp(
         # One aiohttp session for every Slack call (Web API and response_url alike): a session
         # per call costs a TCP connection each.
@@ -66,6 +69,8 @@ def build(settings: Settings, store: StateStore | None = None) -> Stoplive:
         # Listeners run inline and only ack; whatever is slow they hand to Background, so the
         # ack goes straight back (no waiting on Bolt's 10 ms ack poll; bench/burst.py).
         process_before_response=True,
+        # bot.server checks signatures (and shapes) itself: Bolt's check logs refused bodies
+        request_verification_enabled=False,
     )
     background = Background()
     listeners.register(bolt, workflow, background)
@@ -100,6 +105,13 @@ def slack_retry_handlers() -> list[AsyncRetryHandler]:
         AsyncRateLimitErrorRetryHandler(max_retry_count=2),
         AsyncServerErrorRetryHandler(max_retry_count=2, interval_calculator=backoff),
     ]
+
+
+def _client_carries_the_token(record: logging.LogRecord) -> bool:
+    """Drops Bolt's "`token` will be unused" warning. Bolt reads SLACK_BOT_TOKEN from the
+    environment whenever no ``token`` is passed, then warns because a ``client`` was passed
+    too; that client carries the very same token (from Settings), so the warning is noise."""
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
 def slack_client(

@@ -58,7 +58,7 @@ def old_style(expires_at: object) -> str:
         lambda v: old_style("9e99"),
         lambda v: old_style("NaN"),
         lambda v: "",
-        lambda v: "\udcff" * 10,
+        lambda v: "t1.é" * 10,
         lambda v: v + "x",
     ],
 )

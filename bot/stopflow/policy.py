@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.stopflow.allowlist import Allowlist
+from bot.stopflow.allowlist import GrantSource
 from bot.stopflow.tickets import TicketKey
 
 
 @dataclass(frozen=True)
 class Policy:
-    allowlist: Allowlist
+    allowlist: GrantSource  # a fixed Allowlist or a LiveAllowlist
     contact: str
     confirm_ttl: int
     ticket_key: TicketKey
