@@ -39,6 +39,7 @@ def no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         ):
             monkeypatch.delenv(name)
 
+
 pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_server
 
 
