@@ -165,7 +165,7 @@ async def socket_url(client: AsyncWebClient, app_token: str) -> str | None:
         named = error if isinstance(error, str) and _SLACK_ERROR.match(error) else "refused"
         raise ConfigError(
             f"SLACK_APP_TOKEN: Slack refused it ({named}); set the app-level token "
-            "(xapp-…, scope connections:write) from your app's Basic Information page"
+            "(xapp-..., scope connections:write) from your app's Basic Information page"
         ) from None
     except (aiohttp.ClientError, OSError, TimeoutError):
         return None
@@ -197,9 +197,10 @@ class Transport:
         if settings.use_socket_mode:
             assert settings.slack_app_token is not None
             app_token = settings.slack_app_token.get_secret_value()
-            self._socket = EnvelopeHandler(bolt, app_token)
             # apps.connections.open goes through the app's own client, so SLACK_API_URL holds
-            self._socket.client.wss_uri = await socket_url(bolt.client, app_token)
+            url = await socket_url(bolt.client, app_token)
+            self._socket = EnvelopeHandler(bolt, app_token)
+            self._socket.client.wss_uri = url
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("stoplive connected to Slack in Socket Mode")
             return

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, CHANNEL, action_payload, buttons
 
@@ -57,3 +61,48 @@ async def test_help_is_the_ack_payload_over_socket_mode(start_bot: BotFactory) -
     envelope = await bot.slack.send_envelope("slash_commands", command)
     ack = await bot.slack.wait_for(lambda: bot.slack.acks.get(envelope))
     assert "/stoplive <room_id> <job_id>" in ack["payload"]["text"]
+
+
+MALFORMED_ENVELOPES = [
+    ("slash_commands", {}),
+    ("slash_commands", {"command": "/stoplive", "text": "help", "user_id": ["U0ALICE01"]}),
+    ("slash_commands", "BODYMARK as a string"),
+    ("interactive", {"type": "block_actions", "user": {}, "actions": "BODYMARK"}),
+    ("interactive", {"type": 5}),
+    ("events_api", {"type": "event_callback", "event": "BODYMARK"}),
+]
+
+
+async def test_a_malformed_envelope_is_acked_in_one_line(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot(stoplive_mode="socket", slack_app_token="xapp-test")
+    for kind, payload in MALFORMED_ENVELOPES:
+        caplog.clear()
+        envelope = await bot.slack.send_envelope(kind, payload)
+        ack = await bot.slack.wait_for(lambda e=envelope: bot.slack.acks.get(e))
+        assert ack == {"envelope_id": envelope}
+        [line] = [r for r in caplog.records if r.levelno >= logging.INFO]
+        assert line.name == "bot.server" and not line.exc_info
+        assert "BODYMARK" not in caplog.text
+    assert not bot.slack.url_posts and not bot.metastudio.seen
+    envelope = await bot.slack.send_envelope(
+        "slash_commands",
+        {
+            "command": "/stoplive",
+            "text": "help",
+            "user_id": ALICE,
+            "channel_id": CHANNEL,
+            "response_url": bot.slack.response_url(),
+        },
+    )
+    ack = await bot.slack.wait_for(lambda: bot.slack.acks.get(envelope))
+    assert "/stoplive <room_id> <job_id>" in ack["payload"]["text"]
+
+
+async def test_closing_leaves_no_connection_and_opens_none(start_bot: BotFactory) -> None:
+    bot = await start_bot(stoplive_mode="socket", slack_app_token="xapp-test")
+    await bot.slack.wait_for(lambda: bot.slack.sockets_open == 1)
+    await bot.transport.close()
+    await bot.slack.wait_for(lambda: bot.slack.sockets_open == 0)
+    assert len(bot.slack.calls("apps.connections.open")) == 1
