@@ -15,22 +15,28 @@ from bot.audit_logging import configure_logging
 from bot.config import ConfigError, load_settings
 from bot.doctor import run_checks
 from bot.server import Transport
+from bot.stopflow.allowlist import ALLOWLIST_POLL_SECONDS
 
 USAGE = "usage: python -m bot [check]"
 log = logging.getLogger("bot")
 
 
 async def run() -> None:
+    settings = load_settings()
+    logging.getLogger().setLevel(settings.stoplive_log_level)
+    transport = Transport(build(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    transport = Transport(build(load_settings()))
+    loop.add_signal_handler(signal.SIGHUP, settings.allowlist.reload_soon)
+    watcher = asyncio.create_task(settings.allowlist.watch(ALLOWLIST_POLL_SECONDS))
     try:
         if await until(transport.open(), stop):
             await stop.wait()
         log.info("shutting down: letting confirmed stops finish")
     finally:
+        watcher.cancel()
         await transport.close()
 
 
