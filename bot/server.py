@@ -86,7 +86,10 @@ def web_app(
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     async def healthz(_: web.Request) -> web.Response:
-        reason = await health() if health is not None else None
+        try:
+            reason = await health() if health is not None else None
+        except Exception as exc:  # a probe must answer, whatever the check does
+            reason = f"health check failed: {type(exc).__name__}"
         if reason is not None:
             return web.json_response({"ok": False, "reason": reason}, status=503)
         return web.json_response({"ok": True})
