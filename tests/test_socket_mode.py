@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from tests.conftest import JOB, ROOM, BotFactory
-from tests.harness import ALICE, CHANNEL, action_payload, buttons
+from tests.harness import ALICE, CHANNEL, Harness, action_payload, buttons
 
 
 async def test_the_whole_flow_over_socket_mode(start_bot: BotFactory) -> None:
@@ -70,6 +70,9 @@ MALFORMED_ENVELOPES = [
     ("interactive", {"type": "block_actions", "user": {}, "actions": "BODYMARK"}),
     ("interactive", {"type": 5}),
     ("events_api", {"type": "event_callback", "event": "BODYMARK"}),
+    ("slash_commands", ["BODYMARK"]),
+    ("interactive", 5),
+    ("interactive", None),
 ]
 
 
@@ -85,7 +88,17 @@ async def test_a_malformed_envelope_is_acked_in_one_line(
         [line] = [r for r in caplog.records if r.levelno >= logging.INFO]
         assert line.name == "bot.server" and not line.exc_info
         assert "BODYMARK" not in caplog.text
+    for raw in ("{not JSON BODYMARK", '{"envelope_id": 5, "payload": "BODYMARK"}', "[1]"):
+        caplog.clear()
+        await bot.slack.send_raw(raw)
+        await help_works(bot)  # the connection is still served; nothing raised
+        lines = [r for r in caplog.records if r.levelno >= logging.INFO]
+        assert "Traceback" not in caplog.text and "BODYMARK" not in caplog.text
+        assert len(lines) <= 1 and all(r.name == "bot.server" for r in lines)
     assert not bot.slack.url_posts and not bot.metastudio.seen
+
+
+async def help_works(bot: Harness) -> None:
     envelope = await bot.slack.send_envelope(
         "slash_commands",
         {

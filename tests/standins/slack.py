@@ -173,6 +173,11 @@ class SlackStandIn:
     def sockets_open(self) -> int:
         return sum(not ws.closed for ws in self._sockets)
 
+    async def send_raw(self, text: str) -> None:
+        """Push any text over Socket Mode (what Slack would never send)."""
+        await asyncio.wait_for(self._socket_ready.wait(), 10)
+        await self._sockets[-1].send_str(text)
+
     async def send_envelope(self, kind: str, payload: Any) -> str:
         """Push an envelope over Socket Mode; returns its id (see :attr:`acks`)."""
         await asyncio.wait_for(self._socket_ready.wait(), 10)
