@@ -9,10 +9,10 @@ import time
 
 import pytest
 
+from bot.sandbox.standins.metastudio import Fault
 from bot.stopflow.tickets import Ticket
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, BOB, CHANNEL, MALLORY, buttons, command_body, signed_headers
-from tests.standins.metastudio import Fault
 
 STOP = f"{ROOM} {JOB}"
 

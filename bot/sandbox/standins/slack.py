@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from tests.standins import serve_on_loopback
+from bot.sandbox.standins import serve_on_loopback
 
 
 @dataclass
