@@ -1,4 +1,5 @@
-"""``python -m bot`` runs stoplive; ``python -m bot check`` says whether it can."""
+"""``python -m bot`` runs stoplive; ``python -m bot check`` says whether it can;
+``python -m bot sandbox`` lets anyone try it in a terminal."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bot.config import ConfigError, load_settings
 from bot.doctor import run_checks
 from bot.server import Transport
 
-USAGE = "usage: python -m bot [check]"
+USAGE = "usage: python -m bot [check | sandbox]"
 
 
 async def run() -> None:
@@ -30,6 +31,10 @@ async def run() -> None:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["sandbox"]:
+        from bot.sandbox.cli import main as sandbox
+
+        return sandbox(argv[1:])
     configure_logging()
     if argv[:1] == ["check"]:
         return asyncio.run(run_checks())

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.sandbox.commands import (
-    Fault,
+    FaultKind,
     Help,
     InjectFault,
     InputError,
@@ -33,9 +33,9 @@ USERS = ("alice", "bob", "mallory")
         ("PRESS  12 ", Press(12)),
         ("as bob", SwitchUser("bob")),
         ("as Mallory", SwitchUser("mallory")),
-        ("fault 500", InjectFault(Fault.STOP_500)),
-        ("fault lost-answer", InjectFault(Fault.LOST_ANSWER)),
-        ("fault STAYS-LIVE", InjectFault(Fault.STAYS_LIVE)),
+        ("fault 500", InjectFault(FaultKind.STOP_500)),
+        ("fault lost-answer", InjectFault(FaultKind.LOST_ANSWER)),
+        ("fault STAYS-LIVE", InjectFault(FaultKind.STAYS_LIVE)),
         ("help", Help()),
         ("quit", Quit()),
         ("exit", Quit()),

@@ -13,7 +13,7 @@ from enum import StrEnum
 SLASH = "/stoplive"
 
 
-class Fault(StrEnum):
+class FaultKind(StrEnum):
     """MetaStudio misbehaviours one can ask for, each affecting the next stop only."""
 
     STOP_500 = "500"
@@ -26,9 +26,9 @@ class Fault(StrEnum):
 
 
 _FAULT_DESCRIPTIONS = {
-    Fault.STOP_500: "MetaStudio answers the next stop (and its retries) with HTTP 500",
-    Fault.LOST_ANSWER: "the next stop is applied, but its answer never arrives",
-    Fault.STAYS_LIVE: "the next stop is accepted, but the job keeps running",
+    FaultKind.STOP_500: "MetaStudio answers the next stop (and its retries) with HTTP 500",
+    FaultKind.LOST_ANSWER: "the next stop is applied, but its answer never arrives",
+    FaultKind.STAYS_LIVE: "the next stop is accepted, but the job keeps running",
 }
 
 
@@ -51,7 +51,7 @@ class SwitchUser:
 
 @dataclass(frozen=True)
 class InjectFault:
-    fault: Fault
+    fault: FaultKind
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,9 @@ def _switch(rest: str, users: Collection[str]) -> SwitchUser | InputError:
 
 def _fault(rest: str) -> InjectFault | InputError:
     try:
-        return InjectFault(Fault(rest.lower()))
+        return InjectFault(FaultKind(rest.lower()))
     except ValueError:
-        choices = "\n".join(f"  fault {f.value:<12} {f.description}" for f in Fault)
+        choices = "\n".join(f"  fault {f.value:<12} {f.description}" for f in FaultKind)
         return InputError("fault needs one of:\n" + choices)
 
 

@@ -32,6 +32,7 @@ UNAUTHORIZED = {"error_code": "MSS.00000001", "error_msg": "Unauthorized"}
 INVALID = {"error_code": "MSS.00000003", "error_msg": "Invalid parameter"}
 INTERNAL = {"error_code": "MSS.00000004", "error_msg": "Internal Error"}
 NOT_FOUND = {"error_code": "MSS.00000005", "error_msg": "Resource not found"}
+ANY_JOB = "*"
 _AUTH = re.compile(r"SDK-HMAC-SHA256 Access=([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]+)")
 
 
@@ -157,6 +158,8 @@ class MetaStudioStandIn:
         return job
 
     def inject(self, job_id: str, fault: Fault) -> None:
+        """``fault`` on calls about ``job_id``; :data:`ANY_JOB`: on the next such call about
+        any job (a job's own faults come first)."""
         self.faults.setdefault(job_id, []).append(fault)
 
     def calls(self, method: str | None = None, suffix: str = "") -> list[Seen]:
@@ -239,7 +242,8 @@ class MetaStudioStandIn:
         return None
 
     def _fault(self, request: web.Request, call: str) -> Fault | None:
-        queue = self.faults.get(request.match_info.get("job", ""), [])
+        job_id = request.match_info.get("job", "")
+        queue = self.faults.get(job_id, []) + (self.faults.get(ANY_JOB, []) if job_id else [])
         for fault in queue:
             if fault.on in (call, "any") and fault.times > 0:
                 fault.times -= 1

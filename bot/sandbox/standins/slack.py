@@ -53,6 +53,8 @@ class SlackStandIn:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.extra_routes: list[tuple[str, str, Any]] = []
+        # Called with each call and post as it is recorded, in order (the sandbox prints them).
+        self.observers: list[Callable[[ApiCall | UrlPost], None]] = []
         self.url = ""
 
     @property
@@ -99,6 +101,15 @@ class SlackStandIn:
                     await asyncio.wait_for(self._changed.wait(), remaining)
             return result
 
+    async def _record(self, record: ApiCall | UrlPost) -> None:
+        if isinstance(record, ApiCall):
+            self.api_calls.append(record)
+        else:
+            self.url_posts.append(record)
+        for observe in self.observers:
+            observe(record)
+        await self._notify()
+
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
@@ -113,8 +124,7 @@ class SlackStandIn:
         else:
             args = dict(parse_qsl(raw))
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        self.api_calls.append(ApiCall(method, args, token))
-        await self._notify()
+        await self._record(ApiCall(method, args, token))
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -143,8 +153,7 @@ class SlackStandIn:
         return web.json_response({"ok": True})
 
     async def _hook(self, request: web.Request) -> web.Response:
-        self.url_posts.append(UrlPost(request.match_info["hook"], await request.json()))
-        await self._notify()
+        await self._record(UrlPost(request.match_info["hook"], await request.json()))
         return web.Response(text="ok")
 
     # --- Socket Mode -----------------------------------------------------------------------
