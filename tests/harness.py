@@ -17,7 +17,7 @@ from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from bot.server import Transport
 
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SIGNING_SECRET = "8f742231b10e8888abcd99aaabbb85a5"
 ALICE, BOB, MALLORY = "U0ALICE01", "U0BOB0002", "U0MALLORY"
 CHANNEL = "C0INCIDENT"
 

@@ -26,6 +26,9 @@ CONTACT = "#stoplive-admins"
 # How long the bot watches a stopped job. Production waits 30 s; a demo of "the job is still
 # live after the stop" should not keep its audience that long.
 VERIFY_SECONDS = 10.0
+# Production keeps watching a job that is still live after that, for minutes, and reports later
+# in a thread. The sandbox does not, so that every turn of the conversation ends.
+WATCH_SECONDS = 0.0
 
 INCIDENTS = "C0INCIDENT"
 AUDIT = "C0AUDIT00"
@@ -168,5 +171,6 @@ def settings(metastudio_url: str, slack_api_url: str, state_dir: Path) -> Settin
         stoplive_allowed_channels=INCIDENTS,
         stoplive_audit_channel=AUDIT,
         stoplive_verify_seconds=VERIFY_SECONDS,
+        stoplive_watch_seconds=WATCH_SECONDS,
         stoplive_state_file=str(state_dir / "stoplive-state.db"),
     )

@@ -52,8 +52,8 @@ from bot.server import EVENTS_PATH, Transport
 from bot.stopflow.markup import span
 
 SLACK_ACK_LIMIT = 3.0  # Slack shows the user an error when an app has not answered by then
-QUIET = 0.3  # the bot has settled once nothing new has arrived for this long...
-SETTLE_LIMIT = demo.VERIFY_SECONDS + 20.0  # ... and its work is done, or this has passed
+QUIET = 0.3  # the bot has settled once its work is done and nothing came for this long,
+SILENT_WORK = demo.VERIFY_SECONDS + 5.0  # or once it has worked this long without a word
 LIVE = ("WAITING", "PROCESSING")
 
 
@@ -121,14 +121,18 @@ class Sandbox:
 
     async def settle(self) -> None:
         """Wait until the bot's work after the acks is done and nothing new has arrived for
-        :data:`QUIET` seconds (at most :data:`SETTLE_LIMIT`)."""
+        :data:`QUIET` seconds, so the next line is read only once the bot has had its say.
+        Work that goes on for :data:`SILENT_WORK` seconds without a message is let be."""
         assert self.stoplive is not None
-        started = self._last_seen = time.monotonic()
-        while time.monotonic() - started < SETTLE_LIMIT:
-            if not len(self.stoplive.background) and time.monotonic() - self._last_seen >= QUIET:
+        self._last_seen = time.monotonic()
+        while True:
+            silent = time.monotonic() - self._last_seen
+            if silent >= QUIET and not len(self.stoplive.background):
+                return
+            if silent >= SILENT_WORK:
+                self.transcript.note("stoplive is still at work; what it sends will show up.")
                 return
             await asyncio.sleep(0.05)
-        self.transcript.note("The bot is still at work; what it sends will show up as it comes.")
 
     async def _slash(self, text: str) -> None:
         hook = self._new_hook()
