@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 import uuid
@@ -77,7 +78,8 @@ async def run(stops: int) -> None:
             ("redis (loopback)", RedisStore(redis.url)),
         ]
         print(
-            f"store work per confirmed stop (2 claims, begin, 2 updates, finish, release), n={stops}"
+            "store work per confirmed stop (2 claims, begin, 2 updates, finish, release), "
+            f"n={stops}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         )
         over = []
         for name, store in backends:
