@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import aiohttp
 import httpx
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
@@ -44,6 +46,7 @@ def build(settings: Settings) -> Stoplive:
         ),
         metastudio,
     )
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(_client_carries_the_token)
     bolt = AsyncApp(
         # One aiohttp session for every Slack call (Web API and response_url alike): a session
         # per call costs a TCP connection each.
@@ -52,10 +55,19 @@ def build(settings: Settings) -> Stoplive:
         # Listeners run inline and only ack; whatever is slow they hand to Background, so the
         # ack goes straight back (no waiting on Bolt's 10 ms ack poll; bench/burst.py).
         process_before_response=True,
+        # bot.server checks signatures (and shapes) itself: Bolt's check logs refused bodies
+        request_verification_enabled=False,
     )
     background = Background()
     listeners.register(bolt, workflow, background)
     return Stoplive(settings, metastudio, workflow, bolt, background)
+
+
+def _client_carries_the_token(record: logging.LogRecord) -> bool:
+    """Drops Bolt's "`token` will be unused" warning. Bolt reads SLACK_BOT_TOKEN from the
+    environment whenever no ``token`` is passed, then warns because a ``client`` was passed
+    too; that client carries the very same token (from Settings), so the warning is noise."""
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
 def slack_client(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -24,6 +25,19 @@ AK, SK = "HPUA0TESTACCESSKEY00", "test-secret-key-0123456789"
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
 JOB = "26f06524-4f75-4b3a-a853-b649a21aaf66"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget=5.0)
+OUTSIDE_SETTING_PREFIXES = ("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_")
+OUTSIDE_SETTING_NAMES = ("REDIS_URL", "PORT")
+
+
+@pytest.fixture(autouse=True)
+def no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their settings explicitly: a developer's exported SLACK_*/STOPLIVE_*/...
+    variables must not leak into them (and every test passes ``_env_file=None``)."""
+    for name in list(os.environ):
+        if name.upper().startswith(OUTSIDE_SETTING_PREFIXES) or name.upper() in (
+            OUTSIDE_SETTING_NAMES
+        ):
+            monkeypatch.delenv(name)
 
 pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_server
 

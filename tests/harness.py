@@ -18,7 +18,7 @@ from bot.server import Transport
 from tests.standins.metastudio import MetaStudioStandIn
 from tests.standins.slack import SlackStandIn
 
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+SIGNING_SECRET = "8f742231b10e8888abcd99aaabbb85a5"
 ALICE, BOB, MALLORY = "U0ALICE01", "U0BOB0002", "U0MALLORY"
 CHANNEL = "C0INCIDENT"
 

@@ -22,7 +22,7 @@ from typing import Protocol, TypeVar
 from bot.metastudio import MetaStudioClient, MetaStudioError, OutcomeUnknown, Unreachable
 from bot.metastudio.models import LIVE_STATES, SmartLiveJob
 from bot.stopflow import messages
-from bot.stopflow.allowlist import Allowlist, Grant
+from bot.stopflow.allowlist import Grant, GrantSource
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.command import ShowHelp, StopTarget, UsageError, parse
 from bot.stopflow.markup import Reply
@@ -35,7 +35,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Policy:
-    allowlist: Allowlist
+    allowlist: GrantSource  # a fixed Allowlist or a LiveAllowlist
     contact: str
     confirm_ttl: int
     allowed_channels: frozenset[str] = frozenset()
