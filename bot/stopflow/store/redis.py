@@ -45,6 +45,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 """
 
+# KEYS[1] entry, KEYS[2] leases, KEYS[3] created; ARGV stop_id, lease_until, created_at, then
+# the entry's field/value pairs. Replaces a kept finished entry of the same id, and its expiry.
+_BEGIN = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return 1
+"""
+
 # KEYS[1] entry, KEYS[2] leases; ARGV stop_id, owner, lease_until, then field/value pairs.
 _UPDATE = """
 local current = redis.call('HMGET', KEYS[1], 'owner', 'finished_at')
@@ -140,6 +150,7 @@ class RedisStore:
         self._created = prefix + "created"
         self._claim = self._redis.register_script(_CLAIM)
         self._release = self._redis.register_script(_RELEASE)
+        self._begin = self._redis.register_script(_BEGIN)
         self._update = self._redis.register_script(_UPDATE)
         self._finish = self._redis.register_script(_FINISH)
         self._take_orphans = self._redis.register_script(_TAKE_ORPHANS)
@@ -162,17 +173,10 @@ class RedisStore:
     async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
         entry = entry.with_changes(owner=owner, lease_until=time.time() + lease)
         record = entry.to_record()
-        key = self._entries + entry.stop_id
-
-        async def write() -> Any:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(key)  # a kept finished entry of the same id, and its expiry
-                pipe.hset(key, mapping=record)  # type: ignore[arg-type]
-                pipe.zadd(self._leases, {entry.stop_id: entry.lease_until})
-                pipe.zadd(self._created, {entry.stop_id: entry.created_at})
-                return await pipe.execute()
-
-        await self._call("begin", write)
+        pairs = [text for field in record.items() for text in field]
+        args = [entry.stop_id, record["lease_until"], record["created_at"], *pairs]
+        keys = [self._entries + entry.stop_id, self._leases, self._created]
+        await self._call("begin", lambda: self._begin(keys, args))
 
     async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
         unknown = set(changes) - UPDATABLE
