@@ -4,7 +4,8 @@ Layout, all under one prefix: a claim is a string set with ``NX`` and an expiry;
 entry is one hash per stop; ``leases`` is a sorted set of the unfinished stops by lease
 deadline (what a take-over scans) and ``created`` one of every kept stop by creation time
 (what ``recent`` reads). Every check-and-set is a Lua script, which Redis runs atomically, so
-exactly one replica wins a claim or takes over an orphan. Lease deadlines are the replicas'
+exactly one replica wins a claim or takes over an orphan (the scripts reach entries by name,
+so this is for a standalone Redis, not Redis Cluster). Lease deadlines are the replicas'
 clocks (``time.time()``), so replicas on different hosts need synchronised clocks (NTP).
 
 Fail closed, and never hang: each socket operation is bounded by ``timeout`` and redis-py's
