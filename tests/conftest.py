@@ -25,7 +25,6 @@ AK, SK = "HPUA0TESTACCESSKEY00", "test-secret-key-0123456789"
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
 JOB = "26f06524-4f75-4b3a-a853-b649a21aaf66"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget=5.0)
-pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_server
 OUTSIDE_SETTING_PREFIXES = ("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_")
 OUTSIDE_SETTING_NAMES = ("REDIS_URL", "PORT")
 
@@ -39,6 +38,9 @@ def no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             OUTSIDE_SETTING_NAMES
         ):
             monkeypatch.delenv(name)
+
+
+pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_server
 
 
 @pytest.fixture
