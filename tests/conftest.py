@@ -17,6 +17,7 @@ from bot.metastudio.auth import AkSkAuth
 from bot.metastudio.retry import RetryPolicy
 from bot.server import Transport
 from tests.harness import ALICE, BOB, SIGNING_SECRET, Harness
+from tests.standins.huawei_signer import huawei_signer
 from tests.standins.metastudio import MetaStudioStandIn
 from tests.standins.slack import SlackStandIn
 
@@ -28,7 +29,7 @@ FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget=5.0
 
 @pytest.fixture
 async def metastudio() -> AsyncIterator[MetaStudioStandIn]:
-    standin = MetaStudioStandIn()
+    standin = MetaStudioStandIn(signer=huawei_signer)
     standin.aksk[AK] = SK
     standin.add_job(ROOM, JOB)
     await standin.start()
