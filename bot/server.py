@@ -255,7 +255,7 @@ class Transport:
     ) -> None:
         self._stoplive = stoplive
         self._drain_seconds = drain_seconds
-        self._health = health
+        self._health = health if health is not None else stoplive.health  # the state store
         self._runner: web.AppRunner | None = None
         self._socket: EnvelopeHandler | None = None
         self.port: int | None = None

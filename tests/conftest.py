@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,10 +18,11 @@ from bot.config import load_settings
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth
 from bot.metastudio.retry import RetryPolicy
+from bot.sandbox.standins.metastudio import MetaStudioStandIn
+from bot.sandbox.standins.slack import SlackStandIn
 from bot.server import Transport
 from tests.harness import ALICE, BOB, SIGNING_SECRET, Harness
-from tests.standins.metastudio import MetaStudioStandIn
-from tests.standins.slack import SlackStandIn
+from tests.reference_signer import huawei_signer
 
 AK, SK = "HPUA0TESTACCESSKEY00", "test-secret-key-0123456789"
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
@@ -45,7 +48,7 @@ pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_se
 
 @pytest.fixture
 async def metastudio() -> AsyncIterator[MetaStudioStandIn]:
-    standin = MetaStudioStandIn()
+    standin = MetaStudioStandIn(signer=huawei_signer)
     standin.aksk[AK] = SK
     standin.add_job(ROOM, JOB)
     await standin.start()
@@ -115,6 +118,8 @@ def bot_settings(
         "port": 0,
         "stoplive_allowlist": json.dumps({ALICE: "ops-alice", BOB: "ops-bob"}),
         "stoplive_verify_seconds": 2.0,
+        # a journal of its own for every bot, never a file in the checkout
+        "stoplive_state_file": str(Path(tempfile.mkdtemp(prefix="stoplive-")) / "state.db"),
     }
     values.update(overrides)
     return values

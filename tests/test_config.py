@@ -15,9 +15,9 @@ import pytest
 from bot.app import metastudio_auth
 from bot.config import AuthMode, ConfigError, Settings, load_settings
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
+from bot.sandbox.standins.metastudio import MetaStudioStandIn
+from bot.sandbox.standins.slack import SlackStandIn
 from tests.conftest import bot_settings
-from tests.standins.metastudio import MetaStudioStandIn
-from tests.standins.slack import SlackStandIn
 
 PROJECT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 SECRET = "8f742231b10e8888abcd99aaabbb85a5"
@@ -469,3 +469,17 @@ async def _line_with(stream: asyncio.StreamReader, needle: str) -> str:
         if needle in line:
             return line
     raise AssertionError(f"no line with {needle!r}")
+
+
+def test_the_example_env_file_is_refused_until_filled_in() -> None:
+    """.env.example's placeholders (xoxb-, xapp-, empty values) name themselves."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=str(REPO / ".env.example"))
+    assert str(raised.value).splitlines()[1:] == [
+        "  - SLACK_BOT_TOKEN: must be a bot token: xoxb- followed by the rest of it",
+        "  - SLACK_APP_TOKEN: must be an app-level token: xapp- followed by the rest of it",
+        "  - METASTUDIO_PROJECT_ID: required",
+        "  - SLACK_SIGNING_SECRET: required",
+        "  - MetaStudio auth: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or "
+        "METASTUDIO_AUTH_TOKEN, or HUAWEICLOUD_IAM_USERNAME/PASSWORD/DOMAIN",
+    ]

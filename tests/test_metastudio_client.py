@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.metastudio import (
+    IamError,
     InvalidId,
     JobState,
     MetaStudioClient,
@@ -19,8 +20,8 @@ from bot.metastudio import (
 )
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.metastudio.retry import RetryPolicy
+from bot.sandbox.standins.metastudio import INVALID, UNAUTHORIZED, Fault, MetaStudioStandIn
 from tests.conftest import AK, FAST_RETRY, JOB, ROOM, SK
-from tests.standins.metastudio import INVALID, UNAUTHORIZED, Fault, MetaStudioStandIn
 
 DEFAULT_TEST_TIMEOUT = httpx.Timeout(5.0)
 
@@ -287,9 +288,9 @@ async def test_iam_401_gets_one_retry_with_a_fresh_token(metastudio: MetaStudioS
 async def test_iam_wrong_password_is_a_clear_error(metastudio: MetaStudioStandIn) -> None:
     metastudio.iam_users[("acme", "bot", "pw")] = 3600
     async with _client(metastudio, auth=_iam(metastudio, "wrong")) as client:
-        with pytest.raises(MetaStudioError) as raised:
+        with pytest.raises(IamError) as raised:
             await client.stop_job(ROOM, JOB, "ops-alice")
-    assert raised.value.status == 401 and raised.value.error_code == "IAM.0002"
+    assert raised.value.status == 401 and raised.value.code == "IAM.0002"
     assert "wrong" not in str(raised.value).replace("is wrong", "")
     assert metastudio.calls("POST", "/stop") == []
 
