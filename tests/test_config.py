@@ -394,7 +394,7 @@ async def refused(values: dict[str, Any], cwd: Path) -> str:
     return text
 
 
-async def test_the_issue_list_is_refused_at_once_by_the_process(tmp_path: Path) -> None:
+async def test_process_refuses_the_issue_list_at_once(tmp_path: Path) -> None:
     bomb = tmp_path / "allowlist.yaml"
     # the 419-byte billion-laughs shape from the issue: nested aliases
     bomb.write_text(
@@ -426,7 +426,7 @@ async def test_the_issue_list_is_refused_at_once_by_the_process(tmp_path: Path) 
         assert needle in text
 
 
-async def test_the_log_level_in_dot_env_is_read_and_checked(tmp_path: Path) -> None:
+async def test_process_reads_and_checks_the_log_level_in_dot_env(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("STOPLIVE_LOG_LEVEL=verbose\n")
     text = await refused(BASE, tmp_path)
     assert "STOPLIVE_LOG_LEVEL: Input should be" in text.splitlines()[1]
@@ -434,7 +434,7 @@ async def test_the_log_level_in_dot_env_is_read_and_checked(tmp_path: Path) -> N
     assert ".env: not UTF-8 text" in await refused(BASE, tmp_path)
 
 
-async def test_sighup_reloads_the_allowlist_file_in_the_running_bot(
+async def test_process_reloads_the_allowlist_file_on_sighup(
     tmp_path: Path, metastudio: MetaStudioStandIn, slack: SlackStandIn
 ) -> None:
     allowlist = tmp_path / "allowlist.json"

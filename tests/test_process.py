@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,6 +18,9 @@ from tests.conftest import AK, JOB, ROOM, bot_settings
 from tests.harness import ALICE, CHANNEL, action_payload, buttons, command_body, signed_headers
 from tests.standins.metastudio import Fault, MetaStudioStandIn
 from tests.standins.slack import SlackStandIn
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NO_DOT_ENV = tempfile.TemporaryDirectory(prefix="stoplive-cwd-")
 
 
 def environment(settings: dict[str, Any]) -> dict[str, str]:
@@ -43,8 +47,8 @@ async def run_bot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process
         "-m",
         "bot",
         *args,
-        env=env,
-        cwd=os.path.dirname(os.path.dirname(__file__)),
+        env={**env, "PYTHONPATH": REPO},
+        cwd=NO_DOT_ENV.name,  # a checkout's .env must not reach the bot under test
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
