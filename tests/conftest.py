@@ -16,10 +16,11 @@ from bot.config import load_settings
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth
 from bot.metastudio.retry import RetryPolicy
+from bot.sandbox.standins.metastudio import MetaStudioStandIn
+from bot.sandbox.standins.slack import SlackStandIn
 from bot.server import Transport
 from tests.harness import ALICE, BOB, SIGNING_SECRET, Harness
-from tests.standins.metastudio import MetaStudioStandIn
-from tests.standins.slack import SlackStandIn
+from tests.reference_signer import huawei_signer
 
 AK, SK = "HPUA0TESTACCESSKEY00", "test-secret-key-0123456789"
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
@@ -45,7 +46,7 @@ pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_se
 
 @pytest.fixture
 async def metastudio() -> AsyncIterator[MetaStudioStandIn]:
-    standin = MetaStudioStandIn()
+    standin = MetaStudioStandIn(signer=huawei_signer)
     standin.aksk[AK] = SK
     standin.add_job(ROOM, JOB)
     await standin.start()

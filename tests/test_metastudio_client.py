@@ -20,8 +20,8 @@ from bot.metastudio import (
 )
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.metastudio.retry import RetryPolicy
+from bot.sandbox.standins.metastudio import INVALID, UNAUTHORIZED, Fault, MetaStudioStandIn
 from tests.conftest import AK, FAST_RETRY, JOB, ROOM, SK
-from tests.standins.metastudio import INVALID, UNAUTHORIZED, Fault, MetaStudioStandIn
 
 DEFAULT_TEST_TIMEOUT = httpx.Timeout(5.0)
 

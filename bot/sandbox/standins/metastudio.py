@@ -1,8 +1,11 @@
 """A small MetaStudio stand-in: the smart-live endpoints stoplive uses, over real HTTP.
 
-Rooms and jobs live in memory. AK/SK signatures are verified with Huawei's own
-``huaweicloudsdkcore`` signer (so the bot's signer is checked on every call, independently),
-tokens against a set, and IAM ``/v3/auth/tokens`` hands out tokens. Faults can be injected per
+Rooms and jobs live in memory. AK/SK signatures are checked against the Authorization that a
+reference signer computes for the same request: the tests pass Huawei's own
+``huaweicloudsdkcore`` signer (so the bot's signer is checked on every call, independently;
+huaweicloudsdkcore is a test-only dependency), ``python -m bot sandbox`` passes
+:func:`stoplive_signer`. Tokens are checked against a set, and IAM ``/v3/auth/tokens`` hands out
+tokens. Faults can be injected per
 job: an error answer, 429 with Retry-After, a slow answer, a dropped connection, a stop that is
 applied but whose answer never comes, and a stop that is accepted while the job keeps running.
 
@@ -15,22 +18,55 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from huaweicloudsdkcore.auth.credentials import BasicCredentials
-from huaweicloudsdkcore.sdk_request import SdkRequest
-from huaweicloudsdkcore.signer.signer import Signer
 
-from tests.standins import serve_on_loopback
+from bot.metastudio import signing
+from bot.sandbox.standins import serve_on_loopback
 
 UNAUTHORIZED = {"error_code": "MSS.00000001", "error_msg": "Unauthorized"}
 INVALID = {"error_code": "MSS.00000003", "error_msg": "Invalid parameter"}
 INTERNAL = {"error_code": "MSS.00000004", "error_msg": "Internal Error"}
 NOT_FOUND = {"error_code": "MSS.00000005", "error_msg": "Resource not found"}
+ANY_JOB = "*"
 _AUTH = re.compile(r"SDK-HMAC-SHA256 Access=([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]+)")
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """What a reference signer needs of a received request."""
+
+    method: str
+    host: str
+    raw_path: str
+    raw_query: str
+    headers: dict[str, str]  # the signed ones (lower-case names), as received
+    body: bytes
+
+
+ReferenceSigner = Callable[[SignedRequest, str, str], str]
+"""The ``Authorization`` value a correct signer writes for a request, given the AK and SK."""
+
+
+def stoplive_signer(request: SignedRequest, ak: str, sk: str) -> str:
+    """The reference built on stoplive's own :mod:`bot.metastudio.signing` (the sandbox's: it
+    proves requests are signed consistently; the tests hold that signer to Huawei's)."""
+    return signing.authorization(
+        method=request.method,
+        raw_path=request.raw_path,
+        raw_query=request.raw_query,
+        headers=signing.signable_headers(request.headers.items()),
+        body_hash=signing.payload_hash(request.body, request.headers.get("content-type")),
+        ak=ak,
+        sk=sk,
+        when=datetime.strptime(request.headers["x-sdk-date"], signing.DATE_FORMAT).replace(
+            tzinfo=UTC
+        ),
+    )
 
 
 def iso(moment: datetime) -> str:
@@ -85,9 +121,13 @@ class Seen:
     headers: dict[str, str]
 
 
+DEFAULT_PROJECT_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+
 class MetaStudioStandIn:
-    def __init__(self, project_id: str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0") -> None:
+    def __init__(self, *, signer: ReferenceSigner, project_id: str = DEFAULT_PROJECT_ID) -> None:
         self.project_id = project_id
+        self.signer = signer
         self.aksk: dict[str, str] = {}
         self.tokens: set[str] = set()
         self.iam_users: dict[tuple[str, str, str], int] = {}  # (domain, user, password) -> ttl s
@@ -118,6 +158,8 @@ class MetaStudioStandIn:
         return job
 
     def inject(self, job_id: str, fault: Fault) -> None:
+        """``fault`` on calls about ``job_id``; :data:`ANY_JOB`: on the next such call about
+        any job (a job's own faults come first)."""
         self.faults.setdefault(job_id, []).append(fault)
 
     def calls(self, method: str | None = None, suffix: str = "") -> list[Seen]:
@@ -176,19 +218,16 @@ class MetaStudioStandIn:
             if name not in request.headers:
                 return False
             headers[name] = request.headers.getall(name)[0]
-        sdk_request = SdkRequest(
+        received = SignedRequest(
             method=request.method,
-            schema="http",
             host=request.host,
-            resource_path=request.raw_path.split("?")[0],
-            query_params=list(request.query.items()),
-            header_params=headers,
+            raw_path=request.raw_path.split("?")[0],
+            raw_query=request.rel_url.raw_query_string,
+            headers=headers,
             body=await request.read(),
         )
-        expected = Signer(BasicCredentials(match.group(1), self.aksk[match.group(1)])).sign(
-            sdk_request
-        )
-        return expected.header_params["Authorization"] == request.headers["Authorization"]
+        ak = match.group(1)
+        return self.signer(received, ak, self.aksk[ak]) == request.headers["Authorization"]
 
     async def _guard(self, request: web.Request) -> web.Response | None:
         """Record, authenticate and apply faults; a Response means: answer with it."""
@@ -203,7 +242,8 @@ class MetaStudioStandIn:
         return None
 
     def _fault(self, request: web.Request, call: str) -> Fault | None:
-        queue = self.faults.get(request.match_info.get("job", ""), [])
+        job_id = request.match_info.get("job", "")
+        queue = self.faults.get(job_id, []) + (self.faults.get(ANY_JOB, []) if job_id else [])
         for fault in queue:
             if fault.on in (call, "any") and fault.times > 0:
                 fault.times -= 1
@@ -330,7 +370,7 @@ def _hang_up(request: web.Request) -> None:
 
 async def _serve(jobs: list[str], room: str, ak: str, sk: str) -> None:
     """Run the stand-in on its own (for the benchmarks in ``bench/``); prints its URL."""
-    standin = MetaStudioStandIn()
+    standin = MetaStudioStandIn(signer=stoplive_signer)
     standin.aksk[ak] = sk
     for job_id in jobs:
         standin.add_job(room, job_id)
