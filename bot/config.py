@@ -79,11 +79,17 @@ def _matching(
     is expected and never shows the value."""
 
     def check(value: str | SecretStr | None) -> str | SecretStr | None:
-        if value is None or (empty_ok and _text(value) == "") or pattern.fullmatch(_text(value)):
-            return value
-        raise ValueError(f"must be {what}")
+        return _check_pattern(value, pattern, what, empty_ok)
 
     return check
+
+
+def _check_pattern(
+    value: str | SecretStr | None, pattern: re.Pattern[str], what: str, empty_ok: bool
+) -> str | SecretStr | None:
+    if value is None or (empty_ok and _text(value) == "") or pattern.fullmatch(_text(value)):
+        return value
+    raise ValueError(f"must be {what}")
 
 
 def _http_url(value: str | None) -> str | None:
