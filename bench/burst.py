@@ -114,6 +114,7 @@ class Plan:
 
 @dataclass
 class Result:
+    requests: int
     samples: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in KEYS})
     stop_calls: dict[str, int] = field(default_factory=dict)  # per job, at MetaStudio
     stops_applied: dict[str, int] = field(default_factory=dict)  # found live and ended
@@ -251,7 +252,7 @@ def app_processes(
 async def _load(
     plan: Plan, apps: Sequence[str], slack_url: str, tally_url: str, jobs: Sequence[str]
 ) -> Result:
-    result = Result()
+    result = Result(requests=len(jobs))
     results = result.samples
     verifies = plan.target == "stoplive"
     # aiohttp, not httpx, sends the load: httpcore's pool is quadratic in queued requests and
