@@ -42,7 +42,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -93,10 +93,15 @@ class Plan:
     replicas: int = 1
     every_replica: bool = False  # each click to every replica at once
     sequential: bool = False  # one user after another instead of all at once
+    # One stoplive per store named here, user i on the (i % len)th for command and click: the
+    # stores are compared under the very same machine load. Overrides store and replicas.
+    interleave: tuple[str, ...] = ()
 
     def check(self) -> None:
-        if self.store not in STORES:
+        if any(store not in STORES for store in (self.store, *self.interleave)):
             raise SystemExit(f"--store must be one of {', '.join(STORES)}")
+        if self.interleave and (self.replicas > 1 or self.every_replica):
+            raise SystemExit("interleaved stores run one process each")
         if self.replicas < 1 or self.requests < 1:
             raise SystemExit("--requests and --replicas must be at least 1")
         if self.target == "bare" and self.replicas > 1:
@@ -108,6 +113,8 @@ class Plan:
     def label(self) -> str:
         if self.target == "bare":
             return "bare Bolt app"
+        if self.interleave:
+            return "interleaved: " + ", ".join(self.interleave)
         label = self.store + (f" x{self.replicas} replicas" if self.replicas > 1 else "")
         return label + (", every click to every replica" if self.every_replica else "")
 
@@ -120,6 +127,26 @@ class Result:
     stops_applied: dict[str, int] = field(default_factory=dict)  # found live and ended
     announcements: dict[str, int] = field(default_factory=dict)  # channel posts per job
     refused: set[str] = field(default_factory=set)  # "not stopped: the store did not answer"
+    users: dict[str, list[int]] = field(default_factory=lambda: {k: [] for k in KEYS})
+
+    def add(self, key: str, i: int, ms: float) -> None:
+        """A sample of ``key`` for user ``i``."""
+        self.samples[key].append(ms)
+        self.users[key].append(i)
+
+    def split(self, jobs: Sequence[str], ways: int) -> list[Result]:
+        """The samples of users ``i`` with ``i % ways == w``, for each ``w``: an interleaved
+        run's result per store."""
+        parts = []
+        for w in range(ways):
+            part = Result(requests=len(range(w, self.requests, ways)))
+            for key in KEYS:
+                for i, ms in zip(self.users[key], self.samples[key], strict=True):
+                    if i % ways == w:
+                        part.add(key, i, ms)
+            part.refused = {job for job in self.refused if jobs.index(job) % ways == w}
+            parts.append(part)
+        return parts
 
     def once_only(self, jobs: Sequence[str]) -> tuple[bool, str]:
         """Whether no job got a second stop call or announcement, nor a stop call without
@@ -169,22 +196,25 @@ def burst(plan: Plan) -> Result:
     ):
         workdir = Path(directory)
         env = app_environment(plan, workdir, metastudio_url, slack_url)
-        if plan.target == "stoplive" and plan.store == "redis":
+        stores = plan.interleave or (plan.store,) * plan.replicas
+        redis_url = ""
+        if plan.target == "stoplive" and "redis" in stores:
             (workdir / "redis").mkdir()
-            redis = stack.enter_context(RedisServer(workdir / "redis"))
-            env["STOPLIVE_REDIS_URL"] = redis.url
-        ports = [free_port() for _ in range(plan.replicas)]
-        stack.enter_context(app_processes(plan, env, ports, workdir))
-        result = asyncio.run(
-            _load(
-                plan,
-                [f"http://127.0.0.1:{port}" for port in ports],
-                slack_url,
-                tally_url,
-                jobs,
-            )
-        )
-        return result
+            redis_url = stack.enter_context(RedisServer(workdir / "redis")).url
+        apps: list[tuple[str, dict[str, str]]] = []
+        for store in stores if plan.target == "stoplive" else ("",):
+            port = str(free_port())
+            if plan.target == "bare":
+                apps.append(("bench.bare_app", env | {"PORT": port}))
+            elif store == "memory":
+                apps.append(("bench.memory_bot", env | {"PORT": port}))
+            elif store == "redis":
+                apps.append(("bot", env | {"PORT": port, "STOPLIVE_REDIS_URL": redis_url}))
+            else:
+                apps.append(("bot", env | {"PORT": port}))
+        stack.enter_context(app_processes(apps, workdir))
+        urls = [f"http://127.0.0.1:{app_env['PORT']}" for _, app_env in apps]
+        return asyncio.run(_load(plan, urls, slack_url, tally_url, jobs))
 
 
 def app_environment(
@@ -215,23 +245,18 @@ def app_environment(
 
 
 @contextmanager
-def app_processes(
-    plan: Plan, env: dict[str, str], ports: Sequence[int], workdir: Path
-) -> Iterator[None]:
-    """One app process per port, logging to files in ``workdir`` (shown if the run fails)."""
-    if plan.target == "bare":
-        module = "bench.bare_app"
-    else:
-        module = "bench.memory_bot" if plan.store == "memory" else "bot"
+def app_processes(apps: Sequence[tuple[str, dict[str, str]]], workdir: Path) -> Iterator[None]:
+    """One process per ``(module, environment)``, logging to files in ``workdir`` (shown if the
+    run fails)."""
     processes: list[tuple[subprocess.Popen[bytes], Path]] = []
     try:
-        for port in ports:
-            log = workdir / f"app-{port}.log"
+        for module, env in apps:
+            log = workdir / f"app-{env['PORT']}.log"
             with log.open("wb") as sink:
                 process = subprocess.Popen(
                     [sys.executable, "-m", module],
                     cwd=workdir,
-                    env=env | {"PORT": str(port)},
+                    env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=sink,
                     stderr=subprocess.STDOUT,
@@ -242,9 +267,6 @@ def app_processes(
         for _, log in processes:
             print(f"--- {log.name} (last lines)", file=sys.stderr)
             print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
-            import shutil
-
-            shutil.copy(log, "/tmp/x/" + log.name)
         raise
     finally:
         for process, _ in processes:
@@ -257,7 +279,6 @@ async def _load(
     plan: Plan, apps: Sequence[str], slack_url: str, tally_url: str, jobs: Sequence[str]
 ) -> Result:
     result = Result(requests=len(jobs))
-    results = result.samples
     verifies = plan.target == "stoplive"
     # aiohttp, not httpx, sends the load: httpcore's pool is quadratic in queued requests and
     # would measure itself (see bot/metastudio/client.py).
@@ -296,10 +317,10 @@ async def _load(
             body = command_body(f"{ROOM} {jobs[i]}", user(i), CHANNEL, f"{slack_url}/hooks/{hook}")
             sent[hook] = started = time.monotonic()
             answer = await post(apps[i % len(apps)], body)
-            results["command ack"].append((time.monotonic() - started) * 1000)
+            result.add("command ack", i, (time.monotonic() - started) * 1000)
             if answer:  # the bare app confirms in the ack itself
                 values[hook] = buttons(json.loads(answer))["stoplive.confirm"]
-                results["command -> confirmation"].append(results["command ack"][-1])
+                result.add("command -> confirmation", i, result.samples["command ack"][-1])
 
         async def click(i: int) -> None:
             payload = action_payload(
@@ -310,12 +331,17 @@ async def _load(
                 f"{slack_url}/hooks/click-{i}",
             )
             body = urlencode({"payload": json.dumps(payload)})
-            targets = apps if plan.every_replica else [apps[(i + 1) % len(apps)]]
+            if plan.every_replica:
+                targets = list(apps)
+            elif plan.interleave:
+                targets = [apps[i % len(apps)]]
+            else:
+                targets = [apps[(i + 1) % len(apps)]]
 
             async def one(app: str) -> None:
                 started = time.monotonic()
                 await post(app, body)
-                results["click ack"].append((time.monotonic() - started) * 1000)
+                result.add("click ack", i, (time.monotonic() - started) * 1000)
 
             clicked[jobs[i]] = time.monotonic()
             await asyncio.gather(*(one(app) for app in targets))
@@ -329,8 +355,10 @@ async def _load(
                 for hooked in seen["url_posts"]:
                     if hooked["hook"] in wanted:
                         values[hooked["hook"]] = buttons(hooked["body"])["stoplive.confirm"]
-                        results["command -> confirmation"].append(
-                            (hooked["at"] - sent[hooked["hook"]]) * 1000
+                        result.add(
+                            "command -> confirmation",
+                            int(hooked["hook"].removeprefix("cmd-")),
+                            (hooked["at"] - sent[hooked["hook"]]) * 1000,
                         )
             await asyncio.gather(*(click(i) for i in users))
             wave_jobs = {jobs[i] for i in users}
@@ -349,18 +377,18 @@ async def _load(
             tally = await response.json()
     result.stop_calls, result.stops_applied = tally["calls"], tally["applied"]
     announced: Counter[str] = Counter()
-    known = set(jobs)
+    index = {job: i for i, job in enumerate(jobs)}
     for call in final["api_calls"]:
         text = call["args"].get("text", "")
-        job = _job_of(text, known)
+        job = _job_of(text, index)
         if job is None:
             continue
         if call["method"] == "chat.postMessage":
             announced[job] += 1
             if announced[job] == 1:
-                results["click -> announcement"].append((call["at"] - clicked[job]) * 1000)
+                result.add("click -> announcement", index[job], (call["at"] - clicked[job]) * 1000)
         elif call["method"] == "chat.update" and text.startswith(STOPPED):
-            results["click -> verified"].append((call["at"] - clicked[job]) * 1000)
+            result.add("click -> verified", index[job], (call["at"] - clicked[job]) * 1000)
     result.announcements = dict(announced)
     result.refused = _refused(final, jobs)
     return result
@@ -478,6 +506,12 @@ def main() -> None:
         "--sequential", action="store_true", help="one user after another (uncontended)"
     )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare Bolt app")
+    parser.add_argument(
+        "--interleave",
+        default="",
+        help="comma-separated stores, one stoplive each, users spread over them (e.g. "
+        "memory,sqlite,redis): the stores compared under the same load",
+    )
     options = parser.parse_args()
     plan = Plan(
         requests=options.requests,
@@ -485,9 +519,17 @@ def main() -> None:
         replicas=options.replicas,
         every_replica=options.every_replica,
         sequential=options.sequential,
+        interleave=tuple(s for s in options.interleave.split(",") if s),
     )
     plan.check()
     ours = burst(plan)
+    if plan.interleave:
+        parts = ours.split(job_ids(plan), len(plan.interleave))
+        for store, part in zip(plan.interleave, parts, strict=True):
+            print_comparison(
+                replace(plan, interleave=(), store=store, requests=part.requests), part, None
+            )
+        return
     bare = None
     if not options.no_bare:
         bare = burst(Plan(target="bare", requests=plan.requests, sequential=plan.sequential))

