@@ -105,6 +105,14 @@ def test_accessory_buttons_are_numbered_across_the_message() -> None:
     assert [b.value for b in shown.buttons] == ["v1", "v2"]
 
 
+def test_link_buttons_carry_their_url() -> None:
+    link = _button("Open in MetaStudio", "stoplive.open_console", "")
+    link["url"] = "https://console.example/job/1"
+    shown = message({"blocks": [{"type": "actions", "elements": [link]}]}, NAMES)
+    assert shown.lines[0].plain == "[1] Open in MetaStudio ↗"
+    assert shown.buttons[0].url == "https://console.example/job/1"
+
+
 def test_text_alone_is_shown_when_there_are_no_blocks() -> None:
     shown = message({"text": ":x: Cancelled.\nsecond line"}, NAMES)
     assert [line.plain for line in shown.lines] == ["❌ Cancelled.", "second line"]

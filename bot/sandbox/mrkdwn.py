@@ -58,6 +58,7 @@ class Button:
     value: str
     block_id: str
     style: str | None = None
+    url: str | None = None  # a link button: Slack opens it (and still tells the app)
 
 
 @dataclass
@@ -213,10 +214,13 @@ def _buttons(elements: list[object], block_id: str, names: Names, shown: Shown) 
                 value=str(element.get("value") or ""),
                 block_id=block_id,
                 style=str(style) if style else None,
+                url=str(element["url"]) if element.get("url") else None,
             )
         )
         if line:
             line.append("  ")
         line.append(f"[{len(shown.buttons)}] ")
         line.append_text(label)
+        if element.get("url"):
+            line.append(" ↗")
     return line

@@ -30,6 +30,7 @@ class ApiCall:
     args: dict[str, Any]
     token: str
     at: float = field(default_factory=time.monotonic)
+    ts: str = ""  # the message's, for chat.postMessage and chat.update
 
 
 @dataclass
@@ -124,7 +125,10 @@ class SlackStandIn:
         else:
             args = dict(parse_qsl(raw))
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        await self._record(ApiCall(method, args, token))
+        ts = ""
+        if method in ("chat.postMessage", "chat.update"):
+            ts = str(args.get("ts") or f"1700000000.{next(self._ts):06d}")
+        await self._record(ApiCall(method, args, token, ts=ts))
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -148,7 +152,6 @@ class SlackStandIn:
             channel = args.get("channel", "")
             if channel in self.refused_channels:
                 return web.json_response({"ok": False, "error": self.refused_channels[channel]})
-            ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
             return web.json_response({"ok": True, "channel": channel, "ts": ts})
         return web.json_response({"ok": True})
 
