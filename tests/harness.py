@@ -12,7 +12,7 @@ import httpx
 
 from bot.app import Stoplive
 from bot.sandbox import slack_requests
-from bot.sandbox.slack_requests import action_payload, buttons, command_body
+from bot.sandbox.slack_requests import FORM, action_payload, buttons, command_body
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from bot.server import Transport
@@ -74,3 +74,13 @@ class Harness:
     def final_channel_message(self) -> dict[str, Any] | None:
         updates = self.slack.calls("chat.update")
         return updates[-1].args if updates else None
+
+
+def signed_bytes_headers(
+    body: bytes,
+    content_type: str = FORM,
+    secret: str = SIGNING_SECRET,
+    timestamp: int | None = None,
+) -> dict[str, str]:
+    """As Slack signs any body: the HMAC is over the raw bytes, whatever they are."""
+    return slack_requests.signed_headers(body, secret, timestamp, content_type)

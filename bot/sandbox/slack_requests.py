@@ -15,16 +15,23 @@ TEAM_ID = "T0001"
 APP_ID = "A0001"
 
 
-def slack_signature(secret: str, timestamp: str, body: str) -> str:
-    """As Slack signs: ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}``."""
-    base = f"v0:{timestamp}:{body}".encode()
+FORM = "application/x-www-form-urlencoded"
+
+
+def slack_signature(secret: str, timestamp: str, body: str | bytes) -> str:
+    """As Slack signs: ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}``, over the raw bytes
+    (whatever they are)."""
+    raw = body.encode() if isinstance(body, str) else body
+    base = b"v0:" + timestamp.encode() + b":" + raw
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def signed_headers(body: str, secret: str, timestamp: int | None = None) -> dict[str, str]:
+def signed_headers(
+    body: str | bytes, secret: str, timestamp: int | None = None, content_type: str = FORM
+) -> dict[str, str]:
     ts = str(timestamp if timestamp is not None else int(time.time()))
     return {
-        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": slack_signature(secret, ts, body),
     }

@@ -56,6 +56,8 @@ class SlackStandIn:
         self.extra_routes: list[tuple[str, str, Any]] = []
         # Called with each call and post as it is recorded, in order (the sandbox prints them).
         self.observers: list[Callable[[ApiCall | UrlPost], None]] = []
+        # set to an Event to hold apps.connections.open until it is set (a slow Slack)
+        self.hold_connections: asyncio.Event | None = None
         self.url = ""
 
     @property
@@ -129,6 +131,8 @@ class SlackStandIn:
         if method in ("chat.postMessage", "chat.update"):
             ts = str(args.get("ts") or f"1700000000.{next(self._ts):06d}")
         await self._record(ApiCall(method, args, token, ts=ts))
+        if method == "apps.connections.open" and self.hold_connections is not None:
+            await self.hold_connections.wait()
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -177,7 +181,16 @@ class SlackStandIn:
                     await self._notify()
         return ws
 
-    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+    @property
+    def sockets_open(self) -> int:
+        return sum(not ws.closed for ws in self._sockets)
+
+    async def send_raw(self, text: str) -> None:
+        """Push any text over Socket Mode (what Slack would never send)."""
+        await asyncio.wait_for(self._socket_ready.wait(), 10)
+        await self._sockets[-1].send_str(text)
+
+    async def send_envelope(self, kind: str, payload: Any) -> str:
         """Push an envelope over Socket Mode; returns its id (see :attr:`acks`)."""
         await asyncio.wait_for(self._socket_ready.wait(), 10)
         envelope_id = uuid.uuid4().hex
