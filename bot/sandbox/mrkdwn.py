@@ -69,6 +69,11 @@ class Shown:
     buttons: list[Button] = field(default_factory=list)
 
 
+def printable(text: str) -> str:
+    """``text`` with every control character (escape sequences among them) shown as ``�``."""
+    return _CONTROL.sub("\ufffd", text)
+
+
 def decode_entities(text: str) -> str:
     """Slack's three HTML entities, in one pass (``&amp;lt;`` stays ``&lt;``)."""
     return _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], text)
@@ -86,7 +91,7 @@ def emoji(name: str) -> str | None:
 
 def inline(text: str, names: Names, style: str = "") -> Text:
     """One mrkdwn string (newlines kept) as styled text; control characters shown as ``�``."""
-    text = _CONTROL.sub("\ufffd", text)
+    text = printable(text)
     out = Text()
     position = 0
     for match in _TOKEN.finditer(text):
@@ -139,7 +144,7 @@ def text_object(obj: object, names: Names, style: str = "") -> Text:
 
 def _plain(text: str, style: str) -> Text:
     """plain_text: only ``:emoji:`` names are turned into characters."""
-    text = _CONTROL.sub("\ufffd", text)
+    text = printable(text)
     return Text(
         re.sub(r":([a-z0-9_+\-]+):", lambda m: emoji(m.group(1)) or m.group(), text), style=style
     )

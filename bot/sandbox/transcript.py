@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from bot.sandbox.mrkdwn import Button, Names, message
+from bot.sandbox.mrkdwn import Button, Names, message, printable
 
 ONLY_YOU = "(only you)"
 INDENT = "  "
@@ -55,7 +55,7 @@ class Transcript:
         """Echo a line that was not typed at a terminal (a script, a pipe) so transcripts read
         as a conversation."""
         self.console.print()
-        self.console.print(Text(prompt, style="bold") + Text(line))
+        self.console.print(Text(prompt, style="bold") + Text(printable(line)))
 
     def note(self, text: str | Text) -> None:
         """The sandbox's own words (not the bot's)."""
