@@ -247,3 +247,18 @@ async def test_the_sandbox_reference_signer_accepts_ours_and_refuses_a_wrong_key
                     assert refused.value.status == 401
     finally:
         await standin.stop()
+
+
+def test_the_demo_project_has_something_to_try_for_everyone() -> None:
+    live = {
+        room.name: [j for j in room.jobs if j.state in ("WAITING", "PROCESSING")]
+        for room in demo.ROOMS
+    }
+    ended = [j for room in demo.ROOMS for j in room.jobs if j.ended_minutes_ago is not None]
+    assert len(demo.ROOMS) >= 3 and ended
+    assert sorted(len(jobs) for jobs in live.values())[0] == 0  # an idle room
+    assert any(len(jobs) == 1 for jobs in live.values())
+    assert any(len(jobs) > 1 for jobs in live.values())
+    people = demo.PEOPLE
+    assert people["alice"].rooms is None and people["mallory"].app_user_id is None
+    assert people["bob"].rooms is not None and len(people["bob"].rooms) == 1
