@@ -21,9 +21,9 @@ from pydantic import SecretStr
 from bench.common import AK, SK, standin_process
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth
-from tests.standins.metastudio import MetaStudioStandIn
+from bot.sandbox.standins.metastudio import DEFAULT_PROJECT_ID
 
-PROJECT = MetaStudioStandIn().project_id
+PROJECT = DEFAULT_PROJECT_ID
 TARGET_SECONDS = 2.0
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     jobs = [f"room-{n:04d}/job-{n:04d}" for n in range(args.rooms)]
     command = ["--room", "unused", "--ak", AK, "--sk", SK, "--latency", str(args.latency)]
-    with standin_process("tests.standins.metastudio", *command, stdin="\n".join(jobs)) as url:
+    with standin_process("bot.sandbox.standins.metastudio", *command, stdin="\n".join(jobs)) as url:
         timings = []
         for _ in range(args.runs):
             took, rooms, live = asyncio.run(list_live_jobs(url, args.concurrency))

@@ -1,36 +1,69 @@
-"""``python -m bot`` runs stoplive; ``python -m bot check`` says whether it can."""
+"""``python -m bot`` runs stoplive; ``python -m bot check`` says whether it can;
+``python -m bot sandbox`` lets anyone try it in a terminal."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import sys
+from collections.abc import Awaitable
 
 from bot.app import build
 from bot.audit_logging import configure_logging
 from bot.config import ConfigError, load_settings
 from bot.doctor import run_checks
 from bot.server import Transport
+from bot.stopflow.allowlist import ALLOWLIST_POLL_SECONDS
 
-USAGE = "usage: python -m bot [check]"
+USAGE = "usage: python -m bot [check | sandbox]"
+log = logging.getLogger("bot")
 
 
 async def run() -> None:
-    stoplive = build(load_settings())
-    transport = Transport(stoplive)
+    settings = load_settings()
+    logging.getLogger().setLevel(settings.stoplive_log_level)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await transport.open()
-    await stop.wait()
-    logging.getLogger("bot").info("shutting down: letting confirmed stops finish")
-    await transport.close()
+    loop.add_signal_handler(signal.SIGHUP, settings.allowlist.reload_soon)
+    watcher = asyncio.create_task(settings.allowlist.watch(ALLOWLIST_POLL_SECONDS))
+    transport = Transport(build(settings))
+    try:
+        if await until(transport.open(), stop):
+            await stop.wait()
+        log.info("shutting down: letting confirmed stops finish")
+    finally:
+        watcher.cancel()
+        await transport.close()
+
+
+async def until(work: Awaitable[None], stop: asyncio.Event) -> bool:
+    """Run ``work`` unless ``stop`` is set first (then cancel it): a SIGTERM while Slack is
+    still being connected to must not wait for the connection. True if ``work`` finished."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if task.done():
+        task.result()  # its error, if it failed
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False
 
 
 def main(argv: list[str]) -> int:
-    configure_logging()
+    if argv[:1] == ["sandbox"]:
+        from bot.sandbox.cli import main as sandbox
+
+        return sandbox(argv[1:])
+    level = os.environ.get("STOPLIVE_LOG_LEVEL", "INFO").upper()
+    configure_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
     if argv[:1] == ["check"]:
         return asyncio.run(run_checks())
     if argv:

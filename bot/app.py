@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import aiohttp
 import httpx
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import listeners
@@ -14,6 +23,10 @@ from bot.background import Background
 from bot.config import AuthMode, Settings
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
+from bot.slack_outlet import SlackOutlet
+from bot.stopflow.outlet import Outlet
+from bot.stopflow.store import MemoryStore, StateStore
+from bot.stopflow.tickets import TicketKey
 from bot.stopflow.workflow import Policy, StopWorkflow
 
 
@@ -24,38 +37,81 @@ class Stoplive:
     workflow: StopWorkflow
     bolt: AsyncApp
     background: Background  # what runs after the acks; drained on shutdown
+    store: StateStore  # claims and the stop journal, shared by replicas
+
+    async def health(self) -> str | None:
+        """None when healthy, else the reason (``/healthz`` answers 503 with it)."""
+        return await self.workflow.health()
 
     async def aclose(self) -> None:
         await self.metastudio.aclose()
+        await self.store.aclose()
         if self.bolt.client.session is not None:
             await self.bolt.client.session.close()
 
 
-def build(settings: Settings) -> Stoplive:
+def build(settings: Settings, store: StateStore | None = None) -> Stoplive:
+    """Everything stoplive is made of. ``store`` replaces the one the settings name (tests)."""
     metastudio = build_metastudio(settings)
-    workflow = StopWorkflow(
-        Policy(
-            allowlist=settings.allowlist,
-            contact=settings.stoplive_contact,
-            confirm_ttl=settings.stoplive_confirm_ttl,
-            allowed_channels=settings.allowed_channels,
-            audit_channel=settings.stoplive_audit_channel,
-            verify_for=settings.stoplive_verify_seconds,
-        ),
-        metastudio,
-    )
+    store = store if store is not None else build_store(settings)
+    client = slack_client(settings, session=aiohttp.ClientSession())
+
+    def outlet_for(channel_id: str, response_url: str, channel_ts: str) -> Outlet:
+        return SlackOutlet(client, channel_id, response_url, channel_ts=channel_ts)
+
+    workflow = StopWorkflow(build_policy(settings), metastudio, store, outlet_for)
+    logging.getLogger("slack_bolt.AsyncApp").addFilter(_client_carries_the_token)
     bolt = AsyncApp(
         # One aiohttp session for every Slack call (Web API and response_url alike): a session
         # per call costs a TCP connection each.
-        client=slack_client(settings, session=aiohttp.ClientSession()),
+        client=client,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         # Listeners run inline and only ack; whatever is slow they hand to Background, so the
         # ack goes straight back (no waiting on Bolt's 10 ms ack poll; bench/burst.py).
         process_before_response=True,
+        # bot.server checks signatures (and shapes) itself: Bolt's check logs refused bodies
+        request_verification_enabled=False,
     )
     background = Background()
     listeners.register(bolt, workflow, background)
-    return Stoplive(settings, metastudio, workflow, bolt, background)
+    return Stoplive(settings, metastudio, workflow, bolt, background, store)
+
+
+def build_policy(settings: Settings) -> Policy:
+    return Policy(
+        allowlist=settings.allowlist,
+        contact=settings.stoplive_contact,
+        confirm_ttl=settings.stoplive_confirm_ttl,
+        # derived from the signing secret: every replica seals and opens buttons alike
+        ticket_key=TicketKey.from_signing_secret(settings.slack_signing_secret.get_secret_value()),
+        allowed_channels=settings.allowed_channels,
+        audit_channel=settings.stoplive_audit_channel,
+        verify_for=settings.stoplive_verify_seconds,
+    )
+
+
+def build_store(settings: Settings) -> StateStore:
+    """The state store the settings name: Redis (STOPLIVE_REDIS_URL) when replicas share the
+    work, else a SQLite file (STOPLIVE_STATE_FILE). Until those land, one process's memory."""
+    return MemoryStore()
+
+
+def slack_retry_handlers() -> list[AsyncRetryHandler]:
+    """slack_sdk's own retries: dropped connections, 429 with Retry-After, 500/503. Each
+    delivery is also bounded in time by the stop supervisor."""
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=0.2)
+    return [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=backoff),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        AsyncServerErrorRetryHandler(max_retry_count=2, interval_calculator=backoff),
+    ]
+
+
+def _client_carries_the_token(record: logging.LogRecord) -> bool:
+    """Drops Bolt's "`token` will be unused" warning. Bolt reads SLACK_BOT_TOKEN from the
+    environment whenever no ``token`` is passed, then warns because a ``client`` was passed
+    too; that client carries the very same token (from Settings), so the warning is noise."""
+    return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
 def slack_client(
@@ -66,6 +122,7 @@ def slack_client(
         token=token or settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url.rstrip("/") + "/",
         session=session,
+        retry_handlers=slack_retry_handlers(),
     )
 
 

@@ -2,7 +2,9 @@
 
 Every confirmed stop must end in a channel message, even if the process is told to stop
 (SIGTERM) right after the click: :meth:`Background.drain` waits for what was spawned, and
-spawning happens before the ack goes out, so nothing slips between the two.
+spawning happens before the ack goes out, so nothing slips between the two. What cannot finish
+in time is cancelled (:meth:`Background.cancel`); the work catches ``CancelledError`` to say so
+in its channel before it goes.
 """
 
 from __future__ import annotations
@@ -43,3 +45,10 @@ class Background:
                 return False
             await asyncio.wait(set(self._tasks), timeout=remaining)
         return True
+
+    async def cancel(self, grace: float) -> bool:
+        """Cancel everything still running and give it up to ``grace`` seconds to finish its
+        cancellation handling (a last message to its channel). True if all of it did."""
+        for task in list(self._tasks):
+            task.cancel()
+        return await self.drain(grace)

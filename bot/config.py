@@ -1,21 +1,50 @@
-"""Every setting stoplive reads, in one place.
+"""Every setting stoplive reads, in one place, each checked before anything starts.
 
 Each field's name *is* its environment variable (upper-cased); an optional ``.env`` file in
-the working directory is read too. This class is the documentation: the README's table is
-copied from it. Secrets are ``SecretStr`` so that no log line or repr can show them.
+the working directory is read too, and an empty value counts as unset. This class is the
+documentation: the README's table is generated from it. Secrets are ``SecretStr`` so that no
+log line or repr can show them.
+
+Start-up refuses what is wrong rather than guessing: a value that cannot be right (a
+placeholder token, a URL that is not one, an ID that would change a URL path) is named, with
+every other problem, in one message, and no message ever shows a value.
 """
 
 from __future__ import annotations
 
+import re
+import string
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.stopflow.allowlist import Allowlist, AllowlistError
+from bot.stopflow.allowlist import Allowlist, AllowlistError, LiveAllowlist
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+CONSOLE_URL_PLACEHOLDERS = frozenset({"region", "project_id", "room_id", "job_id"})
+
+_PROJECT_ID = re.compile(r"[0-9a-fA-F]{32}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+){1,3}")
+_BOT_TOKEN = re.compile(r"xoxb-[A-Za-z0-9][A-Za-z0-9-]{0,500}")
+_APP_TOKEN = re.compile(r"xapp-[A-Za-z0-9][A-Za-z0-9-]{0,500}")
+_SIGNING_SECRET = re.compile(r"[0-9a-fA-F]{16,128}")
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,20}")
+# Values that end up in an HTTP header (or are signed as one): printable ASCII, no spaces,
+# so a stray newline or a pasted space is named at start-up instead of failing every call.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,16384}")
+_ONE_LINE = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 
 
 class AuthMode(StrEnum):
@@ -34,37 +63,147 @@ def _missing(value: str | SecretStr | None) -> bool:
     return not (value or "").strip()
 
 
+def _text(value: str | SecretStr) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def _matching(
+    pattern: re.Pattern[str], what: str, *, empty_ok: bool = True
+) -> Callable[[str | SecretStr | None], str | SecretStr | None]:
+    """A field check: unset passes, and so does empty unless ``empty_ok`` is false (the
+    required-check names those); anything else must match ``pattern``. The message says what
+    is expected and never shows the value."""
+
+    def check(value: str | SecretStr | None) -> str | SecretStr | None:
+        if value is None or (empty_ok and _text(value) == "") or pattern.fullmatch(_text(value)):
+            return value
+        raise ValueError(f"must be {what}")
+
+    return check
+
+
+def _http_url(value: str | None) -> str | None:
+    """An http(s) base URL with a host, and nothing that would be sent somewhere surprising
+    (credentials, query, fragment)."""
+    if value is None:
+        return None
+    expected = "an http:// or https:// URL with a host, like https://example.com/path"
+    if not _ONE_LINE.fullmatch(value) or " " in value:
+        raise ValueError(f"must be {expected}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError(f"must be {expected}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be {expected}")
+    if parts.username is not None or parts.query or parts.fragment:
+        raise ValueError("must be a plain base URL: no user:password@, no ?query, no #fragment")
+    return value
+
+
+def _redis_url(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    expected = "a redis://, rediss:// or unix:// URL, like rediss://:password@host:6379/0"
+    url = value.get_secret_value()
+    if not _ONE_LINE.fullmatch(url) or " " in url:
+        raise ValueError(f"must be {expected}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        raise ValueError(f"must be {expected}") from None
+    if parts.scheme in ("redis", "rediss") and parts.hostname:
+        return value
+    if parts.scheme == "unix" and parts.path:
+        return value
+    raise ValueError(f"must be {expected}")
+
+
+def _console_url(value: str | None) -> str | None:
+    """A link template: only the known placeholders, and an http(s) URL once filled in."""
+    if value is None:
+        return None
+    allowed = ", ".join("{" + name + "}" for name in sorted(CONSOLE_URL_PLACEHOLDERS))
+    try:
+        fields = list(string.Formatter().parse(value))
+    except ValueError:
+        raise ValueError(f"must be a URL template using only {allowed}") from None
+    for _, name, spec, conversion in fields:
+        if name is not None and (name not in CONSOLE_URL_PLACEHOLDERS or spec or conversion):
+            raise ValueError(f"must be a URL template using only {allowed}")
+    sample = value.format(
+        region="cn-north-4", project_id="0" * 32, room_id="room-1", job_id="job-1"
+    )
+    try:
+        _http_url(sample.split("?", 1)[0].split("#", 1)[0])
+    except ValueError:
+        raise ValueError(
+            f"must be an http:// or https:// URL with a host, using only {allowed}"
+        ) from None
+    return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `NAME=` in .env (as .env.example has it) means unset
+        extra="ignore",
+        case_sensitive=False,
     )
 
     # --- MetaStudio -------------------------------------------------------------------------
-    metastudio_project_id: str = Field("", description="Huawei Cloud project ID (required)")
-    metastudio_region: str = Field("cn-north-4", description="Region of the MetaStudio endpoint")
+    metastudio_project_id: str = Field(
+        "",
+        description="Huawei Cloud project ID of the region, 32 hex characters (required)",
+    )
+    metastudio_region: str = Field(
+        "cn-north-4", description="Region of the MetaStudio endpoint, like cn-north-4"
+    )
     metastudio_endpoint: str | None = Field(
-        None, description="Full base URL overriding the region's, e.g. http://127.0.0.1:8080"
+        None,
+        description="http(s) base URL overriding the region's, e.g. http://127.0.0.1:8080",
     )
     metastudio_timeout: float = Field(8.0, gt=0, le=60, description="Seconds per MetaStudio call")
 
     # AK/SK (the names Huawei's own SDK reads)
-    huaweicloud_sdk_ak: SecretStr | None = None
-    huaweicloud_sdk_sk: SecretStr | None = None
-    huaweicloud_sdk_security_token: SecretStr | None = None
+    huaweicloud_sdk_ak: SecretStr | None = Field(
+        None, description="Access key ID (AK/SK auth, with HUAWEICLOUD_SDK_SK)"
+    )
+    huaweicloud_sdk_sk: SecretStr | None = Field(None, description="Secret access key (AK/SK auth)")
+    huaweicloud_sdk_security_token: SecretStr | None = Field(
+        None, description="Security token of temporary AK/SK credentials"
+    )
     # ... or a fixed token ...
-    metastudio_auth_token: SecretStr | None = None
+    metastudio_auth_token: SecretStr | None = Field(
+        None, description="A fixed IAM token (X-Auth-Token); expires within 24 hours"
+    )
     # ... or IAM password auth
-    huaweicloud_iam_username: str | None = None
-    huaweicloud_iam_password: SecretStr | None = None
-    huaweicloud_iam_domain: str | None = None
-    huaweicloud_iam_endpoint: str | None = None
+    huaweicloud_iam_username: str | None = Field(
+        None, description="IAM user name (IAM password auth: the bot fetches and renews tokens)"
+    )
+    huaweicloud_iam_password: SecretStr | None = Field(None, description="IAM user's password")
+    huaweicloud_iam_domain: str | None = Field(None, description="IAM account (domain) name")
+    huaweicloud_iam_endpoint: str | None = Field(
+        None, description="http(s) base URL of IAM, overriding the region's"
+    )
 
     # --- Slack ------------------------------------------------------------------------------
-    slack_bot_token: SecretStr = SecretStr("")
-    slack_signing_secret: SecretStr = SecretStr("")
-    slack_app_token: SecretStr | None = None
-    slack_api_url: str = DEFAULT_SLACK_API_URL
-    stoplive_mode: Literal["socket", "http"] | None = None
+    slack_bot_token: SecretStr = Field(SecretStr(""), description="Bot token, xoxb-... (required)")
+    slack_signing_secret: SecretStr = Field(
+        SecretStr(""), description="Signing secret of the Slack app, hex (required)"
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, description="App-level token, xapp-... (Socket Mode)"
+    )
+    slack_api_url: str = Field(
+        DEFAULT_SLACK_API_URL, description="http(s) base URL of the Slack Web API"
+    )
+    stoplive_mode: Literal["socket", "http"] | None = Field(
+        None, description="socket or http; default: socket if SLACK_APP_TOKEN is set"
+    )
     port: int = Field(
         3000, ge=0, le=65535, description="HTTP mode: port to listen on (0: any free one)"
     )
@@ -72,23 +211,138 @@ class Settings(BaseSettings):
 
     # --- Who may stop what, and where -------------------------------------------------------
     stoplive_allowlist: str | None = Field(None, description='JSON: {"U024BE7LH": "ops-alice"}')
-    stoplive_allowlist_file: str | None = Field(None, description="JSON or YAML file, same shape")
+    stoplive_allowlist_file: str | None = Field(
+        None, description="JSON or YAML file, same shape; re-read when it changes or on SIGHUP"
+    )
     stoplive_confirm_ttl: int = Field(
         300, ge=1, le=3600, description="Seconds a confirmation lives"
     )
     stoplive_contact: str = Field(
-        "your on-call lead", description="Whom a refused user should ask for access"
+        "your on-call lead",
+        description="Whom a refused user should ask for access (one line, at most 200 characters)",
     )
-    stoplive_allowed_channels: str | None = Field(None, description="Comma-separated channel IDs")
-    stoplive_audit_channel: str | None = Field(None, description="Channel ID for every outcome")
+    stoplive_allowed_channels: str | None = Field(
+        None, description="Comma-separated channel IDs where /stoplive may be used (default: any)"
+    )
+    stoplive_audit_channel: str | None = Field(
+        None, description="Channel ID that gets a copy of every outcome"
+    )
     stoplive_verify_seconds: float = Field(
         30.0, ge=0, le=300, description="How long to watch a stopped job until it has ended"
     )
+    stoplive_watch_seconds: float = Field(
+        600.0,
+        ge=0,
+        le=3600,
+        description="How long a job still live after a stop keeps being watched (0 to 3600 s)",
+    )
 
-    _allowlist: Allowlist | None = None
+    # --- Running it -------------------------------------------------------------------------
+    stoplive_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR (any case)"
+    )
+    stoplive_redis_url: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("stoplive_redis_url", "redis_url"),
+        description=(
+            "redis://, rediss:// or unix:// URL of a Redis shared by every replica "
+            "(claims and the stop journal); REDIS_URL is read too. Default: STOPLIVE_STATE_FILE"
+        ),
+    )
+    stoplive_state_file: str = Field(
+        "stoplive-state.db",
+        description="SQLite file of the stop journal when there is no Redis (one replica only)",
+    )
+    stoplive_console_url: str | None = Field(
+        None,
+        description=(
+            "Link to the job in the console, a template with {region}, {project_id}, "
+            "{room_id} and {job_id}"
+        ),
+    )
 
-    @model_validator(mode="after")
-    def _check(self) -> Settings:
+    _allowlist: LiveAllowlist | None = None
+
+    _check_project_id = field_validator("metastudio_project_id")(
+        _matching(_PROJECT_ID, "32 hex characters (Huawei Cloud console: My Credentials)")
+    )
+    _check_region = field_validator("metastudio_region")(
+        _matching(_REGION, "a region name like cn-north-4")
+    )
+    _check_urls = field_validator(
+        "metastudio_endpoint", "huaweicloud_iam_endpoint", "slack_api_url"
+    )(_http_url)
+    _check_header_values = field_validator(
+        "huaweicloud_sdk_ak",
+        "huaweicloud_sdk_sk",
+        "huaweicloud_sdk_security_token",
+        "metastudio_auth_token",
+    )(_matching(_HEADER_SAFE, "printable ASCII without spaces"))
+    _check_iam_names = field_validator("huaweicloud_iam_username", "huaweicloud_iam_domain")(
+        _matching(_ONE_LINE, "one line of at most 200 characters")
+    )
+    _check_contact = field_validator("stoplive_contact", "stoplive_host")(
+        _matching(_ONE_LINE, "one line of at most 200 characters", empty_ok=False)
+    )
+    _check_bot_token = field_validator("slack_bot_token")(
+        _matching(_BOT_TOKEN, "a bot token: xoxb- followed by the rest of it")
+    )
+    _check_app_token = field_validator("slack_app_token")(
+        _matching(_APP_TOKEN, "an app-level token: xapp- followed by the rest of it")
+    )
+    _check_signing_secret = field_validator("slack_signing_secret")(
+        _matching(_SIGNING_SECRET, "the app's signing secret: hex characters")
+    )
+    _check_audit_channel = field_validator("stoplive_audit_channel")(
+        _matching(_CHANNEL_ID, "a Slack channel ID like C0123ABCD")
+    )
+    _check_redis_url = field_validator("stoplive_redis_url")(_redis_url)
+    _check_console_url = field_validator("stoplive_console_url")(_console_url)
+
+    @field_validator("stoplive_allowed_channels")
+    @classmethod
+    def _check_allowed_channels(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = [part.strip() for part in value.split(",")]
+        if not all(_CHANNEL_ID.fullmatch(part) for part in parts):
+            raise ValueError("must be Slack channel IDs like C0123ABCD, separated by commas")
+        return value
+
+    @field_validator("stoplive_state_file")
+    @classmethod
+    def _check_state_file(cls, value: str) -> str:
+        if not value.strip() or "\x00" in value or len(value) > 4096:
+            raise ValueError("must be a file path")
+        return value
+
+    @field_validator("stoplive_log_level", "stoplive_mode", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: Any) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "stoplive_log_level" else value.lower()
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Settings:
+        """Field problems and cross-field problems (auth, allowlist) in one message: an after
+        validator would not run once a field had failed, hiding the rest."""
+        problems: list[str] = []
+        settings: Settings | None = None
+        try:
+            settings = handler(data)
+        except ValidationError as exc:
+            problems.extend(field_problems(exc))
+        probe = settings or _lenient(cls, data)
+        if probe is not None:
+            problems.extend(probe._cross_field_problems())
+        if problems:
+            raise ValueError("\n".join(problems))
+        assert settings is not None
+        return settings
+
+    def _cross_field_problems(self) -> list[str]:
         problems: list[str] = []
         for name in ("metastudio_project_id", "slack_bot_token", "slack_signing_secret"):
             if _missing(getattr(self, name)):
@@ -102,10 +356,8 @@ class Settings(BaseSettings):
         try:
             self._allowlist = self._load_allowlist()
         except AllowlistError as exc:
-            problems.append(str(exc))
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
+            problems.extend(exc.problems)
+        return problems
 
     @property
     def auth_mode(self) -> AuthMode:
@@ -148,23 +400,28 @@ class Settings(BaseSettings):
             )
         return chosen[0]
 
-    def _load_allowlist(self) -> Allowlist:
+    def _load_allowlist(self) -> LiveAllowlist:
         if self.stoplive_allowlist and self.stoplive_allowlist_file:
             raise AllowlistError(
-                "STOPLIVE_ALLOWLIST and STOPLIVE_ALLOWLIST_FILE: set one, not both"
+                ["STOPLIVE_ALLOWLIST and STOPLIVE_ALLOWLIST_FILE: set one, not both"]
             )
         if self.stoplive_allowlist_file:
-            return Allowlist.from_file(self.stoplive_allowlist_file)
+            return LiveAllowlist.from_file(self.stoplive_allowlist_file)
         if self.stoplive_allowlist:
-            return Allowlist.from_text(self.stoplive_allowlist, source="STOPLIVE_ALLOWLIST")
+            return LiveAllowlist(
+                Allowlist.from_text(self.stoplive_allowlist, source="STOPLIVE_ALLOWLIST")
+            )
         raise AllowlistError(
-            'STOPLIVE_ALLOWLIST: required (JSON like {"U024BE7LH": "ops-alice"}), '
-            "or STOPLIVE_ALLOWLIST_FILE"
+            [
+                'STOPLIVE_ALLOWLIST: required (JSON like {"U024BE7LH": "ops-alice"}), '
+                "or STOPLIVE_ALLOWLIST_FILE"
+            ]
         )
 
     @property
-    def allowlist(self) -> Allowlist:
-        assert self._allowlist is not None  # set by _check, which every instance passes
+    def allowlist(self) -> LiveAllowlist:
+        """The allowlist in force; from a file, it follows the file (see LiveAllowlist)."""
+        assert self._allowlist is not None  # set by _every_problem, which every instance passes
         return self._allowlist
 
     @property
@@ -193,18 +450,62 @@ class Settings(BaseSettings):
         return not _missing(self.slack_app_token)
 
 
+def field_problems(exc: ValidationError) -> list[str]:
+    """One line per field error, named by its environment variable, never showing the value."""
+    lines: list[str] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["loc"]:
+            lines.append(f"{str(error['loc'][0]).upper()}: {' '.join(message.split())}")
+        else:  # _every_problem's: one problem a line, already named
+            lines.extend(message.splitlines())
+    return lines
+
+
+_CROSS_FIELDS = (
+    "metastudio_project_id",
+    "slack_bot_token",
+    "slack_signing_secret",
+    "slack_app_token",
+    "stoplive_mode",
+    "huaweicloud_sdk_ak",
+    "huaweicloud_sdk_sk",
+    "huaweicloud_sdk_security_token",
+    "metastudio_auth_token",
+    "huaweicloud_iam_username",
+    "huaweicloud_iam_password",
+    "huaweicloud_iam_domain",
+    "stoplive_allowlist",
+    "stoplive_allowlist_file",
+)
+
+
+def _lenient(cls: type[Settings], data: Any) -> Settings | None:
+    """An unvalidated Settings holding the raw values the cross-field checks read, so that
+    they still run when some field failed. Values of a type they cannot read are left out:
+    their field error already names them."""
+    if not isinstance(data, dict):
+        return None
+    values = {
+        name: data[name]
+        for name in _CROSS_FIELDS
+        if name in data and (data[name] is None or isinstance(data[name], str | SecretStr))
+    }
+    return cls.model_construct(**values)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, or raise ConfigError with every problem on its own line."""
+    env_file = overrides.get("_env_file", ".env")
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines: list[str] = []
-        for error in exc.errors(include_url=False, include_input=False):
-            if error["loc"]:
-                lines.append(f"{str(error['loc'][0]).upper()}: {error['msg']}")
-            else:  # our own model check: one problem a line, already named
-                lines.extend(str(error["msg"]).removeprefix("Value error, ").splitlines())
-        raise ConfigError(
-            "stoplive cannot start. Fix these settings (environment or .env):\n"
-            + "\n".join(f"  - {line}" for line in lines)
-        ) from None
+        problems = field_problems(exc)
+    except UnicodeDecodeError as exc:
+        problems = [f"{env_file}: not UTF-8 text (byte offset {exc.start})"]
+    except OSError as exc:
+        problems = [f"{env_file}: cannot read it ({exc.strerror})"]
+    raise ConfigError(
+        "stoplive cannot start. Fix these settings (environment or .env):\n"
+        + "\n".join(f"  - {line}" for line in problems)
+    )

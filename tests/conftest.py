@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,16 +18,32 @@ from bot.config import load_settings
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth
 from bot.metastudio.retry import RetryPolicy
+from bot.sandbox.standins.metastudio import MetaStudioStandIn
+from bot.sandbox.standins.slack import SlackStandIn
 from bot.server import Transport
 from tests.harness import ALICE, BOB, SIGNING_SECRET, Harness
-from tests.standins.huawei_signer import huawei_signer
-from tests.standins.metastudio import MetaStudioStandIn
-from tests.standins.slack import SlackStandIn
+from tests.reference_signer import huawei_signer
 
 AK, SK = "HPUA0TESTACCESSKEY00", "test-secret-key-0123456789"
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
 JOB = "26f06524-4f75-4b3a-a853-b649a21aaf66"
 FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget=5.0)
+OUTSIDE_SETTING_PREFIXES = ("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_")
+OUTSIDE_SETTING_NAMES = ("REDIS_URL", "PORT")
+
+
+@pytest.fixture(autouse=True)
+def no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests build their settings explicitly: a developer's exported SLACK_*/STOPLIVE_*/...
+    variables must not leak into them (and every test passes ``_env_file=None``)."""
+    for name in list(os.environ):
+        if name.upper().startswith(OUTSIDE_SETTING_PREFIXES) or name.upper() in (
+            OUTSIDE_SETTING_NAMES
+        ):
+            monkeypatch.delenv(name)
+
+
+pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_server
 
 
 @pytest.fixture
@@ -99,6 +118,8 @@ def bot_settings(
         "port": 0,
         "stoplive_allowlist": json.dumps({ALICE: "ops-alice", BOB: "ops-bob"}),
         "stoplive_verify_seconds": 2.0,
+        # a journal of its own for every bot, never a file in the checkout
+        "stoplive_state_file": str(Path(tempfile.mkdtemp(prefix="stoplive-")) / "state.db"),
     }
     values.update(overrides)
     return values

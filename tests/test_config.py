@@ -1,28 +1,39 @@
-"""Settings: every problem named at once, secrets never shown."""
+"""Settings: every problem named at once, secrets never shown, nothing wrong let through."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.app import metastudio_auth
-from bot.config import AuthMode, ConfigError, load_settings
+from bot.config import AuthMode, ConfigError, Settings, load_settings
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
+from bot.sandbox.standins.metastudio import MetaStudioStandIn
+from bot.sandbox.standins.slack import SlackStandIn
+from tests.conftest import bot_settings
 
+PROJECT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+SECRET = "8f742231b10e8888abcd99aaabbb85a5"
 BASE: dict[str, Any] = {
     "_env_file": None,
-    "metastudio_project_id": "p1",
-    "slack_bot_token": "xoxb-1",
-    "slack_signing_secret": "sign-SECRET",
+    "metastudio_project_id": PROJECT,
+    "slack_bot_token": "xoxb-1-SECRETBOT",
+    "slack_signing_secret": SECRET,
     "stoplive_allowlist": '{"U024BE7LH": "ops-alice"}',
     "huaweicloud_sdk_ak": "AK",
     "huaweicloud_sdk_sk": "SK-SECRET",
 }
+REPO = Path(__file__).resolve().parent.parent
 
 
-def settings(**changes: Any) -> Any:
+def settings(**changes: Any) -> Settings:
     return load_settings(**{**BASE, **changes})
 
 
@@ -38,6 +49,12 @@ def test_defaults_and_derived_values() -> None:
     assert s.iam_base_url == "https://iam.cn-north-4.myhuaweicloud.com"
     assert s.port == 3000 and s.stoplive_confirm_ttl == 300 and not s.use_socket_mode
     assert s.auth_mode is AuthMode.AKSK and isinstance(metastudio_auth(s), AkSkAuth)
+    assert (s.stoplive_log_level, s.stoplive_state_file, s.stoplive_watch_seconds) == (
+        "INFO",
+        "stoplive-state.db",
+        600.0,
+    )
+    assert s.stoplive_redis_url is None and s.stoplive_console_url is None
     assert settings(metastudio_region="cn-east-3").metastudio_base_url.endswith(
         "cn-east-3.myhuaweicloud.com"
     )
@@ -49,7 +66,7 @@ def test_defaults_and_derived_values() -> None:
 
 def test_mode_follows_the_app_token_unless_forced() -> None:
     assert settings(slack_app_token="xapp-1").use_socket_mode
-    assert not settings(slack_app_token="xapp-1", stoplive_mode="http").use_socket_mode
+    assert not settings(slack_app_token="xapp-1", stoplive_mode="HTTP").use_socket_mode
     assert "SLACK_APP_TOKEN: required when STOPLIVE_MODE=socket" in problems(stoplive_mode="socket")
 
 
@@ -68,6 +85,26 @@ def test_every_problem_is_named_in_one_message() -> None:
     ):
         assert needle in text
     assert "SECRET" not in text and "tok" not in text.replace("token", "")
+
+
+def test_field_problems_do_not_hide_cross_field_ones() -> None:
+    """A bad URL (a field error) and a half-set AK/SK plus a broken allowlist (cross-field
+    checks) are all named together."""
+    text = problems(
+        metastudio_endpoint="not a url",
+        huaweicloud_sdk_sk=None,
+        stoplive_allowlist='{"U024BE7LH": {"app_user_id": "a", "room": ["r1"]}}',
+        stoplive_log_level="loud",
+    )
+    lines = text.splitlines()[1:]
+    assert len(lines) == 4, text
+    for needle in (
+        "METASTUDIO_ENDPOINT: must be an http:// or https:// URL",
+        "HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK: set both",
+        "STOPLIVE_ALLOWLIST, entry 'U024BE7LH': unknown key 'room'",
+        "STOPLIVE_LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'",
+    ):
+        assert needle in text
 
 
 @pytest.mark.parametrize(
@@ -100,12 +137,112 @@ def test_every_problem_is_named_in_one_message() -> None:
             {"stoplive_allowlist": '{"U024BE7LH": {"app_user_id": "a", "rooms": ["../x"]}}'},
             "room ID must be",
         ),
+        (
+            {"stoplive_allowlist": '{"U024BE7LH": {"app_user_id": "a", "rooms": [123, true]}}'},
+            "rooms must hold room ID strings, not 123",
+        ),
+        ({"stoplive_allowlist": '{"U024BE7LH": "a", "U024BE7LH": "b"}'}, "appears twice"),
         ({"port": "http"}, "PORT: Input should be a valid integer"),
         ({"stoplive_confirm_ttl": 0}, "STOPLIVE_CONFIRM_TTL"),
+        # placeholders and things that only look like values
+        ({"slack_bot_token": "xoxb-"}, "SLACK_BOT_TOKEN: must be a bot token"),
+        ({"slack_bot_token": "xoxp-123-456"}, "SLACK_BOT_TOKEN: must be a bot token"),
+        ({"slack_bot_token": "xoxb-123 456"}, "SLACK_BOT_TOKEN: must be a bot token"),
+        ({"slack_app_token": "xapp-"}, "SLACK_APP_TOKEN: must be an app-level token"),
+        ({"slack_app_token": "xoxb-1-2"}, "SLACK_APP_TOKEN: must be an app-level token"),
+        ({"slack_signing_secret": "sign-me"}, "SLACK_SIGNING_SECRET: must be the app's signing"),
+        ({"slack_signing_secret": "abc"}, "SLACK_SIGNING_SECRET: must be the app's signing"),
+        # URLs
+        ({"metastudio_endpoint": "not a url"}, "METASTUDIO_ENDPOINT: must be an http"),
+        ({"metastudio_endpoint": "https://"}, "METASTUDIO_ENDPOINT: must be an http"),
+        ({"metastudio_endpoint": "http://h:99999"}, "METASTUDIO_ENDPOINT: must be an http"),
+        ({"metastudio_endpoint": "http://h:port"}, "METASTUDIO_ENDPOINT: must be an http"),
+        ({"metastudio_endpoint": "http://[::1"}, "METASTUDIO_ENDPOINT: must be an http"),
+        ({"metastudio_endpoint": "https://u:p@h"}, "METASTUDIO_ENDPOINT: must be a plain"),
+        ({"metastudio_endpoint": "https://h/?a=1"}, "METASTUDIO_ENDPOINT: must be a plain"),
+        ({"metastudio_endpoint": "https://h/#x"}, "METASTUDIO_ENDPOINT: must be a plain"),
+        ({"metastudio_endpoint": "https://h\n.x"}, "METASTUDIO_ENDPOINT: must be an http"),
+        ({"slack_api_url": "ftp://slack.com/api/"}, "SLACK_API_URL: must be an http"),
+        ({"huaweicloud_iam_endpoint": "iam.example.com"}, "HUAWEICLOUD_IAM_ENDPOINT: must be"),
+        # IDs that go in a host name, a URL path, a header or a Slack call
+        ({"metastudio_region": "cn north 4"}, "METASTUDIO_REGION: must be a region name"),
+        ({"metastudio_region": "evil.com/x"}, "METASTUDIO_REGION: must be a region name"),
+        ({"metastudio_project_id": "p1"}, "METASTUDIO_PROJECT_ID: must be 32 hex"),
+        ({"metastudio_project_id": "../" + "0" * 29}, "METASTUDIO_PROJECT_ID: must be 32 hex"),
+        ({"huaweicloud_sdk_ak": "AK\r\nX: y"}, "HUAWEICLOUD_SDK_AK: must be printable ASCII"),
+        ({"huaweicloud_sdk_sk": "S K"}, "HUAWEICLOUD_SDK_SK: must be printable ASCII"),
+        ({"stoplive_allowed_channels": "C1"}, "STOPLIVE_ALLOWED_CHANNELS: must be Slack channel"),
+        (
+            {"stoplive_allowed_channels": "C0OPS0001,"},
+            "STOPLIVE_ALLOWED_CHANNELS: must be Slack channel",
+        ),
+        ({"stoplive_allowed_channels": "#ops"}, "STOPLIVE_ALLOWED_CHANNELS: must be Slack channel"),
+        ({"stoplive_audit_channel": "#audit"}, "STOPLIVE_AUDIT_CHANNEL: must be a Slack channel"),
+        ({"stoplive_contact": "x" * 201}, "STOPLIVE_CONTACT: must be one line"),
+        ({"stoplive_contact": "a\nb"}, "STOPLIVE_CONTACT: must be one line"),
+        ({"stoplive_contact": ""}, "STOPLIVE_CONTACT: must be one line"),
+        ({"huaweicloud_iam_domain": "d\x00"}, "HUAWEICLOUD_IAM_DOMAIN: must be one line"),
+        # new settings
+        ({"stoplive_log_level": "LOUD"}, "STOPLIVE_LOG_LEVEL: Input should be"),
+        ({"stoplive_log_level": "critical"}, "STOPLIVE_LOG_LEVEL: Input should be"),
+        ({"stoplive_redis_url": "http://r:6379"}, "STOPLIVE_REDIS_URL: must be a redis://"),
+        ({"stoplive_redis_url": "redis://"}, "STOPLIVE_REDIS_URL: must be a redis://"),
+        ({"stoplive_redis_url": "unix://"}, "STOPLIVE_REDIS_URL: must be a redis://"),
+        ({"stoplive_redis_url": "redis://h:x"}, "STOPLIVE_REDIS_URL: must be a redis://"),
+        ({"stoplive_state_file": " "}, "STOPLIVE_STATE_FILE: must be a file path"),
+        ({"stoplive_state_file": "a\x00b"}, "STOPLIVE_STATE_FILE: must be a file path"),
+        ({"stoplive_watch_seconds": 3601}, "STOPLIVE_WATCH_SECONDS"),
+        ({"stoplive_watch_seconds": -1}, "STOPLIVE_WATCH_SECONDS"),
+        ({"stoplive_watch_seconds": "nan"}, "STOPLIVE_WATCH_SECONDS"),
+        ({"stoplive_console_url": "https://c/{room}"}, "STOPLIVE_CONSOLE_URL: must be a URL"),
+        ({"stoplive_console_url": "https://c/{0}"}, "STOPLIVE_CONSOLE_URL: must be a URL"),
+        ({"stoplive_console_url": "https://c/{job_id!r}"}, "STOPLIVE_CONSOLE_URL: must be"),
+        ({"stoplive_console_url": "https://c/{job_id:>9}"}, "STOPLIVE_CONSOLE_URL: must be"),
+        ({"stoplive_console_url": "https://c/{job_id.x}"}, "STOPLIVE_CONSOLE_URL: must be"),
+        ({"stoplive_console_url": "https://c/{"}, "STOPLIVE_CONSOLE_URL: must be a URL"),
+        ({"stoplive_console_url": "javascript:{job_id}"}, "STOPLIVE_CONSOLE_URL: must be an"),
+        ({"stoplive_console_url": "{region}"}, "STOPLIVE_CONSOLE_URL: must be an"),
     ],
 )
 def test_contradictions_and_bad_values(changes: dict[str, Any], needle: str) -> None:
-    assert needle in problems(**changes)
+    text = problems(**changes)
+    assert needle in text
+    assert "SK-SECRET" not in text and "SECRETBOT" not in text
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"slack_bot_token": "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"},
+        {"slack_app_token": "xapp-1-A0123-4567-abcdef"},
+        {"slack_signing_secret": SECRET.upper()},
+        {"metastudio_region": "ap-southeast-1"},
+        {"metastudio_endpoint": "https://metastudio.example.com:8443/base/"},
+        {"huaweicloud_iam_endpoint": "http://[::1]:5000"},
+        {"stoplive_allowed_channels": " C0OPS0001 , G0PRIVATE1,D0DIRECT1 "},
+        {"stoplive_allowed_channels": ""},
+        {"stoplive_audit_channel": "C0AUDIT01"},
+        {"stoplive_contact": "#ops-leads"},
+        {"stoplive_log_level": "debug"},
+        {"stoplive_redis_url": "rediss://:pa55@redis.example.com:6380/0"},
+        {"stoplive_redis_url": "unix:///run/redis.sock"},
+        {"stoplive_watch_seconds": 0},
+        {
+            "stoplive_console_url": "https://console.huaweicloud.com/metastudio/?region={region}"
+            "#/{project_id}/rooms/{room_id}/jobs/{job_id}"
+        },
+        {"stoplive_console_url": "https://c.example/{{literal}}/{job_id}"},
+    ],
+)
+def test_real_values_pass(changes: dict[str, Any]) -> None:
+    settings(**changes)
+
+
+def test_log_level_is_any_case_and_allowed_channels_are_parsed() -> None:
+    s = settings(stoplive_log_level="warning", stoplive_allowed_channels="C0OPS0001, C0OPS0002")
+    assert s.stoplive_log_level == "WARNING"
+    assert s.allowed_channels == {"C0OPS0001", "C0OPS0002"}
+    assert settings(stoplive_allowed_channels="").allowed_channels == frozenset()
 
 
 def test_token_and_iam_modes() -> None:
@@ -124,8 +261,10 @@ def test_token_and_iam_modes() -> None:
 
 
 def test_secrets_do_not_show_in_repr() -> None:
-    shown = repr(settings()) + str(settings().model_dump())
-    assert "SK-SECRET" not in shown and "sign-SECRET" not in shown
+    s = settings(stoplive_redis_url="redis://:REDIS-SECRET@h:6379/0")
+    shown = repr(s) + str(s.model_dump())
+    for secret in ("SK-SECRET", SECRET, "SECRETBOT", "REDIS-SECRET"):
+        assert secret not in shown
 
 
 def test_allowlist_file_json_or_yaml(tmp_path: Path) -> None:
@@ -133,12 +272,8 @@ def test_allowlist_file_json_or_yaml(tmp_path: Path) -> None:
     as_json.write_text('{"U024BE7LH": "ops-alice"}')
     as_yaml = tmp_path / "a.yaml"
     as_yaml.write_text("U024BE7LH:\n  app_user_id: ops-alice\n  rooms: [room-1]\n")
-    assert (
-        settings(stoplive_allowlist=None, stoplive_allowlist_file=str(as_json))
-        .allowlist.grant_for("U024BE7LH")
-        .app_user_id
-        == "ops-alice"
-    )  # type: ignore[union-attr]
+    alice = settings(stoplive_allowlist=None, stoplive_allowlist_file=str(as_json))
+    assert alice.allowlist.grant_for("U024BE7LH") is not None
     grant = settings(
         stoplive_allowlist=None, stoplive_allowlist_file=str(as_yaml)
     ).allowlist.grant_for("U024BE7LH")
@@ -148,21 +283,203 @@ def test_allowlist_file_json_or_yaml(tmp_path: Path) -> None:
     )
 
 
+def test_a_non_utf8_allowlist_file_is_named_with_every_other_problem(tmp_path: Path) -> None:
+    path = tmp_path / "a.yaml"
+    path.write_bytes(b"U024BE7LH: ops-\xe9lice\n")
+    text = problems(stoplive_allowlist=None, stoplive_allowlist_file=str(path), port="x")
+    assert f"STOPLIVE_ALLOWLIST_FILE ('{path}'): not UTF-8 text (byte 0xe9 at offset 15)" in text
+    assert "PORT: Input should be a valid integer" in text
+
+
 def test_environment_names_are_the_public_interface(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
-        "METASTUDIO_PROJECT_ID": "p9",
+        "METASTUDIO_PROJECT_ID": PROJECT,
         "METASTUDIO_REGION": "cn-east-3",
         "HUAWEICLOUD_SDK_AK": "A",
         "HUAWEICLOUD_SDK_SK": "S",
         "HUAWEICLOUD_SDK_SECURITY_TOKEN": "T",
-        "SLACK_BOT_TOKEN": "xoxb",
-        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": SECRET,
         "STOPLIVE_ALLOWLIST": '{"U024BE7LH": "a"}',
         "PORT": "8080",
-        "STOPLIVE_ALLOWED_CHANNELS": "C1, C2",
-        "STOPLIVE_AUDIT_CHANNEL": "C3",
+        "STOPLIVE_ALLOWED_CHANNELS": "C0OPS0001, C0OPS0002",
+        "STOPLIVE_AUDIT_CHANNEL": "C0AUDIT01",
+        "STOPLIVE_LOG_LEVEL": "debug",
+        "STOPLIVE_STATE_FILE": "/var/lib/stoplive.db",
+        "STOPLIVE_WATCH_SECONDS": "60",
+        "STOPLIVE_CONSOLE_URL": "https://c.example/{job_id}",
+        "STOPLIVE_CONTACT": "",  # empty means unset, as `NAME=` in .env.example
     }.items():
         monkeypatch.setenv(name, value)
     s = load_settings(_env_file=None)
-    assert (s.metastudio_project_id, s.port, s.stoplive_audit_channel) == ("p9", 8080, "C3")
-    assert s.allowed_channels == {"C1", "C2"} and s.huaweicloud_sdk_security_token is not None
+    assert (s.metastudio_project_id, s.port, s.stoplive_audit_channel) == (
+        PROJECT,
+        8080,
+        "C0AUDIT01",
+    )
+    assert s.allowed_channels == {"C0OPS0001", "C0OPS0002"}
+    assert s.huaweicloud_sdk_security_token is not None
+    assert (s.stoplive_log_level, s.stoplive_state_file, s.stoplive_watch_seconds) == (
+        "DEBUG",
+        "/var/lib/stoplive.db",
+        60.0,
+    )
+    assert s.stoplive_console_url == "https://c.example/{job_id}"
+    assert s.stoplive_contact == "your on-call lead"
+
+
+def test_redis_url_falls_back_to_heroku_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "rediss://:p@heroku.example:6380")
+    s = settings()
+    assert s.stoplive_redis_url is not None
+    assert s.stoplive_redis_url.get_secret_value() == "rediss://:p@heroku.example:6380"
+    monkeypatch.setenv("STOPLIVE_REDIS_URL", "redis://mine:6379/1")
+    s = settings()
+    assert s.stoplive_redis_url is not None
+    assert s.stoplive_redis_url.get_secret_value() == "redis://mine:6379/1"
+
+
+def test_the_env_file_is_read_and_an_unreadable_one_is_named(tmp_path: Path) -> None:
+    env_file = tmp_path / "dot.env"
+    env_file.write_text("STOPLIVE_LOG_LEVEL=error\nMETASTUDIO_ENDPOINT=\n")
+    s = settings(_env_file=str(env_file))
+    assert s.stoplive_log_level == "ERROR" and s.metastudio_endpoint is None
+    env_file.write_bytes(b"STOPLIVE_CONTACT=\xff\n")
+    with pytest.raises(ConfigError, match=r"dot\.env: not UTF-8 text"):
+        settings(_env_file=str(env_file))
+
+
+def test_no_test_sees_the_developers_environment() -> None:
+    """The autouse fixture in conftest removes outside settings for every test."""
+    leaked = [
+        name
+        for name in os.environ
+        if name.startswith(("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_"))
+        or name in ("REDIS_URL", "PORT")
+    ]
+    assert leaked == []
+
+
+# --- as a process: `python -m bot` refuses in one message, fast, without a traceback --------
+
+
+def process_env(values: dict[str, Any]) -> dict[str, str]:
+    """Only what the process needs: no inherited SLACK_*/STOPLIVE_* and no ./.env."""
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO)}
+    env.update({k.upper(): str(v) for k, v in values.items() if not k.startswith("_")})
+    return env
+
+
+async def start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def refused(values: dict[str, Any], cwd: Path) -> str:
+    began = time.monotonic()
+    process = await start(process_env(values), cwd)
+    _, err = await asyncio.wait_for(process.communicate(), 20)
+    text = err.decode()
+    assert process.returncode == 1, text
+    assert time.monotonic() - began < 15
+    assert "Traceback" not in text and text.startswith("stoplive cannot start.")
+    assert "SK-SECRET" not in text and "SECRETBOT" not in text
+    return text
+
+
+async def test_the_issue_list_is_refused_at_once_by_the_process(tmp_path: Path) -> None:
+    bomb = tmp_path / "allowlist.yaml"
+    # the 419-byte billion-laughs shape from the issue: nested aliases
+    bomb.write_text(
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+        + "".join(
+            f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n"
+            for i in range(8)
+        )
+    )
+    values = {
+        **BASE,
+        "stoplive_allowlist": None,
+        "stoplive_allowlist_file": str(bomb),
+        "slack_bot_token": "xoxb-",
+        "slack_app_token": "xapp-",
+        "stoplive_log_level": "bogus",
+        "metastudio_endpoint": "not a url",
+        "slack_api_url": "ftp://files.example/api/",
+    }
+    text = await refused({k: v for k, v in values.items() if v is not None}, tmp_path)
+    for needle in (
+        "anchors and aliases are not allowed",
+        "SLACK_BOT_TOKEN: must be a bot token",
+        "SLACK_APP_TOKEN: must be an app-level token",
+        "STOPLIVE_LOG_LEVEL: Input should be",
+        "METASTUDIO_ENDPOINT: must be an http",
+        "SLACK_API_URL: must be an http",
+    ):
+        assert needle in text
+
+
+async def test_the_log_level_in_dot_env_is_read_and_checked(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("STOPLIVE_LOG_LEVEL=verbose\n")
+    text = await refused(BASE, tmp_path)
+    assert "STOPLIVE_LOG_LEVEL: Input should be" in text.splitlines()[1]
+    (tmp_path / ".env").write_bytes(b"SLACK_BOT_TOKEN=\xff\n")
+    assert ".env: not UTF-8 text" in await refused(BASE, tmp_path)
+
+
+async def test_sighup_reloads_the_allowlist_file_in_the_running_bot(
+    tmp_path: Path, metastudio: MetaStudioStandIn, slack: SlackStandIn
+) -> None:
+    allowlist = tmp_path / "allowlist.json"
+    allowlist.write_text('{"U024BE7LH": "ops-alice", "U0G9QF9C6": "ops-bob"}')
+    values = bot_settings(
+        metastudio,
+        slack,
+        stoplive_allowlist=None,
+        stoplive_allowlist_file=str(allowlist),
+        stoplive_log_level="info",
+    )
+    process = await start(process_env({k: v for k, v in values.items() if v is not None}), tmp_path)
+    assert process.stderr is not None
+    try:
+        await asyncio.wait_for(_line_with(process.stderr, "listening"), 20)
+        allowlist.write_text('{"U024BE7LH": {"app_user_id": "ops-alice", "room": ["r1"]}}')
+        process.send_signal(signal.SIGHUP)
+        warning = await asyncio.wait_for(_line_with(process.stderr, "not reloaded"), 20)
+        assert "WARNING" in warning and "unknown key 'room'" in warning
+        assert str(allowlist) in warning
+        allowlist.write_text('{"U024BE7LH": "ops-alice"}')
+        process.send_signal(signal.SIGHUP)
+        info = await asyncio.wait_for(_line_with(process.stderr, "allowlist reloaded"), 20)
+        assert "INFO" in info and "1 users" in info and "was 2" in info
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.communicate(), 20)
+
+
+async def _line_with(stream: asyncio.StreamReader, needle: str) -> str:
+    while line := (await stream.readline()).decode():
+        if needle in line:
+            return line
+    raise AssertionError(f"no line with {needle!r}")
+
+
+def test_the_example_env_file_is_refused_until_filled_in() -> None:
+    """.env.example's placeholders (xoxb-, xapp-, empty values) name themselves."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=str(REPO / ".env.example"))
+    assert str(raised.value).splitlines()[1:] == [
+        "  - SLACK_BOT_TOKEN: must be a bot token: xoxb- followed by the rest of it",
+        "  - SLACK_APP_TOKEN: must be an app-level token: xapp- followed by the rest of it",
+        "  - METASTUDIO_PROJECT_ID: required",
+        "  - SLACK_SIGNING_SECRET: required",
+        "  - MetaStudio auth: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or "
+        "METASTUDIO_AUTH_TOKEN, or HUAWEICLOUD_IAM_USERNAME/PASSWORD/DOMAIN",
+    ]

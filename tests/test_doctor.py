@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import sys
 import time
@@ -16,9 +17,9 @@ from typing import Any
 import pytest
 
 from bot.doctor import PROBE_SECONDS
+from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
+from bot.sandbox.standins.slack import SlackStandIn
 from tests.conftest import bot_settings
-from tests.standins.metastudio import Fault, MetaStudioStandIn
-from tests.standins.slack import SlackStandIn
 from tests.test_process import environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,7 +143,11 @@ async def test_a_clock_20_min_off_is_blamed_not_the_credentials(
     assert "Fix: set this machine's clock right (NTP)" in out
     assert "check HUAWEICLOUD_SDK_AK/SK" not in out
     assert "FAIL clock: this machine's clock is 20 min off" in out
-    assert "WARNING bot.metastudio: this machine's clock is 20 min off" in err
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    warnings = [
+        r["msg"] for r in logged if (r["level"], r["logger"]) == ("WARNING", "bot.metastudio")
+    ]
+    assert [w[:34] for w in warnings] == ["this machine's clock is 20 min off"]
 
 
 async def test_a_good_clock_is_reported(

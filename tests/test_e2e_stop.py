@@ -9,10 +9,19 @@ import time
 
 import pytest
 
-from bot.stopflow.tickets import Ticket
+from bot.sandbox.standins.metastudio import Fault
+from bot.stopflow.tickets import Ticket, TicketKey
 from tests.conftest import JOB, ROOM, BotFactory
-from tests.harness import ALICE, BOB, CHANNEL, MALLORY, buttons, command_body, signed_headers
-from tests.standins.metastudio import Fault
+from tests.harness import (
+    ALICE,
+    BOB,
+    CHANNEL,
+    MALLORY,
+    SIGNING_SECRET,
+    buttons,
+    command_body,
+    signed_headers,
+)
 
 STOP = f"{ROOM} {JOB}"
 
@@ -33,7 +42,7 @@ async def test_help_and_wrong_arguments_answer_with_usage(start_bot: BotFactory,
     assert response.status_code == 200
     body = response.json()
     assert body["response_type"] == "ephemeral"
-    assert "/stoplive <room_id> <job_id>" in body["text"] and "Example" in body["text"]
+    assert "/stoplive &lt;room_id&gt; &lt;job_id&gt;" in body["text"] and "Example" in body["text"]
     assert bot.metastudio.seen == []
 
 
@@ -82,12 +91,13 @@ async def test_confirm_stops_the_job_and_tells_the_channel(
     [posted] = bot.slack.calls("chat.postMessage")
     assert posted.args["channel"] == CHANNEL
     assert final["ts"] == bot.slack.calls("chat.update")[-1].args["ts"]
-    assert f"<@{ALICE}> stopped job `{JOB}` in room `{ROOM}` (Spring sale)" in final["text"]
+    assert final["text"].startswith(f"✅ Stopped: `Spring sale` · by <@{ALICE}>")
+    assert f"Room `{ROOM}` · Job `{JOB}`" in final["text"]
     assert "after 1 h 02 min" in final["text"]
     assert "MetaStudio request `" in json.dumps(final["blocks"])
 
     requester_view = await bot.slack.wait_for(
-        lambda: [p for p in bot.slack.posts(click_hook) if "stopped" in p["text"]]
+        lambda: [p for p in bot.slack.posts(click_hook) if "Stopped" in p["text"]]
     )
     assert requester_view[0]["replace_original"] is True
     assert "Stopping job" in bot.slack.posts(click_hook)[0]["text"]
@@ -103,7 +113,7 @@ async def test_only_the_requester_can_confirm(start_bot: BotFactory) -> None:
     value, _ = await bot.confirmation(STOP)
     _, bob_hook = await bot.click("stoplive.confirm", value, user=BOB)
     [answer] = [await bot.first_post(bob_hook)]
-    assert f"Only <@{ALICE}> can confirm" in answer["text"] and answer["replace_original"] is False
+    assert f"only <@{ALICE}> can confirm" in answer["text"] and answer["replace_original"] is False
     assert bot.metastudio.calls("POST", "/stop") == []
     # ... and Alice still can afterwards
     await bot.click("stoplive.confirm", value)
@@ -116,8 +126,10 @@ async def test_cancel_stops_nothing_and_disarms_the_confirmation(start_bot: BotF
     value, _ = await bot.confirmation(STOP)
     _, hook = await bot.click("stoplive.cancel", value)
     assert "Cancelled" in (await bot.first_post(hook))["text"]
-    await bot.click("stoplive.confirm", value)  # a late click on the old button
-    await bot.slack.wait_for(lambda: len(bot.metastudio.seen) >= 1)
+    _, late = await bot.click("stoplive.confirm", value)  # a late click on the old button
+    # the late click's own answer, not anything said before it
+    assert "Already used" in (await bot.first_post(late))["text"]
+    assert await bot.stoplive.background.drain(5)
     assert bot.metastudio.calls("POST", "/stop") == [] and bot.slack.calls("chat.postMessage") == []
 
 
@@ -158,8 +170,8 @@ async def test_an_api_error_is_reported_with_code_status_and_request_id(
     await bot.click("stoplive.confirm", value)
     message = await bot.slack.wait_for(lambda: bot.slack.calls("chat.postMessage"))
     text = message[0].args["text"]
-    assert "MetaStudio refused. Nothing was stopped." in text
-    assert "HTTP 400 `MSS.00000003`: Invalid parameter" in text
+    assert text.startswith("❌ MetaStudio refused to stop") and "Nothing was stopped" in text
+    assert "HTTP 400 `MSS.00000003`: `Invalid parameter`" in text
     assert "MetaStudio request `" in json.dumps(message[0].args["blocks"])
     assert bot.metastudio.jobs[JOB].state == "PROCESSING"
 
@@ -170,7 +182,9 @@ async def test_a_500_that_a_retry_fixes_ends_in_success(start_bot: BotFactory) -
     value, _ = await bot.confirmation(STOP)
     await bot.click("stoplive.confirm", value)
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert "stopped job" in final["text"] and len(bot.metastudio.calls("POST", "/stop")) == 2
+    assert (
+        final["text"].startswith("✅ Stopped:") and len(bot.metastudio.calls("POST", "/stop")) == 2
+    )
 
 
 async def test_not_in_channel_falls_back_to_the_commands_response_url(
@@ -183,7 +197,7 @@ async def test_not_in_channel_falls_back_to_the_commands_response_url(
     posted = await bot.slack.wait_for(
         lambda: [p for p in bot.slack.posts(command_hook) if p.get("response_type") == "in_channel"]
     )
-    assert "stopped job" in posted[0]["text"] and len(posted) == 1
+    assert posted[0]["text"].startswith("✅ Stopped:") and len(posted) == 1
 
 
 @pytest.mark.parametrize(
@@ -247,7 +261,8 @@ async def test_healthz(start_bot: BotFactory) -> None:
 async def test_the_confirmation_button_carries_what_the_click_needs(start_bot: BotFactory) -> None:
     bot = await start_bot(stoplive_confirm_ttl=120)
     value, hook = await bot.confirmation(STOP)
-    ticket = Ticket.decode(value)
+    ticket = Ticket.decode(value, TicketKey.from_signing_secret(SIGNING_SECRET), 120)
+    assert isinstance(ticket, Ticket)
     assert (ticket.room_id, ticket.job_id, ticket.requester, ticket.channel_id) == (
         ROOM,
         JOB,

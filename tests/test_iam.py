@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from bot.metastudio import IamError, MetaStudioClient, MetaStudioError
 from bot.metastudio.auth import IamPasswordAuth
 from bot.metastudio.retry import RetryPolicy
+from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from tests.conftest import FAST_RETRY, JOB, ROOM
-from tests.standins.metastudio import Fault, MetaStudioStandIn
 
 USER = ("acme", "bot", "pw")
 

@@ -2,33 +2,40 @@
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
+from bot.listeners.payloads import BlockActions
 from bot.slack_outlet import SlackOutlet
 from bot.stopflow.messages import CANCEL_ACTION, CONFIRM_ACTION, PICK_ACTION
 from bot.stopflow.workflow import Click, Outlet, StopWorkflow
 
 Step = Callable[[Click, Outlet], Coroutine[Any, Any, None]]
+log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> None:
     def handler(step: Step) -> Callable[..., Awaitable[None]]:
-        async def handle(
-            ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
-        ) -> None:
-            channel = (body.get("channel") or {}).get("id") or body["container"].get(
-                "channel_id", ""
+        async def handle(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            try:
+                click = BlockActions.model_validate(body)
+            except ValidationError:  # the transports check first; this is the last line
+                log.warning("ignored a malformed click", extra={"reason": "bad_block_actions"})
+                await ack()
+                return
+            channel = click.channel_id
+            background.spawn(
+                step(
+                    Click(user_id=click.user.id, channel_id=channel, value=click.actions[0].value),
+                    SlackOutlet(client, channel, click.response_url),
+                )
             )
-            click = Click(
-                user_id=body["user"]["id"], channel_id=channel, value=action.get("value") or ""
-            )
-            background.spawn(step(click, SlackOutlet(client, channel, body["response_url"])))
             await ack()
 
         return handle
@@ -38,4 +45,5 @@ def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> N
         (CANCEL_ACTION, workflow.cancel),
         (PICK_ACTION, workflow.pick),
     ):
-        app.action(re.compile(re.escape(action_id) + "$"))(handler(step))
+        # a plain string matches the whole action_id; a compiled pattern would be searched
+        app.action(action_id)(handler(step))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
+from bot.listeners.payloads import SlashCommand
 from bot.slack_outlet import send_to_response_url
 from bot.stopflow.workflow import CommandRequest, StopWorkflow
 
 COMMAND = "/stoplive"
+log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> None:
@@ -24,11 +28,17 @@ def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> N
 
     @app.command(COMMAND)
     async def stoplive(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+        try:
+            checked = SlashCommand.model_validate(command)
+        except ValidationError:  # the transports check first; this is the last line
+            log.warning("ignored a malformed command", extra={"reason": "bad_command"})
+            await ack()
+            return
         request = CommandRequest(
-            user_id=command["user_id"],
-            channel_id=command["channel_id"],
-            text=command.get("text") or "",
-            response_url=command["response_url"],
+            user_id=checked.user_id,
+            channel_id=checked.channel_id,
+            text=checked.text,
+            response_url=checked.response_url,
         )
         reply = workflow.answer_now(request)
         if reply is not None:  # help, usage or refusal: the ack is the whole answer

@@ -7,25 +7,53 @@ made as (sent as ``X-App-UserId``), so MetaStudio's own records show who did it.
      "U0G9QF9C6": {"app_user_id": "ops-bob", "rooms": ["24bad716-87b1-45e5-8912-6102f7693265"]}}
 
 A user with ``rooms`` may stop jobs in those rooms only.
+
+Parsing is strict because every leniency here widens access: an unknown key (``room`` for
+``rooms``) would otherwise leave the user unrestricted, a coerced ``true`` would become a room
+called "True", and a duplicated key would silently keep the last entry. So unknown keys, wrong
+types and duplicate keys are refused, YAML anchors and aliases are refused (a few hundred bytes
+of nested aliases expand to gigabytes), and the text is bounded before any parser sees it.
+
+:class:`LiveAllowlist` holds the version in force and swaps in a re-read file atomically, so
+revoking someone needs no restart, and a bad new version never replaces a good one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
+import logging
+import os
 import re
+import stat
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any, Protocol
 
 import yaml
 
 from bot.metastudio.ids import InvalidId, check_app_user_id, check_resource_id
 
 _SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+MAX_BYTES = 1024 * 1024  # far beyond any real team; bounds parse time and memory
+MAX_SHOWN_PROBLEMS = 10  # a wholly wrong file should not print a thousand lines
+ENTRY_KEYS = ("app_user_id", "rooms")
+ALLOWLIST_POLL_SECONDS = 5.0  # a stat() every 5 s costs nothing; a revocation lands within it
+log = logging.getLogger(__name__)
 
 
 class AllowlistError(ValueError):
-    """The allowlist cannot be read; the message names the variable and the entry."""
+    """The allowlist cannot be used. Each problem is one line naming the source and the entry;
+    ``str()`` joins them on one line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = problems[:MAX_SHOWN_PROBLEMS]
+        if len(problems) > len(shown):
+            shown.append(f"... and {len(problems) - len(shown)} more problems")
+        self.problems = shown
+        super().__init__("; ".join(shown))
 
 
 @dataclass(frozen=True)
@@ -35,6 +63,15 @@ class Grant:
 
     def covers(self, room_id: str) -> bool:
         return self.rooms is None or room_id in self.rooms
+
+
+class GrantSource(Protocol):
+    """What the workflow asks of an allowlist: a fixed :class:`Allowlist` or a
+    :class:`LiveAllowlist` both answer it."""
+
+    def grant_for(self, slack_user_id: str) -> Grant | None: ...
+
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -49,62 +86,304 @@ class Allowlist:
 
     @classmethod
     def from_text(cls, text: str, *, source: str) -> Allowlist:
+        """Parse JSON (``STOPLIVE_ALLOWLIST``)."""
+        _check_size(len(text.encode("utf-8", "surrogatepass")), source)
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
         except json.JSONDecodeError as exc:
             raise AllowlistError(
-                f"{source}: not valid JSON ({exc.msg}, line {exc.lineno})"
+                [f"{source}: not valid JSON ({exc.msg}, line {exc.lineno})"]
             ) from None
+        except _DuplicateKey as exc:
+            raise AllowlistError([f"{source}: {exc}"]) from None
+        except ValueError as exc:  # e.g. an integer longer than Python will convert
+            raise AllowlistError([f"{source}: not valid JSON ({_one_line(exc)})"]) from None
+        except RecursionError:
+            raise AllowlistError([f"{source}: nested too deeply"]) from None
+        return cls.from_data(data, source=source)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, *, source: str) -> Allowlist:
+        """Parse a file's content: JSON or YAML (YAML is a superset of JSON, so one parser)."""
+        _check_size(len(raw), source)
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise AllowlistError(
+                [f"{source}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})"]
+            ) from None
+        try:
+            data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader, stricter
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark
+            what = " ".join(part for part in (exc.context, exc.problem) if part)
+            where = f", line {mark.line + 1} column {mark.column + 1}" if mark else ""
+            raise AllowlistError(
+                [f"{source}: not valid JSON or YAML ({_one_line(what)}{where})"]
+            ) from None
+        except yaml.YAMLError as exc:
+            raise AllowlistError([f"{source}: not valid JSON or YAML ({_one_line(exc)})"]) from None
+        except ValueError as exc:  # e.g. an integer longer than Python will convert
+            raise AllowlistError([f"{source}: not valid YAML ({_one_line(exc)})"]) from None
+        except RecursionError:
+            raise AllowlistError([f"{source}: nested too deeply"]) from None
         return cls.from_data(data, source=source)
 
     @classmethod
     def from_file(cls, path: str) -> Allowlist:
-        source = f"STOPLIVE_ALLOWLIST_FILE ({path})"
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise AllowlistError(f"{source}: cannot read it ({exc.strerror})") from None
-        try:
-            data = yaml.safe_load(text)  # YAML is a superset of JSON: one parser for both
-        except yaml.YAMLError as exc:
-            raise AllowlistError(f"{source}: not valid JSON or YAML ({exc})") from None
-        return cls.from_data(data, source=source)
+        return cls.from_bytes(read_bounded(path), source=file_source(path))
 
     @classmethod
     def from_data(cls, data: object, *, source: str) -> Allowlist:
         if not isinstance(data, dict) or not data:
             raise AllowlistError(
-                f'{source}: must be a non-empty object like {{"U024BE7LH": "ops-alice"}}'
+                [f'{source}: must be a non-empty object like {{"U024BE7LH": "ops-alice"}}']
             )
         grants: dict[str, Grant] = {}
+        problems: list[str] = []
         for slack_id, entry in data.items():
-            where = f"{source}, entry {slack_id!r}"
+            where = f"{source}, entry {_shown(slack_id)}"
             if not isinstance(slack_id, str) or not _SLACK_USER_ID.fullmatch(slack_id):
-                raise AllowlistError(f"{where}: key must be a Slack user ID like U024BE7LH")
-            grants[slack_id] = _grant(entry, where)
+                problems.append(f"{where}: key must be a Slack user ID like U024BE7LH")
+                continue
+            try:
+                grants[slack_id] = _grant(entry, where)
+            except AllowlistError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise AllowlistError(problems)
         return cls(grants=grants)
 
 
-def _grant(entry: object, where: str) -> Grant:
-    rooms: frozenset[str] | None = None
-    if isinstance(entry, dict):
-        app_user_id = entry.get("app_user_id")
-        if "rooms" in entry:
-            raw_rooms = entry["rooms"]
-            if not isinstance(raw_rooms, list) or not raw_rooms:
-                raise AllowlistError(f"{where}: rooms must be a non-empty list of room IDs")
-            try:
-                rooms = frozenset(check_resource_id("room ID", str(room)) for room in raw_rooms)
-            except InvalidId as exc:
-                raise AllowlistError(f"{where}: {exc}") from None
-    else:
-        app_user_id = entry
-    if not isinstance(app_user_id, str):
-        raise AllowlistError(
-            f'{where}: value must be an app user ID string or {{"app_user_id": ..., "rooms": [...]}}'
-        )
+def file_source(path: str) -> str:
+    return f"STOPLIVE_ALLOWLIST_FILE ({_shown(path, limit=300)})"
+
+
+def read_bounded(path: str) -> bytes:
+    """The file's bytes; AllowlistError if it is not a regular file (a FIFO would hang the
+    start-up) or is larger than :data:`MAX_BYTES`."""
+    source = file_source(path)
     try:
-        check_app_user_id(app_user_id)
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise AllowlistError([f"{source}: not a regular file"])
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise AllowlistError([f"{source}: cannot read it ({exc.strerror})"]) from None
+    _check_size(len(raw), source)
+    return raw
+
+
+def _check_size(size: int, source: str) -> None:
+    if size > MAX_BYTES:
+        raise AllowlistError([f"{source}: larger than {MAX_BYTES // 1024} KiB"])
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A value as it may appear in a message: repr (so control characters are escaped),
+    shortened."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to convert
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(f"key {_shown(key)} appears twice")
+        result[key] = value
+    return result
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors, aliases, merge keys and duplicate keys."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases are not allowed", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(
+                    None, None, "merge keys (<<) are not allowed", key_node.start_mark
+                )
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                duplicate = False  # unhashable: the SafeConstructor refuses it below
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {_shown(key)} appears twice", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def _grant(entry: object, where: str) -> Grant:
+    if isinstance(entry, str):
+        return Grant(app_user_id=_app_user_id(entry, where))
+    if not isinstance(entry, dict):
+        raise AllowlistError(
+            [
+                f'{where}: value must be an app user ID string or {{"app_user_id": ..., "rooms": [...]}}'
+            ]
+        )
+    problems = [
+        f"{where}: unknown key {_shown(key)} (allowed: {', '.join(ENTRY_KEYS)})"
+        for key in entry
+        if key not in ENTRY_KEYS
+    ]
+    if "app_user_id" not in entry:
+        problems.append(f"{where}: app_user_id is required")
+    if problems:
+        raise AllowlistError(problems)
+    app_user_id = entry["app_user_id"]
+    if not isinstance(app_user_id, str):
+        raise AllowlistError([f"{where}: app_user_id must be a string"])
+    rooms = _rooms(entry["rooms"], where) if "rooms" in entry else None
+    return Grant(app_user_id=_app_user_id(app_user_id, where), rooms=rooms)
+
+
+def _app_user_id(value: str, where: str) -> str:
+    try:
+        return check_app_user_id(value)
     except InvalidId as exc:
-        raise AllowlistError(f"{where}: {exc}") from None
-    return Grant(app_user_id=app_user_id, rooms=rooms)
+        raise AllowlistError([f"{where}: {exc}"]) from None
+
+
+def _rooms(raw: object, where: str) -> frozenset[str]:
+    if not isinstance(raw, list) or not raw:
+        raise AllowlistError([f"{where}: rooms must be a non-empty list of room IDs"])
+    rooms: set[str] = set()
+    for room in raw:
+        if not isinstance(room, str):
+            raise AllowlistError([f"{where}: rooms must hold room ID strings, not {_shown(room)}"])
+        try:
+            check_resource_id("room ID", room)
+        except InvalidId as exc:
+            raise AllowlistError([f"{where}: {exc}"]) from None
+        if room in rooms:
+            raise AllowlistError([f"{where}: room {room!r} is listed twice"])
+        rooms.add(room)
+    return frozenset(rooms)
+
+
+class LiveAllowlist:
+    """The allowlist in force, re-read from its file when that changes or on request.
+
+    A new version replaces the old one only if it parses; otherwise one WARNING names the
+    problem and the last good version stays in force. A swap is one attribute assignment, so
+    a request sees either the old or the new version, never a mix.
+    """
+
+    def __init__(self, first: Allowlist, path: str | None = None) -> None:
+        self._current = first
+        self._path = path
+        self._lock = threading.Lock()
+        self._wake = asyncio.Event()
+        self._seen_stat: tuple[int, int, int, int] | None = None
+        self._seen_digest: str | None = None
+
+    @classmethod
+    def from_file(cls, path: str) -> LiveAllowlist:
+        seen_stat = _stat(path)  # before reading: a change made meanwhile is seen by watch()
+        raw = read_bounded(path)
+        live = cls(Allowlist.from_bytes(raw, source=file_source(path)), path)
+        live._seen_stat = seen_stat
+        live._seen_digest = hashlib.sha256(raw).hexdigest()
+        return live
+
+    @property
+    def current(self) -> Allowlist:
+        return self._current
+
+    @property
+    def grants(self) -> Mapping[str, Grant]:
+        return self._current.grants
+
+    def grant_for(self, slack_user_id: str) -> Grant | None:
+        return self._current.grant_for(slack_user_id)
+
+    def __len__(self) -> int:
+        return len(self._current)
+
+    def reload(self) -> bool:
+        """Re-read the file. True if a new version took effect; False if there is no file,
+        its content is unchanged, or it is bad (then the last good version stays)."""
+        if self._path is None:
+            return False
+        with self._lock:
+            self._seen_stat = _stat(self._path)
+            source = file_source(self._path)
+            try:
+                raw = read_bounded(self._path)
+            except AllowlistError as exc:
+                log.warning("allowlist not reloaded, the last good one stays in force: %s", exc)
+                return False
+            digest = hashlib.sha256(raw).hexdigest()
+            if digest == self._seen_digest:
+                return False
+            self._seen_digest = digest
+            try:
+                new = Allowlist.from_bytes(raw, source=source)
+            except AllowlistError as exc:
+                log.warning("allowlist not reloaded, the last good one stays in force: %s", exc)
+                return False
+            old, self._current = self._current, new
+        restricted = sum(1 for g in new.grants.values() if g.rooms is not None)
+        log.info(
+            "allowlist reloaded from %s: %d users (%d restricted to rooms), was %d",
+            source,
+            len(new),
+            restricted,
+            len(old),
+        )
+        return True
+
+    def reload_soon(self) -> None:
+        """Ask :meth:`watch` to re-read the file now (a SIGHUP handler)."""
+        self._wake.set()
+
+    async def watch(self, interval: float) -> None:
+        """Poll the file's size and mtime every ``interval`` seconds (or when
+        :meth:`reload_soon` is called) and reload it when they change. Runs until cancelled;
+        returns at once when the allowlist does not come from a file."""
+        if self._path is None:
+            return
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), interval)
+            except TimeoutError:
+                if _stat(self._path) == self._seen_stat:
+                    continue
+            self._wake.clear()
+            await asyncio.to_thread(self.reload)  # a large YAML file must not stall requests
+
+
+def _stat(path: str) -> tuple[int, int, int, int]:
+    """What changes when a file is edited or replaced; zeros when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0, 0, 0)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

@@ -1,7 +1,7 @@
 """One JSON line per thing that happened, for whoever reviews the incident afterwards.
 
 Fields are fixed (``event``, ``slack_user``, ``app_user``, ``channel``, ``room``, ``job``,
-``outcome``, ``request_id``, ``latency_ms``, ``detail``) so the lines can be queried. Only IDs
+``outcome``, ``request_id``, ``latency_ms``, ``detail``, ``recovered_by``) so the lines can be queried. Only IDs
 and outcomes go in: never a token, key or secret.
 """
 
@@ -32,6 +32,7 @@ class AuditLog:
         request_id: str | None = None,
         started: float | None = None,
         detail: str | None = None,
+        recovered_by: str | None = None,
     ) -> None:
         line = {
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -45,5 +46,6 @@ class AuditLog:
             "request_id": request_id or None,
             "latency_ms": round((time.monotonic() - started) * 1000) if started else None,
             "detail": detail,
+            "recovered_by": recovered_by or None,
         }
         self._logger.info(json.dumps(line, ensure_ascii=False))

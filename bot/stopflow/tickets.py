@@ -1,23 +1,65 @@
-"""A confirmation, carried in the button's ``value``.
+"""A confirmation, carried in the button's ``value``, sealed so nobody can forge or edit it.
 
 Slack sends back the clicked button's value but not the ephemeral message around it, so the
-value holds everything the click needs: who asked, for what, where, and until when. The
-:class:`Ledger` makes sure a confirmation stops at most once, whatever double clicks or
-redeliveries arrive.
+value holds everything the click needs: who asked, for what, where, and until when. Anyone
+who can send a validly signed interaction (any member's client) can put any string there, so
+the value carries an HMAC-SHA256 over every field, checked in constant time before anything in
+it is read. The key is derived from the Slack signing secret (HKDF with a fixed label): every
+replica derives the same key without a new setting, and the key is not the secret itself.
+
+Decoding never raises: any string becomes a :class:`Ticket` or a :class:`NotOurs` saying why.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import math
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from bot.metastudio.ids import InvalidId, check_resource_id
 
+VERSION = "t1"
+MAX_VALUE = 2000  # Slack's limit for a button value
+_LABEL = b"stoplive ticket mac v1"
+_MAC_CHARS = 43  # 32 bytes, base64url without padding
+_FIELDS = 8  # id, room, job, requester, channel, issued_at, expires_at, response_url
 
-class BadTicket(ValueError):
-    """A button value we did not write (or an old format)."""
+
+class TicketKey:
+    """The MAC key of confirmation buttons. ``repr`` never shows it."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ValueError("a ticket key needs at least 32 bytes")
+        self._key = key
+
+    def __repr__(self) -> str:
+        return "TicketKey(…)"
+
+    @classmethod
+    def from_signing_secret(cls, signing_secret: str) -> TicketKey:
+        """HKDF-SHA256 (RFC 5869) of the signing secret with a fixed label: the same key on
+        every replica, and one that cannot be turned back into the signing secret."""
+        if not signing_secret:
+            raise ValueError("the Slack signing secret is empty")
+        prk = hmac.new(b"\x00" * 32, signing_secret.encode(), hashlib.sha256).digest()
+        return cls(hmac.new(prk, _LABEL + b"\x01", hashlib.sha256).digest())
+
+    def mac(self, payload: str) -> str:
+        digest = hmac.new(self._key, f"{VERSION}.{payload}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class NotOurs:
+    """A button value that is not a valid ticket of ours: forged, edited, old or broken."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -25,15 +67,18 @@ class Ticket:
     id: str
     room_id: str
     job_id: str
-    requester: str
+    requester: str  # Slack user ID
     channel_id: str
-    expires_at: float  # epoch seconds
+    issued_at: float  # epoch seconds
+    expires_at: float  # epoch seconds, at most the confirmation TTL after issued_at
     response_url: str  # the command's: the fallback way into the channel
+    sealed: str = ""  # the encoded, MAC'd value; set by issue and decode
 
     @classmethod
     def issue(
         cls,
         *,
+        key: TicketKey,
         room_id: str,
         job_id: str,
         requester: str,
@@ -42,51 +87,82 @@ class Ticket:
         response_url: str,
         now: float | None = None,
     ) -> Ticket:
-        return cls(
-            id=secrets.token_urlsafe(9),
-            room_id=room_id,
-            job_id=job_id,
-            requester=requester,
-            channel_id=channel_id,
-            expires_at=round((now or time.time()) + ttl, 3),
-            response_url=response_url,
-        )
+        issued = round(time.time() if now is None else now, 3)
+        expires = round(issued + ttl, 3)
+        ident = secrets.token_urlsafe(9)
+        # Slack's response URLs are ~100 ASCII characters; one that would not fit in a button
+        # is left out (the channel is then reached by the Web API alone)
+        for url in (response_url, ""):
+            fields = [ident, room_id, job_id, requester, channel_id, issued, expires, url]
+            payload = json.dumps(fields, separators=(",", ":"))
+            sealed = f"{VERSION}.{key.mac(payload)}.{payload}"
+            if len(sealed) <= MAX_VALUE:
+                break
+        else:  # IDs are checked to be at most 64 characters: cannot happen
+            raise ValueError(f"ticket value too long ({len(sealed)} characters)")
+        return cls(ident, room_id, job_id, requester, channel_id, issued, expires, url, sealed)
 
     def expired(self, now: float | None = None) -> bool:
-        return (now or time.time()) >= self.expires_at
+        return (time.time() if now is None else now) >= self.expires_at
 
     def encode(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        """The button value. Only an issued (or decoded) ticket has one."""
+        if not self.sealed:
+            raise ValueError("this ticket was not issued with a key")
+        return self.sealed
 
     @classmethod
-    def decode(cls, value: str) -> Ticket:
+    def decode(cls, value: object, key: TicketKey, max_ttl: float) -> Ticket | NotOurs:
+        """The ticket in a button value, or why it is not one of ours. The MAC is checked
+        (in constant time) before any field is read; then types, IDs and the expiry window."""
+        if not isinstance(value, str) or not value.isascii() or len(value) > MAX_VALUE:
+            return NotOurs("not an ASCII string of at most 2000 characters")
+        version, _, rest = value.partition(".")
+        mac, _, payload = rest.partition(".")
+        if version != VERSION or len(mac) != _MAC_CHARS:
+            return NotOurs("not a stoplive ticket")
+        if not hmac.compare_digest(mac.encode(), key.mac(payload).encode()):
+            return NotOurs("MAC does not match")
         try:
-            data = json.loads(value)
-            ticket = cls(**data)
-            check_resource_id("room ID", ticket.room_id)
-            check_resource_id("job ID", ticket.job_id)
-            float(ticket.expires_at)
-        except (ValueError, TypeError, InvalidId) as exc:
-            raise BadTicket(str(exc)) from None
-        return ticket
+            fields = json.loads(payload)
+        except ValueError:
+            return NotOurs("payload is not JSON")
+        if not isinstance(fields, list) or len(fields) != _FIELDS:
+            return NotOurs("payload has the wrong shape")
+        return cls._from_fields(fields, value, max_ttl)
+
+    @classmethod
+    def _from_fields(cls, fields: list[object], sealed: str, max_ttl: float) -> Ticket | NotOurs:
+        ident, room, job, requester, channel, issued, expires, response_url = fields
+        if not (
+            isinstance(ident, str)
+            and isinstance(room, str)
+            and isinstance(job, str)
+            and isinstance(requester, str)
+            and isinstance(channel, str)
+            and isinstance(response_url, str)
+        ):
+            return NotOurs("a text field is not text")
+        if not (_is_number(issued) and _is_number(expires)):
+            return NotOurs("a time is not a number")
+        try:
+            issued_at, expires_at = float(issued), float(expires)  # type: ignore[arg-type]
+        except OverflowError:  # a 400-digit integer
+            return NotOurs("a time is out of range")
+        if not (math.isfinite(issued_at) and math.isfinite(expires_at)):
+            return NotOurs("a time is not finite")
+        if not 0 < expires_at - issued_at <= max_ttl + 0.001:
+            return NotOurs("expiry is outside the confirmation window")
+        try:
+            check_resource_id("room ID", room)
+            check_resource_id("job ID", job)
+        except InvalidId as exc:
+            return NotOurs(str(exc))
+        return cls(
+            ident, room, job, requester, channel, issued_at, expires_at, response_url, sealed
+        )
 
 
-class Ledger:
-    """Which confirmations have been used. Entries live until their ticket expires; after
-    that the ticket is refused as expired anyway, so forgetting it is safe."""
-
-    def __init__(self) -> None:
-        self._used: dict[str, float] = {}
-
-    def __len__(self) -> int:
-        return len(self._used)
-
-    def claim(self, ticket: Ticket, now: float | None = None) -> bool:
-        """True exactly once per ticket."""
-        now = now or time.time()
-        for key in [k for k, exp in self._used.items() if exp <= now]:
-            del self._used[key]
-        if ticket.id in self._used:
-            return False
-        self._used[ticket.id] = ticket.expires_at
-        return True
+def _is_number(value: object) -> bool:
+    """An int or a float, but not a bool (JSON ``true`` is not a time)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)

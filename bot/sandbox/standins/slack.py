@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from tests.standins import serve_on_loopback
+from bot.sandbox.standins import serve_on_loopback
 
 
 @dataclass
@@ -53,6 +53,10 @@ class SlackStandIn:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.extra_routes: list[tuple[str, str, Any]] = []
+        # set to an Event to hold apps.connections.open until it is set (a slow Slack)
+        self.hold_connections: asyncio.Event | None = None
+        # Called with each call and post as it is recorded, in order (the sandbox prints them).
+        self.observers: list[Callable[[ApiCall | UrlPost], None]] = []
         self.url = ""
 
     @property
@@ -99,6 +103,15 @@ class SlackStandIn:
                     await asyncio.wait_for(self._changed.wait(), remaining)
             return result
 
+    async def _record(self, record: ApiCall | UrlPost) -> None:
+        if isinstance(record, ApiCall):
+            self.api_calls.append(record)
+        else:
+            self.url_posts.append(record)
+        for observe in self.observers:
+            observe(record)
+        await self._notify()
+
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
@@ -113,8 +126,9 @@ class SlackStandIn:
         else:
             args = dict(parse_qsl(raw))
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        self.api_calls.append(ApiCall(method, args, token))
-        await self._notify()
+        await self._record(ApiCall(method, args, token))
+        if method == "apps.connections.open" and self.hold_connections is not None:
+            await self.hold_connections.wait()
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -143,8 +157,7 @@ class SlackStandIn:
         return web.json_response({"ok": True})
 
     async def _hook(self, request: web.Request) -> web.Response:
-        self.url_posts.append(UrlPost(request.match_info["hook"], await request.json()))
-        await self._notify()
+        await self._record(UrlPost(request.match_info["hook"], await request.json()))
         return web.Response(text="ok")
 
     # --- Socket Mode -----------------------------------------------------------------------
@@ -165,7 +178,16 @@ class SlackStandIn:
                     await self._notify()
         return ws
 
-    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+    @property
+    def sockets_open(self) -> int:
+        return sum(not ws.closed for ws in self._sockets)
+
+    async def send_raw(self, text: str) -> None:
+        """Push any text over Socket Mode (what Slack would never send)."""
+        await asyncio.wait_for(self._socket_ready.wait(), 10)
+        await self._sockets[-1].send_str(text)
+
+    async def send_envelope(self, kind: str, payload: Any) -> str:
         """Push an envelope over Socket Mode; returns its id (see :attr:`acks`)."""
         await asyncio.wait_for(self._socket_ready.wait(), 10)
         envelope_id = uuid.uuid4().hex

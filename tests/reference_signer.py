@@ -1,6 +1,5 @@
-"""The stand-in's AK/SK check built on Huawei's own ``huaweicloudsdkcore`` Signer, so the tests
-hold stoplive's signer to Huawei's, not to itself. (A test-only dependency: the stand-in itself
-does not import it.)"""
+"""Huawei's own AK/SK signer (``huaweicloudsdkcore``), the MetaStudio stand-in's reference in
+every test: each request the bot signs is checked against it, independently of our signer."""
 
 from __future__ import annotations
 
@@ -10,11 +9,10 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from tests.standins.metastudio import SignedRequest
+from bot.sandbox.standins.metastudio import SignedRequest
 
 
 def huawei_signer(request: SignedRequest, ak: str, sk: str) -> str:
-    """The Authorization header ``huaweicloudsdkcore`` computes for ``request``."""
     sdk_request = SdkRequest(
         method=request.method,
         schema="http",

@@ -1,0 +1,134 @@
+"""Who may stop what, where, with which ticket: the one check that commands and clicks share.
+
+A command and a click on a confirmation ask the same question (may this person stop jobs in
+this room, from this channel?), so both go through :meth:`Gate.admit`. A click also carries a
+ticket, which must be ours (its MAC), the clicker's, for the channel it is clicked in, and
+unexpired. Everything here is pure: no network, so it can answer inside Slack's 3 s.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+from bot.stopflow import messages, notices
+from bot.stopflow.allowlist import Grant
+from bot.stopflow.command import ShowHelp, StopTarget, UsageError, parse
+from bot.stopflow.markup import Reply
+from bot.stopflow.policy import Policy
+from bot.stopflow.tickets import NotOurs, Ticket
+
+
+@dataclass(frozen=True)
+class CommandRequest:
+    user_id: str
+    channel_id: str
+    text: str
+    response_url: str
+
+
+@dataclass(frozen=True)
+class Click:
+    user_id: str
+    channel_id: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request or click goes no further: what to say, and the audit word for it."""
+
+    reply: Reply
+    outcome: str  # the audit line's outcome ("" for plain help: nothing to record)
+    to_clicker: bool = False  # a new message to whoever clicked, not a change to the requester's
+    detail: str = ""
+    ticket: Ticket | None = None  # the click's ticket, once it is known to be ours
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A command that passed every check needing no network."""
+
+    target: StopTarget
+    grant: Grant
+
+
+@dataclass(frozen=True)
+class AdmittedClick:
+    ticket: Ticket
+    grant: Grant
+
+
+class Gate:
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+
+    def admit(self, user_id: str, channel_id: str, room_id: str) -> Grant | Refusal:
+        """The one access check: on the allowlist, in an allowed channel, granted the room.
+        Clicks ask it again because the allowlist may have changed since the command."""
+        policy = self._policy
+        grant = policy.allowlist.grant_for(user_id)
+        if grant is None:
+            return Refusal(messages.not_allowed(policy.contact), "refused_not_allowlisted")
+        if policy.allowed_channels and channel_id not in policy.allowed_channels:
+            reply = messages.wrong_channel(list(policy.allowed_channels))
+            return Refusal(reply, "refused_channel")
+        if not grant.covers(room_id):
+            reply = messages.room_not_granted(room_id, policy.contact)
+            return Refusal(reply, "refused_room")
+        return grant
+
+    def command(self, request: CommandRequest) -> Admitted | Refusal:
+        """Admitted, or a refusal (help and usage included: ``outcome`` "" for plain help)."""
+        try:
+            parsed = parse(request.text)
+        except UsageError as exc:
+            return Refusal(messages.help_text(str(exc)), "usage_error")
+        if isinstance(parsed, ShowHelp):
+            return Refusal(messages.help_text(), "")
+        checked = self.admit(request.user_id, request.channel_id, parsed.room_id)
+        if isinstance(checked, Refusal):
+            return checked
+        return Admitted(parsed, checked)
+
+    @staticmethod
+    def target_of(request: CommandRequest) -> StopTarget | None:
+        try:
+            parsed = parse(request.text)
+        except UsageError:
+            return None
+        return parsed if isinstance(parsed, StopTarget) else None
+
+    def click(self, click: Click, now: float | None = None) -> AdmittedClick | Refusal:
+        """A click on a confirmation (or a pick): the ticket first, then :meth:`admit`."""
+        policy = self._policy
+        ticket = Ticket.decode(click.value, policy.ticket_key, policy.confirm_ttl)
+        if isinstance(ticket, NotOurs):
+            return Refusal(
+                notices.button_not_valid(),
+                "refused_bad_ticket",
+                to_clicker=True,
+                detail=ticket.reason,
+            )
+        if click.user_id != ticket.requester:
+            return Refusal(
+                messages.not_yours(ticket),
+                "refused_not_requester",
+                to_clicker=True,
+                detail=f"requested by {ticket.requester}",
+                ticket=ticket,
+            )
+        if click.channel_id != ticket.channel_id:
+            return Refusal(
+                notices.wrong_place(ticket),
+                "refused_other_channel",
+                to_clicker=True,
+                detail=f"clicked in {click.channel_id}",
+                ticket=ticket,
+            )
+        if ticket.expired(now if now is not None else time.time()):
+            return Refusal(messages.expired(ticket), "expired", ticket=ticket)
+        checked = self.admit(ticket.requester, click.channel_id, ticket.room_id)
+        if isinstance(checked, Refusal):
+            return replace(checked, ticket=ticket)
+        return AdmittedClick(ticket, checked)

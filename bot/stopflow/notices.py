@@ -1,0 +1,58 @@
+"""Short notes to whoever clicked, for the cases the hardened click path refuses or defers.
+
+Kept beside ``messages`` (which holds the words about a stream) because these say nothing
+about a stream: they explain why a click did nothing, so nobody clicks again in doubt.
+"""
+
+from __future__ import annotations
+
+from bot.stopflow.markup import Reply, channel, data, mention, words
+from bot.stopflow.tickets import Ticket
+
+
+def button_not_valid() -> Reply:
+    return Reply(
+        text=words(
+            "⚠️ This button is not valid any more. Run /stoplive again if you still need to stop "
+            "a stream. Nothing was stopped."
+        )
+    )
+
+
+def wrong_place(ticket: Ticket) -> Reply:
+    return Reply(
+        text=words(
+            "⛔ This confirmation was made in {c} and works there only. Nothing was stopped.",
+            c=channel(ticket.channel_id),
+        )
+    )
+
+
+def already_used() -> Reply:
+    return Reply(
+        text=words(
+            "✋ Already used: this confirmation was confirmed or cancelled before, so this click "
+            "did nothing."
+        )
+    )
+
+
+def already_stopping(ticket: Ticket, holder: str) -> Reply:
+    return Reply(
+        text=words(
+            "⏳ Already being stopped by {who}: job {j} in room {r}. The result will be posted in "
+            "the channel; I did not send a second stop.",
+            who=mention(holder),
+            j=data(ticket.job_id),
+            r=data(ticket.room_id),
+        )
+    )
+
+
+def cannot_confirm_safely() -> Reply:
+    return Reply(
+        text=words(
+            "⚠️ Not stopped: I can't confirm a stop safely right now (my state store is not "
+            "answering). Try again in a minute, or stop the job in the MetaStudio console."
+        )
+    )

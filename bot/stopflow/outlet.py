@@ -1,0 +1,30 @@
+"""Where the stop flow's words go: the :class:`Outlet` the Slack glue implements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from bot.stopflow.markup import Reply
+
+
+class Outlet(Protocol):
+    async def to_requester(self, reply: Reply) -> None:
+        """Replace the requester's ephemeral message."""
+
+    async def to_clicker(self, reply: Reply) -> None:
+        """A new ephemeral message for whoever clicked (who may not be the requester)."""
+
+    async def announce(self, reply: Reply, *, final: bool, fallback_url: str) -> str:
+        """The channel's message about this stop: posted once, then revised in place. Returns
+        its ``ts`` ("" if the channel would not take it). If the channel will not take the
+        final one, it goes through ``fallback_url`` (the command's response URL) instead, and
+        failing that to the requester."""
+
+    async def copy_to(self, channel_id: str, reply: Reply) -> None:
+        """Post a copy in another channel (the audit channel)."""
+
+
+# How a take-over reaches a stop's people with no click to answer: (channel ID, the command's
+# response URL, the ``ts`` of the channel message to revise, "" if none was posted).
+OutletFactory = Callable[[str, str, str], Outlet]

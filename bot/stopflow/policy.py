@@ -1,0 +1,21 @@
+"""The rules a deployment sets for stopping streams: who, where, for how long, and the key that
+seals confirmation buttons. Read once from the settings; nothing in it changes at run time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.stopflow.allowlist import GrantSource
+from bot.stopflow.tickets import TicketKey
+
+
+@dataclass(frozen=True)
+class Policy:
+    allowlist: GrantSource  # a fixed Allowlist or a LiveAllowlist
+    contact: str
+    confirm_ttl: int
+    ticket_key: TicketKey
+    allowed_channels: frozenset[str] = frozenset()
+    audit_channel: str | None = None
+    lookup_timeout: float = 3.0  # a read before confirming must never hold the requester up
+    verify_for: float = 30.0  # how long to watch a stopped job before saying it still runs

@@ -1,0 +1,454 @@
+"""The stop supervisor: one confirmed stop, from its claims to its one truthful outcome.
+
+A live click and a take-over both end here, in :meth:`StopSupervisor._conclude`: the audit line
+is written as soon as the outcome is known (before, and whatever happens to, Slack delivery),
+then the channel is told once (revising the progress message when it can), then the requester,
+then the journal entry is closed. Whatever goes wrong on the way (a deadline, a MetaStudio
+answer that cannot be read, IAM, a bug, a shutdown) becomes an outcome, never silence.
+
+Fail closed: no stop is sent unless the confirmation and the job were claimed and the stop was
+written in the journal. Notes to people (the "Stopping…" line, progress) never decide whether
+the stop happens: their failures are logged and forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.metastudio import (
+    IamError,
+    MetaStudioClient,
+    MetaStudioError,
+    OutcomeUnknown,
+    Unreachable,
+    UnreadableAnswer,
+)
+from bot.metastudio.models import SmartLiveJob
+from bot.metrics import CLAIM_CONFLICTS, CLICK_TO_ANNOUNCE_SECONDS, STOPS, STORE_ERRORS, TAKEOVERS
+from bot.stopflow import messages, notices
+from bot.stopflow.audit import AuditLog
+from bot.stopflow.gate import AdmittedClick
+from bot.stopflow.outcome import Outcome, Verdict
+from bot.stopflow.outlet import Outlet, OutletFactory
+from bot.stopflow.policy import Policy
+from bot.stopflow.requests import describe
+from bot.stopflow.store import JournalEntry, StateStore, StoreUnavailable
+from bot.stopflow.tickets import Ticket
+
+log = logging.getLogger(__name__)
+
+LEASE = 15.0  # a journal entry whose owner has not renewed it for this long is taken over
+RENEW_EVERY = 5.0
+STOP_CALL_ALLOWANCE = 30.0  # the stop call itself (with its retries), on top of verify_for
+DELIVERY_SECONDS = 30.0  # one Slack delivery, retries included
+SHUTDOWN_NOTE_SECONDS = 3.0  # what a cancelled stop may spend telling the channel
+TAKEOVER_READ_SECONDS = 10.0
+# A read of the job after the stop can fail in these ways; each is noted and the watch goes on.
+READ_FAILURES = (
+    MetaStudioError,
+    Unreachable,
+    OutcomeUnknown,
+    UnreadableAnswer,
+    IamError,
+    TimeoutError,
+    ValueError,  # pydantic's ValidationError and JSON decode errors are ValueErrors
+)
+
+
+@dataclass
+class Progress:
+    """What is known about one stop so far: enough to say something true at any moment."""
+
+    entry: JournalEntry
+    ticket: Ticket
+    started: float  # time.monotonic() of the click (or of the take-over)
+    sent: bool = False
+    answered: bool = False
+    request_id: str = ""
+    job: SmartLiveJob | None = None
+    problem: str = ""
+    unreadable: bool = False
+    watch_started: float = 0.0
+    recovered_by: str = ""
+    lease_lost: bool = False
+    note: asyncio.Task[None] | None = None  # the "Stopping…" note, sent beside the stop call
+
+    def outcome(self, verdict: Verdict, **more: Any) -> Outcome:
+        waited = time.monotonic() - self.watch_started if self.watch_started else 0.0
+        values: dict[str, Any] = {
+            "verdict": verdict,
+            "ticket": self.ticket,
+            "app_user": self.entry.app_user_id,
+            "answered": self.answered,
+            "request_id": self.request_id,
+            "job": self.job,
+            "waited": waited,
+            "problem": self.problem,
+            "recovered_by": self.recovered_by,
+        }
+        values.update(more)
+        return Outcome(**values)
+
+    def undecided(self, why: str) -> Outcome:
+        """The outcome when the watch could not finish: the truest of what we saw."""
+        if self.job is not None and not self.job.is_live:
+            return self.outcome(Verdict.STOPPED)
+        self.problem = self.problem or why
+        if self.job is not None:
+            return self.outcome(Verdict.STILL_LIVE)
+        return self.outcome(Verdict.UNREADABLE if self.unreadable else Verdict.UNKNOWN)
+
+
+def ticket_of(entry: JournalEntry) -> Ticket:
+    """The journal entry as the ticket it came from (without its seal: nobody clicks it)."""
+    return Ticket(
+        id=entry.stop_id,
+        room_id=entry.room_id,
+        job_id=entry.job_id,
+        requester=entry.requester,
+        channel_id=entry.channel_id,
+        issued_at=entry.created_at,
+        expires_at=entry.created_at,
+        response_url=entry.response_url,
+    )
+
+
+class StopSupervisor:
+    def __init__(
+        self,
+        policy: Policy,
+        metastudio: MetaStudioClient,
+        store: StateStore,
+        audit: AuditLog,
+        outlets: OutletFactory,
+        replica: str,
+    ) -> None:
+        self._policy = policy
+        self._metastudio = metastudio
+        self._store = store
+        self._audit = audit
+        self._outlets = outlets
+        self.replica = replica
+
+    @property
+    def deadline(self) -> float:
+        """How long a live stop may take from the stop call to a known outcome."""
+        return self._policy.verify_for + STOP_CALL_ALLOWANCE
+
+    # --- a live click -------------------------------------------------------------------
+
+    async def run(self, admitted: AdmittedClick, outlet: Outlet, started: float) -> None:
+        """Claim the confirmation and the job, journal the stop, send it, watch it, tell."""
+        ticket, grant = admitted.ticket, admitted.grant
+        job_key = f"job:{ticket.room_id}:{ticket.job_id}"
+        try:
+            ttl = max(ticket.expires_at - time.time(), 1.0)
+            if await self._store.claim(f"ticket:{ticket.id}", ticket.requester, ttl) is not None:
+                CLAIM_CONFLICTS.labels("ticket").inc()
+                await self._note(outlet.to_clicker(notices.already_used()))
+                self._record("confirm", ticket, "ignored_already_used", grant.app_user_id, started)
+                return
+            claim_ttl = self.deadline + 2 * DELIVERY_SECONDS + LEASE
+            holder = await self._store.claim(job_key, ticket.requester, claim_ttl)
+        except StoreUnavailable as exc:
+            await self._fail_closed("claim", ticket, grant.app_user_id, outlet, started, exc)
+            return
+        if holder is not None:
+            CLAIM_CONFLICTS.labels("job").inc()
+            await self._note(outlet.to_clicker(notices.already_stopping(ticket, holder)))
+            self._record(
+                "confirm",
+                ticket,
+                "refused_in_flight",
+                grant.app_user_id,
+                started,
+                detail=f"already being stopped by {holder}",
+            )
+            return
+        try:
+            await self._journaled(ticket, grant.app_user_id, outlet, started)
+        finally:
+            await self._quietly("release", self._store.release(job_key, ticket.requester))
+
+    async def _journaled(
+        self, ticket: Ticket, app_user: str, outlet: Outlet, started: float
+    ) -> None:
+        entry = JournalEntry(
+            stop_id=ticket.id,
+            room_id=ticket.room_id,
+            job_id=ticket.job_id,
+            requester=ticket.requester,
+            channel_id=ticket.channel_id,
+            app_user_id=app_user,
+            response_url=ticket.response_url,
+            created_at=time.time(),
+            step="sent",
+        )
+        try:
+            await self._store.begin(entry, self.replica, LEASE)
+        except StoreUnavailable as exc:
+            await self._fail_closed("begin", ticket, app_user, outlet, started, exc)
+            return
+        progress = Progress(entry, ticket, started)
+        await self._supervise(progress, outlet)
+
+    async def _supervise(self, progress: Progress, outlet: Outlet) -> None:
+        """Run the stop under its deadline and turn whatever happens into one outcome."""
+        renewing = asyncio.create_task(self._renew(progress))
+        try:
+            try:
+                async with asyncio.timeout(self.deadline):
+                    outcome = await self._stop_and_watch(progress, outlet)
+            except TimeoutError:
+                outcome = progress.undecided(f"no outcome within {self.deadline:.0f} s")
+            except Exception as exc:  # a bug must still end in an outcome, and be logged
+                log.exception("stop %s failed unexpectedly", progress.ticket.id)
+                outcome = progress.undecided(f"unexpected {type(exc).__name__}")
+        except asyncio.CancelledError:
+            # shutting down: the drain is over; say what is known, briefly, then go
+            await self._conclude(progress, self._cut_short(progress), outlet, SHUTDOWN_NOTE_SECONDS)
+            raise
+        finally:
+            renewing.cancel()
+        await self._conclude(progress, outcome, outlet, DELIVERY_SECONDS)
+
+    def _cut_short(self, progress: Progress) -> Outcome:
+        if progress.job is not None and not progress.job.is_live:
+            return progress.outcome(Verdict.STOPPED)
+        if not progress.sent:  # cancelled before the call: nothing was sent
+            return progress.outcome(Verdict.UNKNOWN, problem="stoplive shut down mid-stop")
+        return progress.outcome(Verdict.SHUT_DOWN)
+
+    async def _stop_and_watch(self, progress: Progress, outlet: Outlet) -> Outcome:
+        ticket = progress.ticket
+        # beside the stop call, not before it: a slow or failing note must not delay the stop
+        progress.note = asyncio.create_task(
+            self._note(outlet.to_requester(messages.stopping(ticket)))
+        )
+        progress.sent = True
+        try:
+            accepted = await self._metastudio.stop_job(
+                ticket.room_id, ticket.job_id, progress.entry.app_user_id
+            )
+        except MetaStudioError as exc:
+            progress.answered, progress.request_id = True, exc.request_id
+            return progress.outcome(Verdict.REFUSED, error=exc)
+        except IamError as exc:
+            return progress.outcome(Verdict.IAM_FAILED, iam_error=exc, problem=str(exc))
+        except (OutcomeUnknown, Unreachable) as exc:
+            log.warning("stop %s/%s: %s; reading the job", ticket.room_id, ticket.job_id, exc)
+        except UnreadableAnswer as exc:  # a 2xx we cannot read: the job will tell
+            progress.answered, progress.request_id = True, exc.request_id
+            progress.problem, progress.unreadable = describe(exc), True
+        else:
+            progress.answered, progress.request_id = True, accepted.request_id
+        await self._journal(
+            progress,
+            step="answered" if progress.answered else "unanswered",
+            request_id=progress.request_id,
+        )
+        reply = messages.stop_sent(ticket, answered=progress.answered)
+        ts = await self._deliver(
+            outlet.announce(reply, final=False, fallback_url=ticket.response_url), DELIVERY_SECONDS
+        )
+        CLICK_TO_ANNOUNCE_SECONDS.observe(time.monotonic() - progress.started)
+        if ts:
+            await self._journal(progress, channel_ts=ts)
+        return await self._watch(progress)
+
+    async def _watch(self, progress: Progress) -> Outcome:
+        """Read the job (backing off) until it has ended or ``verify_for`` runs out."""
+        progress.watch_started = time.monotonic()
+        deadline = progress.watch_started + self._policy.verify_for
+        delay = 0.25
+        while True:
+            if await self._read(progress, max(deadline - time.monotonic(), 0.5)):
+                return progress.outcome(Verdict.STOPPED)
+            if time.monotonic() + delay > deadline:
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.6, 5.0)
+        return progress.undecided("the job could not be read")
+
+    async def _read(self, progress: Progress, within: float) -> bool:
+        """One read of the job; True once it has ended. Failures are noted, not raised."""
+        t = progress.ticket
+        try:
+            job = await asyncio.wait_for(
+                self._metastudio.get_job(t.room_id, t.job_id, progress.entry.app_user_id),
+                timeout=within,
+            )
+        except READ_FAILURES as exc:
+            progress.problem = describe(exc)
+            progress.unreadable = isinstance(exc, UnreadableAnswer | ValueError)
+            return False
+        progress.job, progress.problem, progress.unreadable = job, "", False
+        return not job.is_live
+
+    # --- a take-over --------------------------------------------------------------------
+
+    async def take_over(self, entry: JournalEntry) -> None:
+        """Finish a stop whose owner is gone: never send a stop, read the job, tell the truth
+        (revising the original channel message when the journal has it), audit ``recovered_by``."""
+        TAKEOVERS.inc()
+        log.warning("taking over stop %s from %s", entry.stop_id, entry.recovered_from or "?")
+        progress = Progress(
+            entry,
+            ticket_of(entry),
+            time.monotonic(),
+            sent=True,
+            answered=entry.step == "answered",
+            request_id=entry.request_id,
+            recovered_by=self.replica,
+        )
+        outlet = self._outlets(entry.channel_id, entry.response_url, entry.channel_ts)
+        renewing = asyncio.create_task(self._renew(progress))
+        try:
+            try:
+                async with asyncio.timeout(TAKEOVER_READ_SECONDS):
+                    ended = await self._read(progress, TAKEOVER_READ_SECONDS)
+            except TimeoutError:
+                ended = False
+            progress.watch_started = time.monotonic() - max(time.time() - entry.created_at, 0.0)
+            outcome = progress.outcome(Verdict.STOPPED) if ended else progress.undecided("")
+            await self._conclude(progress, outcome, outlet, DELIVERY_SECONDS)
+        finally:
+            renewing.cancel()
+
+    # --- the end of every stop ----------------------------------------------------------
+
+    async def _conclude(
+        self, progress: Progress, outcome: Outcome, outlet: Outlet, within: float
+    ) -> None:
+        """Audit first, then the channel, the requester, the audit channel, the journal."""
+        ticket = progress.ticket
+        self._record(
+            "outcome",
+            ticket,
+            outcome.verdict.value,
+            outcome.app_user,
+            progress.started,
+            request_id=outcome.request_id,
+            detail=outcome_detail(outcome),
+            recovered_by=outcome.recovered_by,
+        )
+        STOPS.labels(outcome.verdict.value).inc()
+        if progress.lease_lost:  # another replica took the stop over and tells the channel
+            return
+        reply = messages.announcement(outcome)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + within
+        await self._deliver(
+            outlet.announce(reply, final=True, fallback_url=ticket.response_url), within
+        )
+        if progress.note is not None:  # so the outcome replaces "Stopping…", not the reverse
+            await asyncio.wait([progress.note], timeout=max(until - loop.time(), 0.5))
+        await self._deliver(outlet.to_requester(reply), max(until - loop.time(), 0.5))
+        audit_channel = self._policy.audit_channel
+        if audit_channel and audit_channel != ticket.channel_id:
+            await self._deliver(outlet.copy_to(audit_channel, reply), max(until - loop.time(), 0.5))
+        await self._quietly(
+            "finish",
+            self._store.finish(
+                ticket.id, self.replica, outcome.verdict.value, outcome_detail(outcome) or ""
+            ),
+        )
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    async def _fail_closed(
+        self,
+        operation: str,
+        ticket: Ticket,
+        app_user: str,
+        outlet: Outlet,
+        started: float,
+        exc: StoreUnavailable,
+    ) -> None:
+        STORE_ERRORS.labels(operation).inc()
+        log.error("state store unavailable (%s): %s; no stop sent", operation, exc)
+        await self._note(outlet.to_requester(notices.cannot_confirm_safely()))
+        self._record(
+            "confirm", ticket, "refused_store_unavailable", app_user, started, detail=str(exc)
+        )
+
+    async def _renew(self, progress: Progress) -> None:
+        """Keep the journal lease while the stop runs; notice if someone else took it."""
+        while True:
+            await asyncio.sleep(RENEW_EVERY)
+            await self._journal(progress)
+
+    async def _journal(self, progress: Progress, **changes: str) -> None:
+        """Record a step (and renew the lease). A store that is down does not stop a stop that
+        is already sent: the entry stays, and a take-over may finish it if we die."""
+        try:
+            owned = await self._store.update(progress.entry.stop_id, self.replica, LEASE, **changes)
+        except StoreUnavailable as exc:
+            STORE_ERRORS.labels("update").inc()
+            log.warning("journal update of %s failed: %s", progress.entry.stop_id, exc)
+            return
+        if not owned and not progress.lease_lost:
+            progress.lease_lost = True
+            log.error("stop %s was taken over by another replica", progress.entry.stop_id)
+
+    async def _quietly(self, operation: str, call: Awaitable[object]) -> None:
+        try:
+            await call
+        except StoreUnavailable as exc:
+            STORE_ERRORS.labels(operation).inc()
+            log.warning("state store %s failed: %s", operation, exc)
+
+    async def _note(self, call: Awaitable[None]) -> None:
+        """A note to a person: bounded, and its failure never decides anything."""
+        await self._deliver(call, DELIVERY_SECONDS)
+
+    @staticmethod
+    async def _deliver(call: Awaitable[Any], within: float) -> Any:
+        try:
+            async with asyncio.timeout(within):
+                return await call
+        except Exception:  # Slack's errors, the network's, timeouts: logged, never raised
+            log.exception("a Slack delivery failed")
+            return None
+
+    def _record(
+        self,
+        event: str,
+        ticket: Ticket,
+        outcome: str,
+        app_user: str | None,
+        started: float,
+        *,
+        request_id: str | None = None,
+        detail: str | None = None,
+        recovered_by: str | None = None,
+    ) -> None:
+        self._audit.record(
+            event,
+            slack_user=ticket.requester,
+            channel=ticket.channel_id,
+            outcome=outcome,
+            app_user=app_user,
+            room=ticket.room_id,
+            job=ticket.job_id,
+            request_id=request_id,
+            started=started,
+            detail=detail,
+            recovered_by=recovered_by,
+        )
+
+
+def outcome_detail(outcome: Outcome) -> str | None:
+    if outcome.error is not None:
+        return f"HTTP {outcome.error.status} {outcome.error.error_code}: {outcome.error.error_msg}"
+    parts = [] if outcome.answered else ["stop unanswered"]
+    if outcome.job is not None:
+        parts.append(f"job {outcome.job.state}")
+    if outcome.problem:
+        parts.append(outcome.problem)
+    return "; ".join(parts) or None
