@@ -578,3 +578,15 @@ async def test_live_jobs_by_room_refuses_a_listed_room_id_it_would_not_send(
     room = SmartLiveRoom(room_id="../../other")
     [found] = await client.live_jobs_by_room([room], "ops-alice")
     assert isinstance(found.failure, InvalidId) and metastudio.seen == []
+
+
+async def test_a_refused_token_blames_no_clock_however_far_off(
+    metastudio: MetaStudioStandIn,
+) -> None:
+    """Tokens are not held to the clock: a 401 to one is about the token."""
+    metastudio.clock_offset = timedelta(minutes=30)
+    async with _client(metastudio, auth=TokenAuth(SecretStr("revoked"))) as client:
+        with pytest.raises(MetaStudioError) as raised:
+            await client.get_job(ROOM, JOB, "ops-alice")
+    assert raised.value.status == 401 and raised.value.clock_skew is None
+    assert client.clock_is_off
