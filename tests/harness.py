@@ -78,7 +78,7 @@ class Harness:
 
 def signed_bytes_headers(
     body: bytes,
-    content_type: str = FORM,
+    content_type: str = slack_requests.FORM,
     secret: str = SIGNING_SECRET,
     timestamp: int | None = None,
 ) -> dict[str, str]:
