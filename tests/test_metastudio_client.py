@@ -25,13 +25,7 @@ from bot.metastudio import (
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.metastudio.client import MAX_PAGES, PAGE_SIZE
 from bot.metastudio.retry import RetryPolicy
-from bot.sandbox.standins.metastudio import (
-    INVALID,
-    ROOMS,
-    UNAUTHORIZED,
-    Fault,
-    MetaStudioStandIn,
-)
+from bot.sandbox.standins.metastudio import INVALID, ROOMS, UNAUTHORIZED, Fault, MetaStudioStandIn
 from tests.conftest import AK, FAST_RETRY, JOB, ROOM, SK
 
 DEFAULT_TEST_TIMEOUT = httpx.Timeout(5.0)

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from bot.metastudio import MetaStudioClient, MetaStudioError
 from bot.metastudio.auth import AkSkAuth
 from bot.sandbox import demo
-from bot.sandbox.standins.metastudio import MetaStudioStandIn, stoplive_signer
+from bot.sandbox.standins.metastudio import MetaStudioStandIn, bot_signer
 
 ROOT = Path(__file__).resolve().parent.parent
 SPRING = demo.ROOMS[0]
@@ -208,7 +208,7 @@ async def test_the_demo_settings_ignore_the_environment(
 
 
 async def test_the_sandbox_reference_signer_accepts_ours_and_refuses_a_wrong_key() -> None:
-    standin = MetaStudioStandIn(signer=stoplive_signer, project_id=demo.PROJECT_ID)
+    standin = MetaStudioStandIn(signer=bot_signer, project_id=demo.PROJECT_ID)
     demo.populate(standin)
     await standin.start()
     try:
