@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from bot.metastudio import signing
 from bot.metastudio.auth import AkSkAuth
-from bot.sandbox.standins.metastudio import SignedRequest, bot_signer
+from bot.sandbox.standins.metastudio import SignedRequest, stoplive_signer
 from tests.reference_signer import huawei_signer
 
 AK, SK, PROJECT = (
@@ -157,6 +157,6 @@ def test_the_sandboxs_reference_signer_agrees_with_huaweis(seed: int) -> None:
     huaweicloudsdkcore); the tests with Huawei's. Both must accept exactly what the other does."""
     request = random_case(random.Random(seed))
     arrived = received(request)
-    expected = bot_signer(arrived, AK, SK)
+    expected = stoplive_signer(arrived, AK, SK)
     assert expected == huawei_signer(arrived, AK, SK)
     assert expected == request.headers["Authorization"]
