@@ -17,6 +17,7 @@ from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth
 from bot.metastudio.retry import RetryPolicy
 from bot.server import Transport
+from bot.stopflow.store import StateStore
 from tests.harness import ALICE, BOB, SIGNING_SECRET, Harness
 from tests.standins.metastudio import MetaStudioStandIn
 from tests.standins.slack import SlackStandIn
@@ -77,13 +78,14 @@ async def start_bot(
     metastudio: MetaStudioStandIn, slack: SlackStandIn
 ) -> AsyncIterator[BotFactory]:
     """Start stoplive as ``python -m bot`` would (HTTP mode unless told otherwise), pointed at
-    the stand-ins. Keyword arguments override settings."""
+    the stand-ins. Keyword arguments override settings; ``store`` replaces the state store
+    (several bots given one store are replicas)."""
     started: list[Harness] = []
 
-    async def start(**overrides: Any) -> Harness:
+    async def start(store: StateStore | None = None, **overrides: Any) -> Harness:
         settings = load_settings(**bot_settings(metastudio, slack, **overrides))
-        stoplive = build(settings)
-        transport = Transport(stoplive)
+        stoplive = build(settings, store=store)
+        transport = Transport(stoplive, health=stoplive.health)
         await transport.open()
         harness = Harness(stoplive, transport, slack, metastudio, httpx.AsyncClient(timeout=10))
         started.append(harness)

@@ -1,0 +1,166 @@
+"""Every confirmed stop ends in one truthful outcome: whatever Slack's network, MetaStudio's
+answers, a second click or a shutdown do, there is one audit line, one channel outcome and a
+note for the requester."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import pytest
+
+from bot.metrics import CLAIM_CONFLICTS, REGISTRY
+from tests.conftest import JOB, ROOM, BotFactory
+from tests.harness import ALICE, BOB, CHANNEL, buttons
+from tests.standins.metastudio import Fault
+
+STOP = f"{ROOM} {JOB}"
+
+
+def audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
+
+
+def outcomes(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [line for line in audit_lines(caplog) if line["event"] == "outcome"]
+
+
+@pytest.fixture(autouse=True)
+def _audit(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="stoplive.audit")
+
+
+async def test_a_stopping_note_that_cannot_be_delivered_does_not_decide_the_stop(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot()
+    value, _ = await bot.confirmation(STOP)
+    bot.slack.drops["hooks"] = 3  # the note and both of slack_sdk's retries are hung up on
+    _, click_hook = await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert "stopped job" in final["text"] and len(bot.metastudio.calls("POST", "/stop")) == 1
+    assert await bot.stoplive.background.drain(5)
+    assert bot.slack.dropped == ["hooks"] * 3
+    [told] = bot.slack.posts(click_hook)  # the note never arrived; the outcome did
+    assert "stopped job" in told["text"]
+    [line] = outcomes(caplog)
+    assert line["outcome"] == "stopped"
+
+
+async def test_a_channel_that_cannot_be_reached_sends_the_outcome_by_response_url(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot()
+    value, command_hook = await bot.confirmation(STOP)
+    bot.slack.drops["chat.update"] = 3  # the outcome's revision never gets through
+    await bot.click("stoplive.confirm", value)
+    posted = await bot.slack.wait_for(
+        lambda: [p for p in bot.slack.posts(command_hook) if p.get("response_type") == "in_channel"]
+    )
+    assert "stopped job" in posted[0]["text"] and bot.slack.dropped == ["chat.update"] * 3
+    assert await bot.stoplive.background.drain(5)
+    [line] = outcomes(caplog)
+    assert line["outcome"] == "stopped"
+
+
+async def test_a_dropped_connection_is_retried_and_the_channel_keeps_one_message(
+    start_bot: BotFactory,
+) -> None:
+    bot = await start_bot()
+    value, _ = await bot.confirmation(STOP)
+    bot.slack.drops["chat.update"] = 1
+    await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert "stopped job" in final["text"] and len(bot.slack.calls("chat.postMessage")) == 1
+    assert final["ts"] == bot.slack.calls("chat.postMessage")[0].args.get("ts", final["ts"])
+
+
+async def test_when_neither_channel_nor_response_url_work_the_requester_is_told(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot()
+    bot.slack.refused_channels[CHANNEL] = "channel_not_found"
+    value, command_hook = await bot.confirmation(STOP)
+    bot.slack.drops[f"hooks/{command_hook}"] = 3  # the in_channel fallback through it
+    _, click_hook = await bot.click("stoplive.confirm", value)
+    shared = await bot.slack.wait_for(
+        lambda: [p for p in bot.slack.posts(click_hook) if "please share it" in p["text"]]
+    )
+    assert "stopped job" in shared[0]["text"]
+    assert await bot.stoplive.background.drain(5)
+    assert [line["outcome"] for line in outcomes(caplog)] == ["stopped"]
+
+
+async def test_an_unreadable_answer_is_called_unreadable(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot(stoplive_verify_seconds=0.5)
+    value, _ = await bot.confirmation(STOP)
+    gateway_page = Fault("status", on="get", status=200, body="<html>gateway</html>", times=100)
+    bot.metastudio.inject(JOB, gateway_page)
+    await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert "answer was unreadable" in final["text"]
+    assert "checking" not in final["text"]
+    assert await bot.stoplive.background.drain(5)
+    [line] = outcomes(caplog)
+    assert line["outcome"] == "unreadable" and "unreadable" in str(line["detail"])
+
+
+@pytest.mark.parametrize("second", [ALICE, BOB])
+async def test_two_confirmations_of_one_job_send_one_stop(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture, second: str
+) -> None:
+    bot = await start_bot()
+    first_value, _ = await bot.confirmation(STOP, user=ALICE)
+    second_value, _ = await bot.confirmation(STOP, user=second)
+    conflicts = REGISTRY.get_sample_value("stoplive_claim_conflicts_total", {"kind": "job"}) or 0
+    bot.metastudio.inject(JOB, Fault("slow", seconds=0.3))  # both clicks land while one runs
+    (_, first_hook), (_, second_hook) = await asyncio.gather(
+        bot.click("stoplive.confirm", first_value, user=ALICE),
+        bot.click("stoplive.confirm", second_value, user=second),
+    )
+    await bot.slack.wait_for(bot.final_channel_message)
+    assert await bot.stoplive.background.drain(5)
+    assert len(bot.metastudio.calls("POST", "/stop")) == 1
+    assert len(bot.slack.calls("chat.postMessage")) == 1
+    told = [
+        p["text"]
+        for p in bot.slack.posts(first_hook) + bot.slack.posts(second_hook)
+        if "already stopping" in p["text"]
+    ]
+    assert len(told) == 1
+    assert any(f"<@{user}> is already stopping" in told[0] for user in (ALICE, second))
+    assert [line["outcome"] for line in outcomes(caplog)] == ["stopped"]
+    assert any(line["outcome"] == "refused_in_flight" for line in audit_lines(caplog))
+    assert CLAIM_CONFLICTS.labels("job")._value.get() == conflicts + 1
+
+
+async def test_a_stop_cut_short_by_shutdown_says_so_in_the_channel(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot(stoplive_verify_seconds=60)
+    bot.metastudio.inject(JOB, Fault("stays_live"))
+    value, _ = await bot.confirmation(STOP)
+    await bot.click("stoplive.confirm", value)
+    await bot.slack.wait_for(lambda: bot.slack.calls("chat.postMessage"))  # "checking the job…"
+    assert not await bot.stoplive.background.drain(0.3)  # still watching
+    await bot.stoplive.background.cancel(5)  # what the shutdown does once the drain is over
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert "the stop was sent" in final["text"]
+    assert "still PROCESSING when stoplive shut down" in final["text"]
+    assert f"/stoplive {ROOM} {JOB}" in final["text"]
+    [line] = outcomes(caplog)
+    assert line["outcome"] == "shut_down"
+
+
+async def test_the_confirmation_button_is_spent_once_used(start_bot: BotFactory) -> None:
+    bot = await start_bot()
+    _, hook = await bot.command(STOP)
+    value = buttons(await bot.first_post(hook))["stoplive.confirm"]
+    await bot.click("stoplive.confirm", value)
+    await bot.slack.wait_for(bot.final_channel_message)
+    _, again = await bot.click("stoplive.confirm", value)
+    assert "already used" in (await bot.first_post(again))["text"]
+    assert len(bot.metastudio.calls("POST", "/stop")) == 1
