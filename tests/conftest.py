@@ -41,6 +41,9 @@ def no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_server
+
+
 @pytest.fixture
 async def metastudio() -> AsyncIterator[MetaStudioStandIn]:
     standin = MetaStudioStandIn()

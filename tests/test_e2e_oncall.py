@@ -48,7 +48,7 @@ async def test_room_with_one_live_job_goes_straight_to_its_confirmation(
     # one command, one click:
     await bot.click("stoplive.confirm", buttons(message)["stoplive.confirm"])
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert f"stopped job `{JOB}`" in final["text"]
+    assert final["text"].startswith("✅ Stopped: `Spring sale`") and JOB in final["text"]
 
 
 async def test_room_with_several_live_jobs_lists_them_to_pick(start_bot: BotFactory) -> None:
@@ -84,7 +84,9 @@ async def test_a_stop_whose_answer_is_lost_is_reconciled_from_the_job(
     value, _ = await bot.confirmation(f"{ROOM} {JOB}")
     await bot.click("stoplive.confirm", value)
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert "stopped job" in final["text"] and "answer was lost" in final["text"]
+    assert (
+        final["text"].startswith("✅ Stopped:") and "answer to the stop was lost" in final["text"]
+    )
     assert len(bot.metastudio.calls("POST", "/stop")) == 1  # never sent twice
     assert len(bot.slack.calls("chat.postMessage")) == 1  # one message, revised in place
 
@@ -95,7 +97,9 @@ async def test_a_lost_stop_that_did_not_apply_says_so(start_bot: BotFactory) -> 
     value, _ = await bot.confirmation(f"{ROOM} {JOB}")
     await bot.click("stoplive.confirm", value)
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert "did not answer, but the job is still PROCESSING" in final["text"]
+    assert final["text"].startswith("🔴 Still live:")
+    assert "did not answer the stop, but the stream is still Live" in final["text"]
+    assert "state `PROCESSING`" in final["text"]
     assert "It may not have stopped" in final["text"]
 
 
@@ -105,7 +109,7 @@ async def test_a_job_that_stays_processing_is_reported_truthfully(start_bot: Bot
     value, _ = await bot.confirmation(f"{ROOM} {JOB}")
     await bot.click("stoplive.confirm", value)
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert "the stop was accepted, but the job is still PROCESSING after" in final["text"]
+    assert "accepted the stop, but the stream is still Live after" in final["text"]
     assert len(bot.metastudio.calls("GET", JOB)) >= 3  # polled, with backoff, within the bound
     assert len(bot.slack.calls("chat.postMessage")) == 1
 
@@ -118,8 +122,8 @@ async def test_unreadable_after_a_lost_stop_is_unknown(start_bot: BotFactory) ->
     await bot.click("stoplive.confirm", value)
     final = await bot.slack.wait_for(bot.final_channel_message)
     assert (
-        "the outcome is unknown" in final["text"]
-        and "Check the MetaStudio console" in final["text"]
+        final["text"].startswith("❓ Outcome unknown:")
+        and "Check MetaStudio before trying again" in final["text"]
     )
 
 
@@ -140,7 +144,7 @@ async def test_per_user_room_restrictions_from_a_yaml_allowlist(
     )
     bot = await start_bot(stoplive_allowlist=None, stoplive_allowlist_file=str(allowlist))
     response, _ = await bot.command(f"{ROOM} {JOB}", user=BOB)
-    assert "You may not stop streams in room" in response.json()["text"]
+    assert "you may not stop streams in room" in response.json()["text"]
     assert bot.metastudio.seen == []
     _, hook = await bot.command(f"{ROOM} {JOB}", user=ALICE)
     assert "stoplive.confirm" in buttons(await bot.first_post(hook))
@@ -153,5 +157,5 @@ async def test_every_outcome_is_copied_to_the_audit_channel(start_bot: BotFactor
     copies = await bot.slack.wait_for(
         lambda: [c for c in bot.slack.calls("chat.postMessage") if c.args["channel"] == "C0AUDIT01"]
     )
-    assert f"<@{ALICE}> stopped job `{JOB}`" in copies[0].args["text"]
+    assert f"✅ Stopped: `Spring sale` · by <@{ALICE}>" in copies[0].args["text"]
     assert "MetaStudio request `" in json.dumps(copies[0].args["blocks"])

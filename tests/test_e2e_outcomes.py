@@ -39,11 +39,11 @@ async def test_a_stopping_note_that_cannot_be_delivered_does_not_decide_the_stop
     bot.slack.drops["hooks"] = 3  # the note and both of slack_sdk's retries are hung up on
     _, click_hook = await bot.click("stoplive.confirm", value)
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert "stopped job" in final["text"] and len(bot.metastudio.calls("POST", "/stop")) == 1
+    assert "✅ Stopped:" in final["text"] and len(bot.metastudio.calls("POST", "/stop")) == 1
     assert await bot.stoplive.background.drain(5)
     assert bot.slack.dropped == ["hooks"] * 3
     [told] = bot.slack.posts(click_hook)  # the note never arrived; the outcome did
-    assert "stopped job" in told["text"]
+    assert "✅ Stopped:" in told["text"]
     [line] = outcomes(caplog)
     assert line["outcome"] == "stopped"
 
@@ -58,7 +58,7 @@ async def test_a_channel_that_cannot_be_reached_sends_the_outcome_by_response_ur
     posted = await bot.slack.wait_for(
         lambda: [p for p in bot.slack.posts(command_hook) if p.get("response_type") == "in_channel"]
     )
-    assert "stopped job" in posted[0]["text"] and bot.slack.dropped == ["chat.update"] * 3
+    assert "✅ Stopped:" in posted[0]["text"] and bot.slack.dropped == ["chat.update"] * 3
     assert await bot.stoplive.background.drain(5)
     [line] = outcomes(caplog)
     assert line["outcome"] == "stopped"
@@ -72,7 +72,7 @@ async def test_a_dropped_connection_is_retried_and_the_channel_keeps_one_message
     bot.slack.drops["chat.update"] = 1
     await bot.click("stoplive.confirm", value)
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert "stopped job" in final["text"] and len(bot.slack.calls("chat.postMessage")) == 1
+    assert "✅ Stopped:" in final["text"] and len(bot.slack.calls("chat.postMessage")) == 1
     assert final["ts"] == bot.slack.calls("chat.postMessage")[0].args.get("ts", final["ts"])
 
 
@@ -87,7 +87,7 @@ async def test_when_neither_channel_nor_response_url_work_the_requester_is_told(
     shared = await bot.slack.wait_for(
         lambda: [p for p in bot.slack.posts(click_hook) if "please share it" in p["text"]]
     )
-    assert "stopped job" in shared[0]["text"]
+    assert "✅ Stopped:" in shared[0]["text"]
     assert await bot.stoplive.background.drain(5)
     assert [line["outcome"] for line in outcomes(caplog)] == ["stopped"]
 
@@ -148,8 +148,8 @@ async def test_a_stop_cut_short_by_shutdown_says_so_in_the_channel(
     assert not await bot.stoplive.background.drain(0.3)  # still watching
     await bot.stoplive.background.cancel(5)  # what the shutdown does once the drain is over
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert "the stop was sent" in final["text"]
-    assert "still PROCESSING when stoplive shut down" in final["text"]
+    assert "The stop was sent" in final["text"]
+    assert "still Live (`PROCESSING`) when stoplive shut down" in final["text"]
     assert f"/stoplive {ROOM} {JOB}" in final["text"]
     [line] = outcomes(caplog)
     assert line["outcome"] == "shut_down"

@@ -42,7 +42,7 @@ async def test_help_and_wrong_arguments_answer_with_usage(start_bot: BotFactory,
     assert response.status_code == 200
     body = response.json()
     assert body["response_type"] == "ephemeral"
-    assert "/stoplive <room_id> <job_id>" in body["text"] and "Example" in body["text"]
+    assert "/stoplive &lt;room_id&gt; &lt;job_id&gt;" in body["text"] and "Example" in body["text"]
     assert bot.metastudio.seen == []
 
 
@@ -91,12 +91,13 @@ async def test_confirm_stops_the_job_and_tells_the_channel(
     [posted] = bot.slack.calls("chat.postMessage")
     assert posted.args["channel"] == CHANNEL
     assert final["ts"] == bot.slack.calls("chat.update")[-1].args["ts"]
-    assert f"<@{ALICE}> stopped job `{JOB}` in room `{ROOM}` (Spring sale)" in final["text"]
+    assert final["text"].startswith(f"✅ Stopped: `Spring sale` · by <@{ALICE}>")
+    assert f"Room `{ROOM}` · Job `{JOB}`" in final["text"]
     assert "after 1 h 02 min" in final["text"]
     assert "MetaStudio request `" in json.dumps(final["blocks"])
 
     requester_view = await bot.slack.wait_for(
-        lambda: [p for p in bot.slack.posts(click_hook) if "stopped" in p["text"]]
+        lambda: [p for p in bot.slack.posts(click_hook) if "Stopped" in p["text"]]
     )
     assert requester_view[0]["replace_original"] is True
     assert "Stopping job" in bot.slack.posts(click_hook)[0]["text"]
@@ -112,7 +113,7 @@ async def test_only_the_requester_can_confirm(start_bot: BotFactory) -> None:
     value, _ = await bot.confirmation(STOP)
     _, bob_hook = await bot.click("stoplive.confirm", value, user=BOB)
     [answer] = [await bot.first_post(bob_hook)]
-    assert f"Only <@{ALICE}> can confirm" in answer["text"] and answer["replace_original"] is False
+    assert f"only <@{ALICE}> can confirm" in answer["text"] and answer["replace_original"] is False
     assert bot.metastudio.calls("POST", "/stop") == []
     # ... and Alice still can afterwards
     await bot.click("stoplive.confirm", value)
@@ -169,8 +170,8 @@ async def test_an_api_error_is_reported_with_code_status_and_request_id(
     await bot.click("stoplive.confirm", value)
     message = await bot.slack.wait_for(lambda: bot.slack.calls("chat.postMessage"))
     text = message[0].args["text"]
-    assert "MetaStudio refused. Nothing was stopped." in text
-    assert "HTTP 400 `MSS.00000003`: Invalid parameter" in text
+    assert text.startswith("❌ MetaStudio refused to stop") and "Nothing was stopped" in text
+    assert "HTTP 400 `MSS.00000003`: `Invalid parameter`" in text
     assert "MetaStudio request `" in json.dumps(message[0].args["blocks"])
     assert bot.metastudio.jobs[JOB].state == "PROCESSING"
 
@@ -181,7 +182,9 @@ async def test_a_500_that_a_retry_fixes_ends_in_success(start_bot: BotFactory) -
     value, _ = await bot.confirmation(STOP)
     await bot.click("stoplive.confirm", value)
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert "stopped job" in final["text"] and len(bot.metastudio.calls("POST", "/stop")) == 2
+    assert (
+        final["text"].startswith("✅ Stopped:") and len(bot.metastudio.calls("POST", "/stop")) == 2
+    )
 
 
 async def test_not_in_channel_falls_back_to_the_commands_response_url(
@@ -194,7 +197,7 @@ async def test_not_in_channel_falls_back_to_the_commands_response_url(
     posted = await bot.slack.wait_for(
         lambda: [p for p in bot.slack.posts(command_hook) if p.get("response_type") == "in_channel"]
     )
-    assert "stopped job" in posted[0]["text"] and len(posted) == 1
+    assert posted[0]["text"].startswith("✅ Stopped:") and len(posted) == 1
 
 
 @pytest.mark.parametrize(

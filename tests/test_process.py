@@ -110,7 +110,7 @@ async def test_sigterm_lets_an_in_flight_stop_finish_and_post(
         if process.returncode is None:
             process.kill()
     assert process.returncode == 0, err.decode()
-    assert any("stopped job" in c.args["text"] for c in slack.calls("chat.update"))
+    assert any(c.args["text"].startswith("✅ Stopped:") for c in slack.calls("chat.update"))
     audit = [json.loads(line) for line in out.decode().splitlines()]
     assert [a["outcome"] for a in audit if a["event"] == "outcome"] == ["stopped"]
     assert "all stops finished" in err.decode()

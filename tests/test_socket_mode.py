@@ -38,7 +38,7 @@ async def test_the_whole_flow_over_socket_mode(start_bot: BotFactory) -> None:
     envelope = await bot.slack.send_envelope("interactive", click)
     await bot.slack.wait_for(lambda: envelope in bot.slack.acks)
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert f"<@{ALICE}> stopped job `{JOB}`" in final["text"]
+    assert f"✅ Stopped: `Spring sale` · by <@{ALICE}>" in final["text"]
     [stop] = bot.metastudio.calls("POST", "/stop")
     assert stop.headers["X-App-UserId"] == "ops-alice"
 
@@ -56,4 +56,4 @@ async def test_help_is_the_ack_payload_over_socket_mode(start_bot: BotFactory) -
     }
     envelope = await bot.slack.send_envelope("slash_commands", command)
     ack = await bot.slack.wait_for(lambda: bot.slack.acks.get(envelope))
-    assert "/stoplive <room_id> <job_id>" in ack["payload"]["text"]
+    assert "/stoplive &lt;room_id&gt; &lt;job_id&gt;" in ack["payload"]["text"]

@@ -1,95 +1,192 @@
 """The words stoplive says, one function per message.
 
-Requester-only (ephemeral) messages come first, channel announcements last. Each returns a
-:class:`~bot.stopflow.markup.Reply`; nothing here talks to Slack.
+Written for a responder who reads for two seconds: the first line says what happened, verdict
+word first, with an emoji that matches the severity and words beside it; full IDs, the
+MetaStudio user, the request ID and MetaStudio's raw state follow in small print (copyable,
+searchable). Requester-only (ephemeral) messages come first, channel messages after. Each
+returns a :class:`~bot.stopflow.markup.Reply`; nothing here talks to Slack, and every piece of
+foreign text goes through :func:`~bot.stopflow.markup.data`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.metastudio.errors import MetaStudioError
-from bot.metastudio.models import SmartLiveJob
+from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.stopflow.markup import (
+    ID_CAP,
+    MAX_BLOCKS,
+    MAX_BUTTON_VALUE,
+    MESSAGE_CAP,
+    NAME_CAP,
+    Block,
+    Mrkdwn,
     Reply,
+    actions,
     button,
+    channel,
     clock,
-    code,
     context,
-    escape,
+    data,
     job_facts,
+    join,
     mention,
+    one_line,
+    room_label,
     section,
     span,
-    where,
+    state_word,
+    words,
 )
 from bot.stopflow.outcome import Outcome, Verdict
 from bot.stopflow.tickets import Ticket
 
 CONFIRM_ACTION = "stoplive.confirm"
 CANCEL_ACTION = "stoplive.cancel"
-PICK_ACTION = "stoplive.pick"
+PICK_ACTION = "stoplive.pick"  # a "Choose" button: its value is what the caller gave (a ticket)
+OPEN_CONSOLE_ACTION = "stoplive.open_console"  # a link button; Slack still sends the click
+CHECK_AGAIN_ACTION = "stoplive.check_again"
+STOP_AGAIN_ACTION = "stoplive.stop_again"
 
 EXAMPLE = "/stoplive 24bad716-87b1-45e5-8912-6102f7693265 26f06524-4f75-4b3a-a853-b649a21aaf66"
 
+# The emoji and the verdict words every outcome starts with.
+HEADS: dict[Verdict, str] = {
+    Verdict.STOPPED: "✅ Stopped",
+    Verdict.STILL_LIVE: "🔴 Still live",
+    Verdict.REFUSED: "❌ MetaStudio refused to stop",
+    Verdict.UNKNOWN: "❓ Outcome unknown",
+}
+_MAX_CHANNELS_LISTED = 20
+_MAX_ROOMS_LISTED = 10
+
+
+def _reply(head: Mrkdwn, detail: Mrkdwn | None, small: Mrkdwn | None, *more: Block) -> Reply:
+    """Verdict line, then what it means, then the small print; ``text`` carries all three so
+    a notification, a search and the plain fallback say the same."""
+    body = words("{h}\n{d}", h=head, d=detail) if detail else head
+    text = words("{b}\n{s}", b=body, s=small) if small else body
+    blocks = [section(body)] + ([context(small)] if small else []) + list(more)
+    return Reply(text=text, blocks=blocks)
+
+
+def _ids(room_id: str, job_id: str | None = None, *extra: Mrkdwn) -> Mrkdwn:
+    parts = [words("Room {r}", r=data(room_id, ID_CAP))]
+    if job_id is not None:
+        parts.append(words("Job {j}", j=data(job_id, ID_CAP)))
+    return join(" · ", [*parts, *extra])
+
+
+def _state(job: SmartLiveJob) -> Mrkdwn:
+    return words("MetaStudio state {s}", s=data(job.state, ID_CAP))
+
+
+def _command(*parts: str) -> Mrkdwn:
+    """A command to type again, in one code span (so its IDs stay copyable)."""
+    return data(" ".join(("/stoplive", *parts)), 200)
+
+
+# --- To the requester only -------------------------------------------------------------------
+
 
 def help_text(problem: str | None = None) -> Reply:
-    lines = [
-        f":warning: {escape(problem)}" if problem else "*stoplive* stops a MetaStudio livestream.",
-        "*Usage:* `/stoplive <room_id> <job_id>` stops that job, after you confirm.",
-        "`/stoplive <room_id>` lists the room's live jobs so you can pick one.",
-        f"*Example:* `{EXAMPLE}`",
-    ]
-    return Reply(text="\n".join(lines), blocks=[section("\n".join(lines))])
+    first = (
+        words("⚠️ Not understood: {p}", p=data(problem, MESSAGE_CAP))
+        if problem is not None
+        else words("*stoplive* stops a MetaStudio livestream, after you confirm.")
+    )
+    body = words(
+        "{first}\n*Usage:* `/stoplive <room_id> <job_id>` stops that job, after you confirm.\n"
+        "`/stoplive <room_id>` lists the room's live jobs so you can choose one.\n"
+        "*Example:* `" + EXAMPLE + "`",
+        first=first,
+    )
+    return Reply(text=body, blocks=[section(body)])
 
 
 def not_allowed(contact: str) -> Reply:
-    text = (
-        ":no_entry: Sorry, you are not on the stoplive allowlist, so I can't stop streams for "
-        f"you. Ask {escape(contact)} to add your Slack user ID. Nothing was stopped."
+    return Reply(
+        text=words(
+            "⛔ Not allowed: you are not on the stoplive allowlist, so I can't stop streams for "
+            "you. Ask {c} to add your Slack user ID. Nothing was stopped.",
+            c=data(contact, NAME_CAP),
+        )
     )
-    return Reply(text=text)
 
 
 def wrong_channel(allowed: Sequence[str]) -> Reply:
-    channels = ", ".join(f"<#{c}>" for c in sorted(allowed))
-    return Reply(text=f":no_entry: /stoplive works only in {channels}. Nothing was stopped.")
+    ordered = sorted(allowed)
+    shown = [channel(c) for c in ordered[:_MAX_CHANNELS_LISTED]]
+    if len(ordered) > _MAX_CHANNELS_LISTED:
+        shown.append(words(f"and {len(ordered) - _MAX_CHANNELS_LISTED} more"))
+    return Reply(
+        text=words(
+            "⛔ Wrong channel: /stoplive works only in {c}. Nothing was stopped.",
+            c=join(", ", shown),
+        )
+    )
 
 
 def room_not_granted(room_id: str, contact: str) -> Reply:
     return Reply(
-        text=f":no_entry: You may not stop streams in room {code(room_id)}. "
-        f"Ask {escape(contact)} if you need to. Nothing was stopped."
+        text=words(
+            "⛔ Not allowed: you may not stop streams in room {r}. Ask {c} if you need to. "
+            "Nothing was stopped.",
+            r=data(room_id, ID_CAP),
+            c=data(contact, NAME_CAP),
+        )
     )
 
 
 def job_missing(room_id: str, job_id: str, error: MetaStudioError) -> Reply:
-    return Reply(
-        text=f":mag: MetaStudio has no job {code(job_id)} in room {code(room_id)} "
-        f"({_error_line(error)}, request {code(error.request_id or 'n/a')}). Check the IDs; `/stoplive {escape(room_id)}` lists the "
-        "room's live jobs. Nothing was stopped."
+    return _reply(
+        words(
+            "🔍 Not found: MetaStudio has no job {j} in room {r}. Nothing was stopped.",
+            j=data(job_id, ID_CAP),
+            r=data(room_id, ID_CAP),
+        ),
+        words("Check the IDs; {cmd} lists the room's live jobs.", cmd=_command(room_id)),
+        join(" · ", [_error_small(error), _request(error.request_id)]),
     )
 
 
 def job_not_live(job: SmartLiveJob, now: datetime) -> Reply:
-    return Reply(
-        text=f":white_check_mark: Job {code(job.job_id)} in {where(job.room_id or '', job.room_name)} "
-        f"is not live: {job_facts(job, now)}. There is nothing to stop."
+    return _reply(
+        words(
+            "✅ Already ended: {room} is not live ({w}), so there is nothing to stop.",
+            room=room_label(job.room_id or "", job.room_name),
+            w=words(state_word(job)),
+        ),
+        job_facts(job, now),
+        _ids(job.room_id or "", job.job_id, _state(job)),
     )
 
 
 def no_live_jobs(room_id: str, room_name: str | None) -> Reply:
-    return Reply(
-        text=f":white_check_mark: No live job (WAITING or PROCESSING) in {where(room_id, room_name)}. "
-        "There is nothing to stop."
+    return _reply(
+        words(
+            "✅ No live job in {room} (nothing Starting or Live): there is nothing to stop.",
+            room=room_label(room_id, room_name),
+        ),
+        None,
+        _ids(room_id),
     )
 
 
 def room_unreadable(room_id: str, problem: str) -> Reply:
-    return Reply(
-        text=f":warning: I couldn't list the jobs of room {code(room_id)}: {escape(problem)}. "
-        f"If you know the job ID, use `/stoplive {escape(room_id)} <job_id>`."
+    return _reply(
+        words(
+            "⚠️ Couldn't list the jobs of room {r}: {p}",
+            r=data(room_id, ID_CAP),
+            p=data(problem, MESSAGE_CAP),
+        ),
+        words(
+            "If you know the job ID, use {cmd}. Nothing was stopped.",
+            cmd=_command(room_id, "<job_id>"),
+        ),
+        None,
     )
 
 
@@ -101,143 +198,438 @@ def confirmation(
     ttl: int,
     now: datetime,
 ) -> Reply:
-    room_name = job.room_name if job else None
-    lines = [
-        ":rotating_light: *Stop this livestream?*",
-        f"*Room:* {code(ticket.room_id)}" + (f" ({escape(room_name)})" if room_name else ""),
-        f"*Job:* {code(ticket.job_id)}",
-    ]
+    """The one red button. ``ticket.expires_at`` is the deadline shown (``ttl`` is kept for
+    callers; it is how ``expires_at`` was made)."""
+    room = room_label(ticket.room_id, job.room_name if job else None)
+    head = words(
+        "*Stop {room}?* Viewers see the stream end now; a stopped job cannot be resumed "
+        "(start a new one in MetaStudio).",
+        room=room,
+    )
+    lines = [head]
     if job is not None:
         lines.append(job_facts(job, now))
-    if lookup_problem:
+    if lookup_problem is not None:
         lines.append(
-            f":warning: I couldn't read the job ({escape(lookup_problem)}); you can still stop it."
+            words(
+                "⚠️ I couldn't read the job ({p}); you can still stop it.",
+                p=data(lookup_problem, MESSAGE_CAP),
+            )
         )
-    blocks = [
-        section("\n".join(lines)),
-        context(
-            f"Stops as MetaStudio user {code(app_user)} · this button works for you only, "
-            f"for {span(ttl)}, once. The channel will see the result."
-        ),
-        {
-            "type": "actions",
-            "block_id": "stoplive.confirmation",
-            "elements": [
-                button("Stop stream", CONFIRM_ACTION, ticket.encode(), style="danger"),
-                button("Cancel", CANCEL_ACTION, ticket.encode()),
-            ],
-        },
-    ]
-    return Reply(
-        text=f"Stop job {ticket.job_id} in room {ticket.room_id}? Confirm or cancel.", blocks=blocks
+    deadline = clock(datetime.fromtimestamp(ticket.expires_at, UTC))
+    small = join(
+        " · ",
+        [
+            _ids(ticket.room_id, ticket.job_id),
+            words("as MetaStudio user {u}", u=data(app_user, ID_CAP)),
+            *([_state(job)] if job is not None else []),
+            words("only you can use this, once; it expires at {t}", t=deadline),
+        ],
     )
+    text = words(
+        "Stop {room}? Viewers see the stream end now. Confirm or cancel before {t}.",
+        room=room,
+        t=deadline,
+    )
+    if len(ticket.encode()) > MAX_BUTTON_VALUE:  # IDs are checked first; this is a last guard
+        lines.append(words("⚠️ This request is too long for a Slack button. Nothing was stopped."))
+        return Reply(text=text, blocks=[section(join("\n", lines)), context(small)])
+    label = one_line(job.room_name) if job and job.room_name else f"job {ticket.job_id}"
+    buttons = actions(
+        "stoplive.confirmation",
+        button(
+            "Stop stream",
+            CONFIRM_ACTION,
+            ticket.encode(),
+            style="danger",
+            accessibility_label=f"Stop {label} now",
+        ),
+        button(
+            "Cancel", CANCEL_ACTION, ticket.encode(), accessibility_label="Cancel, keep it live"
+        ),
+    )
+    blocks = [section(join("\n", lines)), context(small), buttons]
+    return Reply(text=text, blocks=blocks)
 
 
 def picker(room_id: str, choices: Sequence[tuple[SmartLiveJob, Ticket]], now: datetime) -> Reply:
-    room_name = choices[0][0].room_name if choices else None
-    blocks = [
-        section(f"*{len(choices)} live jobs in {where(room_id, room_name)}.* Pick the one to stop:")
-    ]
-    for job, ticket in choices:
-        block = section(f"{code(job.job_id)}\n{job_facts(job, now)}")
-        block["accessory"] = button("Stop…", PICK_ACTION, ticket.encode(), style="danger")
-        blocks.append(block)
-    blocks.append(context("You will confirm on the next screen. Nothing is stopped yet."))
-    return Reply(
-        text=f"{len(choices)} live jobs in room {room_id}: pick one to stop.", blocks=blocks
+    """One room's live jobs, each with a plain "Choose" button (red comes only on the final
+    Stop); as many as Slack allows, then "…and N more"."""
+    room = room_label(room_id, choices[0][0].room_name if choices else None)
+    count = len(choices)
+    head = words(
+        f"*Choose the job to stop:* {count} live job{'s' if count != 1 else ''} in {{room}}.",
+        room=room,
     )
+    room_small = _ids(room_id)
+    fits = MAX_BLOCKS - 4  # head, small print, "…and N more", footer
+    blocks = [section(head), context(room_small)]
+    for job, ticket in choices[:fits]:
+        blocks.append(_choice(job, ticket.encode(), now))
+    blocks.extend(_more(count - min(count, fits), room_id))
+    blocks.append(context(words("You confirm on the next screen. Nothing is stopped yet.")))
+    return Reply(text=words("{h}\n{s}", h=head, s=room_small), blocks=blocks)
+
+
+def _choice(job: SmartLiveJob, value: str, now: datetime) -> Block:
+    text = words(
+        "{facts}\nJob {j} · {state}",
+        facts=job_facts(job, now),
+        j=data(job.job_id),
+        state=_state(job),
+    )
+    label = f"Choose job {one_line(job.job_id)}"
+    choose = (
+        button("Choose", PICK_ACTION, value, accessibility_label=label)
+        if len(value) <= MAX_BUTTON_VALUE
+        else None
+    )
+    return section(text, accessory=choose)
+
+
+def _more(hidden: int, room_id: str | None) -> list[Block]:
+    if hidden <= 0:
+        return []
+    how = (
+        words("type {cmd}", cmd=_command(room_id, "<job_id>"))
+        if room_id
+        else words("type `/stoplive` with the room and job ID")
+    )
+    return [context(words(f"…and {hidden} more: {{how}}.", how=how))]
 
 
 def stopping(ticket: Ticket) -> Reply:
     return Reply(
-        text=f":hourglass_flowing_sand: Stopping job {code(ticket.job_id)} in room "
-        f"{code(ticket.room_id)}… the result will be posted in the channel."
+        text=words(
+            "⏳ Stopping job {j} in room {r}… the result will be posted in the channel.",
+            j=data(ticket.job_id, ID_CAP),
+            r=data(ticket.room_id, ID_CAP),
+        )
     )
 
 
 def cancelled(ticket: Ticket) -> Reply:
     return Reply(
-        text=f":x: Cancelled. Job {code(ticket.job_id)} in room {code(ticket.room_id)} keeps running."
+        text=words(
+            "↩️ Cancelled: job {j} in room {r} is still live. Nothing was stopped.",
+            j=data(ticket.job_id, ID_CAP),
+            r=data(ticket.room_id, ID_CAP),
+        )
     )
 
 
 def expired(ticket: Ticket) -> Reply:
     return Reply(
-        text=f":hourglass: This confirmation expired, so nothing was stopped. Run "
-        f"`/stoplive {escape(ticket.room_id)} {escape(ticket.job_id)}` again if you still need to."
+        text=words(
+            "⌛ Expired: this confirmation expired, so nothing was stopped. Run {cmd} again if "
+            "you still need to.",
+            cmd=_command(ticket.room_id, ticket.job_id),
+        )
     )
 
 
 def not_yours(ticket: Ticket) -> Reply:
     return Reply(
-        text=f":no_entry: Only {mention(ticket.requester)} can confirm this stop. Run /stoplive "
-        "yourself if you need to stop it. Nothing was stopped."
+        text=words(
+            "⛔ Not yours: only {who} can confirm this stop. Run /stoplive yourself if you need "
+            "to stop it. Nothing was stopped.",
+            who=mention(ticket.requester),
+        )
     )
 
 
 def broken_button() -> Reply:
-    return Reply(
-        text=":warning: I can't read this button any more. Run /stoplive again. Nothing was stopped."
-    )
+    return Reply(text=words("⚠️ Unreadable button: run /stoplive again. Nothing was stopped."))
 
 
-# --- In the channel ----------------------------------------------------------------------
+def result_posted(channel_id: str, outcome: Outcome | None = None) -> Reply:
+    """The requester's note once the outcome is in the channel: where to look, and (given the
+    outcome) its verdict line, so they need not go and look."""
+    done = words("Done: result posted in {c}", c=channel(channel_id))
+    if outcome is None:
+        return Reply(text=words("{d}.", d=done))
+    return Reply(text=words("{h} · {d}", h=_head(outcome), d=done))
+
+
+# --- In the channel --------------------------------------------------------------------------
 
 
 def stop_sent(ticket: Ticket, answered: bool) -> Reply:
     """Posted as soon as the stop call returns; revised in place once the job is seen."""
-    status = "MetaStudio accepted the stop" if answered else "MetaStudio did not answer the stop"
-    return Reply(
-        text=f":hourglass_flowing_sand: {mention(ticket.requester)} is stopping job "
-        f"{code(ticket.job_id)} in room {code(ticket.room_id)}. {status}; checking the job…"
+    status = (
+        "MetaStudio accepted the stop; checking the job…"
+        if answered
+        else "MetaStudio did not answer the stop; checking the job…"
+    )
+    return _reply(
+        words(
+            "⏳ Stopping: job {j} · by {who}",
+            j=data(ticket.job_id, ID_CAP),
+            who=mention(ticket.requester),
+        ),
+        words(status),
+        _ids(ticket.room_id, ticket.job_id),
     )
 
 
-def announcement(outcome: Outcome) -> Reply:
-    """The one channel message that tells the truth about a confirmed stop."""
-    t = outcome.ticket
-    who, job = mention(t.requester), code(t.job_id)
-    room = where(t.room_id, outcome.job.room_name if outcome.job else None)
-    rid = (
-        f"MetaStudio request {code(outcome.request_id)}" if outcome.request_id else "no request ID"
+def still_checking(ticket: Ticket, job: SmartLiveJob | None, waited: float) -> Reply:
+    """Progress while a job that is still live keeps being watched: the channel message says
+    so instead of sitting at "checking"."""
+    room = room_label(ticket.room_id, job.room_name if job else None)
+    seen = words(state_word(job)) if job else words("not readable yet")
+    return _reply(
+        words(
+            "⏳ Still checking: {room} · stop asked by {who}",
+            room=room,
+            who=mention(ticket.requester),
+        ),
+        words(
+            "After " + span(waited) + " the job is {seen}; I keep watching until it ends.",
+            seen=seen,
+        ),
+        _ids(ticket.room_id, ticket.job_id, *([_state(job)] if job else [])),
     )
-    if outcome.verdict is Verdict.STOPPED:
-        head = f":octagonal_sign: {who} stopped job {job} in {room}."
-        detail = _ended_line(outcome)
-        if not outcome.answered:
-            detail += " (The stop's answer was lost; the job's state confirms it.)"
-    elif outcome.verdict is Verdict.STILL_LIVE:
-        state = escape(outcome.job.state if outcome.job else "live")
-        if outcome.answered:
-            head = f":warning: {who} asked to stop job {job} in {room}: the stop was accepted, "
-        else:
-            head = f":warning: {who} asked to stop job {job} in {room}: MetaStudio did not answer, "
-        head += f"but the job is still {state} after {span(outcome.waited)}."
-        detail = "It may not have stopped. Check the MetaStudio console or run /stoplive again."
-    elif outcome.verdict is Verdict.REFUSED:
-        assert outcome.error is not None
-        head = f":x: {who} tried to stop job {job} in {room}, but MetaStudio refused. Nothing was stopped."
-        detail = _error_line(outcome.error)
-    else:
-        head = f":question: {who} asked to stop job {job} in {room}, and the outcome is unknown."
-        said = "MetaStudio accepted the stop" if outcome.answered else "No answer from MetaStudio"
-        detail = (
-            f"{said}, but the job could not be read to confirm it ended "
-            f"({escape(outcome.problem)}). Check the MetaStudio console before trying again."
+
+
+def announcement(
+    outcome: Outcome,
+    *,
+    console_url: str | None = None,
+    check_value: str | None = None,
+    stop_value: str | None = None,
+) -> Reply:
+    """The one channel message that tells the truth about a confirmed stop. The keyword
+    arguments add the optional buttons of :func:`outcome_actions`."""
+    buttons = outcome_actions(
+        console_url=console_url, check_value=check_value, stop_value=stop_value
+    )
+    return _reply(
+        _head(outcome), _detail(outcome), _small(outcome), *([buttons] if buttons else [])
+    )
+
+
+def thread_reply(outcome: Outcome, previous: Verdict | None = None) -> Reply:
+    """A short reply in the outcome's thread when the verdict is bad or has changed (so the
+    people following the thread are told): verdict first, then what to do."""
+    changed = (
+        words(f" (was: {HEADS[previous].split(' ', 1)[1]})")
+        if previous is not None and previous != outcome.verdict
+        else None
+    )
+    head = words("{h}{c}", h=_head(outcome), c=changed) if changed else _head(outcome)
+    return Reply(text=words("{h}\n{n}", h=head, n=_next_step(outcome)))
+
+
+def outcome_actions(
+    *,
+    console_url: str | None = None,
+    check_value: str | None = None,
+    stop_value: str | None = None,
+) -> Block | None:
+    """Optional buttons under an outcome: "Open in MetaStudio" (an http(s) URL, else left out),
+    "Check again" and "Stop again" (values chosen by the caller). None when there are none.
+    "Stop again" is not red: it leads to a confirmation, which has the red button."""
+    elements = []
+    if console_url and console_url == one_line(console_url) and _web_url(console_url):
+        elements.append(
+            button(
+                "Open in MetaStudio",
+                OPEN_CONSOLE_ACTION,
+                url=console_url,
+                accessibility_label="Open this job in the MetaStudio console",
+            )
         )
-    footer = f"As MetaStudio user {code(outcome.app_user)} · {rid}"
-    return Reply(text=f"{head} {detail}", blocks=[section(f"{head}\n{detail}"), context(footer)])
+    if check_value and len(check_value) <= MAX_BUTTON_VALUE:
+        elements.append(
+            button(
+                "Check again",
+                CHECK_AGAIN_ACTION,
+                check_value,
+                accessibility_label="Read the job's state again",
+            )
+        )
+    if stop_value and len(stop_value) <= MAX_BUTTON_VALUE:
+        elements.append(
+            button(
+                "Stop again",
+                STOP_AGAIN_ACTION,
+                stop_value,
+                accessibility_label="Ask to stop this job again (you confirm first)",
+            )
+        )
+    return actions("stoplive.outcome_actions", *elements) if elements else None
 
 
-def _ended_line(outcome: Outcome) -> str:
+def _web_url(url: str) -> bool:
+    """An http(s) link (as the console URL setting allows) that fits Slack's 3,000 limit."""
+    return url.startswith(("https://", "http://")) and len(url) <= 3000 and " " not in url
+
+
+def _room(outcome: Outcome) -> Mrkdwn:
+    return room_label(outcome.ticket.room_id, outcome.job.room_name if outcome.job else None)
+
+
+def _head(outcome: Outcome) -> Mrkdwn:
+    room, who = _room(outcome), mention(outcome.ticket.requester)
+    if outcome.verdict is Verdict.REFUSED:
+        error = outcome.error
+        said = (
+            words(
+                " {code} ({msg})",
+                code=data(error.error_code or f"HTTP {error.status}", ID_CAP),
+                msg=data(error.error_msg, MESSAGE_CAP),
+            )
+            if error is not None
+            else words("")
+        )
+        return words(
+            HEADS[outcome.verdict] + " {room}:{said} · by {who}", room=room, said=said, who=who
+        )
+    verb = "by" if outcome.verdict is Verdict.STOPPED else "stop asked by"
+    return words(HEADS[outcome.verdict] + ": {room} · " + verb + " {who}", room=room, who=who)
+
+
+def _detail(outcome: Outcome) -> Mrkdwn:
+    job = outcome.job
+    if outcome.verdict is Verdict.STOPPED:
+        ended = _ended_line(outcome)
+        if outcome.answered:
+            return ended
+        return words(
+            "{e} MetaStudio's answer to the stop was lost; the job's state confirms it.", e=ended
+        )
+    if outcome.verdict is Verdict.STILL_LIVE:
+        said = (
+            "MetaStudio accepted the stop"
+            if outcome.answered
+            else "MetaStudio did not answer the stop"
+        )
+        state = words(state_word(job)) if job else words("live")
+        return words(
+            said + ", but the stream is still {s} after " + span(outcome.waited) + ". "
+            "It may not have stopped: check MetaStudio or run /stoplive again.",
+            s=state,
+        )
+    if outcome.verdict is Verdict.REFUSED:
+        status = outcome.error.status if outcome.error else 0
+        return words(f"Nothing was stopped (HTTP {status}). " + "Check the error, then try again.")
+    said = "MetaStudio accepted the stop" if outcome.answered else "No answer from MetaStudio"
+    return words(
+        said + ", but the job could not be read to confirm it ended ({p}). "
+        "Check MetaStudio before trying again.",
+        p=data(outcome.problem, MESSAGE_CAP),
+    )
+
+
+def _next_step(outcome: Outcome) -> Mrkdwn:
+    if outcome.verdict is Verdict.STOPPED:
+        return _ended_line(outcome)
+    return _detail(outcome)
+
+
+def _small(outcome: Outcome) -> Mrkdwn:
+    t = outcome.ticket
+    return join(
+        " · ",
+        [
+            _ids(t.room_id, t.job_id),
+            words("MetaStudio user {u}", u=data(outcome.app_user, ID_CAP)),
+            _request(outcome.request_id),
+            *([_state(outcome.job)] if outcome.job else []),
+            *([_error_small(outcome.error)] if outcome.error else []),
+        ],
+    )
+
+
+def _request(request_id: str) -> Mrkdwn:
+    if not request_id:
+        return words("no MetaStudio request ID")
+    return words("MetaStudio request {r}", r=data(request_id, ID_CAP))
+
+
+def _error_small(error: MetaStudioError) -> Mrkdwn:
+    return words(
+        f"HTTP {error.status} " + "{c}: {m}",
+        c=data(error.error_code, ID_CAP),
+        m=data(error.error_msg, MESSAGE_CAP),
+    )
+
+
+def _ended_line(outcome: Outcome) -> Mrkdwn:
     job = outcome.job
     if job is None:
-        return "The job has ended."
+        return words("The stream has ended.")
     ended, started = job.ended_at, job.started_at
-    when = f"ended {clock(ended)}" if ended else f"is now {escape(job.state)}"
-    length = f" after {span((ended - started).total_seconds())}" if ended and started else ""
-    return f"The job {when}{length}."
+    if ended is None:
+        return words("The stream has ended ({w}).", w=words(state_word(job)))
+    length = f" after {span((ended - started).total_seconds())}" if started else ""
+    return words("The stream ended at {t}" + length + ".", t=clock(ended))
 
 
-def _error_line(error: MetaStudioError) -> str:
-    return f"HTTP {error.status} {code(error.error_code)}: {escape(error.error_msg)}"
+# --- Finding a job by room name --------------------------------------------------------------
+
+
+def live_jobs(
+    choices: Sequence[tuple[SmartLiveJob, str]], now: datetime, query: str | None = None
+) -> Reply:
+    """Live jobs across several rooms, grouped by room name (rooms in the order first seen),
+    each with a "Choose" button carrying the value the caller gave; as many as fit in Slack's
+    50 blocks, then "…and N more"."""
+    groups: dict[str, list[tuple[SmartLiveJob, str]]] = {}
+    for job, value in choices:
+        groups.setdefault(job.room_id or "", []).append((job, value))
+    count = len(choices)
+    matched = words(" matching {q}", q=data(query, NAME_CAP)) if query is not None else words("")
+    head = words(
+        f"*Choose the job to stop:* {count} live job{'s' if count != 1 else ''} in "
+        f"{len(groups)} room{'s' if len(groups) != 1 else ''}" + "{m}.",
+        m=matched,
+    )
+    blocks = [section(head)]
+    budget = MAX_BLOCKS - 3  # head is in; keep room for "…and N more" and the footer
+    shown = 0
+    for room_id, jobs in groups.items():
+        if len(blocks) + 2 > budget:
+            break
+        blocks.append(
+            context(
+                words(
+                    "*{room}* · {ids}",
+                    room=room_label(room_id, jobs[0][0].room_name),
+                    ids=_ids(room_id),
+                )
+            )
+        )
+        for job, value in jobs:
+            if len(blocks) + 1 > budget:
+                break
+            blocks.append(_choice(job, value, now))
+            shown += 1
+    blocks.extend(_more(count - shown, None))
+    blocks.append(context(words("You confirm on the next screen. Nothing is stopped yet.")))
+    return Reply(text=head, blocks=blocks)
+
+
+def no_room_matches(query: str) -> Reply:
+    return Reply(
+        text=words(
+            "🔍 No room matches {q}. Check the name, or use the room ID. Nothing was stopped.",
+            q=data(query, NAME_CAP),
+        )
+    )
+
+
+def no_live_in_matches(query: str, rooms: Sequence[SmartLiveRoom]) -> Reply:
+    """Rooms matched the words, but none has a live job: nothing to stop, and which rooms."""
+    named = [room_label(r.room_id, r.room_name) for r in rooms[:_MAX_ROOMS_LISTED]]
+    if len(rooms) > _MAX_ROOMS_LISTED:
+        named.append(words(f"and {len(rooms) - _MAX_ROOMS_LISTED} more"))
+    n = len(rooms)
+    return Reply(
+        text=words(
+            f"✅ Nothing live: {n} room{'s' if n != 1 else ''} " + "match {q}, but none has a "
+            "live job, so there is nothing to stop. Rooms: {rooms}.",
+            q=data(query, NAME_CAP),
+            rooms=join(", ", named) if named else words("none"),
+        )
+    )

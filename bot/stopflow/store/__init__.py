@@ -1,10 +1,33 @@
 """What stoplive remembers beyond one process: once-only claims and the journal of stops.
 
-The workflow is handed a :class:`StateStore` (built in ``bot/app.py``) and never knows which
-one: Redis when several replicas share the work, a SQLite file by default, memory in unit tests.
+The workflow is handed a :class:`StateStore` (built in ``bot/app.py`` with :func:`open_store`)
+and never knows which one: Redis when several replicas share the work, a SQLite file by
+default, memory in unit tests.
 """
 
 from bot.stopflow.store.base import JournalEntry, StateStore, StoreUnavailable
 from bot.stopflow.store.memory import MemoryStore
+from bot.stopflow.store.redis import RedisStore
+from bot.stopflow.store.sqlite import DEFAULT_STATE_FILE, SqliteStore
 
-__all__ = ["JournalEntry", "MemoryStore", "StateStore", "StoreUnavailable"]
+
+def open_store(redis_url: str | None, state_file: str) -> StateStore:
+    """Redis at ``redis_url`` if one is given, else the SQLite file ``state_file``.
+
+    Nothing is connected yet (call ``ping`` to find out); ValueError if the URL is not a
+    Redis URL."""
+    if redis_url and redis_url.strip():
+        return RedisStore(redis_url.strip())
+    return SqliteStore(state_file)
+
+
+__all__ = [
+    "DEFAULT_STATE_FILE",
+    "JournalEntry",
+    "MemoryStore",
+    "RedisStore",
+    "SqliteStore",
+    "StateStore",
+    "StoreUnavailable",
+    "open_store",
+]

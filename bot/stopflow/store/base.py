@@ -5,8 +5,9 @@ anyone. Each confirmed stop is written down *before* the stop call, its owner re
 while it works, and whoever finds an expired lease (another replica, or the next start) takes
 the stop over and finishes it: reads the job, posts the truthful outcome, audits it.
 
-Every method raises :class:`StoreUnavailable` when the store cannot be reached; callers fail
-closed (no stop is sent without a claim and a journal entry).
+Every method raises :class:`StoreUnavailable` when the store cannot be reached (within a couple
+of seconds, never a hang) or is handed text it cannot keep; callers fail closed (no stop is
+sent without a claim and a journal entry).
 """
 
 from __future__ import annotations
@@ -16,7 +17,22 @@ from typing import Protocol
 
 
 class StoreUnavailable(Exception):
-    """The store could not be reached or answered nonsense; the message says which."""
+    """The store could not be reached or answered nonsense, or was handed text it cannot keep;
+    the message says which."""
+
+
+def require_storable(**texts: str) -> None:
+    """StoreUnavailable unless every text can be written as UTF-8, naming the first that cannot.
+
+    A lone surrogate (``"\\ud800"``, which ``json.loads`` yields for a crafted payload) cannot
+    leave Python as UTF-8: Redis and SQLite would raise UnicodeEncodeError halfway through a
+    write. Every store refuses it up front with the one error callers already fail closed on.
+    """
+    for name, text in texts.items():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise StoreUnavailable(f"{name}: not storable (not valid Unicode text)") from None
 
 
 @dataclass(frozen=True)
@@ -46,7 +62,10 @@ class JournalEntry:
     finished_at: float = 0.0
 
     def to_record(self) -> dict[str, str]:
-        return {key: str(value) for key, value in asdict(self).items()}
+        """Every field as text; StoreUnavailable if a text field cannot be stored."""
+        record = {key: str(value) for key, value in asdict(self).items()}
+        require_storable(**record)
+        return record
 
     @classmethod
     def from_record(cls, record: dict[str, str]) -> JournalEntry:

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import time
 
-from bot.stopflow.store.base import UPDATABLE, JournalEntry
+from bot.stopflow.store.base import UPDATABLE, JournalEntry, require_storable
 
 KEEP_FINISHED = 24 * 3600.0
 
 
 class MemoryStore:
-    def __init__(self) -> None:
+    def __init__(self, keep_finished: float = KEEP_FINISHED) -> None:
+        """``keep_finished``: seconds a finished entry stays visible to ``recent``."""
+        self._keep_finished = keep_finished
         self._claims: dict[str, tuple[str, float]] = {}
         self._journal: dict[str, JournalEntry] = {}
 
     async def claim(self, key: str, holder: str, ttl: float) -> str | None:
+        require_storable(key=key, holder=holder)
         now = time.time()
         current = self._claims.get(key)
         if current is not None and current[1] > now:
@@ -27,18 +30,20 @@ class MemoryStore:
         return None
 
     async def release(self, key: str, holder: str) -> None:
+        require_storable(key=key, holder=holder)
         if self._claims.get(key, ("", 0.0))[0] == holder:
             del self._claims[key]
 
     async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
-        self._journal[entry.stop_id] = entry.with_changes(
-            owner=owner, lease_until=time.time() + lease
-        )
+        entry = entry.with_changes(owner=owner, lease_until=time.time() + lease)
+        entry.to_record()  # refuses text a shared store could not keep
+        self._journal[entry.stop_id] = entry
 
     async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
         unknown = set(changes) - UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
+        require_storable(stop_id=stop_id, owner=owner, **changes)
         entry = self._journal.get(stop_id)
         if entry is None or entry.owner != owner or entry.finished_at:
             return False
@@ -46,6 +51,7 @@ class MemoryStore:
         return True
 
     async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
+        require_storable(stop_id=stop_id, owner=owner, outcome=outcome, detail=detail)
         entry = self._journal.get(stop_id)
         if entry is None or entry.owner != owner:
             return False
@@ -55,6 +61,7 @@ class MemoryStore:
         return True
 
     async def take_orphans(self, owner: str, lease: float, limit: int = 10) -> list[JournalEntry]:
+        require_storable(owner=owner)
         now = time.time()
         taken: list[JournalEntry] = []
         for stop_id, entry in list(self._journal.items()):
@@ -81,7 +88,7 @@ class MemoryStore:
         return None
 
     def _forget_old(self) -> None:
-        cutoff = time.time() - KEEP_FINISHED
+        cutoff = time.time() - self._keep_finished
         for stop_id, entry in list(self._journal.items()):
             if entry.finished_at and entry.finished_at < cutoff:
                 del self._journal[stop_id]

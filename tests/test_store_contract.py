@@ -1,0 +1,511 @@
+"""One contract, three stores: MemoryStore (the reference), SqliteStore and RedisStore.
+
+Every store-agnostic test runs against each backend; "another instance" is a second SqliteStore
+on the same file or a second Redis connection pool (for memory, the same object: it is one
+process's store). The backend-specific tests below them cover what only one store has: the
+SQLite file itself, and a Redis that is down, comes back, or never answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.metrics import REGISTRY
+from bot.stopflow.store import (
+    JournalEntry,
+    MemoryStore,
+    RedisStore,
+    SqliteStore,
+    StateStore,
+    StoreUnavailable,
+    open_store,
+)
+from bot.stopflow.store.memory import KEEP_FINISHED
+from tests.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+HOUR = 3600.0
+
+
+@dataclass
+class Backend:
+    """Opens stores of one kind over one shared storage, and closes them after the test."""
+
+    name: str
+    tmp_path: Path
+    redis_url: str
+    opened: list[StateStore] = field(default_factory=list)
+
+    def open(self, keep_finished: float = KEEP_FINISHED) -> StateStore:
+        store: StateStore
+        if self.name == "memory":
+            if self.opened:
+                return self.opened[0]
+            store = MemoryStore(keep_finished=keep_finished)
+        elif self.name == "sqlite":
+            store = SqliteStore(str(self.tmp_path / "state.sqlite3"), keep_finished=keep_finished)
+        else:
+            store = RedisStore(self.redis_url, keep_finished=keep_finished)
+        self.opened.append(store)
+        return store
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_server: RedisServer
+) -> AsyncIterator[Backend]:
+    redis_server.flush()
+    opened = Backend(request.param, tmp_path, redis_server.url)
+    yield opened
+    for store in opened.opened:
+        await store.aclose()
+
+
+def entry(stop_id: str = "", created_at: float | None = None, **fields: str) -> JournalEntry:
+    return JournalEntry(
+        stop_id=stop_id or uuid.uuid4().hex,
+        room_id=fields.pop("room_id", "room-1"),
+        job_id=fields.pop("job_id", "job-1"),
+        requester=fields.pop("requester", "U024BE7LH"),
+        channel_id=fields.pop("channel_id", "C0OPS"),
+        app_user_id=fields.pop("app_user_id", "ops-alice"),
+        response_url=fields.pop("response_url", "https://hooks.slack.com/commands/T0/1/x"),
+        created_at=time.time() if created_at is None else created_at,
+        **fields,
+    )
+
+
+def errors(operation: str) -> float:
+    return REGISTRY.get_sample_value("stoplive_store_errors_total", {"operation": operation}) or 0
+
+
+# --- claims ---------------------------------------------------------------------------------
+
+
+async def test_a_claim_is_taken_once_and_a_second_caller_learns_the_holder(
+    backend: Backend,
+) -> None:
+    store, other = backend.open(), backend.open()
+    assert await store.claim("ticket:1", "U1", 60) is None
+    assert await store.claim("ticket:1", "U2", 60) == "U1"
+    assert await other.claim("ticket:1", "U3", 60) == "U1"
+    assert await other.claim("ticket:2", "U3", 60) is None
+
+
+async def test_a_claim_expires_after_its_ttl(backend: Backend) -> None:
+    store = backend.open()
+    assert await store.claim("job:1", "U1", 0.05) is None
+    await asyncio.sleep(0.1)
+    assert await store.claim("job:1", "U2", 60) is None
+    assert await store.claim("job:1", "U3", 60) == "U2"
+
+
+async def test_only_the_holder_releases_a_claim(backend: Backend) -> None:
+    store = backend.open()
+    await store.claim("job:1", "U1", 60)
+    await store.release("job:1", "U2")
+    assert await store.claim("job:1", "U3", 60) == "U1"
+    await store.release("job:1", "U1")
+    assert await store.claim("job:1", "U3", 60) is None
+    await store.release("never-claimed", "U1")
+
+
+# --- journal --------------------------------------------------------------------------------
+
+
+async def test_an_entry_is_begun_updated_and_finished_by_its_owner(backend: Backend) -> None:
+    store, other = backend.open(), backend.open()
+    stop = entry()
+    before = time.time()
+    await store.begin(stop, "replica-a", 30)
+    [found] = await other.recent(0)
+    assert found == stop.with_changes(owner="replica-a", lease_until=found.lease_until)
+    assert before + 30 <= found.lease_until <= time.time() + 30
+
+    assert await store.update(stop.stop_id, "replica-a", 60, step="sent")
+    assert await store.update(stop.stop_id, "replica-a", 60, step="answered", request_id="r-1")
+    [found] = await other.recent(0)
+    assert (found.step, found.request_id, found.owner) == ("answered", "r-1", "replica-a")
+    assert found.lease_until >= before + 60
+
+    assert await store.finish(stop.stop_id, "replica-a", "stopped", "job ended")
+    [found] = await other.recent(0)
+    assert (found.step, found.outcome, found.detail) == ("finished", "stopped", "job ended")
+    assert before <= found.finished_at <= time.time()
+    assert not await store.update(stop.stop_id, "replica-a", 60, step="sent")
+
+
+async def test_update_and_finish_refuse_an_owner_that_is_not_one(backend: Backend) -> None:
+    store = backend.open()
+    stop = entry()
+    await store.begin(stop, "replica-a", 30)
+    assert not await store.update(stop.stop_id, "replica-b", 30, step="sent")
+    assert not await store.finish(stop.stop_id, "replica-b", "stopped")
+    assert not await store.update("no-such-stop", "replica-a", 30, step="sent")
+    assert not await store.finish("no-such-stop", "replica-a", "stopped")
+    [found] = await store.recent(0)
+    assert (found.step, found.owner, found.finished_at) == ("confirmed", "replica-a", 0.0)
+
+
+async def test_after_a_take_over_the_old_owner_is_refused(backend: Backend) -> None:
+    store, other = backend.open(), backend.open()
+    stop = entry()
+    await store.begin(stop, "replica-a", 0)
+    [taken] = await other.take_orphans("replica-b", 30)
+    assert (taken.stop_id, taken.owner, taken.recovered_from) == (
+        stop.stop_id,
+        "replica-b",
+        "replica-a",
+    )
+    assert not await store.update(stop.stop_id, "replica-a", 30, step="sent")
+    assert not await store.finish(stop.stop_id, "replica-a", "stopped")
+    assert await other.update(stop.stop_id, "replica-b", 30, step="sent")
+    assert await other.finish(stop.stop_id, "replica-b", "stopped")
+
+
+async def test_update_refuses_a_field_that_is_not_updatable(backend: Backend) -> None:
+    store = backend.open()
+    stop = entry()
+    await store.begin(stop, "replica-a", 30)
+    with pytest.raises(ValueError, match="recovered_from"):
+        await store.update(stop.stop_id, "replica-a", 30, recovered_from="replica-b")
+    [found] = await store.recent(0)
+    assert found.recovered_from == ""
+
+
+async def test_take_orphans_takes_only_expired_unfinished_entries(backend: Backend) -> None:
+    store = backend.open()
+    live, expired, finished = entry("live"), entry("expired"), entry("finished")
+    await store.begin(live, "replica-a", 60)
+    await store.begin(expired, "replica-a", 0)
+    await store.begin(finished, "replica-a", 0)
+    assert await store.finish("finished", "replica-a", "stopped")
+
+    [taken] = await store.take_orphans("replica-b", 60)
+    assert (taken.stop_id, taken.owner, taken.recovered_from) == (
+        "expired",
+        "replica-b",
+        "replica-a",
+    )
+    assert taken.lease_until > time.time() + 50
+    assert await store.take_orphans("replica-c", 60) == []  # the fresh lease protects it
+
+
+async def test_take_orphans_respects_its_limit(backend: Backend) -> None:
+    store = backend.open()
+    for i in range(5):
+        await store.begin(entry(f"stop-{i}"), "replica-a", 0)
+    assert await store.take_orphans("replica-b", 60, limit=0) == []
+    first = await store.take_orphans("replica-b", 60, limit=3)
+    rest = await store.take_orphans("replica-b", 60, limit=3)
+    assert (len(first), len(rest)) == (3, 2)
+    assert {e.stop_id for e in first + rest} == {f"stop-{i}" for i in range(5)}
+
+
+async def test_concurrent_takers_each_get_an_orphan_exactly_once(backend: Backend) -> None:
+    first, second = backend.open(), backend.open()
+    orphans = {f"stop-{i:03d}" for i in range(150)}
+    for stop_id in orphans:
+        await first.begin(entry(stop_id), "gone", 0)
+
+    async def take_all(store: StateStore, owner: str) -> list[str]:
+        taken: list[str] = []
+        while batch := await store.take_orphans(owner, 60, limit=4):
+            assert all(e.owner == owner and e.recovered_from == "gone" for e in batch)
+            taken += [e.stop_id for e in batch]
+        return taken
+
+    results = await asyncio.gather(
+        *(take_all(s, f"taker-{i}") for i, s in enumerate([first, second] * 2))
+    )
+    everything = [stop_id for taken in results for stop_id in taken]
+    assert sorted(everything) == sorted(orphans)  # each once, none left behind
+
+
+async def test_recent_is_newest_first_within_the_window(backend: Backend) -> None:
+    store = backend.open()
+    now = time.time()
+    await store.begin(entry("3h-ago", created_at=now - 3 * HOUR), "replica-a", 60)
+    await store.begin(entry("25h-ago", created_at=now - 25 * HOUR), "replica-a", 60)
+    await store.begin(entry("1h-ago", created_at=now - HOUR), "replica-a", 60)
+    assert [e.stop_id for e in await store.recent(now - 24 * HOUR)] == ["1h-ago", "3h-ago"]
+    assert [e.stop_id for e in await store.recent(0)] == ["1h-ago", "3h-ago", "25h-ago"]
+
+
+async def test_a_finished_entry_is_forgotten_after_the_keep_time_an_open_one_never(
+    backend: Backend,
+) -> None:
+    store = backend.open(keep_finished=0.2)
+    await store.begin(entry("open", created_at=time.time() - 48 * HOUR), "replica-a", 60)
+    await store.begin(entry("done"), "replica-a", 60)
+    assert await store.finish("done", "replica-a", "stopped")
+    assert [e.stop_id for e in await store.recent(0)] == ["done", "open"]
+    await asyncio.sleep(0.3)
+    assert [e.stop_id for e in await store.recent(0)] == ["open"]
+
+
+async def test_a_stop_begun_again_replaces_the_finished_one_and_is_kept(backend: Backend) -> None:
+    store = backend.open(keep_finished=0.2)
+    await store.begin(entry("stop"), "replica-a", 60)
+    await store.finish("stop", "replica-a", "stopped")
+    await store.begin(entry("stop"), "replica-b", 60)
+    await asyncio.sleep(0.3)
+    [found] = await store.recent(0)
+    assert (found.owner, found.step, found.finished_at) == ("replica-b", "confirmed", 0.0)
+
+
+async def test_ping_answers(backend: Backend) -> None:
+    await backend.open().ping()
+
+
+# --- text: any string round-trips, a lone surrogate is refused before anything is written ----
+
+texts = st.text(max_size=40)
+surrogates = st.builds(
+    lambda head, s, tail: head + s + tail,
+    texts,
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    texts,
+)
+
+
+@given(text=texts, created=st.floats(min_value=0, max_value=4e9))
+def test_a_journal_record_round_trips_any_text(text: str, created: float) -> None:
+    stop = entry(text, created, room_id=text, detail=text, outcome=text, request_id=text)
+    assert JournalEntry.from_record(stop.to_record()) == stop
+
+
+@given(bad=surrogates)
+def test_a_journal_record_refuses_a_lone_surrogate(bad: str) -> None:
+    with pytest.raises(StoreUnavailable, match="requester: not storable"):
+        entry(requester=bad).to_record()
+
+
+@given(record=st.dictionaries(st.sampled_from(["stop_id", "created_at", "x"]), texts))
+def test_an_unreadable_record_is_store_trouble_not_a_crash(record: dict[str, str]) -> None:
+    with pytest.raises(StoreUnavailable, match="unreadable"):
+        JournalEntry.from_record(record)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=texts)
+async def test_every_store_keeps_any_text_exactly(backend: Backend, text: str) -> None:
+    store = backend.open()
+    stop = entry(uuid.uuid4().hex + text, requester=text, response_url=text, channel_ts=text)
+    await store.begin(stop, text, 0)
+    assert await store.claim("claim:" + text, text, 60) is None
+    assert await store.claim("claim:" + text, "other", 60) == text
+    assert await store.update(stop.stop_id, text, 0, detail=text)
+    taken = {e.stop_id: e for e in await store.take_orphans("taker", 60, limit=100)}
+    assert taken[stop.stop_id] == stop.with_changes(
+        owner="taker", recovered_from=text, detail=text, lease_until=taken[stop.stop_id].lease_until
+    )
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(bad=surrogates)
+async def test_every_store_refuses_a_lone_surrogate_and_writes_nothing(
+    backend: Backend, bad: str
+) -> None:
+    store = backend.open()
+    with pytest.raises(StoreUnavailable, match="not storable"):
+        await store.begin(entry(channel_id=bad), "replica-a", 60)
+    with pytest.raises(StoreUnavailable, match="not storable"):
+        await store.claim("job:1", bad, 60)
+    await store.begin(entry("stop"), "replica-a", 60)
+    with pytest.raises(StoreUnavailable, match="not storable"):
+        await store.update("stop", "replica-a", 60, detail=bad)
+    with pytest.raises(StoreUnavailable, match="not storable"):
+        await store.finish("stop", "replica-a", "stopped", bad)
+    [found] = await store.recent(0)
+    assert (found.detail, found.finished_at, found.channel_id) == ("", 0.0, "C0OPS")
+    assert await store.claim("job:1", "U1", 60) in (None, "U1")
+
+
+# --- SQLite: the file --------------------------------------------------------------------------
+
+
+async def test_sqlite_creates_its_file_on_first_use_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = SqliteStore(str(path))
+    assert not path.exists()
+    await store.ping()
+    assert path.exists()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    await store.aclose()
+
+
+async def test_sqlite_restarted_on_the_same_file_takes_over_what_was_left(tmp_path: Path) -> None:
+    path = str(tmp_path / "state.sqlite3")
+    killed = SqliteStore(path)
+    await killed.begin(entry("left-behind"), "replica-old", 0.05)
+    await killed.update("left-behind", "replica-old", 0.05, step="sent")
+    # the old process is never closed: it was killed mid-stop
+    restarted = SqliteStore(path)
+    [found] = await restarted.recent(0)
+    assert (found.stop_id, found.step, found.finished_at) == ("left-behind", "sent", 0.0)
+    await asyncio.sleep(0.1)
+    [taken] = await restarted.take_orphans("replica-new", 60)
+    assert (taken.stop_id, taken.recovered_from, taken.step) == (
+        "left-behind",
+        "replica-old",
+        "sent",
+    )
+    await restarted.aclose()
+    await killed.aclose()
+
+
+async def test_sqlite_adds_columns_a_file_from_an_older_stoplive_lacks(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE journal (stop_id TEXT PRIMARY KEY, room_id TEXT NOT NULL)")
+        db.execute("INSERT INTO journal VALUES ('old', 'room-0')")
+    store = SqliteStore(str(path))
+    await store.begin(entry("new"), "replica-a", 60)
+    assert [e.stop_id for e in await store.recent(0)] == ["new", "old"]
+    await store.aclose()
+
+
+async def test_sqlite_that_cannot_open_its_file_fails_closed_and_counts(tmp_path: Path) -> None:
+    store = SqliteStore(str(tmp_path / "no-such-dir" / "state.sqlite3"))
+    before = errors("claim")
+    with pytest.raises(StoreUnavailable, match=r"claim on .*no-such-dir"):
+        await store.claim("job:1", "U1", 60)
+    assert errors("claim") == before + 1
+    (tmp_path / "no-such-dir").mkdir()  # the operator fixes it: the next call opens the file
+    assert await store.claim("job:1", "U1", 60) is None
+    await store.aclose()
+    with pytest.raises(StoreUnavailable, match="closed"):
+        await store.ping()
+
+
+# --- Redis: down, back, silent ---------------------------------------------------------------
+
+
+async def test_redis_down_fails_closed_fast_and_works_again_when_back(
+    own_redis_server: RedisServer,
+) -> None:
+    store = RedisStore(own_redis_server.url)
+    assert await store.claim("job:1", "U1", 60) is None
+    own_redis_server.stop()
+    before = errors("claim")
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="Redis claim"):
+        await store.claim("job:2", "U1", 60)
+    assert time.monotonic() - started < 2.0
+    assert errors("claim") == before + 1
+    own_redis_server.start()  # same port, empty: scripts must be loaded again
+    assert await store.claim("job:2", "U1", 60) is None
+    assert await store.take_orphans("replica-a", 60) == []
+    await store.aclose()
+
+
+async def test_redis_restarted_while_idle_is_used_again_without_a_failed_call(
+    own_redis_server: RedisServer,
+) -> None:
+    store = RedisStore(own_redis_server.url)
+    await store.ping()
+    # in a thread, so the event loop runs meanwhile, as the bot's does while Redis restarts
+    await asyncio.to_thread(own_redis_server.stop)
+    await asyncio.to_thread(own_redis_server.start)
+    assert await store.claim("job:1", "U1", 60) is None
+    await store.aclose()
+
+
+async def test_a_redis_that_accepts_and_never_answers_fails_within_two_seconds() -> None:
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = RedisStore(f"redis://127.0.0.1:{port}/0")
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable, match="Redis begin: TimeoutError"):
+        await store.begin(entry(), "replica-a", 60)
+    assert time.monotonic() - started < 2.0
+    await store.aclose()
+    server.close()
+
+
+def test_a_bad_redis_url_is_refused_without_repeating_it() -> None:
+    with pytest.raises(ValueError, match="not a usable Redis URL") as refused:
+        open_store("http://user:s3cret@redis.example:6379", "unused.sqlite3")
+    assert "s3cret" not in str(refused.value)
+
+
+def test_open_store_chooses_redis_when_given_a_url_else_the_file(tmp_path: Path) -> None:
+    assert isinstance(open_store("redis://127.0.0.1:1/0", "x"), RedisStore)
+    assert isinstance(open_store(None, str(tmp_path / "x")), SqliteStore)
+    assert isinstance(open_store("  ", str(tmp_path / "x")), SqliteStore)
+
+
+# --- another process takes orphans at the same time --------------------------------------------
+
+TAKER = """
+import asyncio, json, sys
+from bot.stopflow.store import open_store
+
+async def main() -> None:
+    store = open_store(sys.argv[1] or None, sys.argv[2])
+    await store.ping()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    taken = []
+    while batch := await store.take_orphans("subprocess", 60, limit=2):
+        taken += [e.stop_id for e in batch]
+    await store.aclose()
+    print(json.dumps(taken), flush=True)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_another_process_and_this_one_take_each_orphan_exactly_once(
+    kind: str, tmp_path: Path, redis_url: str
+) -> None:
+    url = redis_url if kind == "redis" else ""
+    path = str(tmp_path / "state.sqlite3")
+    store = open_store(url or None, path)
+    orphans = {f"stop-{i:03d}" for i in range(240)}
+    for stop_id in orphans:
+        await store.begin(entry(stop_id), "gone", 0)
+    taker = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", TAKER, url, path,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert taker.stdin and taker.stdout
+    assert await asyncio.wait_for(taker.stdout.readline(), 30) == b"ready\n"
+    taker.stdin.write(b"go\n")
+    await taker.stdin.drain()
+    mine: list[str] = []
+    while batch := await store.take_orphans("test-process", 60, limit=2):
+        mine += [e.stop_id for e in batch]
+    theirs = json.loads(await asyncio.wait_for(taker.stdout.readline(), 30))
+    await taker.wait()
+    await store.aclose()
+    assert sorted(mine + theirs) == sorted(orphans)
+    assert mine and theirs  # both really took part
