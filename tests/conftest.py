@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,7 +79,7 @@ BotFactory = Callable[..., Awaitable[Harness]]
 
 @pytest.fixture
 async def start_bot(
-    metastudio: MetaStudioStandIn, slack: SlackStandIn
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
 ) -> AsyncIterator[BotFactory]:
     """Start stoplive as ``python -m bot`` would (HTTP mode unless told otherwise), pointed at
     the stand-ins. Keyword arguments override settings; ``store`` replaces the state store
@@ -86,6 +87,7 @@ async def start_bot(
     started: list[Harness] = []
 
     async def start(store: StateStore | None = None, **overrides: Any) -> Harness:
+        overrides.setdefault("stoplive_state_file", str(tmp_path / "stoplive-state.sqlite3"))
         settings = load_settings(**bot_settings(metastudio, slack, **overrides))
         stoplive = build(settings, store=store)
         transport = Transport(stoplive, health=stoplive.health)
