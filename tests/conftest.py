@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,8 @@ def bot_settings(
         "port": 0,
         "stoplive_allowlist": json.dumps({ALICE: "ops-alice", BOB: "ops-bob"}),
         "stoplive_verify_seconds": 2.0,
+        # never the default file in the working directory (a checkout must stay clean)
+        "stoplive_state_file": os.path.join(tempfile.mkdtemp(prefix="stoplive-"), "state.sqlite3"),
     }
     values.update(overrides)
     return values
