@@ -24,13 +24,13 @@ log = logging.getLogger("bot")
 async def run() -> None:
     settings = load_settings()
     logging.getLogger().setLevel(settings.stoplive_log_level)
-    transport = Transport(build(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, settings.allowlist.reload_soon)
     watcher = asyncio.create_task(settings.allowlist.watch(ALLOWLIST_POLL_SECONDS))
+    transport = Transport(build(settings))
     try:
         if await until(transport.open(), stop):
             await stop.wait()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -86,7 +88,10 @@ def web_app(
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     async def healthz(_: web.Request) -> web.Response:
-        reason = await health() if health is not None else None
+        try:
+            reason = await health() if health is not None else None
+        except Exception as exc:  # a probe must answer, whatever the check does
+            reason = f"health check failed: {type(exc).__name__}"
         if reason is not None:
             return web.json_response({"ok": False, "reason": reason}, status=503)
         return web.json_response({"ok": True})
@@ -124,20 +129,64 @@ def refuse(refusal: Refusal, size: int) -> web.Response:
     return web.Response(status=refusal.status)
 
 
+class GuardedSocketModeClient(SocketModeClient):
+    """slack_sdk's Socket Mode client, except that a message Slack would never send (text that
+    is not JSON, an envelope whose payload is not an object) is logged in one line (and acked,
+    if it has an envelope id) instead of raising inside the SDK with a traceback."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the SDK fires and forgets listener runs; holding them keeps them from being collected
+        self._listening: set[asyncio.Future[None]] = set()
+
+    async def process_message(self) -> None:
+        raw = await self.message_queue.get()
+        if raw is None:
+            return
+        try:
+            message = json.loads(raw) if raw.startswith("{") else {}
+        except (ValueError, RecursionError):
+            ignored("not_json", len(raw))
+            return
+        self._listening.add(task := asyncio.ensure_future(self.run_message_listeners(message, raw)))
+        task.add_done_callback(self._listening.discard)
+
+    async def run_message_listeners(self, message: dict[str, Any], raw_message: str) -> None:
+        envelope_id = message.get("envelope_id")
+        if envelope_id is not None and not isinstance(message.get("payload"), dict):
+            ignored("payload_not_an_object", len(raw_message))
+            if isinstance(envelope_id, str):
+                await self.send_socket_mode_response({"envelope_id": envelope_id})
+            return
+        await super().run_message_listeners(message, raw_message)
+
+
+def ignored(reason: str, size: int, envelope_type: object = None) -> None:
+    metrics.REJECTED_REQUESTS.labels(reason).inc()
+    fields: dict[str, object] = {"reason": reason, "bytes": size}
+    if envelope_type is not None:
+        fields["envelope_type"] = str(envelope_type)[:40]
+    log.warning("acked a Socket Mode envelope without handling it", extra=fields)
+
+
 class EnvelopeHandler(AsyncSocketModeHandler):
     """Socket Mode with the same checks as HTTP: an envelope whose payload is not a
     well-formed command or click of ours is acked at once and logged in one line."""
+
+    def __init__(self, app: AsyncApp, app_token: str) -> None:  # as Bolt's, with the guard
+        self.app = app
+        self.app_token = app_token
+        self.client = GuardedSocketModeClient(
+            app_token=app_token, logger=app.logger, web_client=app.client
+        )
+        self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
 
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         started = time.time()
         verdict = sort_payload(req.payload)
         if not isinstance(verdict, Ours):
             reason = verdict.reason if isinstance(verdict, Malformed) else "not_handled"
-            metrics.REJECTED_REQUESTS.labels(reason).inc()
-            log.warning(
-                "acked a Socket Mode envelope without handling it",
-                extra={"reason": reason, "envelope_type": str(req.type)[:40]},
-            )
+            ignored(reason, len(json.dumps(req.payload)), req.type)
             await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
         checked = SocketModeRequest(
@@ -165,7 +214,7 @@ async def socket_url(client: AsyncWebClient, app_token: str) -> str | None:
         named = error if isinstance(error, str) and _SLACK_ERROR.match(error) else "refused"
         raise ConfigError(
             f"SLACK_APP_TOKEN: Slack refused it ({named}); set the app-level token "
-            "(xapp-…, scope connections:write) from your app's Basic Information page"
+            "(xapp-..., scope connections:write) from your app's Basic Information page"
         ) from None
     except (aiohttp.ClientError, OSError, TimeoutError):
         return None
@@ -197,9 +246,10 @@ class Transport:
         if settings.use_socket_mode:
             assert settings.slack_app_token is not None
             app_token = settings.slack_app_token.get_secret_value()
-            self._socket = EnvelopeHandler(bolt, app_token)
             # apps.connections.open goes through the app's own client, so SLACK_API_URL holds
-            self._socket.client.wss_uri = await socket_url(bolt.client, app_token)
+            url = await socket_url(bolt.client, app_token)
+            self._socket = EnvelopeHandler(bolt, app_token)
+            self._socket.client.wss_uri = url
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("stoplive connected to Slack in Socket Mode")
             return

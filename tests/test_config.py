@@ -469,3 +469,17 @@ async def _line_with(stream: asyncio.StreamReader, needle: str) -> str:
         if needle in line:
             return line
     raise AssertionError(f"no line with {needle!r}")
+
+
+def test_the_example_env_file_is_refused_until_filled_in() -> None:
+    """.env.example's placeholders (xoxb-, xapp-, empty values) name themselves."""
+    with pytest.raises(ConfigError) as raised:
+        load_settings(_env_file=str(REPO / ".env.example"))
+    assert str(raised.value).splitlines()[1:] == [
+        "  - SLACK_BOT_TOKEN: must be a bot token: xoxb- followed by the rest of it",
+        "  - SLACK_APP_TOKEN: must be an app-level token: xapp- followed by the rest of it",
+        "  - METASTUDIO_PROJECT_ID: required",
+        "  - SLACK_SIGNING_SECRET: required",
+        "  - MetaStudio auth: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or "
+        "METASTUDIO_AUTH_TOKEN, or HUAWEICLOUD_IAM_USERNAME/PASSWORD/DOMAIN",
+    ]

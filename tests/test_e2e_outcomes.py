@@ -13,7 +13,7 @@ import pytest
 from bot.metrics import CLAIM_CONFLICTS, REGISTRY
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, BOB, CHANNEL, buttons
-from tests.standins.metastudio import Fault
+from tests.standins.metastudio import Fault, MetaStudioStandIn
 
 STOP = f"{ROOM} {JOB}"
 
@@ -128,10 +128,10 @@ async def test_two_confirmations_of_one_job_send_one_stop(
     told = [
         p["text"]
         for p in bot.slack.posts(first_hook) + bot.slack.posts(second_hook)
-        if "already stopping" in p["text"]
+        if "Already being stopped" in p["text"]
     ]
     assert len(told) == 1
-    assert any(f"<@{user}> is already stopping" in told[0] for user in (ALICE, second))
+    assert any(f"Already being stopped by <@{user}>" in told[0] for user in (ALICE, second))
     assert [line["outcome"] for line in outcomes(caplog)] == ["stopped"]
     assert any(line["outcome"] == "refused_in_flight" for line in audit_lines(caplog))
     assert CLAIM_CONFLICTS.labels("job")._value.get() == conflicts + 1
@@ -148,8 +148,8 @@ async def test_a_stop_cut_short_by_shutdown_says_so_in_the_channel(
     assert not await bot.stoplive.background.drain(0.3)  # still watching
     await bot.stoplive.background.cancel(5)  # what the shutdown does once the drain is over
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert "The stop was sent" in final["text"]
-    assert "still Live (`PROCESSING`) when stoplive shut down" in final["text"]
+    assert "MetaStudio accepted the stop" in final["text"]
+    assert "still Live when stoplive shut down" in final["text"]
     assert f"/stoplive {ROOM} {JOB}" in final["text"]
     [line] = outcomes(caplog)
     assert line["outcome"] == "shut_down"
@@ -162,5 +162,29 @@ async def test_the_confirmation_button_is_spent_once_used(start_bot: BotFactory)
     await bot.click("stoplive.confirm", value)
     await bot.slack.wait_for(bot.final_channel_message)
     _, again = await bot.click("stoplive.confirm", value)
-    assert "already used" in (await bot.first_post(again))["text"]
+    assert "Already used" in (await bot.first_post(again))["text"]
     assert len(bot.metastudio.calls("POST", "/stop")) == 1
+
+
+async def test_an_iam_failure_is_told_as_one_and_nothing_is_sent(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot(
+        huaweicloud_iam_endpoint=metastudio.url,
+        huaweicloud_sdk_ak=None,
+        huaweicloud_sdk_sk=None,
+        huaweicloud_iam_username="bot",
+        huaweicloud_iam_password="wrong-password",
+        huaweicloud_iam_domain="acme",
+    )
+    bot.metastudio.iam_users[("acme", "bot", "right-password")] = 3600
+    value, _ = await bot.confirmation(STOP)  # the lookup failed; the stop is still offered
+    await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(lambda: bot.slack.calls("chat.postMessage"))
+    text = final[-1].args["text"]
+    assert text.startswith("❌ Not stopped (no IAM token)") and "nothing was sent" in text
+    assert "MetaStudio has no job" not in text and "did not answer the stop" not in text
+    assert bot.metastudio.calls("POST", "/stop") == [] and bot.metastudio.iam_calls >= 1
+    assert await bot.stoplive.background.drain(5)
+    [line] = outcomes(caplog)
+    assert line["outcome"] == "iam_failed"

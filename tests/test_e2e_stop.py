@@ -128,7 +128,7 @@ async def test_cancel_stops_nothing_and_disarms_the_confirmation(start_bot: BotF
     assert "Cancelled" in (await bot.first_post(hook))["text"]
     _, late = await bot.click("stoplive.confirm", value)  # a late click on the old button
     # the late click's own answer, not anything said before it
-    assert "already used" in (await bot.first_post(late))["text"]
+    assert "Already used" in (await bot.first_post(late))["text"]
     assert await bot.stoplive.background.drain(5)
     assert bot.metastudio.calls("POST", "/stop") == [] and bot.slack.calls("chat.postMessage") == []
 

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.metastudio import (
+    IamError,
     InvalidId,
     JobState,
     MetaStudioClient,
@@ -287,9 +288,9 @@ async def test_iam_401_gets_one_retry_with_a_fresh_token(metastudio: MetaStudioS
 async def test_iam_wrong_password_is_a_clear_error(metastudio: MetaStudioStandIn) -> None:
     metastudio.iam_users[("acme", "bot", "pw")] = 3600
     async with _client(metastudio, auth=_iam(metastudio, "wrong")) as client:
-        with pytest.raises(MetaStudioError) as raised:
+        with pytest.raises(IamError) as raised:
             await client.stop_job(ROOM, JOB, "ops-alice")
-    assert raised.value.status == 401 and raised.value.error_code == "IAM.0002"
+    assert raised.value.status == 401 and raised.value.code == "IAM.0002"
     assert "wrong" not in str(raised.value).replace("is wrong", "")
     assert metastudio.calls("POST", "/stop") == []
 

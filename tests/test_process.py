@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,13 +19,12 @@ from tests.harness import ALICE, CHANNEL, action_payload, buttons, command_body,
 from tests.standins.metastudio import Fault, MetaStudioStandIn
 from tests.standins.slack import SlackStandIn
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def environment(settings: dict[str, Any]) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_"))
-    }
+    """Built from scratch: nothing of the developer's SLACK_*/STOPLIVE_* (or any other) vars."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": REPO, "LANG": "C.UTF-8"}
     env.update(
         {k.upper(): str(v) for k, v in settings.items() if not k.startswith("_") and v is not None}
     )
@@ -44,7 +44,7 @@ async def run_bot(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process
         "bot",
         *args,
         env=env,
-        cwd=os.path.dirname(os.path.dirname(__file__)),
+        cwd=tempfile.mkdtemp(prefix="stoplive-"),  # no .env there
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -114,6 +114,9 @@ async def test_sigterm_lets_an_in_flight_stop_finish_and_post(
     audit = [json.loads(line) for line in out.decode().splitlines()]
     assert [a["outcome"] for a in audit if a["event"] == "outcome"] == ["stopped"]
     assert "all stops finished" in err.decode()
+    assert "will be unused" not in err.decode()  # Bolt's start-up warning is gone
+    for line in err.decode().splitlines():  # every line one JSON object
+        assert {"ts", "level", "logger", "msg"} <= json.loads(line).keys()
 
 
 async def test_check_reports_what_works(metastudio: MetaStudioStandIn, slack: SlackStandIn) -> None:
@@ -143,3 +146,76 @@ async def test_check_says_exactly_what_to_fix(
     assert "check HUAWEICLOUD_SDK_AK/SK" in report and "wrong" not in report.replace(
         "xoxb-wrong", ""
     )
+
+
+async def test_a_port_in_use_is_one_line_naming_port(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = await run_bot(env=environment(bot_settings(metastudio, slack, port=port)))
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 1
+    [line] = err.decode().splitlines()
+    assert line.startswith("PORT: ") and f":{port} (already in use)" in line
+    assert not out
+
+
+async def test_a_refused_app_token_is_fatal(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn
+) -> None:
+    for token in ("xapp-", "xapp-1-revoked"):  # the bare placeholder, and one Slack refuses
+        settings = bot_settings(metastudio, slack, stoplive_mode="socket", slack_app_token=token)
+        process = await run_bot(env=environment(settings))
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+        text = err.decode()
+        assert process.returncode == 1, text
+        assert "SLACK_APP_TOKEN: " in text and "Traceback" not in text
+        assert token not in text.replace("xapp- followed", "").replace("(xapp-...,", "")
+    [line] = text.splitlines()  # the one Slack refused: told in one line
+    assert line.startswith("SLACK_APP_TOKEN: Slack refused it (invalid_auth)")
+
+
+async def test_sigterm_while_connecting_is_honoured(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn
+) -> None:
+    slack.hold_connections = asyncio.Event()  # Slack never answers apps.connections.open
+    settings = bot_settings(metastudio, slack, stoplive_mode="socket", slack_app_token="xapp-test")
+    process = await run_bot(env=environment(settings))
+    try:
+        await slack.wait_for(lambda: slack.calls("apps.connections.open"))
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 15)
+    finally:
+        slack.hold_connections.set()
+        if process.returncode is None:
+            process.kill()
+    assert process.returncode == 0, err.decode()
+    assert "Traceback" not in err.decode()
+
+
+async def test_debug_logs_keep_the_iam_token_out(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn
+) -> None:
+    metastudio.iam_users[("acme", "bot", "pw-SECRET-789")] = 24 * 3600
+    settings = bot_settings(
+        metastudio,
+        slack,
+        huaweicloud_sdk_ak=None,
+        huaweicloud_sdk_sk=None,
+        huaweicloud_iam_username="bot",
+        huaweicloud_iam_password="pw-SECRET-789",
+        huaweicloud_iam_domain="acme",
+        huaweicloud_iam_endpoint=metastudio.url,
+        stoplive_log_level="DEBUG",
+    )
+    process = await run_bot("check", env=environment(settings))
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    logged = out.decode() + err.decode()
+    assert process.returncode == 0, logged
+    [token] = metastudio.tokens
+    assert "X-Subject-Token" in logged  # httpcore did print the header: redacted, not absent
+    assert token not in logged and "pw-SECRET-789" not in logged
+    assert "[redacted]" in logged

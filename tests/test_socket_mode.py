@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from tests.conftest import JOB, ROOM, BotFactory
-from tests.harness import ALICE, CHANNEL, action_payload, buttons
+from tests.harness import ALICE, CHANNEL, Harness, action_payload, buttons
 
 
 async def test_the_whole_flow_over_socket_mode(start_bot: BotFactory) -> None:
@@ -57,3 +61,61 @@ async def test_help_is_the_ack_payload_over_socket_mode(start_bot: BotFactory) -
     envelope = await bot.slack.send_envelope("slash_commands", command)
     ack = await bot.slack.wait_for(lambda: bot.slack.acks.get(envelope))
     assert "/stoplive &lt;room_id&gt; &lt;job_id&gt;" in ack["payload"]["text"]
+
+
+MALFORMED_ENVELOPES = [
+    ("slash_commands", {}),
+    ("slash_commands", {"command": "/stoplive", "text": "help", "user_id": ["U0ALICE01"]}),
+    ("slash_commands", "BODYMARK as a string"),
+    ("interactive", {"type": "block_actions", "user": {}, "actions": "BODYMARK"}),
+    ("interactive", {"type": 5}),
+    ("events_api", {"type": "event_callback", "event": "BODYMARK"}),
+    ("slash_commands", ["BODYMARK"]),
+    ("interactive", 5),
+    ("interactive", None),
+]
+
+
+async def test_a_malformed_envelope_is_acked_in_one_line(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot(stoplive_mode="socket", slack_app_token="xapp-test")
+    for kind, payload in MALFORMED_ENVELOPES:
+        caplog.clear()
+        envelope = await bot.slack.send_envelope(kind, payload)
+        ack = await bot.slack.wait_for(lambda e=envelope: bot.slack.acks.get(e))
+        assert ack == {"envelope_id": envelope}
+        [line] = [r for r in caplog.records if r.levelno >= logging.INFO]
+        assert line.name == "bot.server" and not line.exc_info
+        assert "BODYMARK" not in caplog.text
+    for raw in ("{not JSON BODYMARK", '{"envelope_id": 5, "payload": "BODYMARK"}', "[1]"):
+        caplog.clear()
+        await bot.slack.send_raw(raw)
+        await help_works(bot)  # the connection is still served; nothing raised
+        lines = [r for r in caplog.records if r.levelno >= logging.INFO]
+        assert "Traceback" not in caplog.text and "BODYMARK" not in caplog.text
+        assert len(lines) <= 1 and all(r.name == "bot.server" for r in lines)
+    assert not bot.slack.url_posts and not bot.metastudio.seen
+
+
+async def help_works(bot: Harness) -> None:
+    envelope = await bot.slack.send_envelope(
+        "slash_commands",
+        {
+            "command": "/stoplive",
+            "text": "help",
+            "user_id": ALICE,
+            "channel_id": CHANNEL,
+            "response_url": bot.slack.response_url(),
+        },
+    )
+    ack = await bot.slack.wait_for(lambda: bot.slack.acks.get(envelope))
+    assert "/stoplive &lt;room_id&gt; &lt;job_id&gt;" in ack["payload"]["text"]
+
+
+async def test_closing_leaves_no_connection_and_opens_none(start_bot: BotFactory) -> None:
+    bot = await start_bot(stoplive_mode="socket", slack_app_token="xapp-test")
+    await bot.slack.wait_for(lambda: bot.slack.sockets_open == 1)
+    await bot.transport.close()
+    await bot.slack.wait_for(lambda: bot.slack.sockets_open == 0)
+    assert len(bot.slack.calls("apps.connections.open")) == 1

@@ -16,8 +16,9 @@ import httpx
 from pydantic import SecretStr
 
 from bot.metastudio import signing
-from bot.metastudio.errors import MetaStudioError
+from bot.metastudio.errors import IamError
 from bot.metastudio.models import parse_time
+from bot.metastudio.text import parse_http_date, safe_text
 
 Clock = Callable[[], datetime]
 
@@ -88,12 +89,21 @@ class _Token:
     renew_at: float  # monotonic seconds
 
 
+# Marks the token requests this module builds, so the client can tell an IAM failure raised
+# by the transport (connect error, timeout) from a MetaStudio one: nothing reached MetaStudio.
+IAM_TOKEN_REQUEST = "stoplive.iam_token_request"
+IAM_TOKEN_LIFETIME = timedelta(hours=24)  # what IAM documents, when its answer does not say
+
+
 class IamPasswordAuth(httpx.Auth):
     """Obtains an IAM token with a password, caches it, renews it well before it expires, and
     repeats a call once with a fresh token when MetaStudio answers 401.
 
-    The token request is yielded from the same flow, so it goes over the same connection pool
-    and nobody else needs to know it happened. One lock makes a burst of calls share one fetch.
+    The token request is yielded from the same flow, so it goes over the client's transport
+    with the client's timeout, and nobody else needs to know it happened. One lock makes a burst
+    of calls share one fetch, and a 401 renews the token only if the request carried the current
+    one (a burst of 401s for one stale token costs one fetch, not one each). Every failure to
+    get a token is an :class:`IamError`; the client retries those that say "try again".
     """
 
     # Renew this long before expiry (or at half-life, for short-lived tokens).
@@ -118,6 +128,11 @@ class IamPasswordAuth(httpx.Auth):
         self._token: _Token | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def url(self) -> str:
+        """Where tokens come from (for ``check`` to name)."""
+        return self._url
+
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
@@ -126,18 +141,21 @@ class IamPasswordAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        timeout = request.extensions.get("timeout")
         stale = self._token
         if stale is None or time.monotonic() >= stale.renew_at:
             async with self._lock:
                 if self._token is stale:  # nobody renewed it while we waited
-                    self._token = await self._read_token((yield self._token_request()))
+                    answer = yield self._token_request(timeout)
+                    self._token = await self._read_token(answer)
+        carried = self._token
         request.headers["X-Auth-Token"] = self._current().get_secret_value()
         response = yield request
         if response.status_code == 401:
-            used = self._token
             async with self._lock:
-                if self._token is used:
-                    self._token = await self._read_token((yield self._token_request()))
+                if self._token is carried:  # nobody renewed it since this request left
+                    answer = yield self._token_request(timeout)
+                    self._token = await self._read_token(answer)
             request.headers["X-Auth-Token"] = self._current().get_secret_value()
             yield request
 
@@ -145,7 +163,7 @@ class IamPasswordAuth(httpx.Auth):
         assert self._token is not None
         return self._token.value
 
-    def _token_request(self) -> httpx.Request:
+    def _token_request(self, timeout: object) -> httpx.Request:
         body = {
             "auth": {
                 "identity": {
@@ -161,37 +179,63 @@ class IamPasswordAuth(httpx.Auth):
                 "scope": {"project": {"id": self._project_id}},
             }
         }
-        return httpx.Request("POST", self._url, json=body)
+        # A request built outside the client carries no timeout extension, and httpcore then
+        # waits for ever: give it the timeout of the request it is fetching a token for.
+        extensions: dict[str, object] = {IAM_TOKEN_REQUEST: True}
+        if timeout is not None:
+            extensions["timeout"] = timeout
+        return httpx.Request("POST", self._url, json=body, extensions=extensions)
 
     async def _read_token(self, response: httpx.Response) -> _Token:
-        await response.aread()
-        token = response.headers.get("X-Subject-Token")
+        try:
+            await response.aread()
+        except httpx.TransportError as exc:
+            raise iam_unreachable(exc) from exc
+        token = response.headers.get("X-Subject-Token", "").strip()
         if response.status_code not in (200, 201) or not token:
             raise iam_error(response)
-        now = self._clock()
         try:
             expires = parse_time(response.json()["token"]["expires_at"])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, IndexError):
             expires = None
-        lifetime = (expires - now) if expires else timedelta(hours=24)
+        # Measured against IAM's own clock (its Date header) when it sends one, so a machine
+        # whose clock is off still renews in time.
+        now = parse_http_date(response.headers.get("Date")) or self._clock()
+        lifetime = min(expires - now, IAM_TOKEN_LIFETIME) if expires else IAM_TOKEN_LIFETIME
         margin = min(self.RENEW_MARGIN, lifetime / 2)
         renew_in = max((lifetime - margin).total_seconds(), 0.0)
         return _Token(value=SecretStr(token), renew_at=time.monotonic() + renew_in)
 
 
-def iam_error(response: httpx.Response) -> MetaStudioError:
-    """IAM speaks ``{"error": {"code", "message"}}``; fold it into the one error type."""
+def iam_error(response: httpx.Response) -> IamError:
+    """IAM refused: it speaks ``{"error": {"code", "message"}}``, or anything else at all."""
     code, message = "IAM.TokenFailed", "could not obtain an IAM token"
+    if response.is_success:
+        message = "IAM answered without a token (no X-Subject-Token header)"
     try:
-        error = response.json().get("error", {})
-        code = str(error.get("code", code))
-        message = str(error.get("message", message))
-    except (ValueError, AttributeError):
-        pass
-    return MetaStudioError(
-        status=response.status_code,
-        error_code=code,
-        error_msg=f"IAM: {message}",
-        request_id=response.headers.get("X-Request-Id", ""),
-        retry_after=None,
+        error = response.json()["error"]
+        code = safe_text(error["code"], 64) or code
+        message = safe_text(error["message"], 300) or message
+    except (ValueError, KeyError, TypeError, IndexError):
+        if not response.is_success:
+            message = safe_text(response.text, 300) or response.reason_phrase or message
+    return IamError(
+        response.status_code,
+        code,
+        message,
+        request_id=safe_text(response.headers.get("X-Request-Id", ""), 128),
     )
+
+
+def iam_unreachable(exc: httpx.TransportError) -> IamError:
+    """IAM could not be reached, or its answer was lost (status 0)."""
+    return IamError(0, "IAM.Unreachable", f"no answer from IAM ({type(exc).__name__})")
+
+
+def token_request_failure(exc: httpx.TransportError) -> IamError | None:
+    """The IamError for a transport failure of an IAM token request, None for any other."""
+    try:
+        request = exc.request
+    except RuntimeError:  # raised without a request attached
+        return None
+    return iam_unreachable(exc) if request.extensions.get(IAM_TOKEN_REQUEST) else None

@@ -2,22 +2,54 @@
 
 One shared ``httpx.AsyncClient`` (connections are reused across calls), explicit timeouts, and
 a retry loop that knows a stop from a read. Authentication is whatever ``httpx.Auth`` it is
-given; the client never looks at credentials.
+given; the client never looks at credentials. Every answer is read into a typed model or
+refused as :class:`UnreadableAnswer`; every answer's ``Date`` header tells how far this
+machine's clock is off (:attr:`MetaStudioClient.clock_skew_seconds`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.metastudio.errors import MetaStudioError, OutcomeUnknown, Unreachable
-from bot.metastudio.ids import check_app_user_id, check_resource_id, path_segment
-from bot.metastudio.models import JobState, SmartLiveJob, SmartLiveRoom, StopAccepted
+from bot.metastudio.auth import token_request_failure
+from bot.metastudio.errors import (
+    CLOCK_SKEW_WARNING,
+    READ_FAILURES,
+    IamError,
+    MetaStudioError,
+    OutcomeUnknown,
+    Unreachable,
+    UnreadableAnswer,
+    clock_skew_words,
+)
+from bot.metastudio.ids import (
+    InvalidId,
+    check_app_user_id,
+    check_resource_id,
+    check_room_name,
+    path_segment,
+)
+from bot.metastudio.models import (
+    JobState,
+    RoomJobs,
+    RoomStateFilter,
+    SmartLiveJob,
+    SmartLiveRoom,
+    StopAccepted,
+)
 from bot.metastudio.retry import RetryPolicy, parse_retry_after
+from bot.metastudio.text import parse_http_date, safe_text
+
+log = logging.getLogger("bot.metastudio")
 
 USER_AGENT = "stoplive/0.1 (+httpx)"
 DEFAULT_TIMEOUT = httpx.Timeout(8.0, connect=3.0, pool=3.0)
@@ -29,24 +61,35 @@ DEFAULT_TIMEOUT = httpx.Timeout(8.0, connect=3.0, pool=3.0)
 # calls a second per process, far more than any incident needs.
 MAX_IN_FLIGHT = 8
 PAGE_SIZE = 100
-MAX_PAGES = 20  # a room with more than 2,000 jobs of one state is not a room we should page
+MAX_PAGES = 20  # 2,000 rooms, or jobs of one state in one room: more is not a list to page
+ERROR_TEXT_LIMIT = 300  # characters of a server's error message kept (a gateway page is huge)
 
 # Raised before a single byte of the request left: always safe to try again.
 _NOT_SENT: tuple[type[Exception], ...] = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
+    httpx.LocalProtocolError,
+    httpx.UnsupportedProtocol,
 )
-# Raised after the request (maybe) left: safe to repeat only if the call changes nothing.
-_MAYBE_SENT: tuple[type[Exception], ...] = (
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
-)
+
+# What a room's job list may fail with, a room ID MetaStudio listed but we refuse included.
+_ROOM_READ_FAILURES: tuple[type[Exception], ...] = (*READ_FAILURES, InvalidId)
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class _Page(BaseModel):
+    """One page of a list answer: the entries are read one by one, after this."""
+
+    model_config = ConfigDict(extra="ignore")
+    count: int | None = None
+    smart_live_jobs: list[dict[str, Any]] | None = None
+    smart_live_rooms: list[dict[str, Any]] | None = None
 
 
 class MetaStudioClient:
-    """The four calls stoplive makes. Every method validates its IDs before building a URL."""
+    """The calls stoplive makes. Every method validates its IDs before building a URL."""
 
     def __init__(
         self,
@@ -60,6 +103,10 @@ class MetaStudioClient:
         self._prefix = f"/v1/{path_segment(project_id)}/smart-live-rooms"
         self._retry = retry or RetryPolicy()
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self.clock_skew_seconds: float | None = None
+        """How far this machine's clock is ahead of the servers' (negative: behind), from the
+        ``Date`` header of the latest answer (IAM's too); None before any answer."""
+        self._skew_reported = False
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             auth=auth,
@@ -69,6 +116,7 @@ class MetaStudioClient:
                 max_connections=MAX_IN_FLIGHT, max_keepalive_connections=MAX_IN_FLIGHT
             ),
             follow_redirects=False,  # a redirect must never carry our signature elsewhere
+            event_hooks={"response": [self._note_clock]},
         )
 
     async def aclose(self) -> None:
@@ -80,65 +128,177 @@ class MetaStudioClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    @property
+    def clock_is_off(self) -> bool:
+        """The clock is far enough off that signatures are (or soon will be) refused."""
+        skew = self.clock_skew_seconds
+        return skew is not None and abs(skew) > CLOCK_SKEW_WARNING
+
+    # --- the calls --------------------------------------------------------------------------
+
     async def stop_job(self, room_id: str, job_id: str, app_user_id: str) -> StopAccepted:
         """Stop a job. Raises :class:`OutcomeUnknown` if the request may have been applied but
-        no answer came: look at the job with :meth:`get_job` before telling anyone anything."""
+        no answer came, and :class:`UnreadableAnswer` for a 2xx that is not MetaStudio's (an
+        HTML page from a proxy): in both cases look at the job before telling anyone anything.
+        """
         path = self._job_path(room_id, job_id) + "/stop"
-        response = await self._call("POST", path, app_user_id, idempotent=False)
-        return StopAccepted(request_id=_request_id(response))
+        what = f"stop job {job_id}"
+        response = await self._call("POST", path, app_user_id, idempotent=False, what=what)
+        request_id = _request_id(response)
+        # The API documents no body for a 200: empty or a JSON object is MetaStudio's answer.
+        if response.content.strip():
+            _json_object(response, what)
+        return StopAccepted(request_id=request_id)
 
     async def get_job(self, room_id: str, job_id: str, app_user_id: str) -> SmartLiveJob:
-        response = await self._call("GET", self._job_path(room_id, job_id), app_user_id)
-        return SmartLiveJob.model_validate(
-            {"room_id": room_id, **response.json(), "request_id": _request_id(response)}
+        what = f"read job {job_id}"
+        response = await self._call("GET", self._job_path(room_id, job_id), app_user_id, what=what)
+        body = _json_object(response, what)
+        job = _model(
+            SmartLiveJob,
+            {"room_id": room_id, **body, "request_id": _request_id(response)},
+            what,
+            response,
         )
+        if (job.job_id, job.room_id) != (job_id, room_id):
+            raise UnreadableAnswer(
+                what, "the answer is about another job or room", _request_id(response)
+            )
+        return job
 
     async def list_jobs(
         self, room_id: str, app_user_id: str, states: Iterable[JobState] | None = None
     ) -> list[SmartLiveJob]:
-        """Every job of the room (in ``states``, if given), newest first, all pages read."""
+        """Every job of the room (in ``states``, if given), newest first, all pages read
+        (at most :data:`MAX_PAGES`)."""
         path = (
             f"{self._prefix}/{path_segment(check_resource_id('room ID', room_id))}/smart-live-jobs"
         )
-        params: dict[str, str | int] = {
-            "limit": PAGE_SIZE,
-            "sort_key": "create_time",
-            "sort_dir": "desc",
-        }
+        params: dict[str, str | int] = {"sort_key": "create_time", "sort_dir": "desc"}
         if states is not None:
             params["state"] = ",".join(state.value for state in states)
-        jobs: list[SmartLiveJob] = []
-        for page in range(MAX_PAGES):
-            params["offset"] = page * PAGE_SIZE
-            response = await self._call("GET", path, app_user_id, params=params)
-            body = response.json()
-            batch = body.get("smart_live_jobs") or []
-            request_id = _request_id(response)
-            jobs.extend(
-                SmartLiveJob.model_validate({"room_id": room_id, **job, "request_id": request_id})
-                for job in batch
-            )
-            if len(batch) < PAGE_SIZE or len(jobs) >= int(body.get("count", 0)):
-                break
-        return jobs
+        jobs: dict[str, SmartLiveJob] = {}
+        what = f"list the jobs of room {room_id}"
+        async for entries, response in self._pages(path, app_user_id, params, "jobs", what):
+            for entry in entries:
+                job = _model(
+                    SmartLiveJob,
+                    {"room_id": room_id, **entry, "request_id": _request_id(response)},
+                    what,
+                    response,
+                )
+                jobs.setdefault(job.job_id, job)  # paging while jobs change can repeat one
+        return list(jobs.values())
 
     async def get_room(self, room_id: str, app_user_id: str) -> SmartLiveRoom:
         path = f"{self._prefix}/{path_segment(check_resource_id('room ID', room_id))}"
-        response = await self._call("GET", path, app_user_id)
-        return SmartLiveRoom.model_validate(
-            {"room_id": room_id, **response.json(), "request_id": _request_id(response)}
+        what = f"read room {room_id}"
+        response = await self._call("GET", path, app_user_id, what=what)
+        body = _json_object(response, what)
+        return _model(
+            SmartLiveRoom,
+            {"room_id": room_id, **body, "request_id": _request_id(response)},
+            what,
+            response,
         )
 
-    async def list_rooms(self, app_user_id: str, limit: int = 1) -> int:
+    async def list_rooms(
+        self, app_user_id: str, *, room_name: str | None = None, live_only: bool = False
+    ) -> list[SmartLiveRoom]:
+        """The project's rooms (``ListSmartLiveRooms``), every page read (at most
+        :data:`MAX_PAGES`): those whose name contains ``room_name`` (MetaStudio matches it
+        fuzzily), and only those with a live job (``live_state=PROCESSING``) if ``live_only``.
+        """
+        params: dict[str, str | int] = {}
+        if room_name is not None:
+            params["room_name"] = check_room_name(room_name)
+        if live_only:
+            params["live_state"] = RoomStateFilter.PROCESSING.value
+        rooms: dict[str, SmartLiveRoom] = {}
+        what = "list rooms"
+        async for entries, response in self._pages(
+            self._prefix, app_user_id, params, "rooms", what
+        ):
+            for entry in entries:
+                room = _model(
+                    SmartLiveRoom, {**entry, "request_id": _request_id(response)}, what, response
+                )
+                rooms.setdefault(room.room_id, room)
+        return list(rooms.values())
+
+    async def count_rooms(self, app_user_id: str) -> int:
         """How many rooms the project has: a cheap, read-only call that proves the
         credentials work (``python -m bot check``)."""
-        response = await self._call("GET", self._prefix, app_user_id, params={"limit": limit})
-        return int(response.json().get("count", 0))
+        what = "count rooms"
+        response = await self._call(
+            "GET", self._prefix, app_user_id, params={"limit": 1}, what=what
+        )
+        page = _model(_Page, _json_object(response, what), what, response)
+        if page.count is None:
+            raise UnreadableAnswer(what, "no count", _request_id(response))
+        return page.count
+
+    async def live_jobs_by_room(
+        self,
+        rooms: Sequence[SmartLiveRoom],
+        app_user_id: str,
+        *,
+        states: Iterable[JobState] = (JobState.PROCESSING,),
+        concurrency: int = MAX_IN_FLIGHT,
+    ) -> list[RoomJobs]:
+        """Each room's jobs in ``states``, read ``concurrency`` rooms at a time, in the order
+        of ``rooms``. A room whose jobs cannot be read carries its failure instead of jobs."""
+        wanted = tuple(states)
+        gate = asyncio.Semaphore(max(concurrency, 1))
+
+        async def read(room: SmartLiveRoom) -> RoomJobs:
+            async with gate:
+                try:
+                    jobs = await self.list_jobs(room.room_id, app_user_id, wanted)
+                except _ROOM_READ_FAILURES as exc:
+                    return RoomJobs(room=room, failure=exc)
+            return RoomJobs(room=room, jobs=tuple(jobs))
+
+        return list(await asyncio.gather(*(read(room) for room in rooms)))
+
+    # --- plumbing ---------------------------------------------------------------------------
 
     def _job_path(self, room_id: str, job_id: str) -> str:
         room = path_segment(check_resource_id("room ID", room_id))
         job = path_segment(check_resource_id("job ID", job_id))
         return f"{self._prefix}/{room}/smart-live-jobs/{job}"
+
+    async def _pages(
+        self,
+        path: str,
+        app_user_id: str,
+        params: dict[str, str | int],
+        kind: str,
+        what: str,
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], httpx.Response]]:
+        """Yield (entries, response) per page, ``offset``/``limit`` as documented (``offset``
+        counts entries), until a short page, ``count`` reached, or :data:`MAX_PAGES`."""
+        seen = 0
+        for page_number in range(MAX_PAGES):
+            query = {**params, "offset": page_number * PAGE_SIZE, "limit": PAGE_SIZE}
+            response = await self._call("GET", path, app_user_id, params=query, what=what)
+            page = _model(_Page, _json_object(response, what), what, response)
+            entries = (page.smart_live_jobs if kind == "jobs" else page.smart_live_rooms) or []
+            yield entries, response
+            seen += len(entries)
+            if len(entries) < PAGE_SIZE or (page.count is not None and seen >= page.count):
+                return
+        log.warning("%s: stopped after %d pages of %d", what, MAX_PAGES, PAGE_SIZE)
+
+    async def _note_clock(self, response: httpx.Response) -> None:
+        """Every answer (IAM's included) says what time the server thinks it is."""
+        server_time = parse_http_date(response.headers.get("Date"))
+        if server_time is None:
+            return
+        self.clock_skew_seconds = (datetime.now(UTC) - server_time).total_seconds()
+        if self.clock_is_off and not self._skew_reported:
+            log.warning("%s", clock_skew_words(self.clock_skew_seconds))
+        self._skew_reported = self.clock_is_off
 
     async def _call(
         self,
@@ -148,9 +308,9 @@ class MetaStudioClient:
         *,
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
+        what: str,
     ) -> httpx.Response:
         headers = {"X-App-UserId": check_app_user_id(app_user_id)}
-        what = f"{method} {path.rsplit('/smart-live-rooms', 1)[-1] or '/'}"
         deadline = time.monotonic() + self._retry.budget
         attempt = 0
         while True:
@@ -161,19 +321,26 @@ class MetaStudioClient:
                     response = await self._http.request(
                         method, path, params=params, headers=headers
                     )
-            except _NOT_SENT as exc:
-                failure: Exception = Unreachable(what, exc)
-            except _MAYBE_SENT as exc:
-                if not idempotent:
+            except IamError as exc:  # no token: nothing was sent to MetaStudio
+                if not exc.retryable:
+                    raise
+                failure: Exception = exc
+            except httpx.TransportError as exc:
+                if (iam := token_request_failure(exc)) is not None:
+                    failure = iam
+                elif isinstance(exc, _NOT_SENT) or idempotent:
+                    failure = Unreachable(what, exc)
+                else:
                     raise OutcomeUnknown(what, exc) from exc
-                failure = Unreachable(what, exc)
+            except httpx.DecodingError as exc:  # an answer came, in an encoding none can read
+                raise UnreadableAnswer(what, "the body could not be decoded", "") from exc
             else:
                 if response.is_success:
                     return response
-                failure = _error(response)
-                if not failure.retryable:
-                    raise failure
-                retry_after = failure.retry_after
+                error = _error(response, self.clock_skew_seconds if self.clock_is_off else None)
+                if not error.retryable:
+                    raise error
+                failure, retry_after = error, error.retry_after
             wait = self._retry.delay(attempt, retry_after)
             if attempt >= self._retry.attempts or time.monotonic() + wait > deadline:
                 raise failure
@@ -181,26 +348,54 @@ class MetaStudioClient:
 
 
 def _request_id(response: httpx.Response) -> str:
-    return str(response.headers.get("X-Request-Id", ""))
+    return safe_text(response.headers.get("X-Request-Id", ""), 128)
 
 
-def _error(response: httpx.Response) -> MetaStudioError:
-    """Any non-2xx answer, JSON or not, as one exception with everything worth quoting."""
+def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The answer's JSON object, or :class:`UnreadableAnswer` saying what came instead."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reason
+        kind = safe_text(response.headers.get("Content-Type") or "no content type", 80)
+        raise UnreadableAnswer(what, f"not JSON ({kind})", _request_id(response)) from None
+    if not isinstance(body, dict):
+        raise UnreadableAnswer(
+            what, f"a JSON {type(body).__name__} instead of an object", _request_id(response)
+        )
+    return body
+
+
+def _model(model: type[Model], data: dict[str, Any], what: str, response: httpx.Response) -> Model:
+    """``data`` read into ``model``, or :class:`UnreadableAnswer` naming the first bad field
+    (never its value: it may be huge, or anything at all)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        detail = safe_text(f"{where}: {first['msg']}", 200)
+        raise UnreadableAnswer(what, detail, _request_id(response)) from None
+
+
+def _error(response: httpx.Response, clock_skew: float | None) -> MetaStudioError:
+    """Any non-2xx answer, JSON or not, as one exception with everything worth quoting, cut
+    short and free of control characters."""
     code, message = f"HTTP.{response.status_code}", response.reason_phrase or "error"
     try:
-        body = response.json()
-    except ValueError:
-        text = response.text.strip()
+        body = json.loads(response.content)
+    except (ValueError, RecursionError):
+        body = None
+        text = safe_text(response.text, ERROR_TEXT_LIMIT)
         if text:
-            message = text[:200]
-    else:
-        if isinstance(body, dict):
-            code = str(body.get("error_code") or code)
-            message = str(body.get("error_msg") or message)
+            message = text
+    if isinstance(body, dict):
+        code = safe_text(body.get("error_code") or code, 64)
+        message = safe_text(body.get("error_msg") or message, ERROR_TEXT_LIMIT)
     return MetaStudioError(
         status=response.status_code,
         error_code=code,
         error_msg=message,
         request_id=_request_id(response),
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        clock_skew=clock_skew if response.status_code == 401 else None,
     )

@@ -1,15 +1,35 @@
-"""The two ways a MetaStudio call can fail, kept apart on purpose.
+"""The ways a MetaStudio call can fail, kept apart on purpose.
 
 :class:`MetaStudioError` means MetaStudio *answered* and said no: the caller knows what
 happened. :class:`OutcomeUnknown` means the request may or may not have reached it (a timeout
 or a dropped connection after sending): the caller must look at the job, not guess.
+:class:`Unreachable` means nothing got through; :class:`UnreadableAnswer` that a 2xx could not
+be read; :class:`IamError` that no token could be had, so nothing was sent at all.
 """
 
 from __future__ import annotations
 
+# AK/SK signatures are refused beyond 15 minutes of skew; warn well before that.
+CLOCK_SKEW_WARNING = 5 * 60.0
+
+
+def clock_skew_words(seconds: float) -> str:
+    """The one way to say how far off this machine's clock is (``seconds`` > 0: ahead)."""
+    minutes = round(abs(seconds) / 60)
+    direction = "ahead of" if seconds > 0 else "behind"
+    return (
+        f"this machine's clock is {minutes} min off ({direction} MetaStudio's); "
+        "fix the clock (NTP), since signatures more than 15 min off are refused"
+    )
+
 
 class MetaStudioError(Exception):
-    """A non-2xx answer, with everything an operator needs to quote to Huawei support."""
+    """A non-2xx answer, with everything an operator needs to quote to Huawei support.
+
+    ``clock_skew`` is set (seconds this machine's clock is ahead) on a 401 answered while the
+    clock was more than :data:`CLOCK_SKEW_WARNING` off: then the clock, not the credentials,
+    is the likely culprit, and the message says so.
+    """
 
     def __init__(
         self,
@@ -18,13 +38,18 @@ class MetaStudioError(Exception):
         error_msg: str,
         request_id: str,
         retry_after: float | None,
+        clock_skew: float | None = None,
     ) -> None:
-        super().__init__(f"HTTP {status} {error_code}: {error_msg} (request {request_id or 'n/a'})")
+        text = f"HTTP {status} {error_code}: {error_msg} (request {request_id or 'n/a'})"
+        if clock_skew is not None:
+            text += f"; {clock_skew_words(clock_skew)}"
+        super().__init__(text)
         self.status = status
         self.error_code = error_code
         self.error_msg = error_msg
         self.request_id = request_id
         self.retry_after = retry_after
+        self.clock_skew = clock_skew
 
     @property
     def retryable(self) -> bool:
@@ -68,3 +93,18 @@ class IamError(Exception):
         self.code = code
         self.message = message
         self.request_id = request_id
+
+    @property
+    def retryable(self) -> bool:
+        """IAM could not be reached, or asked us to come back (5xx, 429)."""
+        return self.status in (0, 429) or self.status >= 500
+
+
+# Everything a read can raise once the call was made (IDs are checked before, as InvalidId).
+ReadFailure = MetaStudioError | Unreachable | UnreadableAnswer | IamError
+READ_FAILURES: tuple[type[Exception], ...] = (
+    MetaStudioError,
+    Unreachable,
+    UnreadableAnswer,
+    IamError,
+)

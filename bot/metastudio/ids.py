@@ -8,6 +8,7 @@ host; the client still percent-encodes each one as a single path segment, as a s
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import quote
 
 # MetaStudio IDs are UUIDs or 32-hex strings; allow a little more (letters, digits, '-', '_')
@@ -40,6 +41,20 @@ def check_app_user_id(value: str) -> str:
             "(the API does not accept Chinese characters)"
         )
     return value
+
+
+ROOM_NAME_MAX = 256  # MetaStudio's own limit for a room name
+
+
+def check_room_name(value: str) -> str:
+    """``value`` without surrounding blanks, if it may be sent as a room-name search (a query
+    parameter, so any printable text will do), else :class:`InvalidId`."""
+    name = value.strip()
+    if not 1 <= len(name) <= ROOM_NAME_MAX or any(
+        unicodedata.category(char).startswith("C") for char in name
+    ):
+        raise InvalidId(f"a room name to search for must be 1-{ROOM_NAME_MAX} printable characters")
+    return name
 
 
 def path_segment(value: str) -> str:

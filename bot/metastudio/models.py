@@ -7,6 +7,7 @@ carried it: that is what Huawei support asks for.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -68,9 +69,18 @@ class SmartLiveJob(_Answer):
 
 
 class SmartLiveRoom(_Answer):
+    """One room, as ``ShowSmartLiveRoom`` or a ``ListSmartLiveRooms`` entry describes it."""
+
     room_id: str
     room_name: str | None = None
     room_description: str | None = None
+    room_type: str | None = None
+    room_state: str | None = None
+    create_time: str | None = None
+    update_time: str | None = None
+    last_job_start_time: str | None = None
+    last_job_end_time: str | None = None
+    last_job_status: str | None = None
     request_id: str = ""
 
 
@@ -80,9 +90,32 @@ class StopAccepted(_Answer):
     request_id: str
 
 
-def parse_time(value: str | None) -> datetime | None:
-    """MetaStudio writes UTC times as ISO 8601 (``2024-07-04T08:00:00Z``); None if unreadable."""
-    if not value:
+class RoomStateFilter(StrEnum):
+    """``live_state`` values of ``ListSmartLiveRooms``: the state of the room's live job (named
+    unlike :class:`JobState`: ``SUCCESS``, ``CANCELED``), ``NULL`` for a room with no job."""
+
+    WAITING = "WAITING"
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    NULL = "NULL"
+
+
+@dataclass(frozen=True)
+class RoomJobs:
+    """A room and its jobs in the asked states; ``failure`` says why they could not be read
+    (then ``jobs`` is empty), so one bad room never hides the others."""
+
+    room: SmartLiveRoom
+    jobs: tuple[SmartLiveJob, ...] = ()
+    failure: Exception | None = None
+
+
+def parse_time(value: object) -> datetime | None:
+    """MetaStudio and IAM write UTC times as ISO 8601 (``2024-07-04T08:00:00Z``); None if the
+    value is missing, not text, or unreadable."""
+    if not value or not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

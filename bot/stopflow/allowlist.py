@@ -116,11 +116,10 @@ class Allowlist:
             data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader, stricter
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
+            what = " ".join(part for part in (exc.context, exc.problem) if part)
             where = f", line {mark.line + 1} column {mark.column + 1}" if mark else ""
             raise AllowlistError(
-                [
-                    f"{source}: not valid JSON or YAML ({_one_line(exc.problem or exc.context)}{where})"
-                ]
+                [f"{source}: not valid JSON or YAML ({_one_line(what)}{where})"]
             ) from None
         except yaml.YAMLError as exc:
             raise AllowlistError([f"{source}: not valid JSON or YAML ({_one_line(exc)})"]) from None

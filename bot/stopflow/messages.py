@@ -58,6 +58,10 @@ HEADS: dict[Verdict, str] = {
     Verdict.STILL_LIVE: "🔴 Still live",
     Verdict.REFUSED: "❌ MetaStudio refused to stop",
     Verdict.UNKNOWN: "❓ Outcome unknown",
+    Verdict.UNREADABLE: "❓ Outcome unknown",
+    Verdict.SHUT_DOWN: "❓ Outcome unknown",
+    Verdict.IAM_FAILED: "❌ Not stopped (no IAM token)",
+    Verdict.NOT_SENT: "⚠️ Not stopped (never sent)",
 }
 _MAX_CHANNELS_LISTED = 20
 _MAX_ROOMS_LISTED = 10
@@ -513,7 +517,38 @@ def _detail(outcome: Outcome) -> Mrkdwn:
     if outcome.verdict is Verdict.REFUSED:
         status = outcome.error.status if outcome.error else 0
         return words(f"Nothing was stopped (HTTP {status}). " + "Check the error, then try again.")
+    t = outcome.ticket
+    again = _command(t.room_id, t.job_id)
+    state = words(state_word(job)) if job else words("unknown (it could not be read)")
+    if outcome.verdict is Verdict.IAM_FAILED:
+        return words(
+            "Huawei Cloud IAM gave no token ({e}), so nothing was sent to MetaStudio. Check "
+            "HUAWEICLOUD_IAM_USERNAME, _PASSWORD and _DOMAIN, then run {c} again.",
+            e=data(outcome.iam_error or "no token", MESSAGE_CAP),
+            c=again,
+        )
+    if outcome.verdict is Verdict.NOT_SENT:
+        return words(
+            "stoplive stopped before sending the stop. The stream is {s}; run {c} again if it "
+            "still needs stopping.",
+            s=state,
+            c=again,
+        )
     said = "MetaStudio accepted the stop" if outcome.answered else "No answer from MetaStudio"
+    if outcome.verdict is Verdict.UNREADABLE:
+        return words(
+            "MetaStudio answered, but not in the documented form ({p}), so I cannot say whether "
+            "the stream stopped. Check MetaStudio or run {c} to see its state.",
+            p=data(outcome.problem, MESSAGE_CAP),
+            c=again,
+        )
+    if outcome.verdict is Verdict.SHUT_DOWN:
+        return words(
+            said + "; the stream was still {s} when stoplive shut down, so I could not see it "
+            "end. Check MetaStudio or run {c} to see its state.",
+            s=state,
+            c=again,
+        )
     return words(
         said + ", but the job could not be read to confirm it ended ({p}). "
         "Check MetaStudio before trying again.",

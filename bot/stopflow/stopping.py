@@ -221,7 +221,7 @@ class StopSupervisor:
         if progress.job is not None and not progress.job.is_live:
             return progress.outcome(Verdict.STOPPED)
         if not progress.sent:  # cancelled before the call: nothing was sent
-            return progress.outcome(Verdict.UNKNOWN, problem="stoplive shut down mid-stop")
+            return progress.outcome(Verdict.NOT_SENT)
         return progress.outcome(Verdict.SHUT_DOWN)
 
     async def _stop_and_watch(self, progress: Progress, outlet: Outlet) -> Outcome:
@@ -340,7 +340,7 @@ class StopSupervisor:
         STOPS.labels(outcome.verdict.value).inc()
         if progress.lease_lost:  # another replica took the stop over and tells the channel
             return
-        reply = notices.announcement(outcome)
+        reply = messages.announcement(outcome)
         loop = asyncio.get_running_loop()
         until = loop.time() + within
         await self._deliver(

@@ -57,6 +57,8 @@ class SlackStandIn:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.extra_routes: list[tuple[str, str, Any]] = []
+        # set to an Event to hold apps.connections.open until it is set (a slow Slack)
+        self.hold_connections: asyncio.Event | None = None
         self.url = ""
 
     @property
@@ -122,6 +124,8 @@ class SlackStandIn:
             return web.Response()
         self.api_calls.append(ApiCall(method, args, token))
         await self._notify()
+        if method == "apps.connections.open" and self.hold_connections is not None:
+            await self.hold_connections.wait()
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -187,7 +191,16 @@ class SlackStandIn:
                     await self._notify()
         return ws
 
-    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+    @property
+    def sockets_open(self) -> int:
+        return sum(not ws.closed for ws in self._sockets)
+
+    async def send_raw(self, text: str) -> None:
+        """Push any text over Socket Mode (what Slack would never send)."""
+        await asyncio.wait_for(self._socket_ready.wait(), 10)
+        await self._sockets[-1].send_str(text)
+
+    async def send_envelope(self, kind: str, payload: Any) -> str:
         """Push an envelope over Socket Mode; returns its id (see :attr:`acks`)."""
         await asyncio.wait_for(self._socket_ready.wait(), 10)
         envelope_id = uuid.uuid4().hex

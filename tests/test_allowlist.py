@@ -1,0 +1,395 @@
+"""The allowlist: strict parsing (never a grant wider than written) and live reloading."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.stopflow.allowlist import (
+    MAX_BYTES,
+    MAX_SHOWN_PROBLEMS,
+    Allowlist,
+    AllowlistError,
+    Grant,
+    LiveAllowlist,
+)
+
+ALICE, BOB = "U024BE7LH", "U0G9QF9C6"
+ROOM_1, ROOM_2 = "24bad716-87b1-45e5-8912-6102f7693265", "room-2"
+SRC = "STOPLIVE_ALLOWLIST"
+
+
+def refusal(text: str) -> str:
+    with pytest.raises(AllowlistError) as raised:
+        Allowlist.from_text(text, source=SRC)
+    return str(raised.value)
+
+
+def yaml_refusal(text: str | bytes) -> str:
+    raw = text.encode() if isinstance(text, str) else text
+    with pytest.raises(AllowlistError) as raised:
+        Allowlist.from_bytes(raw, source="FILE")
+    return str(raised.value)
+
+
+def test_both_shapes_and_what_they_grant() -> None:
+    allowlist = Allowlist.from_text(
+        json.dumps({ALICE: "ops-alice", BOB: {"app_user_id": "ops-bob", "rooms": [ROOM_1]}}),
+        source=SRC,
+    )
+    assert len(allowlist) == 2
+    assert allowlist.grant_for(ALICE) == Grant("ops-alice", None)
+    assert allowlist.grant_for(BOB) == Grant("ops-bob", frozenset({ROOM_1}))
+    assert allowlist.grant_for("U0NOBODY1") is None
+    bob = allowlist.grant_for(BOB)
+    assert bob is not None and bob.covers(ROOM_1) and not bob.covers(ROOM_2)
+    alice = allowlist.grant_for(ALICE)
+    assert alice is not None and alice.covers(ROOM_2)
+    entry_without_rooms = Allowlist.from_text(json.dumps({ALICE: {"app_user_id": "a"}}), source=SRC)
+    assert entry_without_rooms.grant_for(ALICE) == Grant("a", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        # the issue's list
+        (
+            {ALICE: {"app_user_id": "a", "room": [ROOM_1]}},
+            "entry 'U024BE7LH': unknown key 'room' (allowed: app_user_id, rooms)",
+        ),
+        ({ALICE: {"app_user_id": "a", "rooms": [123]}}, "rooms must hold room ID strings, not 123"),
+        ({ALICE: {"app_user_id": "a", "rooms": [True]}}, "not True"),
+        ({ALICE: {"app_user_id": "a", "rooms": [None]}}, "not None"),
+        (
+            '{"U024BE7LH": "a", "U024BE7LH": "b"}',
+            "STOPLIVE_ALLOWLIST: key 'U024BE7LH' appears twice",
+        ),
+        ('{"U024BE7LH": {"app_user_id": "a", "app_user_id": "b"}}', "'app_user_id' appears twice"),
+        # shapes
+        ([], "must be a non-empty object"),
+        ({}, "must be a non-empty object"),
+        ("null", "must be a non-empty object"),
+        ({"alice": "a"}, "entry 'alice': key must be a Slack user ID"),
+        ({"u024be7lh": "a"}, "key must be a Slack user ID"),
+        ({ALICE: 7}, "value must be an app user ID string or"),
+        ({ALICE: ["a"]}, "value must be an app user ID string or"),
+        ({ALICE: {"rooms": [ROOM_1]}}, "app_user_id is required"),
+        ({ALICE: {"app_user_id": 7}}, "app_user_id must be a string"),
+        ({ALICE: "has space"}, "1-64 printable ASCII characters"),
+        ({ALICE: ""}, "1-64 printable ASCII characters"),
+        ({ALICE: {"app_user_id": "a", "rooms": []}}, "rooms must be a non-empty list"),
+        ({ALICE: {"app_user_id": "a", "rooms": ROOM_1}}, "rooms must be a non-empty list"),
+        ({ALICE: {"app_user_id": "a", "rooms": None}}, "rooms must be a non-empty list"),
+        ({ALICE: {"app_user_id": "a", "rooms": ["a/b"]}}, "room ID must be 1-64 letters"),
+        ({ALICE: {"app_user_id": "a", "rooms": ["r", "r"]}}, "room 'r' is listed twice"),
+        # text
+        ("{not json", "STOPLIVE_ALLOWLIST: not valid JSON (Expecting property name"),
+        ("[" * 100_000, "STOPLIVE_ALLOWLIST: nested too deeply"),
+        ('{"U024BE7LH": ' + "1" * 5000 + "}", "STOPLIVE_ALLOWLIST: not valid JSON (Exceeds"),
+        (" " * MAX_BYTES + "{}", "STOPLIVE_ALLOWLIST: larger than 1024 KiB"),
+    ],
+)
+def test_refused_with_the_entry_named(text: object, needle: str) -> None:
+    message = refusal(text if isinstance(text, str) else json.dumps(text))
+    assert needle in message
+    assert "\n" not in message
+
+
+def test_every_entry_problem_is_listed_but_not_a_thousand() -> None:
+    error = AllowlistError([f"p{i}" for i in range(MAX_SHOWN_PROBLEMS + 5)])
+    assert error.problems[-1] == "... and 5 more problems"
+    assert len(error.problems) == MAX_SHOWN_PROBLEMS + 1
+    with pytest.raises(AllowlistError) as raised:
+        Allowlist.from_data({"bad": "a", ALICE: {"app_user_id": 1, "x": 2}}, source=SRC)
+    assert raised.value.problems == [
+        "STOPLIVE_ALLOWLIST, entry 'bad': key must be a Slack user ID like U024BE7LH",
+        "STOPLIVE_ALLOWLIST, entry 'U024BE7LH': unknown key 'x' (allowed: app_user_id, rooms)",
+    ]
+    long_key = "x" * 100
+    assert "entry '" + "x" * 36 + "...:" in refusal(json.dumps({long_key: "a"}))
+    with pytest.raises(AllowlistError, match=r"entry <int>: key must be"):
+        Allowlist.from_data({10**5000: "a"}, source=SRC)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("a: &x [1]\nb: *x\n", "anchors and aliases are not allowed, line 1 column 4"),
+        ("U024BE7LH: &x ops\n", "anchors and aliases are not allowed"),
+        ("U024BE7LH: ops\n<<: {U0G9QF9C6: b}\n", "merge keys (<<) are not allowed, line 2"),
+        ("U024BE7LH: a\nU024BE7LH: b\n", "key 'U024BE7LH' appears twice, line 2 column 1"),
+        ("U024BE7LH: {app_user_id: a, rooms: [r1], room: [r2]}\n", "unknown key 'room'"),
+        ("U024BE7LH: {app_user_id: a, rooms: [123, true, null]}\n", "not 123"),
+        ("U024BE7LH: {app_user_id: a, rooms: [2024-01-01]}\n", "not datetime.date"),
+        ("U024BE7LH: yes\n", "value must be an app user ID string"),
+        ("? [a]\n: b\n", "found unhashable key"),
+        ("U024BE7LH: !!python/object:os.system a\n", "could not determine a constructor"),
+        ("a: b\n---\nc: d\n", "expected a single document"),
+        ("a: [\n", "not valid JSON or YAML"),
+        ("a: \x07\n", "not valid JSON or YAML"),
+        ("[" * 100_000, "nested too deeply"),
+        ("U024BE7LH: " + "1" * 5000 + "\n", "not valid YAML (Exceeds"),
+        (b"U024BE7LH: ops-\xe9lice\n", "not UTF-8 text (byte 0xe9 at offset 15)"),
+        (b"\xff" * (MAX_BYTES + 1), "larger than 1024 KiB"),
+    ],
+)
+def test_yaml_refusals(text: str | bytes, needle: str) -> None:
+    message = yaml_refusal(text)
+    assert needle in message and message.startswith("FILE")
+    assert "\n" not in message
+
+
+def test_the_billion_laughs_file_is_refused_at_once() -> None:
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+    )
+    began = time.monotonic()
+    assert "anchors and aliases are not allowed" in yaml_refusal(bomb)
+    assert time.monotonic() - began < 1
+
+
+def test_yaml_with_a_bom_and_json_in_a_file() -> None:
+    allowlist = Allowlist.from_bytes(
+        b'\xef\xbb\xbf{"U024BE7LH": {"app_user_id": "a", "rooms": ["r1"]}}', source="F"
+    )
+    assert allowlist.grant_for(ALICE) == Grant("a", frozenset({"r1"}))
+
+
+def test_files_that_are_not_regular_or_not_there(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(AllowlistError, match="not a regular file"):
+        Allowlist.from_file(str(fifo))  # would block forever if opened without O_NONBLOCK
+    with pytest.raises(AllowlistError, match="cannot read it"):
+        Allowlist.from_file(str(tmp_path))
+    with pytest.raises(AllowlistError, match=r"cannot read it \(No such file"):
+        Allowlist.from_file(str(tmp_path / "nope"))
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"#" * (MAX_BYTES + 1))
+    with pytest.raises(AllowlistError, match="larger than 1024 KiB"):
+        Allowlist.from_file(str(big))
+
+
+# --- properties -----------------------------------------------------------------------------
+
+SLACK_IDS = st.from_regex(r"[UW][A-Z0-9]{2,8}", fullmatch=True)
+ROOM_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,10}", fullmatch=True)
+APP_USERS = st.from_regex(r"[\x21-\x7e]{1,12}", fullmatch=True)
+ENTRIES = st.one_of(
+    APP_USERS,
+    st.fixed_dictionaries({"app_user_id": APP_USERS}),
+    st.fixed_dictionaries(
+        {"app_user_id": APP_USERS, "rooms": st.lists(ROOM_IDS, min_size=1, max_size=4, unique=True)}
+    ),
+)
+JSON_DATA = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=12) | SLACK_IDS | st.sampled_from(["rooms", "room", "app_user_id"]),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+PYTHON_DATA = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=12)
+    | st.binary(max_size=4)
+    | st.sampled_from(["rooms", "app_user_id", ALICE, ROOM_1]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children)
+        | st.frozensets(st.integers(), max_size=3)
+        | st.dictionaries(
+            st.one_of(
+                SLACK_IDS, st.integers(), st.text(max_size=8), st.sampled_from(["rooms", "room"])
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+def _one_line_refusal(exc: AllowlistError, source: str) -> None:
+    assert str(exc).startswith(source) and "\n" not in str(exc)
+
+
+@given(st.text(max_size=300))
+def test_any_json_text_gives_an_allowlist_or_a_one_line_refusal(text: str) -> None:
+    try:
+        Allowlist.from_text(text, source=SRC)
+    except AllowlistError as exc:
+        _one_line_refusal(exc, SRC)
+
+
+@given(st.one_of(JSON_DATA, st.dictionaries(SLACK_IDS, ENTRIES, min_size=1, max_size=4)))
+def test_any_json_document_gives_an_allowlist_or_a_one_line_refusal(data: Any) -> None:
+    try:
+        Allowlist.from_text(json.dumps(data), source=SRC)
+    except AllowlistError as exc:
+        _one_line_refusal(exc, SRC)
+
+
+YAML_PIECES = st.sampled_from(
+    [
+        "U024BE7LH", ": ", "\n", "  ", "- ", "[", "]", "{", "}", ",", "&a ", "*a", "<<", "!!str ",
+        "!!python/name:os.system", "app_user_id", "rooms", "room", "ops", "'", '"', "? ", "---\n",
+        "%YAML 1.1\n", "#", "|", ">", "1", "true", "~", "\t", "\x00", "\ufeff", "é",
+    ]
+)  # fmt: skip
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=200), st.lists(YAML_PIECES, max_size=40).map("".join)))
+def test_any_yaml_text_gives_an_allowlist_or_a_one_line_refusal(text: str) -> None:
+    try:
+        Allowlist.from_bytes(text.encode("utf-8", "surrogatepass"), source="FILE")
+    except AllowlistError as exc:
+        _one_line_refusal(exc, "FILE")
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_give_an_allowlist_or_a_one_line_refusal(raw: bytes) -> None:
+    try:
+        Allowlist.from_bytes(raw, source="FILE")
+    except AllowlistError as exc:
+        _one_line_refusal(exc, "FILE")
+
+
+@given(PYTHON_DATA)
+def test_any_python_data_gives_an_allowlist_or_a_one_line_refusal(data: Any) -> None:
+    try:
+        Allowlist.from_data(data, source=SRC)
+    except AllowlistError as exc:
+        _one_line_refusal(exc, SRC)
+
+
+@given(
+    st.dictionaries(SLACK_IDS, ENTRIES, min_size=1, max_size=5),
+    SLACK_IDS,
+    ROOM_IDS,
+    st.booleans(),
+)
+def test_no_grant_is_wider_than_written(
+    written: dict[str, Any], asker: str, room: str, as_yaml: bool
+) -> None:
+    text = json.dumps(written)
+    allowlist = (
+        Allowlist.from_bytes(text.encode(), source="FILE")
+        if as_yaml
+        else Allowlist.from_text(text, source=SRC)
+    )
+    assert set(allowlist.grants) == set(written)
+    grant = allowlist.grant_for(asker)
+    if asker not in written:
+        assert grant is None
+        return
+    entry = written[asker]
+    assert grant is not None
+    if isinstance(entry, str):
+        assert grant == Grant(entry, None)
+    else:
+        assert grant.app_user_id == entry["app_user_id"]
+        assert grant.covers(room) == ("rooms" not in entry or room in entry["rooms"])
+
+
+# --- reloading ------------------------------------------------------------------------------
+
+
+def write(path: Path, data: object) -> None:
+    """Replace the file as an editor or a config-management tool would."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(data if isinstance(data, str) else json.dumps(data))
+    os.replace(tmp, path)
+
+
+def test_reload_revokes_and_a_bad_version_keeps_the_last_good_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "allowlist.yaml"
+    write(path, {ALICE: "ops-alice", BOB: "ops-bob"})
+    live = LiveAllowlist.from_file(str(path))
+    assert len(live) == 2 and live.grant_for(BOB) is not None
+
+    assert live.reload() is False  # unchanged: nothing to do
+    write(path, {ALICE: "ops-alice"})
+    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
+        assert live.reload() is True
+    assert live.grant_for(BOB) is None and live.grant_for(ALICE) is not None
+    assert [r.levelname for r in caplog.records] == ["INFO"]
+    assert "1 users (0 restricted to rooms), was 2" in caplog.records[0].getMessage()
+    assert BOB not in caplog.text
+
+    caplog.clear()
+    write(path, f"{ALICE}: {{app_user_id: ops-alice, room: [r1]}}\n")  # typo: would unrestrict
+    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
+        assert live.reload() is False
+        assert live.reload() is False  # the same bad version is not reported twice
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert str(path) in caplog.text and "unknown key 'room'" in caplog.text
+    assert live.grant_for(ALICE) == Grant("ops-alice", None)  # the last good one
+
+    caplog.clear()
+    path.unlink()
+    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
+        assert live.reload() is False
+    assert "cannot read it" in caplog.text and live.grant_for(ALICE) is not None
+
+    write(path, {ALICE: {"app_user_id": "ops-alice", "rooms": [ROOM_1]}})
+    assert live.reload() is True
+    grant = live.grant_for(ALICE)
+    assert grant is not None and not grant.covers(ROOM_2) and live.grants.keys() == {ALICE}
+
+
+def test_an_allowlist_not_from_a_file_never_reloads() -> None:
+    live = LiveAllowlist(Allowlist.from_text(json.dumps({ALICE: "a"}), source=SRC))
+    assert live.reload() is False and len(live) == 1
+    assert live.current.grant_for(ALICE) == Grant("a", None)
+    asyncio.run(asyncio.wait_for(live.watch(0.01), 1))  # returns at once
+
+
+async def test_watch_picks_up_a_change_and_a_reload_request(tmp_path: Path) -> None:
+    path = tmp_path / "allowlist.json"
+    write(path, {ALICE: "ops-alice", BOB: "ops-bob"})
+    live = LiveAllowlist.from_file(str(path))
+    watcher = asyncio.create_task(live.watch(0.02))
+    try:
+        write(path, {ALICE: "ops-alice"})
+        for _ in range(200):
+            if live.grant_for(BOB) is None:
+                break
+            await asyncio.sleep(0.01)
+        assert live.grant_for(BOB) is None
+
+        # a watcher that polls once an hour: a request (SIGHUP) reloads now
+        slow = LiveAllowlist.from_file(str(path))
+        slow_watcher = asyncio.create_task(slow.watch(3600))
+        write(path, {BOB: "ops-alice"})
+        await asyncio.sleep(0.05)
+        assert slow.grant_for(ALICE) is not None
+        slow.reload_soon()
+        for _ in range(200):
+            if slow.grant_for(ALICE) is None:
+                break
+            await asyncio.sleep(0.01)
+        assert slow.grant_for(ALICE) is None and slow.grant_for(BOB) is not None
+        slow_watcher.cancel()
+    finally:
+        watcher.cancel()
