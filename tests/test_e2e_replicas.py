@@ -14,6 +14,7 @@ import pytest
 from bot.stopflow.store import JournalEntry, MemoryStore, StoreUnavailable
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, CHANNEL
+from tests.redis_server import RedisServer
 from tests.standins.metastudio import Fault, MetaStudioStandIn
 
 STOP = f"{ROOM} {JOB}"
@@ -188,3 +189,49 @@ async def test_a_store_that_cannot_be_reached_fails_closed_then_recovers(
     await bot.click("stoplive.confirm", value)
     final = await bot.slack.wait_for(bot.final_channel_message)
     assert final["text"].startswith("✅ Stopped:")
+
+
+async def test_two_replicas_on_one_redis_send_one_stop(
+    start_bot: BotFactory, redis_url: str
+) -> None:
+    first = await start_bot(stoplive_redis_url=redis_url)
+    second = await start_bot(stoplive_redis_url=redis_url)
+    alice_value, _ = await first.confirmation(STOP, user=ALICE)
+    bob_value, _ = await second.confirmation(STOP, user="U0BOB0002")
+    first.metastudio.inject(JOB, Fault("slow", seconds=0.3))  # both clicks land while one runs
+    (_, alice_hook), (_, bob_hook) = await asyncio.gather(
+        first.click("stoplive.confirm", alice_value, user=ALICE),
+        second.click("stoplive.confirm", bob_value, user="U0BOB0002"),
+    )
+    await first.slack.wait_for(first.final_channel_message)
+    assert await first.stoplive.background.drain(5) and await second.stoplive.background.drain(5)
+    assert len(first.metastudio.calls("POST", "/stop")) == 1
+    told = [
+        p["text"]
+        for p in first.slack.posts(alice_hook) + first.slack.posts(bob_hook)
+        if "Already being stopped" in p["text"]
+    ]
+    assert len(told) == 1 and len(first.slack.calls("chat.postMessage")) == 1
+
+
+async def test_redis_going_away_fails_closed_and_coming_back_is_picked_up(
+    start_bot: BotFactory, own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot(stoplive_redis_url=own_redis_server.url)
+    healthz = bot.events_url.replace("/slack/events", "/healthz")
+    assert (await bot.http.get(healthz)).status_code == 200
+    value, _ = await bot.confirmation(STOP)
+    own_redis_server.stop()
+    _, hook = await bot.click("stoplive.confirm", value)
+    told = await bot.first_post(hook)
+    assert told["text"].startswith("⚠️ Not stopped") and "state store" in told["text"]
+    assert await bot.stoplive.background.drain(10)
+    assert bot.metastudio.calls("POST", "/stop") == []
+    assert (await bot.http.get(healthz)).status_code == 503
+
+    own_redis_server.start()  # same port: the bot reconnects by itself
+    assert (await bot.http.get(healthz)).status_code == 200
+    value, _ = await bot.confirmation(STOP)
+    await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert final["text"].startswith("✅ Stopped")

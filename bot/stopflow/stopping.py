@@ -127,8 +127,10 @@ class StopSupervisor:
         audit: AuditLog,
         outlets: OutletFactory,
         replica: str,
+        deadline: float | None = None,
     ) -> None:
         self._policy = policy
+        self._deadline = deadline
         self._metastudio = metastudio
         self._store = store
         self._audit = audit
@@ -138,6 +140,8 @@ class StopSupervisor:
     @property
     def deadline(self) -> float:
         """How long a live stop may take from the stop call to a known outcome."""
+        if self._deadline is not None:
+            return self._deadline
         return self._policy.verify_for + STOP_CALL_ALLOWANCE
 
     # --- a live click -------------------------------------------------------------------

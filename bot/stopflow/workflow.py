@@ -33,7 +33,7 @@ from bot.stopflow.markup import Reply
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
 from bot.stopflow.requests import Asker, RequestDesk
-from bot.stopflow.stopping import StopSupervisor
+from bot.stopflow.stopping import LEASE, StopSupervisor
 from bot.stopflow.store import StateStore, StoreUnavailable
 
 __all__ = ["Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
@@ -124,7 +124,7 @@ class StopWorkflow:
     async def take_over_orphans(self) -> int:
         """One sweep of :meth:`run_takeovers`; how many stops it took over."""
         try:
-            orphans = await self._store.take_orphans(self.replica, lease=15.0)
+            orphans = await self._store.take_orphans(self.replica, lease=LEASE)
         except StoreUnavailable as exc:
             log.warning("could not look for orphaned stops: %s", exc)
             return 0
