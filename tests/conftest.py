@@ -120,6 +120,7 @@ def bot_settings(
         "port": 0,
         "stoplive_allowlist": json.dumps({ALICE: "ops-alice", BOB: "ops-bob"}),
         "stoplive_verify_seconds": 2.0,
+        "stoplive_watch_seconds": 0,  # watch no longer than verify_seconds unless a test says so
         # never the default file in the working directory (a checkout must stay clean)
         "stoplive_state_file": os.path.join(tempfile.mkdtemp(prefix="stoplive-"), "state.sqlite3"),
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 
 import pytest
 
@@ -188,3 +189,24 @@ async def test_an_iam_failure_is_told_as_one_and_nothing_is_sent(
     assert await bot.stoplive.background.drain(5)
     [line] = outcomes(caplog)
     assert line["outcome"] == "iam_failed"
+
+
+async def test_a_long_watch_says_still_checking_then_revises_to_the_outcome(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot(stoplive_verify_seconds=0.3, stoplive_watch_seconds=20)
+    bot.metastudio.inject(JOB, Fault("stays_live"))
+    value, _ = await bot.confirmation(STOP)
+    await bot.click("stoplive.confirm", value)
+    checking = await bot.slack.wait_for(
+        lambda: [c for c in bot.slack.calls("chat.update") if "Still checking" in c.args["text"]]
+    )
+    assert "I keep watching until it ends" in checking[0].args["text"]
+    job = bot.metastudio.jobs[JOB]
+    job.state, job.end_time = "SUCCEED", datetime.now(UTC)  # MetaStudio gets there late
+    final = await bot.slack.wait_for(
+        lambda: (m := bot.final_channel_message()) and m["text"].startswith("✅ Stopped") and m
+    )
+    assert final["ts"] == checking[0].args["ts"] and len(bot.slack.calls("chat.postMessage")) == 1
+    assert await bot.stoplive.background.drain(5)
+    assert [line["outcome"] for line in outcomes(caplog)] == ["stopped"]
