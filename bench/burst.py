@@ -30,8 +30,8 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bench.common import AK, ROOM, ROOT, SK, metastudio_process, percentile, standin_process
+from bot.sandbox.standins.metastudio import DEFAULT_PROJECT_ID
 from tests.harness import SIGNING_SECRET, action_payload, buttons, command_body, signed_headers
-from tests.standins.metastudio import MetaStudioStandIn
 
 CHANNEL = "C0BURST01"
 BOT_TOKEN = "xoxb-test"  # what the Slack stand-in accepts
@@ -53,7 +53,7 @@ def burst(target: str, n: int) -> dict[str, list[float]]:
     port = free_port()
     with (
         metastudio_process(jobs) as metastudio_url,
-        standin_process("tests.standins.slack") as slack_url,
+        standin_process("bot.sandbox.standins.slack") as slack_url,
     ):
         env = {
             **{
@@ -61,7 +61,7 @@ def burst(target: str, n: int) -> dict[str, list[float]]:
                 for k, v in os.environ.items()
                 if not k.startswith(("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_"))
             },
-            "METASTUDIO_PROJECT_ID": MetaStudioStandIn().project_id,
+            "METASTUDIO_PROJECT_ID": DEFAULT_PROJECT_ID,
             "METASTUDIO_ENDPOINT": metastudio_url,
             "HUAWEICLOUD_SDK_AK": AK,
             "HUAWEICLOUD_SDK_SK": SK,

@@ -24,9 +24,9 @@ from pydantic import SecretStr
 from bench.common import AK, ROOM, SK, metastudio_process, summary
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth
-from tests.standins.metastudio import MetaStudioStandIn
+from bot.sandbox.standins.metastudio import DEFAULT_PROJECT_ID
 
-PROJECT = MetaStudioStandIn().project_id
+PROJECT = DEFAULT_PROJECT_ID
 
 
 async def ours(url: str, jobs: list[str], concurrency: int) -> tuple[list[float], float]:

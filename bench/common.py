@@ -39,7 +39,7 @@ def standin_process(module: str, *args: str, stdin: str = "") -> Iterator[str]:
 def metastudio_process(job_ids: Sequence[str]) -> AbstractContextManager[str]:
     """The MetaStudio stand-in with ``job_ids`` live in room ROOM, AK/SK as above."""
     return standin_process(
-        "tests.standins.metastudio",
+        "bot.sandbox.standins.metastudio",
         "--room",
         ROOM,
         "--ak",

@@ -1,4 +1,5 @@
-"""``python -m bot`` runs stoplive; ``python -m bot check`` says whether it can."""
+"""``python -m bot`` runs stoplive; ``python -m bot check`` says whether it can;
+``python -m bot sandbox`` lets anyone try it in a terminal."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from bot.doctor import run_checks
 from bot.server import Transport
 from bot.stopflow.allowlist import ALLOWLIST_POLL_SECONDS
 
-USAGE = "usage: python -m bot [check]"
+USAGE = "usage: python -m bot [check | sandbox]"
 log = logging.getLogger("bot")
 
 
@@ -57,6 +58,10 @@ async def until(work: Awaitable[None], stop: asyncio.Event) -> bool:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["sandbox"]:
+        from bot.sandbox.cli import main as sandbox
+
+        return sandbox(argv[1:])
     level = os.environ.get("STOPLIVE_LOG_LEVEL", "INFO").upper()
     configure_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
     if argv[:1] == ["check"]:

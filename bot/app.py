@@ -93,12 +93,9 @@ def build_policy(settings: Settings) -> Policy:
 
 def build_store(settings: Settings) -> StateStore:
     """The state store the settings name: Redis (STOPLIVE_REDIS_URL) when replicas share the
-    work, else a SQLite file (STOPLIVE_STATE_FILE). Nothing is connected yet: a store that is
-    down fails stops closed and shows in ``/healthz`` until it answers again."""
-    redis_url = settings.stoplive_redis_url
-    return open_store(
-        redis_url.get_secret_value() if redis_url else None, settings.stoplive_state_file
-    )
+    work, else a SQLite file (STOPLIVE_STATE_FILE), created on first use."""
+    url = settings.stoplive_redis_url
+    return open_store(url.get_secret_value() if url else None, settings.stoplive_state_file)
 
 
 def slack_retry_handlers() -> list[AsyncRetryHandler]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -47,6 +48,25 @@ CANCEL_GRACE = 5.0
 
 HealthCheck = Callable[[], Awaitable[str | None]]
 """None when healthy, else the reason (e.g. the state store is unreachable)."""
+
+
+class MalformedHttpInOneLine(logging.Filter):
+    """aiohttp logs a request it cannot parse (bad chunking, a header line of garbage) at ERROR
+    with a traceback and a piece of the input. That is the sender's fault, answered 400 by
+    aiohttp already: one line with a reason and the status is all it is worth."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = "refused a malformed HTTP request", None
+            record.exc_info, record.exc_text = None, None
+            record.levelno = min(record.levelno, logging.INFO)
+            record.levelname = logging.getLevelName(record.levelno)
+            record.reason, record.status = "bad_http", error.code
+        return True
+
+
+_MALFORMED_HTTP = MalformedHttpInOneLine()
 
 
 def web_app(
@@ -101,6 +121,7 @@ def web_app(
             body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
+    logging.getLogger("aiohttp.server").addFilter(_MALFORMED_HTTP)
     application = web.Application(client_max_size=MAX_BODY)
     application.router.add_post(EVENTS_PATH, events)
     application.router.add_get("/healthz", healthz)
@@ -234,7 +255,7 @@ class Transport:
     ) -> None:
         self._stoplive = stoplive
         self._drain_seconds = drain_seconds
-        self._health = health
+        self._health = health if health is not None else stoplive.health  # the state store
         self._runner: web.AppRunner | None = None
         self._socket: EnvelopeHandler | None = None
         self.port: int | None = None

@@ -18,11 +18,12 @@ from bot.config import load_settings
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth
 from bot.metastudio.retry import RetryPolicy
+from bot.sandbox.standins.metastudio import MetaStudioStandIn
+from bot.sandbox.standins.slack import SlackStandIn
 from bot.server import Transport
 from bot.stopflow.store import StateStore
 from tests.harness import ALICE, BOB, SIGNING_SECRET, Harness
-from tests.standins.metastudio import MetaStudioStandIn
-from tests.standins.slack import SlackStandIn
+from tests.reference_signer import huawei_signer
 
 AK, SK = "HPUA0TESTACCESSKEY00", "test-secret-key-0123456789"
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
@@ -48,7 +49,7 @@ pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_se
 
 @pytest.fixture
 async def metastudio() -> AsyncIterator[MetaStudioStandIn]:
-    standin = MetaStudioStandIn()
+    standin = MetaStudioStandIn(signer=huawei_signer)
     standin.aksk[AK] = SK
     standin.add_job(ROOM, JOB)
     await standin.start()
@@ -121,8 +122,8 @@ def bot_settings(
         "stoplive_allowlist": json.dumps({ALICE: "ops-alice", BOB: "ops-bob"}),
         "stoplive_verify_seconds": 2.0,
         "stoplive_watch_seconds": 0,  # watch no longer than verify_seconds unless a test says so
-        # never the default file in the working directory (a checkout must stay clean)
-        "stoplive_state_file": os.path.join(tempfile.mkdtemp(prefix="stoplive-"), "state.sqlite3"),
+        # a journal of its own for every bot, never a file in the checkout
+        "stoplive_state_file": str(Path(tempfile.mkdtemp(prefix="stoplive-")) / "state.db"),
     }
     values.update(overrides)
     return values

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -14,92 +11,22 @@ from urllib.parse import urlencode
 import httpx
 
 from bot.app import Stoplive
+from bot.sandbox import slack_requests
+from bot.sandbox.slack_requests import action_payload, buttons, command_body
+from bot.sandbox.standins.metastudio import MetaStudioStandIn
+from bot.sandbox.standins.slack import SlackStandIn
 from bot.server import Transport
-from tests.standins.metastudio import MetaStudioStandIn
-from tests.standins.slack import SlackStandIn
 
 SIGNING_SECRET = "8f742231b10e8888abcd99aaabbb85a5"
 ALICE, BOB, MALLORY = "U0ALICE01", "U0BOB0002", "U0MALLORY"
 CHANNEL = "C0INCIDENT"
 
 
-def slack_signature(secret: str, timestamp: str, body: str) -> str:
-    """As Slack signs: ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}``."""
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-
-
 def signed_headers(
     body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None
 ) -> dict[str, str]:
-    ts = str(timestamp if timestamp is not None else int(time.time()))
-    return {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": slack_signature(secret, ts, body),
-    }
-
-
-def command_body(text: str, user: str, channel: str, response_url: str) -> str:
-    return urlencode(
-        {
-            "token": "legacy-unused",
-            "team_id": "T0001",
-            "team_domain": "acme",
-            "channel_id": channel,
-            "channel_name": "incident",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": "/stoplive",
-            "text": text,
-            "api_app_id": "A0001",
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": "1.2.3",
-        }
-    )
-
-
-def action_payload(
-    action_id: str, value: str, user: str, channel: str, response_url: str
-) -> dict[str, Any]:
-    return {
-        "type": "block_actions",
-        "team": {"id": "T0001", "domain": "acme"},
-        "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
-        "api_app_id": "A0001",
-        "token": "legacy-unused",
-        "container": {
-            "type": "message",
-            "message_ts": "1700000000.000100",
-            "channel_id": channel,
-            "is_ephemeral": True,
-        },
-        "trigger_id": "1.2.4",
-        "channel": {"id": channel, "name": "incident"},
-        "response_url": response_url,
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": "stoplive.confirmation",
-                "value": value,
-                "type": "button",
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-
-
-def buttons(message: dict[str, Any]) -> dict[str, str]:
-    """action_id → value of every button in a message (the last one wins per action)."""
-    found: dict[str, str] = {}
-    for block in message.get("blocks", []):
-        for element in block.get("elements", []) + (
-            [block["accessory"]] if "accessory" in block else []
-        ):
-            if element.get("type") == "button":
-                found[element["action_id"]] = element["value"]
-    return found
+    """Signed with the tests' signing secret unless told otherwise."""
+    return slack_requests.signed_headers(body, secret, timestamp)
 
 
 @dataclass
@@ -149,20 +76,11 @@ class Harness:
         return updates[-1].args if updates else None
 
 
-FORM = "application/x-www-form-urlencoded"
-
-
 def signed_bytes_headers(
     body: bytes,
-    content_type: str = FORM,
+    content_type: str = slack_requests.FORM,
     secret: str = SIGNING_SECRET,
     timestamp: int | None = None,
 ) -> dict[str, str]:
     """As Slack signs any body: the HMAC is over the raw bytes, whatever they are."""
-    ts = str(timestamp if timestamp is not None else int(time.time()))
-    digest = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256)
-    return {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": "v0=" + digest.hexdigest(),
-    }
+    return slack_requests.signed_headers(body, secret, timestamp, content_type)

@@ -15,9 +15,9 @@ import pytest
 from bot.app import metastudio_auth
 from bot.config import AuthMode, ConfigError, Settings, load_settings
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
+from bot.sandbox.standins.metastudio import MetaStudioStandIn
+from bot.sandbox.standins.slack import SlackStandIn
 from tests.conftest import bot_settings
-from tests.standins.metastudio import MetaStudioStandIn
-from tests.standins.slack import SlackStandIn
 
 PROJECT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 SECRET = "8f742231b10e8888abcd99aaabbb85a5"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bot.sandbox.standins.metastudio import Fault
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, BOB, CHANNEL, buttons
-from tests.standins.metastudio import Fault
 
 OTHER_ROOM = "9d1f0c2e-0000-4000-8000-00000000abcd"
 

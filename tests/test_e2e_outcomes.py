@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.metrics import CLAIM_CONFLICTS, REGISTRY
+from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, BOB, CHANNEL, buttons
-from tests.standins.metastudio import Fault, MetaStudioStandIn
 
 STOP = f"{ROOM} {JOB}"
 

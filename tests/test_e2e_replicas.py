@@ -11,11 +11,11 @@ import time
 
 import pytest
 
+from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.stopflow.store import JournalEntry, MemoryStore, StoreUnavailable
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, CHANNEL
 from tests.redis_server import RedisServer
-from tests.standins.metastudio import Fault, MetaStudioStandIn
 
 STOP = f"{ROOM} {JOB}"
 ORIGINAL_TS = "1700000000.000042"

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from bot.sandbox.standins.metastudio import Fault
 from bot.stopflow.tickets import Ticket, TicketKey
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import (
@@ -21,7 +22,6 @@ from tests.harness import (
     command_body,
     signed_headers,
 )
-from tests.standins.metastudio import Fault
 
 STOP = f"{ROOM} {JOB}"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.sandbox.standins import serve_on_loopback
 from bot.server import web_app
 from tests.conftest import BotFactory
 from tests.harness import SIGNING_SECRET
-from tests.standins import serve_on_loopback
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -3,6 +3,7 @@ traceback or the body in the log. Over real loopback HTTP against the running bo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -189,6 +190,29 @@ async def test_an_unsigned_huge_body_with_newlines_forges_nothing(
     assert response.status_code == 401
     assert_one_quiet_line(log, 401)
     assert sum(len(json.dumps(line)) for line in log.at_least(logging.DEBUG)) < 1000
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"POST /slack/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz" + MARK.encode() + b"\r\n",
+        b"POST /slack/events HTTP/1.1\r\nHost: x\r\n\x00" + MARK.encode() + b"\r\n\r\n",
+    ],
+    ids=["bad chunk size", "garbage header line"],
+)
+async def test_malformed_http_is_one_line(start_bot: BotFactory, log: Lines, raw: bytes) -> None:
+    bot = await start_bot()
+    log.lines.clear()
+    reader, writer = await asyncio.open_connection("127.0.0.1", bot.transport.port)
+    writer.write(raw)
+    answer = await asyncio.wait_for(reader.read(100), 10)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+    text = "\n".join(log.lines)
+    assert MARK not in text and "Traceback" not in text
+    [line] = log.at_least(logging.INFO)
+    assert line["reason"] == "bad_http" and line["status"] == 400
 
 
 async def test_a_body_over_the_cap_is_413(start_bot: BotFactory, log: Lines) -> None:

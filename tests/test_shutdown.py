@@ -13,11 +13,11 @@ import pytest
 from bot.app import build
 from bot.background import Background
 from bot.config import load_settings
+from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
+from bot.sandbox.standins.slack import SlackStandIn
 from bot.server import Transport
 from tests.conftest import JOB, ROOM, BotFactory, bot_settings
 from tests.harness import Harness
-from tests.standins.metastudio import Fault, MetaStudioStandIn
-from tests.standins.slack import SlackStandIn
 from tests.test_process import environment, free_port, run_bot
 
 
@@ -101,7 +101,7 @@ async def test_socket_mode_closes_first_and_does_not_reconnect(
     await closing
     assert len(bot.slack.calls("apps.connections.open")) == 1
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert final["text"].startswith("✅ Stopped")
+    assert final["text"].startswith("✅ Stopped:")
 
 
 async def socket_confirmation(bot: Harness) -> str:

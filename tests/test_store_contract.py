@@ -15,7 +15,7 @@ import sqlite3
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +103,18 @@ async def test_a_claim_is_taken_once_and_a_second_caller_learns_the_holder(
     assert await store.claim("ticket:1", "U2", 60) == "U1"
     assert await other.claim("ticket:1", "U3", 60) == "U1"
     assert await other.claim("ticket:2", "U3", 60) is None
+
+
+async def test_concurrent_claims_have_exactly_one_winner_whom_the_rest_name(
+    backend: Backend,
+) -> None:
+    stores = [backend.open(), backend.open()]
+    for round_ in range(10):
+        key = f"job:{round_}"
+        answers = await asyncio.gather(*(stores[i % 2].claim(key, f"U{i}", 60) for i in range(12)))
+        winners = [f"U{i}" for i, held in enumerate(answers) if held is None]
+        assert len(winners) == 1
+        assert {held for held in answers if held is not None} == set(winners)
 
 
 async def test_a_claim_expires_after_its_ttl(backend: Backend) -> None:
@@ -406,15 +418,27 @@ async def test_redis_down_fails_closed_fast_and_works_again_when_back(
     store = RedisStore(own_redis_server.url)
     assert await store.claim("job:1", "U1", 60) is None
     own_redis_server.stop()
-    before = errors("claim")
-    started = time.monotonic()
-    with pytest.raises(StoreUnavailable, match="Redis claim"):
-        await store.claim("job:2", "U1", 60)
-    assert time.monotonic() - started < 2.0
-    assert errors("claim") == before + 1
-    own_redis_server.start()  # same port, empty: scripts must be loaded again
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "claim": lambda: store.claim("job:2", "U1", 60),
+        "release": lambda: store.release("job:1", "U1"),
+        "begin": lambda: store.begin(entry("stop"), "replica-a", 60),
+        "update": lambda: store.update("stop", "replica-a", 60, step="sent"),
+        "finish": lambda: store.finish("stop", "replica-a", "stopped"),
+        "take_orphans": lambda: store.take_orphans("replica-a", 60),
+        "recent": lambda: store.recent(0),
+        "ping": store.ping,
+    }
+    for operation, call in calls.items():
+        before = errors(operation)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match=f"Redis {operation}: ConnectionError"):
+            await call()
+        assert time.monotonic() - started < 2.0
+        assert errors(operation) == before + 1
+    own_redis_server.start()  # same port, empty: the scripts are loaded again
     assert await store.claim("job:2", "U1", 60) is None
-    assert await store.take_orphans("replica-a", 60) == []
+    await store.begin(entry("stop"), "replica-a", 60)
+    assert await store.finish("stop", "replica-a", "stopped")
     await store.aclose()
 
 

@@ -25,8 +25,9 @@ def require_storable(**texts: str) -> None:
     """StoreUnavailable unless every text can be written as UTF-8, naming the first that cannot.
 
     A lone surrogate (``"\\ud800"``, which ``json.loads`` yields for a crafted payload) cannot
-    leave Python as UTF-8: Redis and SQLite would raise UnicodeEncodeError halfway through a
-    write. Every store refuses it up front with the one error callers already fail closed on.
+    leave Python as UTF-8: redis-py and sqlite3 would raise UnicodeEncodeError, which no caller
+    expects. Every store (memory too) refuses it up front, before writing anything, with the
+    one error callers already fail closed on.
     """
     for name, text in texts.items():
         try:

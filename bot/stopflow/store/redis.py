@@ -4,7 +4,9 @@ Layout, all under one prefix: a claim is a string set with ``NX`` and an expiry;
 entry is one hash per stop; ``leases`` is a sorted set of the unfinished stops by lease
 deadline (what a take-over scans) and ``created`` one of every kept stop by creation time
 (what ``recent`` reads). Every check-and-set is a Lua script, which Redis runs atomically, so
-exactly one replica wins a claim or takes over an orphan.
+exactly one replica wins a claim or takes over an orphan (the scripts reach entries by name,
+so this is for a standalone Redis, not Redis Cluster). Lease deadlines are the replicas'
+clocks (``time.time()``), so replicas on different hosts need synchronised clocks (NTP).
 
 Fail closed, and never hang: each socket operation is bounded by ``timeout`` and redis-py's
 own retries are off (a retried ``claim`` whose first answer was lost would report its own hold
@@ -42,6 +44,16 @@ return redis.call('GET', KEYS[1])
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+# KEYS[1] entry, KEYS[2] leases, KEYS[3] created; ARGV stop_id, lease_until, created_at, then
+# the entry's field/value pairs. Replaces a kept finished entry of the same id, and its expiry.
+_BEGIN = """
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return 1
 """
 
 # KEYS[1] entry, KEYS[2] leases; ARGV stop_id, owner, lease_until, then field/value pairs.
@@ -139,6 +151,7 @@ class RedisStore:
         self._created = prefix + "created"
         self._claim = self._redis.register_script(_CLAIM)
         self._release = self._redis.register_script(_RELEASE)
+        self._begin = self._redis.register_script(_BEGIN)
         self._update = self._redis.register_script(_UPDATE)
         self._finish = self._redis.register_script(_FINISH)
         self._take_orphans = self._redis.register_script(_TAKE_ORPHANS)
@@ -161,17 +174,10 @@ class RedisStore:
     async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
         entry = entry.with_changes(owner=owner, lease_until=time.time() + lease)
         record = entry.to_record()
-        key = self._entries + entry.stop_id
-
-        async def write() -> Any:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(key)  # a kept finished entry of the same id, and its expiry
-                pipe.hset(key, mapping=record)  # type: ignore[arg-type]
-                pipe.zadd(self._leases, {entry.stop_id: entry.lease_until})
-                pipe.zadd(self._created, {entry.stop_id: entry.created_at})
-                return await pipe.execute()
-
-        await self._call("begin", write)
+        pairs = [text for field in record.items() for text in field]
+        args = [entry.stop_id, record["lease_until"], record["created_at"], *pairs]
+        keys = [self._entries + entry.stop_id, self._leases, self._created]
+        await self._call("begin", lambda: self._begin(keys, args))
 
     async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
         unknown = set(changes) - UPDATABLE

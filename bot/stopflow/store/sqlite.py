@@ -25,7 +25,7 @@ from bot.metrics import STORE_ERRORS
 from bot.stopflow.store.base import UPDATABLE, JournalEntry, StoreUnavailable, require_storable
 from bot.stopflow.store.memory import KEEP_FINISHED
 
-DEFAULT_STATE_FILE = "stoplive-state.sqlite3"
+DEFAULT_STATE_FILE = "stoplive-state.db"  # STOPLIVE_STATE_FILE default (bot/config.py)
 BUSY_SECONDS = 2.0
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from tests.standins import serve_on_loopback
+from bot.sandbox.standins import serve_on_loopback
 
 
 @dataclass
@@ -59,6 +59,8 @@ class SlackStandIn:
         self.extra_routes: list[tuple[str, str, Any]] = []
         # set to an Event to hold apps.connections.open until it is set (a slow Slack)
         self.hold_connections: asyncio.Event | None = None
+        # Called with each call and post as it is recorded, in order (the sandbox prints them).
+        self.observers: list[Callable[[ApiCall | UrlPost], None]] = []
         self.url = ""
 
     @property
@@ -105,6 +107,15 @@ class SlackStandIn:
                     await asyncio.wait_for(self._changed.wait(), remaining)
             return result
 
+    async def _record(self, record: ApiCall | UrlPost) -> None:
+        if isinstance(record, ApiCall):
+            self.api_calls.append(record)
+        else:
+            self.url_posts.append(record)
+        for observe in self.observers:
+            observe(record)
+        await self._notify()
+
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
@@ -122,8 +133,7 @@ class SlackStandIn:
         if self._drop(method, request):
             await self._notify()
             return web.Response()
-        self.api_calls.append(ApiCall(method, args, token))
-        await self._notify()
+        await self._record(ApiCall(method, args, token))
         if method == "apps.connections.open" and self.hold_connections is not None:
             await self.hold_connections.wait()
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
@@ -169,8 +179,7 @@ class SlackStandIn:
         if self._drop("hooks", request):
             await self._notify()
             return web.Response()
-        self.url_posts.append(UrlPost(request.match_info["hook"], await request.json()))
-        await self._notify()
+        await self._record(UrlPost(request.match_info["hook"], await request.json()))
         return web.Response(text="ok")
 
     # --- Socket Mode -----------------------------------------------------------------------

@@ -1,0 +1,527 @@
+"""A small MetaStudio stand-in: the smart-live endpoints stoplive uses, and IAM's token
+endpoint, over real HTTP.
+
+Rooms and jobs live in memory. AK/SK signatures are checked by recomputing them with the
+:data:`Signer` it is given: the tests give it one built on Huawei's own ``huaweicloudsdkcore``
+(``tests/reference_signer.py``), so the bot's signer is checked independently on every
+call; a sandbox without that package can give it :func:`bot_signer`. Without a signer every
+AK/SK request is refused. Tokens are checked against a set; IAM ``/v3/auth/tokens`` hands them
+out. Every answer carries a ``Date`` header from the stand-in's clock, which can be set off
+(:attr:`MetaStudioStandIn.clock_offset`); signatures more than 15 min off *that* clock are
+refused, as the gateway does.
+
+Faults can be injected per job, room or the rooms list (:meth:`MetaStudioStandIn.inject`) and
+for IAM (:attr:`MetaStudioStandIn.iam_faults`): an error answer or any body at all, 429 with
+Retry-After, a slow answer (or none: a long ``slow``), a dropped connection, a stop that is
+applied but whose answer never comes, and a stop that is accepted while the job keeps running.
+
+``ListSmartLiveRooms`` answers as documented (``offset`` counts entries, ``limit`` per page,
+``room_name`` matched fuzzily (here: case-insensitive substring), ``live_state`` comma-separated
+``WAITING``, ``PROCESSING``, ``SUCCESS``, ``FAILED``, ``CANCELED`` or ``NULL``). A room's live
+state is that of its live job if it has one, else of its newest job, ``NULL`` without jobs.
+
+Not-documented choices (the API page lists 400/401/500 only): an unknown room or job gets
+404 ``MSS.00000005`` unless :attr:`MetaStudioStandIn.unknown` says otherwise (MetaStudio has
+been seen answering 400 ``MSS.00000003``); stopping a job that is not live gets 400
+``MSS.00000003``; ``limit`` must be 1-100.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+from aiohttp import web
+
+from bot.metastudio import signing
+from bot.sandbox.standins import serve_on_loopback
+
+UNAUTHORIZED = {"error_code": "MSS.00000001", "error_msg": "Unauthorized"}
+INVALID = {"error_code": "MSS.00000003", "error_msg": "Invalid parameter"}
+INTERNAL = {"error_code": "MSS.00000004", "error_msg": "Internal Error"}
+NOT_FOUND = {"error_code": "MSS.00000005", "error_msg": "Resource not found"}
+ROOMS = "rooms"  # the key to inject faults into the rooms list with
+ANY_JOB = "*"  # the key to inject a fault into the next call about any job
+DEFAULT_PROJECT_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+LIVE = ("WAITING", "PROCESSING")
+MAX_SKEW = timedelta(minutes=15)
+_AUTH = re.compile(r"SDK-HMAC-SHA256 Access=([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]+)")
+# A job's state as the rooms list names it (``live_state``); the others are the same word.
+_ROOM_STATE = {"SUCCEED": "SUCCESS", "BLOCKED": "FAILED"}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """What an AK/SK signature covers, as the stand-in received it."""
+
+    method: str
+    host: str
+    raw_path: str
+    raw_query: str
+    headers: dict[str, str]  # the signed ones: lower-case name -> first value
+    body: bytes
+
+
+# (request, AK, SK) -> the Authorization header that request should carry.
+Signer = Callable[[SignedRequest, str, str], str]
+
+
+def bot_signer(request: SignedRequest, ak: str, sk: str) -> str:
+    """A :data:`Signer` built on stoplive's own signing code (for a sandbox that ships without
+    ``huaweicloudsdkcore``; tests use Huawei's, so the two are checked against each other)."""
+    when = datetime.strptime(request.headers["x-sdk-date"], signing.DATE_FORMAT)
+    unsigned = request.headers.get("x-sdk-content-sha256") == signing.UNSIGNED_PAYLOAD
+    return signing.authorization(
+        method=request.method,
+        raw_path=request.raw_path,
+        raw_query=request.raw_query,
+        headers=request.headers,
+        body_hash=signing.UNSIGNED_PAYLOAD
+        if unsigned
+        else signing.payload_hash(request.body, None),
+        ak=ak,
+        sk=sk,
+        when=when.replace(tzinfo=UTC),
+    )
+
+
+@dataclass
+class Fault:
+    """What to do instead of (or before) answering: ``kind`` is one of ``status``, ``slow``,
+    ``drop``, ``lost_answer``, ``stays_live``. ``on`` is ``stop``, ``get``, ``list`` or
+    ``any``. A ``status`` body may be JSON-able, ``str`` (sent as text) or ``bytes``."""
+
+    kind: str
+    on: str = "stop"
+    times: int = 1
+    status: int = 500
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class Room:
+    room_id: str
+    room_name: str
+    created: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(days=3))
+
+
+@dataclass
+class Job:
+    job_id: str
+    room_id: str
+    state: str = "PROCESSING"
+    start_time: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(minutes=62))
+    end_time: datetime | None = None
+    stops: int = 0
+
+    def as_json(self, room_name: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "job_id": self.job_id,
+            "room_id": self.room_id,
+            "room_name": room_name,
+            "state": self.state,
+            "start_time": iso(self.start_time),
+            "create_time": iso(self.start_time),
+            "lastupdate_time": iso(self.end_time or self.start_time),
+            "some_new_field": {"added": "by Huawei later"},
+        }
+        if self.end_time:
+            body["end_time"] = iso(self.end_time)
+            body["duration"] = (self.end_time - self.start_time).total_seconds()
+        return body
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+
+
+class MetaStudioStandIn:
+    def __init__(
+        self, project_id: str = DEFAULT_PROJECT_ID, *, signer: Signer | None = None
+    ) -> None:
+        self.project_id = project_id
+        self.signer = signer
+        self.aksk: dict[str, str] = {}
+        self.tokens: set[str] = set()
+        self.iam_users: dict[tuple[str, str, str], int] = {}  # (domain, user, password) -> ttl s
+        self.iam_calls = 0
+        self.iam_faults: list[Fault] = []  # applied to token requests, ``on`` ignored
+        self.iam_expires_at: Any = None  # sent as token.expires_at instead of the real one
+        self.rooms: dict[str, Room] = {}
+        self.jobs: dict[str, Job] = {}
+        self.faults: dict[str, list[Fault]] = {}
+        self.seen: list[Seen] = []
+        self.auth_failures = 0
+        self.clock_offset = timedelta(0)  # the stand-in's clock is this far ahead of the real one
+        self.latency = 0.0  # seconds added before every answer
+        self.latencies: list[float] = []  # or before the next ones, one each, in arrival order
+        self.unknown: tuple[int, dict[str, str]] = (404, NOT_FOUND)  # for an unknown room/job
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # --- set-up -----------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The stand-in's clock: what its Date headers say and signatures are held to."""
+        return datetime.now(UTC) + self.clock_offset
+
+    def add_room(self, room_id: str, room_name: str = "Spring sale") -> Room:
+        return self.rooms.setdefault(room_id, Room(room_id, room_name))
+
+    def add_job(
+        self,
+        room_id: str,
+        job_id: str,
+        *,
+        room_name: str = "Spring sale",
+        state: str = "PROCESSING",
+    ) -> Job:
+        self.add_room(room_id, room_name)
+        job = Job(job_id=job_id, room_id=room_id, state=state)
+        if state not in LIVE:
+            job.end_time = datetime.now(UTC) - timedelta(minutes=5)
+        self.jobs[job_id] = job
+        return job
+
+    def inject(self, key: str, fault: Fault) -> None:
+        """Apply ``fault`` to calls about ``key``: a job ID (its get and stop), a room ID (its
+        get, and its job list: ``on="list"``), :data:`ROOMS` (the rooms list) or :data:`ANY_JOB`
+        (the next such call about any job; a job's own faults come first)."""
+        self.faults.setdefault(key, []).append(fault)
+
+    def live_state(self, room_id: str) -> str:
+        jobs = [j for j in self.jobs.values() if j.room_id == room_id]
+        for state in ("PROCESSING", "WAITING"):
+            if any(j.state == state for j in jobs):
+                return state
+        if not jobs:
+            return "NULL"
+        newest = max(jobs, key=lambda j: j.start_time)
+        return _ROOM_STATE.get(newest.state, newest.state)
+
+    def calls(self, method: str | None = None, suffix: str = "") -> list[Seen]:
+        return [
+            s
+            for s in self.seen
+            if (method is None or s.method == method) and s.path.endswith(suffix)
+        ]
+
+    async def start(self) -> str:
+        app = web.Application(middlewares=[self._dated])
+        base = "/v1/{project}/smart-live-rooms"
+        app.router.add_post("/v3/auth/tokens", self._iam_token)
+        app.router.add_get(base, self._list_rooms)
+        app.router.add_get(base + "/{room}", self._get_room)
+        app.router.add_get(base + "/{room}/smart-live-jobs", self._list_jobs)
+        app.router.add_get(base + "/{room}/smart-live-jobs/{job}", self._get_job)
+        app.router.add_post(base + "/{room}/smart-live-jobs/{job}/stop", self._stop_job)
+        self._runner, self.url = await serve_on_loopback(app)
+        return self.url
+
+    async def stop(self) -> None:
+        self._closing.set()  # slow answers end now, so shutting down does not wait for them
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @web.middleware
+    async def _dated(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every answer comes after :attr:`latency` (or the next of :attr:`latencies`) and says
+        what time the stand-in thinks it is."""
+        delay = self.latencies.pop(0) if self.latencies else self.latency
+        if delay:
+            await self._pause(delay)
+        response = await handler(request)
+        if not response.prepared:
+            response.headers["Date"] = format_datetime(self.now(), usegmt=True)
+        return response
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+
+    @staticmethod
+    def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+        return web.json_response(
+            body, status=status, headers={"X-Request-Id": uuid.uuid4().hex, **(headers or {})}
+        )
+
+    def _unknown(self) -> web.Response:
+        return self._answer(*self.unknown)
+
+    async def _authorized(self, request: web.Request) -> bool:
+        token = request.headers.get("X-Auth-Token")
+        if token is not None:
+            return token in self.tokens
+        match = _AUTH.fullmatch(request.headers.get("Authorization", ""))
+        if self.signer is None or not match or match.group(1) not in self.aksk:
+            return False
+        if request.headers.get("X-Project-Id") != self.project_id:
+            return False
+        signed = match.group(2).split(";")
+        if "host" not in signed or "x-sdk-date" not in signed:
+            return False
+        try:
+            when = datetime.strptime(request.headers["X-Sdk-Date"], signing.DATE_FORMAT)
+        except (KeyError, ValueError):
+            return False
+        if abs(self.now() - when.replace(tzinfo=UTC)) > MAX_SKEW:
+            return False
+        headers = {}
+        for name in signed:
+            if name not in request.headers:
+                return False
+            headers[name] = request.headers.getall(name)[0]
+        expected = self.signer(
+            SignedRequest(
+                method=request.method,
+                host=request.host,
+                raw_path=request.raw_path.split("?")[0],
+                raw_query=request.rel_url.raw_query_string,
+                headers=headers,
+                body=await request.read(),
+            ),
+            match.group(1),
+            self.aksk[match.group(1)],
+        )
+        return hmac.compare_digest(expected, request.headers["Authorization"])
+
+    async def _guard(self, request: web.Request) -> web.Response | None:
+        """Record, authenticate and apply faults; a Response means: answer with it."""
+        self.seen.append(
+            Seen(request.method, request.path, dict(request.query), dict(request.headers))
+        )
+        if request.match_info.get("project") != self.project_id:
+            return self._answer(404, NOT_FOUND)
+        if not await self._authorized(request):
+            self.auth_failures += 1
+            return self._answer(401, UNAUTHORIZED)
+        return None
+
+    @staticmethod
+    def _take(queue: list[Fault], call: str) -> Fault | None:
+        for fault in queue:
+            if (call == "any" or fault.on in (call, "any")) and fault.times > 0:
+                fault.times -= 1
+                return fault
+        return None
+
+    def _fault(self, key: str, call: str, *, job: bool = False) -> Fault | None:
+        queue = self.faults.get(key, []) + (self.faults.get(ANY_JOB, []) if job else [])
+        return self._take(queue, call)
+
+    async def _apply(self, request: web.Request, fault: Fault | None) -> web.Response | None:
+        if fault is None:
+            return None
+        if fault.kind == "status":
+            body = fault.body if fault.body is not None else INTERNAL
+            headers = {"X-Request-Id": "rid-" + uuid.uuid4().hex[:8], **fault.headers}
+            if isinstance(body, str):
+                return web.Response(status=fault.status, text=body, headers=headers)
+            if isinstance(body, bytes):
+                return web.Response(status=fault.status, body=body, headers=headers)
+            return self._answer(fault.status, body, headers)
+        if fault.kind == "slow":
+            await self._pause(fault.seconds)
+        elif fault.kind == "drop":
+            _hang_up(request)
+            return web.Response()
+        return None
+
+    # --- endpoints --------------------------------------------------------------------------
+
+    async def _iam_token(self, request: web.Request) -> web.Response:
+        self.iam_calls += 1
+        if (faulted := await self._apply(request, self._take(self.iam_faults, "any"))) is not None:
+            return faulted
+        try:
+            body = await request.json()
+            identity = body["auth"]["identity"]["password"]["user"]
+            key = (identity["domain"]["name"], identity["name"], identity["password"])
+            if body["auth"]["scope"]["project"]["id"] != self.project_id:
+                raise KeyError("project")
+        except (ValueError, KeyError, TypeError):
+            return web.json_response(
+                {"error": {"code": "IAM.0011", "message": "bad request"}}, status=400
+            )
+        if key not in self.iam_users:
+            return web.json_response(
+                {"error": {"code": "IAM.0002", "message": "The username or password is wrong."}},
+                status=401,
+            )
+        token = "iam-" + uuid.uuid4().hex
+        self.tokens.add(token)
+        expires = self.now() + timedelta(seconds=self.iam_users[key])
+        expires_at = self.iam_expires_at
+        if expires_at is None:
+            expires_at = expires.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+        return web.json_response(
+            {"token": {"expires_at": expires_at}},
+            status=201,
+            headers={"X-Subject-Token": token},
+        )
+
+    @staticmethod
+    def _paging(request: web.Request) -> tuple[int, int] | None:
+        """``offset``/``limit`` as given, or None if they are not what the API accepts."""
+        try:
+            offset = int(request.query.get("offset", "0"))
+            limit = int(request.query.get("limit", "10"))
+        except ValueError:
+            return None
+        return (offset, limit) if offset >= 0 and 1 <= limit <= 100 else None
+
+    def _room_json(self, room: Room) -> dict[str, Any]:
+        jobs = sorted(
+            (j for j in self.jobs.values() if j.room_id == room.room_id),
+            key=lambda j: j.start_time,
+        )
+        body: dict[str, Any] = {
+            "room_id": room.room_id,
+            "room_name": room.room_name,
+            "room_type": "NORMAL",
+            "room_state": "ENABLE",
+            "create_time": iso(room.created),
+            "update_time": iso(room.created),
+            "some_new_field": ["added", "later"],
+        }
+        if jobs:
+            body["last_job_status"] = jobs[-1].state
+            body["last_job_start_time"] = iso(jobs[-1].start_time)
+            if jobs[-1].end_time:
+                body["last_job_end_time"] = iso(jobs[-1].end_time)
+        return body
+
+    async def _list_rooms(self, request: web.Request) -> web.Response:
+        if (refusal := await self._guard(request)) is not None:
+            return refusal
+        if (faulted := await self._apply(request, self._fault(ROOMS, "list"))) is not None:
+            return faulted
+        if (paging := self._paging(request)) is None:
+            return self._answer(400, INVALID)
+        offset, limit = paging
+        name = request.query.get("room_name", "").casefold()
+        states = set(request.query.get("live_state", "").split(",")) - {""}
+        rooms = [
+            room
+            for room in self.rooms.values()
+            if name in room.room_name.casefold()
+            and (not states or self.live_state(room.room_id) in states)
+        ]
+        page = [self._room_json(room) for room in rooms[offset : offset + limit]]
+        return self._answer(200, {"count": len(rooms), "smart_live_rooms": page})
+
+    async def _get_room(self, request: web.Request) -> web.Response:
+        if (refusal := await self._guard(request)) is not None:
+            return refusal
+        room_id = request.match_info["room"]
+        if (faulted := await self._apply(request, self._fault(room_id, "get"))) is not None:
+            return faulted
+        if (room := self.rooms.get(room_id)) is None:
+            return self._unknown()
+        return self._answer(200, {**self._room_json(room), "room_description": "demo"})
+
+    async def _list_jobs(self, request: web.Request) -> web.Response:
+        if (refusal := await self._guard(request)) is not None:
+            return refusal
+        room_id = request.match_info["room"]
+        if (faulted := await self._apply(request, self._fault(room_id, "list"))) is not None:
+            return faulted
+        if (room := self.rooms.get(room_id)) is None:
+            return self._unknown()
+        if (paging := self._paging(request)) is None:
+            return self._answer(400, INVALID)
+        offset, limit = paging
+        states = set(request.query.get("state", "").split(",")) - {""}
+        jobs = [
+            j
+            for j in self.jobs.values()
+            if j.room_id == room_id and (not states or j.state in states)
+        ]
+        page = [j.as_json(room.room_name) for j in jobs[offset : offset + limit]]
+        return self._answer(200, {"count": len(jobs), "smart_live_jobs": page})
+
+    def _job(self, request: web.Request) -> Job | None:
+        job = self.jobs.get(request.match_info["job"])
+        return job if job is not None and job.room_id == request.match_info["room"] else None
+
+    async def _get_job(self, request: web.Request) -> web.Response:
+        if (refusal := await self._guard(request)) is not None:
+            return refusal
+        fault = self._fault(request.match_info["job"], "get", job=True)
+        if (faulted := await self._apply(request, fault)) is not None:
+            return faulted
+        if (job := self._job(request)) is None:
+            return self._unknown()
+        return self._answer(200, job.as_json(self.rooms[job.room_id].room_name))
+
+    async def _stop_job(self, request: web.Request) -> web.Response:
+        if (refusal := await self._guard(request)) is not None:
+            return refusal
+        fault = self._fault(request.match_info["job"], "stop", job=True)
+        if (faulted := await self._apply(request, fault)) is not None:
+            return faulted
+        if (job := self._job(request)) is None:
+            return self._unknown()
+        if job.state not in LIVE:
+            return self._answer(400, INVALID)
+        job.stops += 1
+        if fault is None or fault.kind != "stays_live":
+            job.state, job.end_time = "SUCCEED", datetime.now(UTC)
+        if fault is not None and fault.kind == "lost_answer":
+            _hang_up(request)
+        return self._answer(200, {})
+
+
+def _hang_up(request: web.Request) -> None:
+    """Close the connection without a word: the client sees no answer at all."""
+    assert request.transport is not None
+    request.transport.close()
+
+
+async def _serve(jobs: list[str], room: str, ak: str, sk: str, latency: float) -> None:
+    """Run the stand-in on its own (for the benchmarks in ``bench/``); prints its URL."""
+    standin = MetaStudioStandIn(signer=bot_signer)
+    standin.aksk[ak] = sk
+    standin.latency = latency
+    for job_id in jobs:
+        room_id, _, job = job_id.rpartition("/")  # "room/job" puts the job in a room of its own
+        standin.add_job(room_id or room, job, room_name=f"Room {room_id or room}")
+    print(await standin.start(), flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="Run the MetaStudio stand-in until killed.")
+    parser.add_argument("--room", required=True)
+    parser.add_argument("--ak", required=True)
+    parser.add_argument("--sk", required=True)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("jobs", nargs="*", help="job IDs ('room/job' too) to create, or stdin")
+    options = parser.parse_args()
+    job_ids = options.jobs or sys.stdin.read().split()
+    asyncio.run(_serve(job_ids, options.room, options.ak, options.sk, options.latency))

@@ -1,0 +1,55 @@
+"""The terminal side of the sandbox: each message the bot sent, once, marked with where it went.
+
+``(only you)`` is an ephemeral message (what only the person at the keyboard sees), ``#incidents``
+and ``#audit`` are channel posts, and ``(updated)`` marks a message revised in place. The
+buttons of the latest message are kept, numbered, for ``press N``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from bot.sandbox.mrkdwn import Button, Names, message
+
+ONLY_YOU = "(only you)"
+INDENT = "  "
+
+
+class Transcript:
+    def __init__(self, console: Console, names: Names) -> None:
+        self.console = console
+        self.names = names
+        self.buttons: list[Button] = []  # those of the latest message, in printed order
+        self.messages = 0
+
+    def show(self, where: str, payload: Mapping[str, Any], *, updated: bool = False) -> None:
+        """Print one message the bot sent; its buttons become the ones ``press`` means."""
+        shown = message(payload, self.names)
+        header = Text("stoplive → ", style="dim")
+        header.append(where, style="bold yellow" if where == ONLY_YOU else "bold green")
+        if updated:
+            header.append(" (updated)", style="dim")
+        self.console.print()
+        self.console.print(header)
+        for line in shown.lines:
+            self.console.print(Text(INDENT) + line)
+        self.buttons = shown.buttons
+        self.messages += 1
+
+    def typed(self, prompt: str, line: str) -> None:
+        """Echo a line that was not typed at a terminal (a script, a pipe) so transcripts read
+        as a conversation."""
+        self.console.print()
+        self.console.print(Text(prompt, style="bold") + Text(line))
+
+    def note(self, text: str | Text) -> None:
+        """The sandbox's own words (not the bot's)."""
+        for line in (text if isinstance(text, Text) else Text(text)).split("\n"):
+            self.console.print(Text("» ", style="dim") + line, style="italic")
+
+    def plain(self, text: Text | str = "") -> None:
+        self.console.print(text)
