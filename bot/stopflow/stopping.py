@@ -45,7 +45,8 @@ log = logging.getLogger(__name__)
 LEASE = 15.0  # a journal entry whose owner has not renewed it for this long is taken over
 RENEW_EVERY = 5.0
 STOP_CALL_ALLOWANCE = 30.0  # the stop call itself (with its retries), on top of the watch
-READ_SECONDS = 10.0  # one read of the job while watching
+READ_SECONDS = 10.0  # one read of the job while watching, at most
+MIN_READ_SECONDS = 2.0  # ... and at least
 PROGRESS_EVERY = 30.0  # how often the channel hears "still checking" during a long watch
 DELIVERY_SECONDS = 30.0  # one Slack delivery, retries included
 SHUTDOWN_NOTE_SECONDS = 3.0  # what a cancelled stop may spend telling the channel
@@ -280,7 +281,9 @@ class StopSupervisor:
         next_progress = started + self._policy.verify_for
         delay = 0.25
         while True:
-            within = min(max(until - time.monotonic(), 0.5), READ_SECONDS)
+            # a read gets a fair chance even at the end of the watch (a slow answer is still
+            # the truth); the supervisor's deadline bounds the whole
+            within = min(max(until - time.monotonic(), MIN_READ_SECONDS), READ_SECONDS)
             if await self._read(progress, within):
                 return progress.outcome(Verdict.STOPPED)
             now = time.monotonic()
