@@ -25,7 +25,7 @@ from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.slack_outlet import SlackOutlet
 from bot.stopflow.outlet import Outlet
-from bot.stopflow.store import MemoryStore, StateStore
+from bot.stopflow.store import StateStore, open_store
 from bot.stopflow.tickets import TicketKey
 from bot.stopflow.workflow import Policy, StopWorkflow
 
@@ -92,8 +92,9 @@ def build_policy(settings: Settings) -> Policy:
 
 def build_store(settings: Settings) -> StateStore:
     """The state store the settings name: Redis (STOPLIVE_REDIS_URL) when replicas share the
-    work, else a SQLite file (STOPLIVE_STATE_FILE). Until those land, one process's memory."""
-    return MemoryStore()
+    work, else a SQLite file (STOPLIVE_STATE_FILE), created on first use."""
+    url = settings.stoplive_redis_url
+    return open_store(url.get_secret_value() if url else None, settings.stoplive_state_file)
 
 
 def slack_retry_handlers() -> list[AsyncRetryHandler]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -32,7 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 from bot.app import Stoplive
-from bot.config import ConfigError
+from bot.config import SLACK_RESPONSE_HOSTS, ConfigError
 from bot.inbound import FORM, MAX_BODY, Accepted, Refusal, check_signature, sort_body
 from bot.listeners.payloads import Malformed, Ours, sort_payload
 
@@ -49,11 +50,31 @@ HealthCheck = Callable[[], Awaitable[str | None]]
 """None when healthy, else the reason (e.g. the state store is unreachable)."""
 
 
+class MalformedHttpInOneLine(logging.Filter):
+    """aiohttp logs a request it cannot parse (bad chunking, a header line of garbage) at ERROR
+    with a traceback and a piece of the input. That is the sender's fault, answered 400 by
+    aiohttp already: one line with a reason and the status is all it is worth."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = "refused a malformed HTTP request", None
+            record.exc_info, record.exc_text = None, None
+            record.levelno = min(record.levelno, logging.INFO)
+            record.levelname = logging.getLevelName(record.levelno)
+            record.reason, record.status = "bad_http", error.code
+        return True
+
+
+_MALFORMED_HTTP = MalformedHttpInOneLine()
+
+
 def web_app(
     bolt: AsyncApp,
     signing_secret: str,
     health: HealthCheck | None = None,
     clock: Callable[[], float] = time.time,
+    response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS,
 ) -> web.Application:
     """``POST /slack/events`` (commands and interactivity), ``GET /healthz``, ``GET /metrics``."""
 
@@ -76,7 +97,7 @@ def web_app(
             headers.get("X-Slack-Signature"),
             clock(),
         )
-        verdict = refusal or sort_body(body, request.content_type)
+        verdict = refusal or sort_body(body, request.content_type, response_hosts)
         if isinstance(verdict, Refusal):
             return refuse(verdict, len(body))
         return await dispatch(verdict)
@@ -101,6 +122,7 @@ def web_app(
             body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
+    logging.getLogger("aiohttp.server").addFilter(_MALFORMED_HTTP)
     application = web.Application(client_max_size=MAX_BODY)
     application.router.add_post(EVENTS_PATH, events)
     application.router.add_get("/healthz", healthz)
@@ -173,8 +195,14 @@ class EnvelopeHandler(AsyncSocketModeHandler):
     """Socket Mode with the same checks as HTTP: an envelope whose payload is not a
     well-formed command or click of ours is acked at once and logged in one line."""
 
-    def __init__(self, app: AsyncApp, app_token: str) -> None:  # as Bolt's, with the guard
+    def __init__(
+        self,
+        app: AsyncApp,
+        app_token: str,
+        response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS,
+    ) -> None:  # as Bolt's, with the guard
         self.app = app
+        self.response_hosts = response_hosts
         self.app_token = app_token
         self.client = GuardedSocketModeClient(
             app_token=app_token, logger=app.logger, web_client=app.client
@@ -183,7 +211,7 @@ class EnvelopeHandler(AsyncSocketModeHandler):
 
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         started = time.time()
-        verdict = sort_payload(req.payload)
+        verdict = sort_payload(req.payload, self.response_hosts)
         if not isinstance(verdict, Ours):
             reason = verdict.reason if isinstance(verdict, Malformed) else "not_handled"
             ignored(reason, len(json.dumps(req.payload)), req.type)
@@ -234,7 +262,7 @@ class Transport:
     ) -> None:
         self._stoplive = stoplive
         self._drain_seconds = drain_seconds
-        self._health = health
+        self._health = health if health is not None else stoplive.health  # the state store
         self._runner: web.AppRunner | None = None
         self._socket: EnvelopeHandler | None = None
         self.port: int | None = None
@@ -248,14 +276,16 @@ class Transport:
             app_token = settings.slack_app_token.get_secret_value()
             # apps.connections.open goes through the app's own client, so SLACK_API_URL holds
             url = await socket_url(bolt.client, app_token)
-            self._socket = EnvelopeHandler(bolt, app_token)
+            self._socket = EnvelopeHandler(bolt, app_token, settings.slack_response_hosts)
             self._socket.client.wss_uri = url
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("stoplive connected to Slack in Socket Mode")
             return
         secret = settings.slack_signing_secret.get_secret_value()
         self._runner = web.AppRunner(
-            web_app(bolt, secret, self._health), access_log=None, shutdown_timeout=HTTP_GRACE
+            web_app(bolt, secret, self._health, response_hosts=settings.slack_response_hosts),
+            access_log=None,
+            shutdown_timeout=HTTP_GRACE,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.stoplive_host, settings.port)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -116,6 +118,8 @@ def bot_settings(
         "port": 0,
         "stoplive_allowlist": json.dumps({ALICE: "ops-alice", BOB: "ops-bob"}),
         "stoplive_verify_seconds": 2.0,
+        # a journal of its own for every bot, never a file in the checkout
+        "stoplive_state_file": str(Path(tempfile.mkdtemp(prefix="stoplive-")) / "state.db"),
     }
     values.update(overrides)
     return values

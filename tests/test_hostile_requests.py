@@ -3,6 +3,7 @@ traceback or the body in the log. Over real loopback HTTP against the running bo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.audit_logging import JsonLines, RedactSecrets
-from bot.inbound import check_signature, sort_body
+from bot.inbound import Accepted, Refusal, check_signature, sort_body
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import (
     ALICE,
@@ -118,6 +119,18 @@ SIGNED_BUT_MALFORMED: list[tuple[str, bytes, str, int]] = [
     ("event of another kind", json.dumps({"type": 5, "team": MARK}).encode(), "json", 400),
     ("a view submission", click({"type": "view_submission", "view": MARK}), "form", 404),
     ("text/plain", MARK.encode(), "text", 400),
+    (
+        "command answering to a foreign host",
+        command(response_url=f"https://evil.example/{MARK}"),
+        "form",
+        400,
+    ),
+    (
+        "click answering to a foreign host",
+        click(good_click(response_url=f"https://hooks.slack.com.evil.example/{MARK}")),
+        "form",
+        400,
+    ),
 ]
 CONTENT_TYPES = {
     "form": "application/x-www-form-urlencoded",
@@ -189,6 +202,29 @@ async def test_an_unsigned_huge_body_with_newlines_forges_nothing(
     assert response.status_code == 401
     assert_one_quiet_line(log, 401)
     assert sum(len(json.dumps(line)) for line in log.at_least(logging.DEBUG)) < 1000
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"POST /slack/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"zz" + MARK.encode() + b"\r\n",
+        b"POST /slack/events HTTP/1.1\r\nHost: x\r\n\x00" + MARK.encode() + b"\r\n\r\n",
+    ],
+    ids=["bad chunk size", "garbage header line"],
+)
+async def test_malformed_http_is_one_line(start_bot: BotFactory, log: Lines, raw: bytes) -> None:
+    bot = await start_bot()
+    log.lines.clear()
+    reader, writer = await asyncio.open_connection("127.0.0.1", bot.transport.port)
+    writer.write(raw)
+    answer = await asyncio.wait_for(reader.read(100), 10)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+    text = "\n".join(log.lines)
+    assert MARK not in text and "Traceback" not in text
+    [line] = log.at_least(logging.INFO)
+    assert line["reason"] == "bad_http" and line["status"] == 400
 
 
 async def test_a_body_over_the_cap_is_413(start_bot: BotFactory, log: Lines) -> None:
@@ -311,3 +347,13 @@ def test_a_signed_request_is_accepted_by_check_signature() -> None:
         is None
     )
     assert isinstance(httpx.Headers(headers), httpx.Headers)
+
+
+def test_response_urls_must_point_at_slack() -> None:
+    """Slack's own host is always allowed; a stand-in's only when SLACK_API_URL names it."""
+    slack_form = command(response_url="https://hooks.slack.com/commands/T1/2/x")
+    assert isinstance(sort_body(slack_form, CONTENT_TYPES["form"]), Accepted)
+    local = command()  # http://127.0.0.1:9/hooks/x
+    assert sort_body(local, CONTENT_TYPES["form"]) == Refusal(400, "foreign_response_url")
+    allowed = frozenset({"hooks.slack.com", "127.0.0.1"})
+    assert isinstance(sort_body(local, CONTENT_TYPES["form"], allowed), Accepted)

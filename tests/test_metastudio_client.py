@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -16,11 +18,20 @@ from bot.metastudio import (
     MetaStudioClient,
     MetaStudioError,
     OutcomeUnknown,
+    SmartLiveRoom,
     Unreachable,
+    UnreadableAnswer,
 )
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
+from bot.metastudio.client import MAX_PAGES, PAGE_SIZE
 from bot.metastudio.retry import RetryPolicy
-from bot.sandbox.standins.metastudio import INVALID, UNAUTHORIZED, Fault, MetaStudioStandIn
+from bot.sandbox.standins.metastudio import (
+    INVALID,
+    ROOMS,
+    UNAUTHORIZED,
+    Fault,
+    MetaStudioStandIn,
+)
 from tests.conftest import AK, FAST_RETRY, JOB, ROOM, SK
 
 DEFAULT_TEST_TIMEOUT = httpx.Timeout(5.0)
@@ -309,3 +320,272 @@ def _client(
         retry=retry,
         timeout=timeout,
     )
+
+
+# --- answers that cannot be read -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ("<html><body>Gateway says hi</body></html>", "not JSON"),
+        (b"\xff\xfe\xfa not utf-8", "not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+        ("", "not JSON"),
+        (["a", "list"], "a JSON list instead of an object"),
+        ({"job_id": JOB, "state": ["x"]}, "state: Input should be a valid string"),
+        ({"job_id": JOB, "state": "PROCESSING", "room_id": 7}, "room_id"),
+        ({"state": "PROCESSING"}, "job_id: Field required"),
+        ({"job_id": JOB, "state": "PROCESSING", "duration": "long"}, "duration"),
+        ({"job_id": JOB, "state": "PROCESSING", "error_info": "oops"}, "error_info"),
+        ({"job_id": "another-job", "state": "PROCESSING"}, "another job or room"),
+        ({"job_id": JOB, "room_id": "another-room", "state": "PROCESSING"}, "another job"),
+    ],
+    ids=[
+        "html",
+        "not-utf8",
+        "nested-too-deep",
+        "empty",
+        "list",
+        "state-list",
+        "room-int",
+        "no-job-id",
+        "duration-text",
+        "error-info-text",
+        "other-job",
+        "other-room",
+    ],
+)
+async def test_a_2xx_job_that_cannot_be_read_is_unreadable_with_its_request_id(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn, body: object, detail: str
+) -> None:
+    metastudio.inject(JOB, Fault("status", on="get", status=200, body=body))
+    with pytest.raises(UnreadableAnswer) as raised:
+        await client.get_job(ROOM, JOB, "ops-alice")
+    assert detail in raised.value.detail and raised.value.request_id.startswith("rid-")
+    assert len(metastudio.calls("GET", JOB)) == 1  # a 2xx is an answer: not retried
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<html>proxy</html>",
+        {"count": "many", "smart_live_jobs": []},
+        {"count": 1, "smart_live_jobs": "none"},
+        {"count": 1, "smart_live_jobs": ["job"]},
+        {"count": 1, "smart_live_jobs": [{"job_id": JOB, "state": None}]},
+    ],
+    ids=["html", "count-text", "jobs-text", "job-text", "state-null"],
+)
+async def test_a_2xx_job_list_that_cannot_be_read_is_unreadable(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn, body: object
+) -> None:
+    metastudio.inject(ROOM, Fault("status", on="list", status=200, body=body))
+    with pytest.raises(UnreadableAnswer) as raised:
+        await client.list_jobs(ROOM, "ops-alice", [JobState.PROCESSING])
+    assert raised.value.request_id
+
+
+async def test_a_2xx_room_list_or_room_that_cannot_be_read_is_unreadable(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    metastudio.inject(ROOMS, Fault("status", on="list", status=200, body="<html>hi</html>"))
+    with pytest.raises(UnreadableAnswer):
+        await client.list_rooms("ops-alice")
+    metastudio.inject(ROOMS, Fault("status", on="list", status=200, body={"smart_live_rooms": []}))
+    with pytest.raises(UnreadableAnswer) as raised:
+        await client.count_rooms("ops-alice")
+    assert raised.value.detail == "no count"
+    metastudio.inject(ROOM, Fault("status", on="get", status=200, body={"room_name": 5}))
+    with pytest.raises(UnreadableAnswer):
+        await client.get_room(ROOM, "ops-alice")
+
+
+async def test_a_stop_answered_by_a_gateway_page_is_unreadable_not_accepted(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    metastudio.inject(JOB, Fault("status", status=200, body="<html>Welcome</html>"))
+    with pytest.raises(UnreadableAnswer) as raised:
+        await client.stop_job(ROOM, JOB, "ops-alice")
+    assert raised.value.request_id.startswith("rid-")
+
+
+async def test_a_stop_answered_200_without_a_body_is_accepted(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    """The API documents no body for a stop's 200."""
+    metastudio.inject(JOB, Fault("status", status=200, body=b""))
+    assert (await client.stop_job(ROOM, JOB, "ops-alice")).request_id.startswith("rid-")
+
+
+async def test_a_huge_hostile_error_answer_is_cut_and_made_safe(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    page = "<html>\r\n\x1b[2J\x00" + "<p>bad gateway</p>\n" * 100_000 + "</html>"
+    metastudio.inject(JOB, Fault("status", status=502, body=page, times=10))
+    with pytest.raises(MetaStudioError) as raised:
+        await client.stop_job(ROOM, JOB, "ops-alice")
+    message = raised.value.error_msg
+    assert message.startswith("<html> [2J <p>bad gateway</p> <p>") and message.endswith("…")
+    assert len(message) <= 300 and not any(ord(c) < 32 for c in str(raised.value))
+
+
+async def test_a_json_error_with_control_characters_and_odd_types_is_made_safe(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    body = {"error_code": ["MSS", 1], "error_msg": "bad\r\nINFO forged\u202e" + "y" * 5000}
+    metastudio.inject(JOB, Fault("status", status=400, body=body))
+    with pytest.raises(MetaStudioError) as raised:
+        await client.stop_job(ROOM, JOB, "ops-alice")
+    assert raised.value.error_code == "['MSS', 1]"
+    assert raised.value.error_msg.startswith("bad INFO forged y")
+    assert len(raised.value.error_msg) <= 300 and "\u202e" not in str(raised.value)
+
+
+async def test_an_unknown_job_can_be_answered_400_as_metastudio_does(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    metastudio.unknown = (400, INVALID)
+    with pytest.raises(MetaStudioError) as raised:
+        await client.get_job(ROOM, "26f06524-0000-0000-0000-000000000000", "ops-alice")
+    assert (raised.value.status, raised.value.error_code) == (400, "MSS.00000003")
+
+
+# --- the clock ----------------------------------------------------------------------------
+
+
+async def test_a_clock_20_min_off_is_named_in_the_401(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    metastudio.clock_offset = -timedelta(minutes=20)  # MetaStudio's clock: we are 20 min ahead
+    for _ in range(2):
+        with pytest.raises(MetaStudioError) as raised:
+            await client.get_job(ROOM, JOB, "ops-alice")
+    assert raised.value.status == 401 and raised.value.clock_skew is not None
+    assert 1195 <= raised.value.clock_skew <= 1205
+    assert "this machine's clock is 20 min off (ahead of MetaStudio's)" in str(raised.value)
+    assert client.clock_is_off and client.clock_skew_seconds == pytest.approx(1200, abs=5)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.getMessage()[:40] for r in warnings] == ["this machine's clock is 20 min off (ahea"]
+
+
+async def test_a_clock_a_little_off_still_works_and_is_measured(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert client.clock_skew_seconds is None
+    metastudio.clock_offset = timedelta(minutes=3)
+    await client.get_job(ROOM, JOB, "ops-alice")
+    assert client.clock_skew_seconds == pytest.approx(-180, abs=5) and not client.clock_is_off
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_a_wrong_secret_with_a_good_clock_blames_no_clock(
+    metastudio: MetaStudioStandIn,
+) -> None:
+    auth = AkSkAuth(SecretStr(AK), SecretStr("wrong"), metastudio.project_id)
+    async with _client(metastudio, auth=auth) as client:
+        with pytest.raises(MetaStudioError) as raised:
+            await client.get_job(ROOM, JOB, "ops-alice")
+    assert raised.value.clock_skew is None and "clock" not in str(raised.value)
+
+
+# --- finding rooms ------------------------------------------------------------------------
+
+
+async def test_list_rooms_reads_every_page_as_documented(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    for n in range(249):
+        metastudio.add_room(f"room-{n:03d}", f"Room {n}")
+    rooms = await client.list_rooms("ops-alice")
+    assert len(rooms) == 250 and len({r.room_id for r in rooms}) == 250
+    first = next(r for r in rooms if r.room_id == ROOM)
+    assert first.room_name == "Spring sale" and first.last_job_status == "PROCESSING"
+    assert first.room_state == "ENABLE" and first.request_id
+    pages = metastudio.calls("GET", "/smart-live-rooms")
+    assert [(p.query["offset"], p.query["limit"]) for p in pages] == [
+        ("0", "100"),
+        ("100", "100"),
+        ("200", "100"),
+    ]
+    assert all(p.headers["X-App-UserId"] == "ops-alice" for p in pages)
+
+
+async def test_list_rooms_by_name_and_live_state(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    metastudio.add_job("room-b", "job-b", room_name="SPRING launch", state="SUCCEED")
+    metastudio.add_job("room-c", "job-c", room_name="Autumn spring-clean", state="WAITING")
+    metastudio.add_room("room-d", "Winter")
+    by_name = await client.list_rooms("ops-alice", room_name="  Spring ")
+    assert sorted(r.room_id for r in by_name) == sorted([ROOM, "room-b", "room-c"])
+    live = await client.list_rooms("ops-alice", room_name="spring", live_only=True)
+    assert [r.room_id for r in live] == [ROOM]
+    queries = [c.query for c in metastudio.calls("GET", "/smart-live-rooms")]
+    assert queries[0]["room_name"] == "Spring" and "live_state" not in queries[0]
+    assert queries[1]["live_state"] == "PROCESSING"
+    assert await client.list_rooms("ops-alice", room_name="nothing like it") == []
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "x" * 257, "a\nb", "tab\there", "nul\x00"])
+async def test_room_name_searches_that_cannot_be_sent_are_refused(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn, bad: str
+) -> None:
+    with pytest.raises(InvalidId):
+        await client.list_rooms("ops-alice", room_name=bad)
+    assert metastudio.seen == []
+
+
+async def test_list_rooms_stops_after_max_pages_when_the_count_lies(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    full_page = {
+        "count": 10**9,
+        "smart_live_rooms": [{"room_id": f"r{n}", "room_name": "x"} for n in range(PAGE_SIZE)],
+    }
+    metastudio.inject(ROOMS, Fault("status", on="list", status=200, body=full_page, times=10**6))
+    rooms = await client.list_rooms("ops-alice")
+    assert len(rooms) == PAGE_SIZE and len(metastudio.calls("GET")) == MAX_PAGES
+
+
+async def test_live_jobs_by_room_reads_rooms_concurrently_within_the_bound(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    for n in range(12):
+        metastudio.add_job(f"room-{n:02d}", f"job-{n:02d}a", room_name=f"Room {n}")
+        metastudio.add_job(f"room-{n:02d}", f"job-{n:02d}b", state="SUCCEED")
+    metastudio.inject("room-05", Fault("status", on="list", status=400, body=INVALID))
+    rooms = await client.list_rooms("ops-alice", live_only=True)
+    assert len(rooms) == 13
+    metastudio.latency = 0.05
+    metastudio.most_in_flight = 0
+    found = await client.live_jobs_by_room(rooms, "ops-alice", concurrency=4)
+    assert metastudio.most_in_flight == 4  # 13 rooms read 4 at a time: concurrent, and bounded
+    assert [f.room.room_id for f in found] == [r.room_id for r in rooms]
+    failed = [f for f in found if f.failure is not None]
+    assert [f.room.room_id for f in failed] == ["room-05"] and failed[0].jobs == ()
+    assert isinstance(failed[0].failure, MetaStudioError)
+    live = {f.room.room_id: [j.job_id for j in f.jobs] for f in found if f.failure is None}
+    assert live[ROOM] == [JOB] and live["room-11"] == ["job-11a"]
+    job_queries = [c.query for c in metastudio.calls("GET", "/smart-live-jobs")]
+    assert {q["state"] for q in job_queries} == {"PROCESSING"}
+
+
+async def test_live_jobs_by_room_refuses_a_listed_room_id_it_would_not_send(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    room = SmartLiveRoom(room_id="../../other")
+    [found] = await client.live_jobs_by_room([room], "ops-alice")
+    assert isinstance(found.failure, InvalidId) and metastudio.seen == []
+
+
+async def test_a_refused_token_blames_no_clock_however_far_off(
+    metastudio: MetaStudioStandIn,
+) -> None:
+    """Tokens are not held to the clock: a 401 to one is about the token."""
+    metastudio.clock_offset = timedelta(minutes=30)
+    async with _client(metastudio, auth=TokenAuth(SecretStr("revoked"))) as client:
+        with pytest.raises(MetaStudioError) as raised:
+            await client.get_job(ROOM, JOB, "ops-alice")
+    assert raised.value.status == 401 and raised.value.clock_skew is None
+    assert client.clock_is_off

@@ -49,7 +49,9 @@ async def sandbox(stdin: str, cwd: Path, env: dict[str, str], *args: str) -> tup
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 60)
+    out, err = await asyncio.wait_for(
+        process.communicate(stdin.encode() if isinstance(stdin, str) else stdin), 60
+    )
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
@@ -189,6 +191,24 @@ async def test_a_script_file_is_replayed_then_input_is_read(tmp_path: Path) -> N
     assert "bob> press 2" in out  # stdin, after the script
 
 
+async def test_hostile_input_is_answered_never_a_traceback(tmp_path: Path) -> None:
+    lines = [
+        b"/stoplive " + b"a" * 300_000,  # more than the bot takes in one request
+        b"/stoplive \xff\xfe not utf-8",
+        b"\x1b[2J\x1b]0;title\x07",
+        b"press 9",
+        b"as eve",
+        b"fault everything",
+        b"/stopall",
+    ]
+    code, out, err = await sandbox(b"\n".join(lines) + b"\n", tmp_path, clean_env())
+    assert code == 0 and "Traceback" not in err
+    assert "\x1b" not in out and "\x07" not in out
+    assert "HTTP 413" in out  # what Slack would show: the app refused it
+    assert "The latest message has no buttons to press." in out
+    assert "as needs one of" in out and "fault needs one of" in out and "Only /stoplive" in out
+
+
 async def test_a_script_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None:
     code, out, err = await sandbox("", tmp_path, clean_env(), "--script", "missing.txt")
     assert code == 2 and "cannot read missing.txt" in err and out == ""
@@ -227,3 +247,18 @@ async def test_the_sandbox_reference_signer_accepts_ours_and_refuses_a_wrong_key
                     assert refused.value.status == 401
     finally:
         await standin.stop()
+
+
+def test_the_demo_project_has_something_to_try_for_everyone() -> None:
+    live = {
+        room.name: [j for j in room.jobs if j.state in ("WAITING", "PROCESSING")]
+        for room in demo.ROOMS
+    }
+    ended = [j for room in demo.ROOMS for j in room.jobs if j.ended_minutes_ago is not None]
+    assert len(demo.ROOMS) >= 3 and ended
+    assert sorted(len(jobs) for jobs in live.values())[0] == 0  # an idle room
+    assert any(len(jobs) == 1 for jobs in live.values())
+    assert any(len(jobs) > 1 for jobs in live.values())
+    people = demo.PEOPLE
+    assert people["alice"].rooms is None and people["mallory"].app_user_id is None
+    assert people["bob"].rooms is not None and len(people["bob"].rooms) == 1

@@ -101,7 +101,7 @@ async def test_socket_mode_closes_first_and_does_not_reconnect(
     await closing
     assert len(bot.slack.calls("apps.connections.open")) == 1
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert final["text"].startswith("✅ Stopped")
+    assert final["text"].startswith("✅ Stopped:")
 
 
 async def socket_confirmation(bot: Harness) -> str:

@@ -1,26 +1,43 @@
-"""A small MetaStudio stand-in: the smart-live endpoints stoplive uses, over real HTTP.
+"""A small MetaStudio stand-in: the smart-live endpoints stoplive uses, and IAM's token
+endpoint, over real HTTP.
 
 Rooms and jobs live in memory. AK/SK signatures are checked against the Authorization that a
 reference signer computes for the same request: the tests pass Huawei's own
-``huaweicloudsdkcore`` signer (so the bot's signer is checked on every call, independently;
-huaweicloudsdkcore is a test-only dependency), ``python -m bot sandbox`` passes
-:func:`stoplive_signer`. Tokens are checked against a set, and IAM ``/v3/auth/tokens`` hands out
-tokens. Faults can be injected per
-job: an error answer, 429 with Retry-After, a slow answer, a dropped connection, a stop that is
+``huaweicloudsdkcore`` signer (``tests/reference_signer.py``; so the bot's signer is checked on
+every call, independently; huaweicloudsdkcore is a test-only dependency), ``python -m bot
+sandbox`` passes :func:`stoplive_signer`. Tokens are checked against a set; IAM ``/v3/auth/tokens`` hands them
+out. Every answer carries a ``Date`` header from the stand-in's clock, which can be set off
+(:attr:`MetaStudioStandIn.clock_offset`); signatures more than 15 min off *that* clock are
+refused, as the gateway does.
+
+Faults can be injected per job (or :data:`ANY_JOB`), room or the rooms list
+(:meth:`MetaStudioStandIn.inject`) and
+for IAM (:attr:`MetaStudioStandIn.iam_faults`): an error answer or any body at all, 429 with
+Retry-After, a slow answer (or none: a long ``slow``), a dropped connection, a stop that is
 applied but whose answer never comes, and a stop that is accepted while the job keeps running.
 
+``ListSmartLiveRooms`` answers as documented (``offset`` counts entries, ``limit`` per page,
+``room_name`` matched fuzzily (here: case-insensitive substring), ``live_state`` comma-separated
+``WAITING``, ``PROCESSING``, ``SUCCESS``, ``FAILED``, ``CANCELED`` or ``NULL``). A room's live
+state is that of its live job if it has one, else of its newest job, ``NULL`` without jobs.
+
 Not-documented choices (the API page lists 400/401/500 only): an unknown room or job gets
-404 ``MSS.00000005``; stopping a job that is not live gets 400 ``MSS.00000003``.
+404 ``MSS.00000005`` unless :attr:`MetaStudioStandIn.unknown` says otherwise (MetaStudio has
+been seen answering 400 ``MSS.00000003``); stopping a job that is not live gets 400
+``MSS.00000003``; ``limit`` must be 1-100.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hmac
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 from aiohttp import web
@@ -32,8 +49,19 @@ UNAUTHORIZED = {"error_code": "MSS.00000001", "error_msg": "Unauthorized"}
 INVALID = {"error_code": "MSS.00000003", "error_msg": "Invalid parameter"}
 INTERNAL = {"error_code": "MSS.00000004", "error_msg": "Internal Error"}
 NOT_FOUND = {"error_code": "MSS.00000005", "error_msg": "Resource not found"}
-ANY_JOB = "*"
+ROOMS = "rooms"  # the key to inject faults into the rooms list with
+ANY_JOB = "*"  # the key to inject faults into the next call about any job
+DEFAULT_PROJECT_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+LIVE = ("WAITING", "PROCESSING")
+MAX_SKEW = timedelta(minutes=15)
 _AUTH = re.compile(r"SDK-HMAC-SHA256 Access=([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]+)")
+# A job's state as the rooms list names it (``live_state``); the others are the same word.
+_ROOM_STATE = {"SUCCEED": "SUCCESS", "BLOCKED": "FAILED"}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -69,14 +97,11 @@ def stoplive_signer(request: SignedRequest, ak: str, sk: str) -> str:
     )
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @dataclass
 class Fault:
     """What to do instead of (or before) answering: ``kind`` is one of ``status``, ``slow``,
-    ``drop``, ``lost_answer``, ``stays_live``. ``on`` is ``stop``, ``get`` or ``any``."""
+    ``drop``, ``lost_answer``, ``stays_live``. ``on`` is ``stop``, ``get``, ``list`` or
+    ``any``. A ``status`` body may be JSON-able, ``str`` (sent as text) or ``bytes``."""
 
     kind: str
     on: str = "stop"
@@ -85,6 +110,13 @@ class Fault:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+@dataclass
+class Room:
+    room_id: str
+    room_name: str
+    created: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(days=3))
 
 
 @dataclass
@@ -121,9 +153,6 @@ class Seen:
     headers: dict[str, str]
 
 
-DEFAULT_PROJECT_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
-
-
 class MetaStudioStandIn:
     def __init__(self, *, signer: ReferenceSigner, project_id: str = DEFAULT_PROJECT_ID) -> None:
         self.project_id = project_id
@@ -132,15 +161,31 @@ class MetaStudioStandIn:
         self.tokens: set[str] = set()
         self.iam_users: dict[tuple[str, str, str], int] = {}  # (domain, user, password) -> ttl s
         self.iam_calls = 0
-        self.rooms: dict[str, str] = {}  # room_id -> room_name
+        self.iam_faults: list[Fault] = []  # applied to token requests, ``on`` ignored
+        self.iam_expires_at: Any = None  # sent as token.expires_at instead of the real one
+        self.rooms: dict[str, Room] = {}
         self.jobs: dict[str, Job] = {}
         self.faults: dict[str, list[Fault]] = {}
         self.seen: list[Seen] = []
         self.auth_failures = 0
+        self.clock_offset = timedelta(0)  # the stand-in's clock is this far ahead of the real one
+        self.latency = 0.0  # seconds added before every answer
+        self.latencies: list[float] = []  # or before the next ones, one each, in arrival order
+        self.in_flight = 0  # requests being answered right now
+        self.most_in_flight = 0  # the most there ever were at once
+        self.unknown: tuple[int, dict[str, str]] = (404, NOT_FOUND)  # for an unknown room/job
+        self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     # --- set-up -----------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The stand-in's clock: what its Date headers say and signatures are held to."""
+        return datetime.now(UTC) + self.clock_offset
+
+    def add_room(self, room_id: str, room_name: str = "Spring sale") -> Room:
+        return self.rooms.setdefault(room_id, Room(room_id, room_name))
 
     def add_job(
         self,
@@ -150,17 +195,28 @@ class MetaStudioStandIn:
         room_name: str = "Spring sale",
         state: str = "PROCESSING",
     ) -> Job:
-        self.rooms.setdefault(room_id, room_name)
+        self.add_room(room_id, room_name)
         job = Job(job_id=job_id, room_id=room_id, state=state)
-        if state not in ("WAITING", "PROCESSING"):
+        if state not in LIVE:
             job.end_time = datetime.now(UTC) - timedelta(minutes=5)
         self.jobs[job_id] = job
         return job
 
-    def inject(self, job_id: str, fault: Fault) -> None:
-        """``fault`` on calls about ``job_id``; :data:`ANY_JOB`: on the next such call about
-        any job (a job's own faults come first)."""
-        self.faults.setdefault(job_id, []).append(fault)
+    def inject(self, key: str, fault: Fault) -> None:
+        """Apply ``fault`` to calls about ``key``: a job ID (its get and stop), :data:`ANY_JOB`
+        (the next such call about any job; a job's own faults come first), a room ID (its get,
+        and its job list: ``on="list"``) or :data:`ROOMS` (the rooms list)."""
+        self.faults.setdefault(key, []).append(fault)
+
+    def live_state(self, room_id: str) -> str:
+        jobs = [j for j in self.jobs.values() if j.room_id == room_id]
+        for state in ("PROCESSING", "WAITING"):
+            if any(j.state == state for j in jobs):
+                return state
+        if not jobs:
+            return "NULL"
+        newest = max(jobs, key=lambda j: j.start_time)
+        return _ROOM_STATE.get(newest.state, newest.state)
 
     def calls(self, method: str | None = None, suffix: str = "") -> list[Seen]:
         return [
@@ -170,7 +226,7 @@ class MetaStudioStandIn:
         ]
 
     async def start(self) -> str:
-        app = web.Application()
+        app = web.Application(middlewares=[self._dated])
         base = "/v1/{project}/smart-live-rooms"
         app.router.add_post("/v3/auth/tokens", self._iam_token)
         app.router.add_get(base, self._list_rooms)
@@ -182,16 +238,41 @@ class MetaStudioStandIn:
         return self.url
 
     async def stop(self) -> None:
+        self._closing.set()  # slow answers end now, so shutting down does not wait for them
         if self._runner is not None:
             await self._runner.cleanup()
 
     # --- plumbing ---------------------------------------------------------------------------
+
+    @web.middleware
+    async def _dated(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every answer comes after :attr:`latency` (or the next of :attr:`latencies`) and says
+        what time the stand-in thinks it is."""
+        delay = self.latencies.pop(0) if self.latencies else self.latency
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if delay:
+                await self._pause(delay)
+            response = await handler(request)
+        finally:
+            self.in_flight -= 1
+        if not response.prepared:
+            response.headers["Date"] = format_datetime(self.now(), usegmt=True)
+        return response
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
 
     @staticmethod
     def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
         return web.json_response(
             body, status=status, headers={"X-Request-Id": uuid.uuid4().hex, **(headers or {})}
         )
+
+    def _unknown(self) -> web.Response:
+        return self._answer(*self.unknown)
 
     async def _authorized(self, request: web.Request) -> bool:
         token = request.headers.get("X-Auth-Token")
@@ -206,28 +287,29 @@ class MetaStudioStandIn:
         if "host" not in signed or "x-sdk-date" not in signed:
             return False
         try:
-            when = datetime.strptime(request.headers["X-Sdk-Date"], "%Y%m%dT%H%M%SZ").replace(
-                tzinfo=UTC
-            )
+            when = datetime.strptime(request.headers["X-Sdk-Date"], signing.DATE_FORMAT)
         except (KeyError, ValueError):
             return False
-        if abs((datetime.now(UTC) - when).total_seconds()) > 15 * 60:
+        if abs(self.now() - when.replace(tzinfo=UTC)) > MAX_SKEW:
             return False
         headers = {}
         for name in signed:
             if name not in request.headers:
                 return False
             headers[name] = request.headers.getall(name)[0]
-        received = SignedRequest(
-            method=request.method,
-            host=request.host,
-            raw_path=request.raw_path.split("?")[0],
-            raw_query=request.rel_url.raw_query_string,
-            headers=headers,
-            body=await request.read(),
+        expected = self.signer(
+            SignedRequest(
+                method=request.method,
+                host=request.host,
+                raw_path=request.raw_path.split("?")[0],
+                raw_query=request.rel_url.raw_query_string,
+                headers=headers,
+                body=await request.read(),
+            ),
+            match.group(1),
+            self.aksk[match.group(1)],
         )
-        ak = match.group(1)
-        return self.signer(received, ak, self.aksk[ak]) == request.headers["Authorization"]
+        return hmac.compare_digest(expected, request.headers["Authorization"])
 
     async def _guard(self, request: web.Request) -> web.Response | None:
         """Record, authenticate and apply faults; a Response means: answer with it."""
@@ -241,29 +323,31 @@ class MetaStudioStandIn:
             return self._answer(401, UNAUTHORIZED)
         return None
 
-    def _fault(self, request: web.Request, call: str) -> Fault | None:
-        job_id = request.match_info.get("job", "")
-        queue = self.faults.get(job_id, []) + (self.faults.get(ANY_JOB, []) if job_id else [])
+    @staticmethod
+    def _take(queue: list[Fault], call: str) -> Fault | None:
         for fault in queue:
-            if fault.on in (call, "any") and fault.times > 0:
+            if (call == "any" or fault.on in (call, "any")) and fault.times > 0:
                 fault.times -= 1
                 return fault
         return None
+
+    def _fault(self, key: str, call: str, *, job: bool = False) -> Fault | None:
+        queue = self.faults.get(key, []) + (self.faults.get(ANY_JOB, []) if job else [])
+        return self._take(queue, call)
 
     async def _apply(self, request: web.Request, fault: Fault | None) -> web.Response | None:
         if fault is None:
             return None
         if fault.kind == "status":
             body = fault.body if fault.body is not None else INTERNAL
+            headers = {"X-Request-Id": "rid-" + uuid.uuid4().hex[:8], **fault.headers}
             if isinstance(body, str):
-                return web.Response(
-                    status=fault.status,
-                    text=body,
-                    headers={"X-Request-Id": "rid-" + uuid.uuid4().hex[:8], **fault.headers},
-                )
-            return self._answer(fault.status, body, fault.headers)
+                return web.Response(status=fault.status, text=body, headers=headers)
+            if isinstance(body, bytes):
+                return web.Response(status=fault.status, body=body, headers=headers)
+            return self._answer(fault.status, body, headers)
         if fault.kind == "slow":
-            await asyncio.sleep(fault.seconds)
+            await self._pause(fault.seconds)
         elif fault.kind == "drop":
             _hang_up(request)
             return web.Response()
@@ -273,12 +357,15 @@ class MetaStudioStandIn:
 
     async def _iam_token(self, request: web.Request) -> web.Response:
         self.iam_calls += 1
-        body = await request.json()
+        if (faulted := await self._apply(request, self._take(self.iam_faults, "any"))) is not None:
+            return faulted
         try:
+            body = await request.json()
             identity = body["auth"]["identity"]["password"]["user"]
             key = (identity["domain"]["name"], identity["name"], identity["password"])
-            assert body["auth"]["scope"]["project"]["id"] == self.project_id
-        except (KeyError, AssertionError):
+            if body["auth"]["scope"]["project"]["id"] != self.project_id:
+                raise KeyError("project")
+        except (ValueError, KeyError, TypeError):
             return web.json_response(
                 {"error": {"code": "IAM.0011", "message": "bad request"}}, status=400
             )
@@ -289,44 +376,94 @@ class MetaStudioStandIn:
             )
         token = "iam-" + uuid.uuid4().hex
         self.tokens.add(token)
-        expires = datetime.now(UTC) + timedelta(seconds=self.iam_users[key])
+        expires = self.now() + timedelta(seconds=self.iam_users[key])
+        expires_at = self.iam_expires_at
+        if expires_at is None:
+            expires_at = expires.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
         return web.json_response(
-            {"token": {"expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.000000Z")}},
+            {"token": {"expires_at": expires_at}},
             status=201,
             headers={"X-Subject-Token": token},
         )
 
+    @staticmethod
+    def _paging(request: web.Request) -> tuple[int, int] | None:
+        """``offset``/``limit`` as given, or None if they are not what the API accepts."""
+        try:
+            offset = int(request.query.get("offset", "0"))
+            limit = int(request.query.get("limit", "10"))
+        except ValueError:
+            return None
+        return (offset, limit) if offset >= 0 and 1 <= limit <= 100 else None
+
+    def _room_json(self, room: Room) -> dict[str, Any]:
+        jobs = sorted(
+            (j for j in self.jobs.values() if j.room_id == room.room_id),
+            key=lambda j: j.start_time,
+        )
+        body: dict[str, Any] = {
+            "room_id": room.room_id,
+            "room_name": room.room_name,
+            "room_type": "NORMAL",
+            "room_state": "ENABLE",
+            "create_time": iso(room.created),
+            "update_time": iso(room.created),
+            "some_new_field": ["added", "later"],
+        }
+        if jobs:
+            body["last_job_status"] = jobs[-1].state
+            body["last_job_start_time"] = iso(jobs[-1].start_time)
+            if jobs[-1].end_time:
+                body["last_job_end_time"] = iso(jobs[-1].end_time)
+        return body
+
     async def _list_rooms(self, request: web.Request) -> web.Response:
         if (refusal := await self._guard(request)) is not None:
             return refusal
-        rooms = [{"room_id": r, "room_name": n} for r, n in self.rooms.items()]
-        return self._answer(
-            200,
-            {"count": len(rooms), "smart_live_rooms": rooms[: int(request.query.get("limit", 10))]},
-        )
+        if (faulted := await self._apply(request, self._fault(ROOMS, "list"))) is not None:
+            return faulted
+        if (paging := self._paging(request)) is None:
+            return self._answer(400, INVALID)
+        offset, limit = paging
+        name = request.query.get("room_name", "").casefold()
+        states = set(request.query.get("live_state", "").split(",")) - {""}
+        rooms = [
+            room
+            for room in self.rooms.values()
+            if name in room.room_name.casefold()
+            and (not states or self.live_state(room.room_id) in states)
+        ]
+        page = [self._room_json(room) for room in rooms[offset : offset + limit]]
+        return self._answer(200, {"count": len(rooms), "smart_live_rooms": page})
 
     async def _get_room(self, request: web.Request) -> web.Response:
         if (refusal := await self._guard(request)) is not None:
             return refusal
-        room = request.match_info["room"]
-        if room not in self.rooms:
-            return self._answer(404, NOT_FOUND)
-        return self._answer(
-            200, {"room_id": room, "room_name": self.rooms[room], "room_description": "demo"}
-        )
+        room_id = request.match_info["room"]
+        if (faulted := await self._apply(request, self._fault(room_id, "get"))) is not None:
+            return faulted
+        if (room := self.rooms.get(room_id)) is None:
+            return self._unknown()
+        return self._answer(200, {**self._room_json(room), "room_description": "demo"})
 
     async def _list_jobs(self, request: web.Request) -> web.Response:
         if (refusal := await self._guard(request)) is not None:
             return refusal
-        room = request.match_info["room"]
-        if room not in self.rooms:
-            return self._answer(404, NOT_FOUND)
+        room_id = request.match_info["room"]
+        if (faulted := await self._apply(request, self._fault(room_id, "list"))) is not None:
+            return faulted
+        if (room := self.rooms.get(room_id)) is None:
+            return self._unknown()
+        if (paging := self._paging(request)) is None:
+            return self._answer(400, INVALID)
+        offset, limit = paging
         states = set(request.query.get("state", "").split(",")) - {""}
         jobs = [
-            j for j in self.jobs.values() if j.room_id == room and (not states or j.state in states)
+            j
+            for j in self.jobs.values()
+            if j.room_id == room_id and (not states or j.state in states)
         ]
-        offset, limit = int(request.query.get("offset", 0)), int(request.query.get("limit", 10))
-        page = [j.as_json(self.rooms[room]) for j in jobs[offset : offset + limit]]
+        page = [j.as_json(room.room_name) for j in jobs[offset : offset + limit]]
         return self._answer(200, {"count": len(jobs), "smart_live_jobs": page})
 
     def _job(self, request: web.Request) -> Job | None:
@@ -336,23 +473,22 @@ class MetaStudioStandIn:
     async def _get_job(self, request: web.Request) -> web.Response:
         if (refusal := await self._guard(request)) is not None:
             return refusal
-        if (faulted := await self._apply(request, self._fault(request, "get"))) is not None:
+        fault = self._fault(request.match_info["job"], "get", job=True)
+        if (faulted := await self._apply(request, fault)) is not None:
             return faulted
-        job = self._job(request)
-        if job is None:
-            return self._answer(404, NOT_FOUND)
-        return self._answer(200, job.as_json(self.rooms[job.room_id]))
+        if (job := self._job(request)) is None:
+            return self._unknown()
+        return self._answer(200, job.as_json(self.rooms[job.room_id].room_name))
 
     async def _stop_job(self, request: web.Request) -> web.Response:
         if (refusal := await self._guard(request)) is not None:
             return refusal
-        fault = self._fault(request, "stop")
+        fault = self._fault(request.match_info["job"], "stop", job=True)
         if (faulted := await self._apply(request, fault)) is not None:
             return faulted
-        job = self._job(request)
-        if job is None:
-            return self._answer(404, NOT_FOUND)
-        if job.state not in ("WAITING", "PROCESSING"):
+        if (job := self._job(request)) is None:
+            return self._unknown()
+        if job.state not in LIVE:
             return self._answer(400, INVALID)
         job.stops += 1
         if fault is None or fault.kind != "stays_live":
@@ -368,12 +504,14 @@ def _hang_up(request: web.Request) -> None:
     request.transport.close()
 
 
-async def _serve(jobs: list[str], room: str, ak: str, sk: str) -> None:
+async def _serve(jobs: list[str], room: str, ak: str, sk: str, latency: float) -> None:
     """Run the stand-in on its own (for the benchmarks in ``bench/``); prints its URL."""
     standin = MetaStudioStandIn(signer=stoplive_signer)
     standin.aksk[ak] = sk
+    standin.latency = latency
     for job_id in jobs:
-        standin.add_job(room, job_id)
+        room_id, _, job = job_id.rpartition("/")  # "room/job" puts the job in a room of its own
+        standin.add_job(room_id or room, job, room_name=f"Room {room_id or room}")
     print(await standin.start(), flush=True)
     await asyncio.Event().wait()
 
@@ -386,7 +524,8 @@ if __name__ == "__main__":
     parser.add_argument("--room", required=True)
     parser.add_argument("--ak", required=True)
     parser.add_argument("--sk", required=True)
-    parser.add_argument("jobs", nargs="*", help="job IDs to create (or read from stdin)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("jobs", nargs="*", help="job IDs ('room/job' too) to create, or stdin")
     options = parser.parse_args()
     job_ids = options.jobs or sys.stdin.read().split()
-    asyncio.run(_serve(job_ids, options.room, options.ak, options.sk))
+    asyncio.run(_serve(job_ids, options.room, options.ak, options.sk, options.latency))

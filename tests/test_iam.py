@@ -1,0 +1,195 @@
+"""IAM password auth against the stand-in's IAM, over real HTTP: timeouts, retries, typed
+failures, tolerant token answers, and one refresh per stale token."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from bot.metastudio import IamError, MetaStudioClient, MetaStudioError
+from bot.metastudio.auth import IamPasswordAuth
+from bot.metastudio.retry import RetryPolicy
+from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
+from tests.conftest import FAST_RETRY, JOB, ROOM
+
+USER = ("acme", "bot", "pw")
+
+
+def iam_client(
+    metastudio: MetaStudioStandIn,
+    *,
+    password: str = "pw",
+    timeout: float = 5.0,
+    retry: RetryPolicy = FAST_RETRY,
+) -> MetaStudioClient:
+    auth = IamPasswordAuth(
+        iam_endpoint=metastudio.url,
+        username="bot",
+        password=SecretStr(password),
+        domain="acme",
+        project_id=metastudio.project_id,
+    )
+    return MetaStudioClient(
+        base_url=metastudio.url,
+        project_id=metastudio.project_id,
+        auth=auth,
+        retry=retry,
+        timeout=httpx.Timeout(timeout),
+    )
+
+
+@pytest.fixture(autouse=True)
+def iam_user(metastudio: MetaStudioStandIn) -> None:
+    metastudio.iam_users[USER] = 24 * 3600
+
+
+async def test_an_iam_that_never_answers_times_out_as_an_iam_error(
+    metastudio: MetaStudioStandIn,
+) -> None:
+    metastudio.iam_faults.append(Fault("slow", seconds=3600, times=10))
+    started = time.monotonic()
+    async with iam_client(metastudio, timeout=0.3) as client:
+        with pytest.raises(IamError) as raised:
+            await client.get_job(ROOM, JOB, "ops-alice")
+    assert time.monotonic() - started < 3
+    assert raised.value.status == 0 and raised.value.code == "IAM.Unreachable"
+    assert "ReadTimeout" in str(raised.value)
+    assert metastudio.iam_calls == FAST_RETRY.attempts and metastudio.calls() == []
+
+
+async def test_a_stop_whose_token_never_comes_is_not_an_unknown_outcome(
+    metastudio: MetaStudioStandIn,
+) -> None:
+    """Nothing reached MetaStudio, so the stop is known not to have happened."""
+    metastudio.iam_faults.append(Fault("slow", seconds=3600, times=10))
+    async with iam_client(metastudio, timeout=0.3) as client:
+        with pytest.raises(IamError):
+            await client.stop_job(ROOM, JOB, "ops-alice")
+    assert metastudio.calls("POST", "/stop") == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("status", status=503, body={"error": {"code": "IAM.5000", "message": "busy"}}),
+        Fault("status", status=429, body="Too Many Requests"),
+        Fault("drop"),
+    ],
+    ids=["503", "429", "dropped"],
+)
+async def test_iam_5xx_429_and_dropped_connections_are_retried(
+    metastudio: MetaStudioStandIn, fault: Fault
+) -> None:
+    metastudio.iam_faults.append(fault)
+    async with iam_client(metastudio) as client:
+        assert (await client.stop_job(ROOM, JOB, "ops-alice")).request_id
+    assert metastudio.iam_calls == 2 and len(metastudio.calls("POST", "/stop")) == 1
+
+
+async def test_a_persistent_iam_outage_ends_as_an_iam_error_within_the_attempts(
+    metastudio: MetaStudioStandIn,
+) -> None:
+    metastudio.iam_faults.append(Fault("status", status=502, body="<html>bad</html>", times=99))
+    async with iam_client(metastudio) as client:
+        with pytest.raises(IamError) as raised:
+            await client.stop_job(ROOM, JOB, "ops-alice")
+    assert (raised.value.status, raised.value.code) == (502, "IAM.TokenFailed")
+    assert raised.value.message == "<html>bad</html>" and raised.value.request_id
+    assert metastudio.iam_calls == FAST_RETRY.attempts and metastudio.calls() == []
+
+
+async def test_a_wrong_password_is_refused_once_and_never_echoed(
+    metastudio: MetaStudioStandIn,
+) -> None:
+    async with iam_client(metastudio, password="hunter2") as client:
+        with pytest.raises(IamError) as raised:
+            await client.stop_job(ROOM, JOB, "ops-alice")
+    assert (raised.value.status, raised.value.code) == (401, "IAM.0002")
+    assert "hunter2" not in str(raised.value)
+    assert metastudio.iam_calls == 1 and metastudio.calls() == []
+
+
+async def test_a_huge_hostile_iam_error_is_cut_and_made_safe(
+    metastudio: MetaStudioStandIn,
+) -> None:
+    message = "\x1b[31mdenied\r\n2026-01-01 INFO forged line\x00" + "x" * 100_000
+    metastudio.iam_faults.append(
+        Fault("status", status=403, body={"error": {"code": "IAM.\n0001", "message": message}})
+    )
+    async with iam_client(metastudio) as client:
+        with pytest.raises(IamError) as raised:
+            await client.get_job(ROOM, JOB, "ops-alice")
+    assert raised.value.code == "IAM. 0001"
+    assert raised.value.message.startswith("[31mdenied 2026-01-01 INFO forged line x")
+    assert len(raised.value.message) <= 300
+    assert not any(ord(c) < 32 for c in str(raised.value))
+
+
+async def test_a_token_answer_without_a_token_is_an_iam_error(
+    metastudio: MetaStudioStandIn,
+) -> None:
+    metastudio.iam_faults.append(Fault("status", status=201, body={"token": {}}))
+    async with iam_client(metastudio) as client:
+        with pytest.raises(IamError) as raised:
+            await client.get_job(ROOM, JOB, "ops-alice")
+    assert raised.value.status == 201 and "X-Subject-Token" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "expires_at", [12345, ["2026"], {"at": "now"}, "not a time", "", True, 1.5e300]
+)
+async def test_an_unreadable_expires_at_still_gives_a_working_token(
+    metastudio: MetaStudioStandIn, expires_at: Any
+) -> None:
+    metastudio.iam_expires_at = expires_at
+    async with iam_client(metastudio) as client:
+        await client.get_job(ROOM, JOB, "ops-alice")
+        await client.get_job(ROOM, JOB, "ops-alice")
+    assert metastudio.iam_calls == 1 and metastudio.auth_failures == 0
+
+
+async def test_token_lifetime_is_measured_on_iams_clock(metastudio: MetaStudioStandIn) -> None:
+    """IAM's clock 20 min behind ours, a 10 min token: by our clock it expired before it was
+    issued, by IAM's (its Date header) it is good for 5 more minutes before renewal."""
+    metastudio.iam_users[USER] = 600
+    metastudio.clock_offset = -timedelta(minutes=20)
+    async with iam_client(metastudio) as client:
+        for _ in range(3):
+            await client.get_job(ROOM, JOB, "ops-alice")
+    assert metastudio.iam_calls == 1
+
+
+async def test_a_burst_of_401s_renews_the_token_once(metastudio: MetaStudioStandIn) -> None:
+    async with iam_client(metastudio) as client:
+        await client.get_job(ROOM, JOB, "ops-alice")
+        metastudio.tokens.clear()  # IAM revoked it: every call in flight now gets a 401
+        # All eight leave with the revoked token; their 401s come back one by one, most of them
+        # after the token was renewed: those must not renew it again.
+        metastudio.latencies = [0.05 + 0.04 * n for n in range(8)]
+        jobs = await asyncio.gather(*(client.get_job(ROOM, JOB, "ops-alice") for _ in range(8)))
+    assert all(job.is_live for job in jobs)
+    assert metastudio.iam_calls == 2 and metastudio.auth_failures == 8
+
+
+class _TokensMetaStudioForgets(set[str]):
+    """IAM issues tokens (``add``) that MetaStudio never learns of."""
+
+    def add(self, element: str) -> None:
+        pass
+
+
+async def test_a_401_after_renewal_is_answered_not_looped(metastudio: MetaStudioStandIn) -> None:
+    """MetaStudio refuses even a fresh token: one repeat with it, then its answer."""
+    async with iam_client(metastudio) as client:
+        await client.get_job(ROOM, JOB, "ops-alice")
+        metastudio.tokens = _TokensMetaStudioForgets()
+        with pytest.raises(MetaStudioError) as raised:
+            await client.stop_job(ROOM, JOB, "ops-alice")
+    assert raised.value.status == 401
+    assert metastudio.iam_calls == 2 and len(metastudio.calls("POST", "/stop")) == 2
