@@ -10,7 +10,6 @@ from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.metastudio.retry import RetryPolicy, parse_retry_after
 from bot.stopflow import markup, messages
-from bot.stopflow.command import ShowHelp, StopTarget, UsageError, parse
 from bot.stopflow.markup import span
 from bot.stopflow.outcome import Outcome, Verdict
 from bot.stopflow.tickets import Ticket, TicketKey
@@ -31,16 +30,6 @@ def ticket(**changes: object) -> Ticket:
     }
     values.update(changes)
     return Ticket.issue(**values)  # type: ignore[arg-type]
-
-
-def test_parse() -> None:
-    assert parse("") == ShowHelp() and parse(" help ") == ShowHelp()
-    assert parse("room-1") == StopTarget("room-1", None)
-    assert parse(" room-1   job-1 ") == StopTarget("room-1", "job-1")
-    with pytest.raises(UsageError, match="3 words"):
-        parse("a b c")
-    with pytest.raises(UsageError, match="The job ID must be"):
-        parse("room-1 job/../x")
 
 
 @pytest.mark.parametrize(
@@ -199,13 +188,14 @@ def test_confirmation_after_a_failed_read_still_offers_the_stop() -> None:
     assert reply.text.startswith("Stop `room room-1`?")
 
 
-def test_picker_offers_plain_choose_buttons_named_for_screen_readers() -> None:
+def test_picker_offers_plain_stop_buttons_named_for_screen_readers() -> None:
     choices = [(job(), ticket()), (job("WAITING"), ticket())]
     reply = messages.picker("room-1", choices, NOW)
     assert reply.text.startswith("*Choose the job to stop:* 2 live jobs in `Spring sale`.")
     buttons = [b["accessory"] for b in reply.blocks if "accessory" in b]
-    assert [b["text"]["text"] for b in buttons] == ["Choose", "Choose"]
-    assert all("style" not in b and b["accessibility_label"] == "Choose job job-1" for b in buttons)
+    assert [b["text"]["text"] for b in buttons] == ["Stop…", "Stop…"]
+    label = "Stop job job-1… (you confirm next)"
+    assert all("style" not in b and b["accessibility_label"] == label for b in buttons)
     assert "Starting" in str(reply.blocks) and "…and" not in str(reply.blocks)
 
 
