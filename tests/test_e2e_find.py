@@ -14,7 +14,7 @@ import pytest
 
 from bot.sandbox.standins.metastudio import INVALID, ROOMS, Fault
 from tests.conftest import JOB, ROOM, BotFactory
-from tests.harness import ALICE, BOB, Harness, buttons
+from tests.harness import ALICE, BOB, MALLORY, Harness, buttons
 
 GALA_ROOM = "7c3e9a41-5b2d-4f68-a1e0-93d4c6b82f15"
 GALA_JOB = "e1d2c3b4-a5f6-4789-8a0b-1c2d3e4f5a6b"
@@ -263,3 +263,13 @@ async def test_a_job_metastudio_says_it_does_not_know_gets_no_button(
     assert "HTTP 400 `MSS.00000003`: `Invalid parameter`" in message["text"]
     [request] = [a for a in audit_lines(caplog) if a["event"] == "request"]
     assert request["outcome"] == "job_read_refused"
+
+
+@pytest.mark.parametrize("text", ["", "gala"])
+async def test_someone_off_the_allowlist_lists_and_finds_nothing(
+    start_bot: BotFactory, text: str
+) -> None:
+    bot = await project(start_bot)
+    response, hook = await bot.command(text, user=MALLORY)
+    assert "not on the stoplive allowlist" in response.json()["text"]
+    assert bot.metastudio.seen == [] and bot.slack.posts(hook) == []
