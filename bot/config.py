@@ -46,6 +46,10 @@ _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,20}")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,16384}")
 _ONE_LINE = re.compile(r"[^\x00-\x1f\x7f]{1,200}")
 
+# Where Slack's response URLs point. A signed payload naming any other host is refused: the bot
+# POSTs its replies there, so a crafted one would make it post elsewhere.
+SLACK_RESPONSE_HOSTS = frozenset({"hooks.slack.com"})
+
 
 class AuthMode(StrEnum):
     AKSK = "AK/SK"
@@ -75,11 +79,17 @@ def _matching(
     is expected and never shows the value."""
 
     def check(value: str | SecretStr | None) -> str | SecretStr | None:
-        if value is None or (empty_ok and _text(value) == "") or pattern.fullmatch(_text(value)):
-            return value
-        raise ValueError(f"must be {what}")
+        return _check_pattern(value, pattern, what, empty_ok)
 
     return check
+
+
+def _check_pattern(
+    value: str | SecretStr | None, pattern: re.Pattern[str], what: str, empty_ok: bool
+) -> str | SecretStr | None:
+    if value is None or (empty_ok and _text(value) == "") or pattern.fullmatch(_text(value)):
+        return value
+    raise ValueError(f"must be {what}")
 
 
 def _http_url(value: str | None) -> str | None:
@@ -442,6 +452,14 @@ class Settings(BaseSettings):
     def allowed_channels(self) -> frozenset[str]:
         raw = self.stoplive_allowed_channels or ""
         return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+    @property
+    def slack_response_hosts(self) -> frozenset[str]:
+        """Hosts a Slack payload's ``response_url`` may point at: Slack's own, and the host of
+        SLACK_API_URL when that is not Slack's (a stand-in's)."""
+        api_host = urlsplit(self.slack_api_url).hostname or ""
+        extra = {api_host} if api_host and not api_host.endswith("slack.com") else set()
+        return SLACK_RESPONSE_HOSTS | extra
 
     @property
     def use_socket_mode(self) -> bool:

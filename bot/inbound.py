@@ -16,7 +16,14 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
-from bot.listeners.payloads import Malformed, NotOurs, Ours, sort_form, sort_payload
+from bot.config import SLACK_RESPONSE_HOSTS
+from bot.listeners.payloads import (
+    Malformed,
+    NotOurs,
+    Ours,
+    sort_form,
+    sort_payload,
+)
 
 MAX_BODY = 256 * 1024  # bytes; Slack's largest payloads (a click on a long message) fit
 SIGNATURE_WINDOW = 5 * 60  # seconds either side, as Slack documents
@@ -58,7 +65,9 @@ def check_signature(
     return None
 
 
-def sort_body(body: bytes, content_type: str) -> Accepted | Refusal:
+def sort_body(
+    body: bytes, content_type: str, response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS
+) -> Accepted | Refusal:
     """A signed body, sorted: what Bolt gets, or 400 (malformed) / 404 (a kind not ours)."""
     try:
         text = body.decode("utf-8")
@@ -71,10 +80,10 @@ def sort_body(body: bytes, content_type: str) -> Accepted | Refusal:
             )
         except (ValueError, UnicodeDecodeError):
             return Refusal(400, "bad_form")
-        verdict = sort_form(fields)
+        verdict = sort_form(fields, response_hosts)
     elif content_type == "application/json":
         try:
-            verdict = sort_payload(json.loads(text))
+            verdict = sort_payload(json.loads(text), response_hosts)
         except (ValueError, RecursionError):
             return Refusal(400, "bad_json")
         if isinstance(verdict, Ours):  # commands and clicks come as forms, never as JSON

@@ -33,7 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 from bot.app import Stoplive
-from bot.config import ConfigError
+from bot.config import SLACK_RESPONSE_HOSTS, ConfigError
 from bot.inbound import FORM, MAX_BODY, Accepted, Refusal, check_signature, sort_body
 from bot.listeners.payloads import Malformed, Ours, sort_payload
 
@@ -74,6 +74,7 @@ def web_app(
     signing_secret: str,
     health: HealthCheck | None = None,
     clock: Callable[[], float] = time.time,
+    response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS,
 ) -> web.Application:
     """``POST /slack/events`` (commands and interactivity), ``GET /healthz``, ``GET /metrics``."""
 
@@ -96,7 +97,7 @@ def web_app(
             headers.get("X-Slack-Signature"),
             clock(),
         )
-        verdict = refusal or sort_body(body, request.content_type)
+        verdict = refusal or sort_body(body, request.content_type, response_hosts)
         if isinstance(verdict, Refusal):
             return refuse(verdict, len(body))
         return await dispatch(verdict)
@@ -194,8 +195,14 @@ class EnvelopeHandler(AsyncSocketModeHandler):
     """Socket Mode with the same checks as HTTP: an envelope whose payload is not a
     well-formed command or click of ours is acked at once and logged in one line."""
 
-    def __init__(self, app: AsyncApp, app_token: str) -> None:  # as Bolt's, with the guard
+    def __init__(
+        self,
+        app: AsyncApp,
+        app_token: str,
+        response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS,
+    ) -> None:  # as Bolt's, with the guard
         self.app = app
+        self.response_hosts = response_hosts
         self.app_token = app_token
         self.client = GuardedSocketModeClient(
             app_token=app_token, logger=app.logger, web_client=app.client
@@ -204,7 +211,7 @@ class EnvelopeHandler(AsyncSocketModeHandler):
 
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         started = time.time()
-        verdict = sort_payload(req.payload)
+        verdict = sort_payload(req.payload, self.response_hosts)
         if not isinstance(verdict, Ours):
             reason = verdict.reason if isinstance(verdict, Malformed) else "not_handled"
             ignored(reason, len(json.dumps(req.payload)), req.type)
@@ -269,14 +276,16 @@ class Transport:
             app_token = settings.slack_app_token.get_secret_value()
             # apps.connections.open goes through the app's own client, so SLACK_API_URL holds
             url = await socket_url(bolt.client, app_token)
-            self._socket = EnvelopeHandler(bolt, app_token)
+            self._socket = EnvelopeHandler(bolt, app_token, settings.slack_response_hosts)
             self._socket.client.wss_uri = url
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
             log.info("stoplive connected to Slack in Socket Mode")
             return
         secret = settings.slack_signing_secret.get_secret_value()
         self._runner = web.AppRunner(
-            web_app(bolt, secret, self._health), access_log=None, shutdown_timeout=HTTP_GRACE
+            web_app(bolt, secret, self._health, response_hosts=settings.slack_response_hosts),
+            access_log=None,
+            shutdown_timeout=HTTP_GRACE,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, settings.stoplive_host, settings.port)

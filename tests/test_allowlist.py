@@ -21,6 +21,7 @@ from bot.stopflow.allowlist import (
     AllowlistError,
     Grant,
     LiveAllowlist,
+    file_source,
 )
 
 ALICE, BOB = "U024BE7LH", "U0G9QF9C6"
@@ -84,8 +85,8 @@ def test_both_shapes_and_what_they_grant() -> None:
         ({ALICE: ["a"]}, "value must be an app user ID string or"),
         ({ALICE: {"rooms": [ROOM_1]}}, "app_user_id is required"),
         ({ALICE: {"app_user_id": 7}}, "app_user_id must be a string"),
-        ({ALICE: "has space"}, "1-64 printable ASCII characters"),
-        ({ALICE: ""}, "1-64 printable ASCII characters"),
+        ({ALICE: "has space"}, "entry 'U024BE7LH': a MetaStudio app user ID must be 1-64"),
+        ({ALICE: {"app_user_id": ""}}, "entry 'U024BE7LH': a MetaStudio app user ID must be"),
         ({ALICE: {"app_user_id": "a", "rooms": []}}, "rooms must be a non-empty list"),
         ({ALICE: {"app_user_id": "a", "rooms": ROOM_1}}, "rooms must be a non-empty list"),
         ({ALICE: {"app_user_id": "a", "rooms": None}}, "rooms must be a non-empty list"),
@@ -96,6 +97,7 @@ def test_both_shapes_and_what_they_grant() -> None:
         ("[" * 100_000, "STOPLIVE_ALLOWLIST: nested too deeply"),
         ('{"U024BE7LH": ' + "1" * 5000 + "}", "STOPLIVE_ALLOWLIST: not valid JSON (Exceeds"),
         (" " * MAX_BYTES + "{}", "STOPLIVE_ALLOWLIST: larger than 1024 KiB"),
+        (" " * (MAX_BYTES - 2) + "{}", "STOPLIVE_ALLOWLIST: must be a non-empty object"),
     ],
 )
 def test_refused_with_the_entry_named(text: object, needle: str) -> None:
@@ -105,6 +107,7 @@ def test_refused_with_the_entry_named(text: object, needle: str) -> None:
 
 
 def test_every_entry_problem_is_listed_but_not_a_thousand() -> None:
+    assert str(AllowlistError(["one", "two"])) == "one; two"
     error = AllowlistError([f"p{i}" for i in range(MAX_SHOWN_PROBLEMS + 5)])
     assert error.problems[-1] == "... and 5 more problems"
     assert len(error.problems) == MAX_SHOWN_PROBLEMS + 1
@@ -133,9 +136,13 @@ def test_every_entry_problem_is_listed_but_not_a_thousand() -> None:
         ("U024BE7LH: yes\n", "value must be an app user ID string"),
         ("? [a]\n: b\n", "found unhashable key"),
         ("U024BE7LH: !!python/object:os.system a\n", "could not determine a constructor"),
-        ("a: b\n---\nc: d\n", "expected a single document"),
+        (
+            "a: b\n---\nc: d\n",
+            "FILE: not valid JSON or YAML (expected a single document in the stream but found "
+            "another document, line 2 column 1)",
+        ),
         ("a: [\n", "not valid JSON or YAML"),
-        ("a: \x07\n", "not valid JSON or YAML"),
+        ("a: \x07\n", "not valid JSON or YAML (unacceptable character #x0007: special"),
         ("[" * 100_000, "nested too deeply"),
         ("U024BE7LH: " + "1" * 5000 + "\n", "not valid YAML (Exceeds"),
         (b"U024BE7LH: ops-\xe9lice\n", "not UTF-8 text (byte 0xe9 at offset 15)"),
@@ -175,8 +182,24 @@ def test_files_that_are_not_regular_or_not_there(tmp_path: Path) -> None:
         Allowlist.from_file(str(tmp_path / "nope"))
     big = tmp_path / "big.yaml"
     big.write_bytes(b"#" * (MAX_BYTES + 1))
-    with pytest.raises(AllowlistError, match="larger than 1024 KiB"):
+    with pytest.raises(AllowlistError) as raised:
         Allowlist.from_file(str(big))
+    assert str(raised.value) == f"STOPLIVE_ALLOWLIST_FILE ('{big}'): larger than 1024 KiB"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("U024BE7LH: [a]\n")
+    with pytest.raises(AllowlistError) as raised:
+        Allowlist.from_file(str(bad))
+    assert str(raised.value).startswith(f"STOPLIVE_ALLOWLIST_FILE ('{bad}'), entry 'U024BE7LH'")
+    with pytest.raises(AllowlistError) as raised:
+        Allowlist.from_file(str(fifo))
+    assert str(raised.value) == f"STOPLIVE_ALLOWLIST_FILE ('{fifo}'): not a regular file"
+
+
+def test_file_paths_are_shown_in_full_up_to_300_characters() -> None:
+    assert file_source("a" * 298) == f"STOPLIVE_ALLOWLIST_FILE ('{'a' * 298}')"
+    assert file_source("a" * 299) == f"STOPLIVE_ALLOWLIST_FILE ('{'a' * 296}...)"
+    entry = "x" * 38  # shown with its quotes: exactly 40 characters
+    assert f"entry '{entry}':" in refusal(json.dumps({entry: "a"}))
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -334,7 +357,10 @@ def test_reload_revokes_and_a_bad_version_keeps_the_last_good_one(
         assert live.reload() is True
     assert live.grant_for(BOB) is None and live.grant_for(ALICE) is not None
     assert [r.levelname for r in caplog.records] == ["INFO"]
-    assert "1 users (0 restricted to rooms), was 2" in caplog.records[0].getMessage()
+    assert caplog.records[0].getMessage() == (
+        f"allowlist reloaded from STOPLIVE_ALLOWLIST_FILE ('{path}'): 1 users "
+        "(0 restricted to rooms), was 2"
+    )
     assert BOB not in caplog.text
 
     caplog.clear()
@@ -343,19 +369,33 @@ def test_reload_revokes_and_a_bad_version_keeps_the_last_good_one(
         assert live.reload() is False
         assert live.reload() is False  # the same bad version is not reported twice
     assert [r.levelname for r in caplog.records] == ["WARNING"]
-    assert str(path) in caplog.text and "unknown key 'room'" in caplog.text
+    assert caplog.records[0].getMessage() == (
+        "allowlist not reloaded, the last good one stays in force: STOPLIVE_ALLOWLIST_FILE "
+        f"('{path}'), entry 'U024BE7LH': unknown key 'room' (allowed: app_user_id, rooms)"
+    )
     assert live.grant_for(ALICE) == Grant("ops-alice", None)  # the last good one
 
     caplog.clear()
     path.unlink()
     with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
         assert live.reload() is False
-    assert "cannot read it" in caplog.text and live.grant_for(ALICE) is not None
+    assert (
+        caplog.records[0]
+        .getMessage()
+        .startswith(
+            "allowlist not reloaded, the last good one stays in force: STOPLIVE_ALLOWLIST_FILE "
+            f"('{path}'): cannot read it"
+        )
+    )
+    assert live.grant_for(ALICE) is not None
 
-    write(path, {ALICE: {"app_user_id": "ops-alice", "rooms": [ROOM_1]}})
-    assert live.reload() is True
+    caplog.clear()
+    write(path, {ALICE: {"app_user_id": "ops-alice", "rooms": [ROOM_1]}, BOB: "ops-bob"})
+    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
+        assert live.reload() is True
+    assert "2 users (1 restricted to rooms), was 1" in caplog.records[0].getMessage()
     grant = live.grant_for(ALICE)
-    assert grant is not None and not grant.covers(ROOM_2) and live.grants.keys() == {ALICE}
+    assert grant is not None and not grant.covers(ROOM_2) and live.grants.keys() == {ALICE, BOB}
 
 
 def test_an_allowlist_not_from_a_file_never_reloads() -> None:
@@ -371,6 +411,8 @@ async def test_watch_picks_up_a_change_and_a_reload_request(tmp_path: Path) -> N
     live = LiveAllowlist.from_file(str(path))
     watcher = asyncio.create_task(live.watch(0.02))
     try:
+        await asyncio.sleep(0.1)  # several polls that find nothing changed: it keeps watching
+        assert not watcher.done()
         write(path, {ALICE: "ops-alice"})
         for _ in range(200):
             if live.grant_for(BOB) is None:

@@ -66,6 +66,7 @@ def test_defaults_and_derived_values() -> None:
 
 def test_mode_follows_the_app_token_unless_forced() -> None:
     assert settings(slack_app_token="xapp-1").use_socket_mode
+    assert settings(slack_app_token="xapp-1", stoplive_mode="socket").use_socket_mode
     assert not settings(slack_app_token="xapp-1", stoplive_mode="HTTP").use_socket_mode
     assert "SLACK_APP_TOKEN: required when STOPLIVE_MODE=socket" in problems(stoplive_mode="socket")
 
@@ -84,6 +85,9 @@ def test_every_problem_is_named_in_one_message() -> None:
         "choose one of AK/SK, fixed IAM token",
     ):
         assert needle in text
+    assert (
+        text.splitlines()[0] == "stoplive cannot start. Fix these settings (environment or .env):"
+    )
     assert "SECRET" not in text and "tok" not in text.replace("token", "")
 
 
@@ -162,6 +166,7 @@ def test_field_problems_do_not_hide_cross_field_ones() -> None:
         ({"metastudio_endpoint": "https://h/?a=1"}, "METASTUDIO_ENDPOINT: must be a plain"),
         ({"metastudio_endpoint": "https://h/#x"}, "METASTUDIO_ENDPOINT: must be a plain"),
         ({"metastudio_endpoint": "https://h\n.x"}, "METASTUDIO_ENDPOINT: must be an http"),
+        ({"metastudio_endpoint": "https://exa mple.com"}, "METASTUDIO_ENDPOINT: must be an http"),
         ({"slack_api_url": "ftp://slack.com/api/"}, "SLACK_API_URL: must be an http"),
         ({"huaweicloud_iam_endpoint": "iam.example.com"}, "HUAWEICLOUD_IAM_ENDPOINT: must be"),
         # IDs that go in a host name, a URL path, a header or a Slack call
@@ -189,12 +194,34 @@ def test_field_problems_do_not_hide_cross_field_ones() -> None:
         ({"stoplive_redis_url": "redis://"}, "STOPLIVE_REDIS_URL: must be a redis://"),
         ({"stoplive_redis_url": "unix://"}, "STOPLIVE_REDIS_URL: must be a redis://"),
         ({"stoplive_redis_url": "redis://h:x"}, "STOPLIVE_REDIS_URL: must be a redis://"),
+        ({"stoplive_redis_url": "redis://h ost:6379"}, "STOPLIVE_REDIS_URL: must be a redis://"),
+        ({"stoplive_redis_url": "redis://h\nx:6379"}, "STOPLIVE_REDIS_URL: must be a redis://"),
+        (
+            {"stoplive_redis_url": "redis://[::1"},
+            "STOPLIVE_REDIS_URL: must be a redis://, rediss:// or unix:// URL, like "
+            "rediss://:password@host:6379/0",
+        ),
+        (
+            {"metastudio_project_id": "0" * 31 + "g"},
+            "METASTUDIO_PROJECT_ID: must be 32 hex "
+            "characters (Huawei Cloud console: My Credentials)",
+        ),
         ({"stoplive_state_file": " "}, "STOPLIVE_STATE_FILE: must be a file path"),
         ({"stoplive_state_file": "a\x00b"}, "STOPLIVE_STATE_FILE: must be a file path"),
         ({"stoplive_watch_seconds": 3601}, "STOPLIVE_WATCH_SECONDS"),
         ({"stoplive_watch_seconds": -1}, "STOPLIVE_WATCH_SECONDS"),
         ({"stoplive_watch_seconds": "nan"}, "STOPLIVE_WATCH_SECONDS"),
-        ({"stoplive_console_url": "https://c/{room}"}, "STOPLIVE_CONSOLE_URL: must be a URL"),
+        (
+            {"stoplive_console_url": "https://c/{room}"},
+            "STOPLIVE_CONSOLE_URL: must be a URL template using only {job_id}, {project_id}, "
+            "{region}, {room_id}",
+        ),
+        (
+            {"stoplive_console_url": "{region}"},
+            "STOPLIVE_CONSOLE_URL: must be an http:// or https:// URL with a host, using only "
+            "{job_id}, {project_id}, {region}, {room_id}",
+        ),
+        ({"metastudio_endpoint": "https://u:p@h"}, "must be a plain base URL: no user:password@"),
         ({"stoplive_console_url": "https://c/{0}"}, "STOPLIVE_CONSOLE_URL: must be a URL"),
         ({"stoplive_console_url": "https://c/{job_id!r}"}, "STOPLIVE_CONSOLE_URL: must be"),
         ({"stoplive_console_url": "https://c/{job_id:>9}"}, "STOPLIVE_CONSOLE_URL: must be"),
@@ -232,6 +259,8 @@ def test_contradictions_and_bad_values(changes: dict[str, Any], needle: str) -> 
             "#/{project_id}/rooms/{room_id}/jobs/{job_id}"
         },
         {"stoplive_console_url": "https://c.example/{{literal}}/{job_id}"},
+        {"stoplive_console_url": "https://c.example/app#/{room_id}#{job_id}"},
+        {"stoplive_console_url": "https://c.example/app?r={region}?{job_id}"},
     ],
 )
 def test_real_values_pass(changes: dict[str, Any]) -> None:
@@ -339,6 +368,32 @@ def test_redis_url_falls_back_to_heroku_name(monkeypatch: pytest.MonkeyPatch) ->
     assert s.stoplive_redis_url.get_secret_value() == "redis://mine:6379/1"
 
 
+def test_the_env_file_in_the_working_directory_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # an empty directory of the test's own, never a checkout
+    (tmp_path / ".env").write_bytes(b"STOPLIVE_CONTACT=\xff\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "  - .env: not UTF-8 text (byte offset 17)" in str(raised.value).splitlines()
+
+
+def test_allowlist_source_messages() -> None:
+    both = problems(stoplive_allowlist_file="/x.yaml")
+    assert "  - STOPLIVE_ALLOWLIST and STOPLIVE_ALLOWLIST_FILE: set one, not both" in (
+        both.splitlines()
+    )
+    neither = problems(stoplive_allowlist=None)
+    assert (
+        '  - STOPLIVE_ALLOWLIST: required (JSON like {"U024BE7LH": "ops-alice"}), '
+        "or STOPLIVE_ALLOWLIST_FILE"
+    ) in neither.splitlines()
+    socket = problems(stoplive_mode="socket")
+    assert "  - SLACK_APP_TOKEN: required when STOPLIVE_MODE=socket (an xapp- token)" in (
+        socket.splitlines()
+    )
+
+
 def test_the_env_file_is_read_and_an_unreadable_one_is_named(tmp_path: Path) -> None:
     env_file = tmp_path / "dot.env"
     env_file.write_text("STOPLIVE_LOG_LEVEL=error\nMETASTUDIO_ENDPOINT=\n")
@@ -394,7 +449,7 @@ async def refused(values: dict[str, Any], cwd: Path) -> str:
     return text
 
 
-async def test_the_issue_list_is_refused_at_once_by_the_process(tmp_path: Path) -> None:
+async def test_process_refuses_the_issue_list_at_once(tmp_path: Path) -> None:
     bomb = tmp_path / "allowlist.yaml"
     # the 419-byte billion-laughs shape from the issue: nested aliases
     bomb.write_text(
@@ -426,7 +481,7 @@ async def test_the_issue_list_is_refused_at_once_by_the_process(tmp_path: Path) 
         assert needle in text
 
 
-async def test_the_log_level_in_dot_env_is_read_and_checked(tmp_path: Path) -> None:
+async def test_process_reads_and_checks_the_log_level_in_dot_env(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("STOPLIVE_LOG_LEVEL=verbose\n")
     text = await refused(BASE, tmp_path)
     assert "STOPLIVE_LOG_LEVEL: Input should be" in text.splitlines()[1]
@@ -434,7 +489,7 @@ async def test_the_log_level_in_dot_env_is_read_and_checked(tmp_path: Path) -> N
     assert ".env: not UTF-8 text" in await refused(BASE, tmp_path)
 
 
-async def test_sighup_reloads_the_allowlist_file_in_the_running_bot(
+async def test_process_reloads_the_allowlist_file_on_sighup(
     tmp_path: Path, metastudio: MetaStudioStandIn, slack: SlackStandIn
 ) -> None:
     allowlist = tmp_path / "allowlist.json"

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.audit_logging import JsonLines, RedactSecrets
-from bot.inbound import check_signature, sort_body
+from bot.inbound import Accepted, Refusal, check_signature, sort_body
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import (
     ALICE,
@@ -119,6 +119,18 @@ SIGNED_BUT_MALFORMED: list[tuple[str, bytes, str, int]] = [
     ("event of another kind", json.dumps({"type": 5, "team": MARK}).encode(), "json", 400),
     ("a view submission", click({"type": "view_submission", "view": MARK}), "form", 404),
     ("text/plain", MARK.encode(), "text", 400),
+    (
+        "command answering to a foreign host",
+        command(response_url=f"https://evil.example/{MARK}"),
+        "form",
+        400,
+    ),
+    (
+        "click answering to a foreign host",
+        click(good_click(response_url=f"https://hooks.slack.com.evil.example/{MARK}")),
+        "form",
+        400,
+    ),
 ]
 CONTENT_TYPES = {
     "form": "application/x-www-form-urlencoded",
@@ -335,3 +347,13 @@ def test_a_signed_request_is_accepted_by_check_signature() -> None:
         is None
     )
     assert isinstance(httpx.Headers(headers), httpx.Headers)
+
+
+def test_response_urls_must_point_at_slack() -> None:
+    """Slack's own host is always allowed; a stand-in's only when SLACK_API_URL names it."""
+    slack_form = command(response_url="https://hooks.slack.com/commands/T1/2/x")
+    assert isinstance(sort_body(slack_form, CONTENT_TYPES["form"]), Accepted)
+    local = command()  # http://127.0.0.1:9/hooks/x
+    assert sort_body(local, CONTENT_TYPES["form"]) == Refusal(400, "foreign_response_url")
+    allowed = frozenset({"hooks.slack.com", "127.0.0.1"})
+    assert isinstance(sort_body(local, CONTENT_TYPES["form"], allowed), Accepted)

@@ -14,8 +14,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.config import SLACK_RESPONSE_HOSTS
 
 # Slack IDs (users, channels, teams) are short upper-case alphanumerics: U024BE7LH, C0INCIDENT.
 SlackId = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,32}$")]
@@ -100,32 +103,40 @@ class Malformed:
 Sorted = Ours | NotOurs | Malformed
 
 
-def sort_payload(payload: object) -> Sorted:
+def sort_payload(payload: object, response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS) -> Sorted:
     """Sort a decoded payload: a slash command (has ``command``) or an interactivity payload
-    (has ``type``). Never raises."""
+    (has ``type``) whose ``response_url`` points at one of ``response_hosts``. Never raises."""
     if not isinstance(payload, dict):
         return Malformed("not_an_object")
     if "command" in payload:
-        return _validated("command", SlashCommand, payload)
+        return _validated("command", SlashCommand, payload, response_hosts)
     kind = payload.get("type")
     if not isinstance(kind, str):
         return Malformed("no_type")
     if kind == "block_actions":
-        return _validated("block_actions", BlockActions, payload)
+        return _validated("block_actions", BlockActions, payload, response_hosts)
     return NotOurs(kind[:40])
 
 
 def _validated(
-    kind: Literal["command", "block_actions"], model: type[_Strict], payload: dict[str, Any]
+    kind: Literal["command", "block_actions"],
+    model: type[SlashCommand] | type[BlockActions],
+    payload: dict[str, Any],
+    response_hosts: frozenset[str],
 ) -> Sorted:
     try:
         checked = model.model_validate(payload)
-    except ValidationError:
+        host = urlsplit(checked.response_url).hostname
+    except (ValidationError, ValueError):
         return Malformed(f"bad_{kind}")
+    if host not in response_hosts:
+        return Malformed("foreign_response_url")
     return Ours(kind, checked.model_dump(exclude_none=True))
 
 
-def sort_form(fields: list[tuple[str, str]]) -> Sorted:
+def sort_form(
+    fields: list[tuple[str, str]], response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS
+) -> Sorted:
     """A form body (already decoded): a slash command's fields, or one ``payload`` field
     holding an interactivity payload as JSON."""
     names = [name for name, _ in fields]
@@ -134,11 +145,11 @@ def sort_form(fields: list[tuple[str, str]]) -> Sorted:
     form = dict(fields)
     if "payload" in form:
         try:
-            return sort_payload(json.loads(form["payload"]))
+            return sort_payload(json.loads(form["payload"]), response_hosts)
         except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
             return Malformed("payload_not_json")
     if "ssl_check" in form:  # Slack checking the certificate of a command's URL
         return Ours("ssl_check", {})
     if "command" in form:
-        return sort_payload(form)
+        return sort_payload(form, response_hosts)
     return Malformed("unknown_form")

@@ -30,6 +30,7 @@ class ApiCall:
     args: dict[str, Any]
     token: str
     at: float = field(default_factory=time.monotonic)
+    ts: str = ""  # the message's, for chat.postMessage and chat.update
 
 
 @dataclass
@@ -53,10 +54,10 @@ class SlackStandIn:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.extra_routes: list[tuple[str, str, Any]] = []
-        # set to an Event to hold apps.connections.open until it is set (a slow Slack)
-        self.hold_connections: asyncio.Event | None = None
         # Called with each call and post as it is recorded, in order (the sandbox prints them).
         self.observers: list[Callable[[ApiCall | UrlPost], None]] = []
+        # set to an Event to hold apps.connections.open until it is set (a slow Slack)
+        self.hold_connections: asyncio.Event | None = None
         self.url = ""
 
     @property
@@ -126,7 +127,10 @@ class SlackStandIn:
         else:
             args = dict(parse_qsl(raw))
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        await self._record(ApiCall(method, args, token))
+        ts = ""
+        if method in ("chat.postMessage", "chat.update"):
+            ts = str(args.get("ts") or f"1700000000.{next(self._ts):06d}")
+        await self._record(ApiCall(method, args, token, ts=ts))
         if method == "apps.connections.open" and self.hold_connections is not None:
             await self.hold_connections.wait()
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
@@ -152,7 +156,6 @@ class SlackStandIn:
             channel = args.get("channel", "")
             if channel in self.refused_channels:
                 return web.json_response({"ok": False, "error": self.refused_channels[channel]})
-            ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
             return web.json_response({"ok": True, "channel": channel, "ts": ts})
         return web.json_response({"ok": True})
 
