@@ -717,10 +717,14 @@ def jobs_unreadable(query: str | None, unreadable: Sequence[tuple[SmartLiveRoom,
     )
 
 
-def no_room_matches(query: str) -> Reply:
+def no_room_matches(query: str, restricted: bool = False) -> Reply:
+    """No room's name matches; ``restricted``: none of the rooms the requester may stop (the
+    same words whether or not another room matches, so nothing about it is given away)."""
+    rooms = "room you may stop" if restricted else "room"
     return Reply(
         text=words(
-            "🔍 No room matches {q}. Check the name, or use the room ID. Nothing was stopped.",
+            f"🔍 No {rooms} matches " + "{q}. Check the name, or use the room ID. "
+            "Nothing was stopped.",
             q=data(query, NAME_CAP),
         )
     )
@@ -734,7 +738,8 @@ def no_live_in_matches(query: str, rooms: Sequence[SmartLiveRoom]) -> Reply:
     n = len(rooms)
     return Reply(
         text=words(
-            f"✅ Nothing live: {n} room{'s' if n != 1 else ''} " + "match {q}, but none has a "
+            f"✅ Nothing live: {n} room{'s match' if n != 1 else ' matches'} "
+            + "{q}, but none has a "
             "live job, so there is nothing to stop. Rooms: {rooms}.",
             q=data(query, NAME_CAP),
             rooms=join(", ", named) if named else words("none"),

@@ -180,7 +180,8 @@ class RequestDesk:
                     matched = await self._metastudio.list_rooms(grant.app_user_id, room_name=query)
                     matched = [room for room in matched if grant.covers(room.room_id)]
                     if not matched:
-                        return messages.no_room_matches(query), "no_room_match", None
+                        restricted = grant.rooms is not None
+                        return messages.no_room_matches(query, restricted), "no_room_match", None
                     return messages.no_live_in_matches(query, matched), "no_live_job", None
                 found = await self._metastudio.live_jobs_by_room(
                     rooms, grant.app_user_id, states=LIVE_STATES
