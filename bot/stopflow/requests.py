@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -236,7 +236,7 @@ class RequestDesk:
         return await asyncio.wait_for(call, timeout=self._policy.lookup_timeout)
 
 
-def live_in(room_id: str, jobs: list[SmartLiveJob]) -> list[SmartLiveJob]:
+def live_in(room_id: str, jobs: Sequence[SmartLiveJob]) -> list[SmartLiveJob]:
     """The jobs of ``room_id`` that MetaStudio says are live, or :class:`InvalidId` if it
     listed a job this room does not hold or an ID that could not go into a button (and back
     into a URL): a button is offered only for a job seen live, under its own room."""
@@ -256,11 +256,11 @@ def sort_found(
     unreadable: list[tuple[SmartLiveRoom, str]] = []
     for entry in sorted(found, key=lambda e: ((e.room.room_name or "").casefold(), e.room.room_id)):
         room = entry.room
+        if entry.failure is not None:
+            unreadable.append((room, describe(entry.failure)))
+            continue
         try:
-            if entry.failure is not None:
-                unreadable.append((room, describe(entry.failure)))
-                continue
-            jobs = live_in(room.room_id, list(entry.jobs))
+            jobs = live_in(room.room_id, entry.jobs)
         except InvalidId as exc:
             unreadable.append((room, describe(exc)))
             continue
