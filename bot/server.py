@@ -339,7 +339,7 @@ class Transport:
         await self._stoplive.aclose()
 
 
-async def _settle(tasks: set[asyncio.Task[None]], timeout: float) -> None:
-    """Wait up to ``timeout`` seconds for ``tasks`` to end (if there are any)."""
+async def _settle(tasks: set[asyncio.Task[None]], seconds: float) -> None:
+    """Wait up to ``seconds`` for ``tasks`` to end (if there are any)."""
     if tasks:
-        await asyncio.wait(tasks, timeout=timeout)
+        await asyncio.wait(tasks, timeout=seconds)
