@@ -185,7 +185,10 @@ def user(i: int) -> str:
 
 
 def job_ids(plan: Plan) -> list[str]:
-    return [f"{plan.target}-{i:05d}" for i in range(plan.requests)]
+    """UUIDs, as MetaStudio writes job IDs (stoplive refuses anything else), that say whose
+    they are: ``5...`` for stoplive's, ``ba...`` for the bare app's, then the user's number."""
+    prefix = "5" if plan.target == "stoplive" else "ba"
+    return [f"{prefix:0<8}-0000-4000-8000-{i:012d}" for i in range(plan.requests)]
 
 
 def burst(plan: Plan) -> Result:

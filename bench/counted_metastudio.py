@@ -19,7 +19,7 @@ from collections import Counter
 from aiohttp import web
 
 from bot.sandbox.standins import serve_on_loopback
-from bot.sandbox.standins.metastudio import MetaStudioStandIn, bot_signer
+from bot.sandbox.standins.metastudio import MetaStudioStandIn, stoplive_signer
 
 STOP_SUFFIX = "/stop"
 
@@ -36,7 +36,7 @@ def tally(standin: MetaStudioStandIn) -> dict[str, dict[str, int]]:
 
 
 async def serve(jobs: list[str], room: str, ak: str, sk: str) -> None:
-    standin = MetaStudioStandIn(signer=bot_signer)
+    standin = MetaStudioStandIn(signer=stoplive_signer)
     standin.aksk[ak] = sk
     for job_id in jobs:
         standin.add_job(room, job_id, room_name=f"Room {room}")

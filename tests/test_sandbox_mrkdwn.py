@@ -60,7 +60,7 @@ def test_ids_with_underscores_and_stars_inside_words_are_not_styled() -> None:
 
 def test_the_confirmation_shows_its_facts_and_numbers_its_buttons() -> None:
     ticket = Ticket.issue(
-        key=TicketKey.from_signing_secret("sandbox-test-secret"),
+        key=TicketKey(b"k" * 32),
         room_id="24bad716-87b1-45e5-8912-6102f7693265",
         job_id="26f06524-4f75-4b3a-a853-b649a21aaf66",
         requester="U0ALICE01",
@@ -104,6 +104,14 @@ def test_accessory_buttons_are_numbered_across_the_message() -> None:
         "Nothing is stopped yet.",
     ]
     assert [b.value for b in shown.buttons] == ["v1", "v2"]
+
+
+def test_link_buttons_carry_their_url() -> None:
+    link = _button("Open in MetaStudio", "stoplive.open_console", "")
+    link["url"] = "https://console.example/job/1"
+    shown = message({"blocks": [{"type": "actions", "elements": [link]}]}, NAMES)
+    assert shown.lines[0].plain == "[1] Open in MetaStudio ↗"
+    assert shown.buttons[0].url == "https://console.example/job/1"
 
 
 def test_text_alone_is_shown_when_there_are_no_blocks() -> None:

@@ -58,6 +58,7 @@ class Button:
     value: str
     block_id: str
     style: str | None = None
+    url: str | None = None  # a link button: Slack opens it (and still tells the app)
 
 
 @dataclass
@@ -66,6 +67,11 @@ class Shown:
 
     lines: list[Text] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (escape sequences among them) shown as ``�``."""
+    return _CONTROL.sub("\ufffd", text)
 
 
 def decode_entities(text: str) -> str:
@@ -85,7 +91,7 @@ def emoji(name: str) -> str | None:
 
 def inline(text: str, names: Names, style: str = "") -> Text:
     """One mrkdwn string (newlines kept) as styled text; control characters shown as ``�``."""
-    text = _CONTROL.sub("\ufffd", text)
+    text = printable(text)
     out = Text()
     position = 0
     for match in _TOKEN.finditer(text):
@@ -138,7 +144,7 @@ def text_object(obj: object, names: Names, style: str = "") -> Text:
 
 def _plain(text: str, style: str) -> Text:
     """plain_text: only ``:emoji:`` names are turned into characters."""
-    text = _CONTROL.sub("\ufffd", text)
+    text = printable(text)
     return Text(
         re.sub(r":([a-z0-9_+\-]+):", lambda m: emoji(m.group(1)) or m.group(), text), style=style
     )
@@ -213,10 +219,13 @@ def _buttons(elements: list[object], block_id: str, names: Names, shown: Shown) 
                 value=str(element.get("value") or ""),
                 block_id=block_id,
                 style=str(style) if style else None,
+                url=str(element["url"]) if element.get("url") else None,
             )
         )
         if line:
             line.append("  ")
         line.append(f"[{len(shown.buttons)}] ")
         line.append_text(label)
+        if element.get("url"):
+            line.append(" ↗")
     return line

@@ -44,7 +44,7 @@ from bot.sandbox.standins.metastudio import (
     ANY_JOB,
     Fault,
     MetaStudioStandIn,
-    bot_signer,
+    stoplive_signer,
 )
 from bot.sandbox.standins.slack import ApiCall, SlackStandIn, UrlPost
 from bot.sandbox.transcript import ONLY_YOU, Transcript
@@ -62,7 +62,7 @@ class Sandbox:
         self.transcript = transcript
         self.user = demo.PEOPLE["alice"]
         self._state_dir = state_dir
-        self.metastudio = MetaStudioStandIn(signer=bot_signer, project_id=demo.PROJECT_ID)
+        self.metastudio = MetaStudioStandIn(signer=stoplive_signer, project_id=demo.PROJECT_ID)
         self.slack = SlackStandIn(bot_token=demo.BOT_TOKEN)
         self.slack.observers.append(self._observe)
         self.stoplive: Stoplive | None = None
@@ -147,7 +147,8 @@ class Sandbox:
         await self._post(body, "/stoplive")
 
     async def _press(self, number: int) -> None:
-        buttons = self.transcript.buttons
+        latest = self.transcript.latest
+        buttons = latest.buttons
         if not buttons:
             self.transcript.note("The latest message has no buttons to press.")
             return
@@ -155,6 +156,8 @@ class Sandbox:
             self.transcript.note(f"The latest message has buttons 1 to {len(buttons)}.")
             return
         button = buttons[number - 1]
+        if button.url:
+            self.transcript.note(f"Slack would open {button.url} in your browser.")
         payload = action_payload(
             button.action_id,
             button.value,
@@ -164,6 +167,8 @@ class Sandbox:
             block_id=button.block_id,
             user_name=self.user.name,
             channel_name=demo.CHANNELS[demo.INCIDENTS],
+            message_ts=latest.ts or f"{time.time():.6f}",
+            is_ephemeral=latest.ephemeral,
         )
         await self._post(urlencode({"payload": json.dumps(payload)}), f"[{number}]")
 
@@ -216,7 +221,10 @@ class Sandbox:
         elif record.method in ("chat.postMessage", "chat.update"):
             channel = str(record.args.get("channel", ""))
             where = "#" + demo.CHANNELS.get(channel, channel)
-            self.transcript.show(where, record.args, updated=record.method == "chat.update")
+            if record.args.get("thread_ts"):
+                where += " (in the thread)"
+            updated = record.method == "chat.update"
+            self.transcript.show(where, record.args, updated=updated, ts=record.ts)
 
     @staticmethod
     def _where_posted(payload: Mapping[str, Any]) -> str:
@@ -280,7 +288,7 @@ class Sandbox:
         out.plain()
         out.plain(Text("Type:", "bold"))
         lines = [
-            (f"{SLASH} <room_id> [<job_id>]", "sent as your slash command in #incidents"),
+            (f"{SLASH} [words | <room_id> [<job_id>]]", "sent as your slash command in #incidents"),
             ("press N", "press button [N] of the latest message"),
             *((f"as {p.name}", f"be @{p.name}, who {p.may}") for p in demo.PEOPLE.values()),
             *((f"fault {kind.value}", kind.description) for kind in FaultKind),

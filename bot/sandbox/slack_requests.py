@@ -19,7 +19,8 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def slack_signature(secret: str, timestamp: str, body: str | bytes) -> str:
-    """As Slack signs: ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}`` over the raw bytes."""
+    """As Slack signs: ``v0=`` + HMAC-SHA256 of ``v0:{timestamp}:{body}``, over the raw bytes
+    (whatever they are)."""
     raw = body.encode() if isinstance(body, str) else body
     base = b"v0:" + timestamp.encode() + b":" + raw
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
@@ -75,8 +76,11 @@ def action_payload(
     block_id: str = "stoplive.confirmation",
     user_name: str | None = None,
     channel_name: str = "incident",
+    message_ts: str = "1700000000.000100",
+    is_ephemeral: bool = True,
 ) -> dict[str, Any]:
-    """The ``block_actions`` payload of a click on a button in an ephemeral message."""
+    """The ``block_actions`` payload of a click on a button in a message (an ephemeral one
+    unless told otherwise)."""
     return {
         "type": "block_actions",
         "team": {"id": TEAM_ID, "domain": "acme"},
@@ -85,9 +89,9 @@ def action_payload(
         "token": "legacy-unused",
         "container": {
             "type": "message",
-            "message_ts": "1700000000.000100",
+            "message_ts": message_ts,
             "channel_id": channel,
-            "is_ephemeral": True,
+            "is_ephemeral": is_ephemeral,
         },
         "trigger_id": "1.2.4",
         "channel": {"id": channel, "name": channel_name},

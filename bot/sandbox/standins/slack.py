@@ -30,6 +30,7 @@ class ApiCall:
     args: dict[str, Any]
     token: str
     at: float = field(default_factory=time.monotonic)
+    ts: str = ""  # the message's, for chat.postMessage and chat.update
 
 
 @dataclass
@@ -46,6 +47,11 @@ class SlackStandIn:
         self.api_calls: list[ApiCall] = []
         self.url_posts: list[UrlPost] = []
         self.refused_channels: dict[str, str] = {}  # channel -> error (e.g. not_in_channel)
+        self.refuse_blocks = False  # refuse any message with blocks, as Slack does a bad one
+        # fault injection: "chat.update", "chat.postMessage", "hooks" (any response_url) or
+        # "hooks/<name>" (that one) -> how many of the next such requests to hang up on
+        self.drops: dict[str, int] = {}
+        self.dropped: list[str] = []
         self.acks: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
@@ -53,10 +59,10 @@ class SlackStandIn:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.extra_routes: list[tuple[str, str, Any]] = []
-        # set to an Event to hold apps.connections.open until it is set (a slow Slack)
-        self.hold_connections: asyncio.Event | None = None
         # Called with each call and post as it is recorded, in order (the sandbox prints them).
         self.observers: list[Callable[[ApiCall | UrlPost], None]] = []
+        # set to an Event to hold apps.connections.open until it is set (a slow Slack)
+        self.hold_connections: asyncio.Event | None = None
         self.url = ""
 
     @property
@@ -126,7 +132,13 @@ class SlackStandIn:
         else:
             args = dict(parse_qsl(raw))
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        await self._record(ApiCall(method, args, token))
+        if self._drop(method, request):
+            await self._notify()
+            return web.Response()
+        ts = ""
+        if method in ("chat.postMessage", "chat.update"):
+            ts = str(args.get("ts") or f"1700000000.{next(self._ts):06d}")
+        await self._record(ApiCall(method, args, token, ts=ts))
         if method == "apps.connections.open" and self.hold_connections is not None:
             await self.hold_connections.wait()
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
@@ -152,12 +164,31 @@ class SlackStandIn:
             channel = args.get("channel", "")
             if channel in self.refused_channels:
                 return web.json_response({"ok": False, "error": self.refused_channels[channel]})
-            ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
+            if self.refuse_blocks and args.get("blocks"):
+                return web.json_response({"ok": False, "error": "invalid_blocks"})
             return web.json_response({"ok": True, "channel": channel, "ts": ts})
         return web.json_response({"ok": True})
 
+    def _drop(self, target: str, request: web.Request) -> bool:
+        """Hang up on this request if a fault asks for it (recorded in :attr:`dropped`)."""
+        if target == "hooks" and self.drops.get(request.path.removeprefix("/"), 0) > 0:
+            target = request.path.removeprefix("/")
+        if self.drops.get(target, 0) <= 0:
+            return False
+        self.drops[target] -= 1
+        self.dropped.append(target)
+        assert request.transport is not None
+        request.transport.close()
+        return True
+
     async def _hook(self, request: web.Request) -> web.Response:
-        await self._record(UrlPost(request.match_info["hook"], await request.json()))
+        if self._drop("hooks", request):
+            await self._notify()
+            return web.Response()
+        body = await request.json()
+        if self.refuse_blocks and body.get("blocks"):
+            return web.Response(status=400, text="invalid_blocks")
+        await self._record(UrlPost(request.match_info["hook"], body))
         return web.Response(text="ok")
 
     # --- Socket Mode -----------------------------------------------------------------------
