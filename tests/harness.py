@@ -12,7 +12,7 @@ import httpx
 
 from bot.app import Stoplive
 from bot.sandbox import slack_requests
-from bot.sandbox.slack_requests import FORM, action_payload, buttons, command_body
+from bot.sandbox.slack_requests import action_payload, buttons, command_body
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from bot.server import Transport

@@ -36,6 +36,7 @@ from bot.stopflow.markup import (
     one_line,
     room_label,
     section,
+    slack_link,
     span,
     state_word,
     words,
@@ -144,19 +145,66 @@ def room_not_granted(room_id: str, contact: str) -> Reply:
     )
 
 
-def job_missing(room_id: str, job_id: str, error: MetaStudioError) -> Reply:
+def job_missing(
+    room_id: str,
+    job_id: str,
+    error: MetaStudioError,
+    choices: Sequence[tuple[SmartLiveJob, str]] = (),
+    now: datetime | None = None,
+) -> Reply:
+    """No such job in the room: most often the two IDs were swapped, so say so, and offer the
+    room's live jobs (``choices``: each with its "Choose" button value) when there are any."""
+    hint = words(
+        "Did you swap the IDs? The room ID comes first, then the job ID. {cmd} lists the "
+        "room's live jobs.",
+        cmd=_command(room_id),
+    )
+    fits = MAX_BLOCKS - 4  # verdict, small print, "The room has…", "…and N more"
+    count = len(choices)
+    offered = [_choice(job, value, now or datetime.now(UTC)) for job, value in choices[:fits]]
+    if offered:
+        intro = words(f"The room has {count} live job{'s' if count != 1 else ''}:")
+        offered = [section(intro), *offered, *_more(count - len(offered), room_id)]
     return _reply(
         words(
             "🔍 Not found: MetaStudio has no job {j} in room {r}. Nothing was stopped.",
             j=data(job_id, ID_CAP),
             r=data(room_id, ID_CAP),
         ),
-        words("Check the IDs; {cmd} lists the room's live jobs.", cmd=_command(room_id)),
+        hint,
         join(" · ", [_error_small(error), _request(error.request_id)]),
+        *offered,
     )
 
 
-def job_not_live(job: SmartLiveJob, now: datetime) -> Reply:
+def job_not_live(
+    job: SmartLiveJob,
+    now: datetime,
+    live: SmartLiveJob | None = None,
+    pick_value: str | None = None,
+) -> Reply:
+    """The job has ended: when, and (``live``, with its "Choose" button value) the job that
+    is live in the same room now, since that is most likely the one meant."""
+    offer: list[Block] = []
+    if live is not None and pick_value is not None and len(pick_value) <= MAX_BUTTON_VALUE:
+        started = live.started_at
+        since = words(", started {t}", t=clock(started)) if started else words("")
+        offer.append(
+            section(
+                words(
+                    "{room} has another live stream{since}: job {j}.",
+                    room=room_label(live.room_id or "", live.room_name or job.room_name),
+                    since=since,
+                    j=data(live.job_id, ID_CAP),
+                ),
+                accessory=button(
+                    "Stop that one…",
+                    PICK_ACTION,
+                    pick_value,
+                    accessibility_label=f"Stop job {one_line(live.job_id)} (you confirm first)",
+                ),
+            )
+        )
     return _reply(
         words(
             "✅ Already ended: {room} is not live ({w}), so there is nothing to stop.",
@@ -165,6 +213,7 @@ def job_not_live(job: SmartLiveJob, now: datetime) -> Reply:
         ),
         job_facts(job, now),
         _ids(job.room_id or "", job.job_id, _state(job)),
+        *offer,
     )
 
 
@@ -355,6 +404,39 @@ def result_posted(channel_id: str, outcome: Outcome | None = None) -> Reply:
     return Reply(text=words("{h} · {d}", h=_head(outcome), d=done))
 
 
+def job_now(job: SmartLiveJob, now: datetime, stop_value: str | None = None) -> Reply:
+    """ "Check again", for whoever clicked: the job as MetaStudio sees it now, in plain words,
+    with "Stop again" (``stop_value``) while it is still live. Changes nothing."""
+    room = room_label(job.room_id or "", job.room_name)
+    if job.is_live:
+        first = "🔴 Still live: {room} is {w}"
+    elif job.known_state is not None:
+        first = "✅ Ended: {room} is not live ({w})"
+    else:
+        first = "❓ Unknown state: {room} is in a state I don't know ({w})"
+    head = words(first + " · checked at {t}", room=room, w=words(state_word(job)), t=clock(now))
+    buttons = outcome_actions(stop_value=stop_value) if job.is_live else None
+    return _reply(
+        head,
+        job_facts(job, now),
+        _ids(job.room_id or "", job.job_id, _state(job), _request(job.request_id)),
+        *([buttons] if buttons else []),
+    )
+
+
+def job_unchecked(room_id: str, job_id: str, problem: str) -> Reply:
+    """ "Check again" when the job could not be read: why, and that nothing changed."""
+    return _reply(
+        words(
+            "❓ Couldn't check job {j}: {p}",
+            j=data(job_id, ID_CAP),
+            p=data(problem, MESSAGE_CAP),
+        ),
+        words("Nothing was changed; try again, or check MetaStudio."),
+        _ids(room_id, job_id),
+    )
+
+
 # --- In the channel --------------------------------------------------------------------------
 
 
@@ -409,6 +491,18 @@ def announcement(
     )
     return _reply(
         _head(outcome), _detail(outcome), _small(outcome), *([buttons] if buttons else [])
+    )
+
+
+def audit_copy(reply: Reply, channel_id: str, permalink: str | None) -> Reply:
+    """The audit channel's copy of an outcome: where the stop came from first (the channel,
+    and a link to the message there when Slack gave one), then the outcome as posted."""
+    link = slack_link(permalink, "the channel message") if permalink else None
+    origin = words("From {c}", c=channel(channel_id))
+    shown = words("{o} · {l}", o=origin, l=link) if link else origin
+    return Reply(
+        text=words("{o}: {t}", o=origin, t=Mrkdwn(reply.text)),
+        blocks=[context(shown), *(reply.blocks or [section(Mrkdwn(reply.text))])],
     )
 
 
