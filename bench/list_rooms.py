@@ -21,9 +21,9 @@ from pydantic import SecretStr
 from bench.common import AK, SK, standin_process
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth
-from bot.sandbox.standins.metastudio import MetaStudioStandIn
+from bot.sandbox.standins.metastudio import DEFAULT_PROJECT_ID
 
-PROJECT = MetaStudioStandIn().project_id
+PROJECT = DEFAULT_PROJECT_ID
 TARGET_SECONDS = 2.0
 
 

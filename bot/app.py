@@ -87,6 +87,7 @@ def build_policy(settings: Settings) -> Policy:
         allowed_channels=settings.allowed_channels,
         audit_channel=settings.stoplive_audit_channel,
         verify_for=settings.stoplive_verify_seconds,
+        watch_for=settings.stoplive_watch_seconds,
     )
 
 

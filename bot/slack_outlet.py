@@ -97,8 +97,7 @@ class SlackOutlet:
         ):
             await self.to_requester(
                 Reply(
-                    text=":warning: I could not post this in the channel; please share it:\n"
-                    + reply.text
+                    text="⚠️ I could not post this in the channel; please share it:\n" + reply.text
                 )
             )
         return ""

@@ -21,6 +21,7 @@ from bot.metastudio.retry import RetryPolicy
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from bot.server import Transport
+from bot.stopflow.store import StateStore
 from tests.harness import ALICE, BOB, SIGNING_SECRET, Harness
 from tests.reference_signer import huawei_signer
 
@@ -80,16 +81,18 @@ BotFactory = Callable[..., Awaitable[Harness]]
 
 @pytest.fixture
 async def start_bot(
-    metastudio: MetaStudioStandIn, slack: SlackStandIn
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
 ) -> AsyncIterator[BotFactory]:
     """Start stoplive as ``python -m bot`` would (HTTP mode unless told otherwise), pointed at
-    the stand-ins. Keyword arguments override settings."""
+    the stand-ins. Keyword arguments override settings; ``store`` replaces the state store
+    (several bots given one store are replicas)."""
     started: list[Harness] = []
 
-    async def start(**overrides: Any) -> Harness:
+    async def start(store: StateStore | None = None, **overrides: Any) -> Harness:
+        overrides.setdefault("stoplive_state_file", str(tmp_path / "stoplive-state.sqlite3"))
         settings = load_settings(**bot_settings(metastudio, slack, **overrides))
-        stoplive = build(settings)
-        transport = Transport(stoplive)
+        stoplive = build(settings, store=store)
+        transport = Transport(stoplive, health=stoplive.health)
         await transport.open()
         harness = Harness(stoplive, transport, slack, metastudio, httpx.AsyncClient(timeout=10))
         started.append(harness)
@@ -118,6 +121,7 @@ def bot_settings(
         "port": 0,
         "stoplive_allowlist": json.dumps({ALICE: "ops-alice", BOB: "ops-bob"}),
         "stoplive_verify_seconds": 2.0,
+        "stoplive_watch_seconds": 0,  # watch no longer than verify_seconds unless a test says so
         # a journal of its own for every bot, never a file in the checkout
         "stoplive_state_file": str(Path(tempfile.mkdtemp(prefix="stoplive-")) / "state.db"),
     }

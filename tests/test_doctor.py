@@ -143,9 +143,11 @@ async def test_a_clock_20_min_off_is_blamed_not_the_credentials(
     assert "Fix: set this machine's clock right (NTP)" in out
     assert "check HUAWEICLOUD_SDK_AK/SK" not in out
     assert "FAIL clock: this machine's clock is 20 min off" in out
-    [warning] = [json.loads(line) for line in err.splitlines() if "clock is" in line]
-    assert warning["level"] == "WARNING" and warning["logger"].startswith("bot.metastudio")
-    assert warning["msg"].startswith("this machine's clock is 20 min off")
+    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    warnings = [
+        r["msg"] for r in logged if (r["level"], r["logger"]) == ("WARNING", "bot.metastudio")
+    ]
+    assert [w[:34] for w in warnings] == ["this machine's clock is 20 min off"]
 
 
 async def test_a_good_clock_is_reported(
@@ -166,3 +168,15 @@ async def test_an_endpoint_answering_html_is_named_as_such(
     assert code == 1
     assert "answered, but not as MetaStudio does (not JSON (text/plain" in out
     assert "METASTUDIO_ENDPOINT is MetaStudio's API" in out
+
+
+async def test_a_clock_off_only_warns_with_a_token(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    metastudio.clock_offset = -timedelta(minutes=20)
+    metastudio.tokens.add("tok")
+    token = {"huaweicloud_sdk_ak": None, "huaweicloud_sdk_sk": None, "metastudio_auth_token": "tok"}
+    code, out, _, _ = await check(environment(bot_settings(metastudio, slack, **token)), tmp_path)
+    assert code == 0, out
+    assert "OK   MetaStudio (fixed IAM token)" in out
+    assert "WARN clock: this machine's clock is 20 min off (ahead of MetaStudio's)" in out

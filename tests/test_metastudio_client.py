@@ -25,7 +25,13 @@ from bot.metastudio import (
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.metastudio.client import MAX_PAGES, PAGE_SIZE
 from bot.metastudio.retry import RetryPolicy
-from bot.sandbox.standins.metastudio import INVALID, ROOMS, UNAUTHORIZED, Fault, MetaStudioStandIn
+from bot.sandbox.standins.metastudio import (
+    INVALID,
+    ROOMS,
+    UNAUTHORIZED,
+    Fault,
+    MetaStudioStandIn,
+)
 from tests.conftest import AK, FAST_RETRY, JOB, ROOM, SK
 
 DEFAULT_TEST_TIMEOUT = httpx.Timeout(5.0)
@@ -551,11 +557,10 @@ async def test_live_jobs_by_room_reads_rooms_concurrently_within_the_bound(
     metastudio.inject("room-05", Fault("status", on="list", status=400, body=INVALID))
     rooms = await client.list_rooms("ops-alice", live_only=True)
     assert len(rooms) == 13
-    metastudio.latency = 0.1
-    started = time.monotonic()
+    metastudio.latency = 0.05
+    metastudio.most_in_flight = 0
     found = await client.live_jobs_by_room(rooms, "ops-alice", concurrency=4)
-    elapsed = time.monotonic() - started
-    assert 0.3 <= elapsed < 1.0  # 13 rooms, 4 at a time: four rounds of 0.1 s, not 13
+    assert metastudio.most_in_flight == 4  # 13 rooms read 4 at a time: concurrent, and bounded
     assert [f.room.room_id for f in found] == [r.room_id for r in rooms]
     failed = [f for f in found if f.failure is not None]
     assert [f.room.room_id for f in failed] == ["room-05"] and failed[0].jobs == ()
@@ -572,3 +577,15 @@ async def test_live_jobs_by_room_refuses_a_listed_room_id_it_would_not_send(
     room = SmartLiveRoom(room_id="../../other")
     [found] = await client.live_jobs_by_room([room], "ops-alice")
     assert isinstance(found.failure, InvalidId) and metastudio.seen == []
+
+
+async def test_a_refused_token_blames_no_clock_however_far_off(
+    metastudio: MetaStudioStandIn,
+) -> None:
+    """Tokens are not held to the clock: a 401 to one is about the token."""
+    metastudio.clock_offset = timedelta(minutes=30)
+    async with _client(metastudio, auth=TokenAuth(SecretStr("revoked"))) as client:
+        with pytest.raises(MetaStudioError) as raised:
+            await client.get_job(ROOM, JOB, "ops-alice")
+    assert raised.value.status == 401 and raised.value.clock_skew is None
+    assert client.clock_is_off

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.metastudio import MetaStudioClient, UnreadableAnswer
+from bot.metastudio.errors import clock_skew_words
 from bot.metastudio.models import parse_time
 from bot.metastudio.retry import parse_retry_after
 from bot.metastudio.text import ELLIPSIS, parse_http_date, safe_text
@@ -81,3 +82,11 @@ async def test_any_2xx_job_body_is_a_job_or_unreadable(
         assert exc.request_id.startswith("rid-") and len(exc.detail) <= 200
     else:
         assert (job.job_id, job.room_id) == (JOB, ROOM) and isinstance(job.state, str)
+
+
+@given(st.floats(min_value=-1e7, max_value=1e7))
+def test_clock_skew_words_say_how_far_and_which_way(seconds: float) -> None:
+    words = clock_skew_words(seconds)
+    assert words.startswith(f"this machine's clock is {round(abs(seconds) / 60)} min off (")
+    assert ("ahead of MetaStudio's" in words) == (seconds > 0)
+    assert ("behind MetaStudio's" in words) == (seconds <= 0)

@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +19,7 @@ from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from tests.conftest import AK, JOB, ROOM, bot_settings
 from tests.harness import ALICE, CHANNEL, action_payload, buttons, command_body, signed_headers
+from tests.redis_server import RedisServer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -219,3 +221,48 @@ async def test_debug_logs_keep_the_iam_token_out(
     assert "X-Subject-Token" in logged  # httpcore did print the header: redacted, not absent
     assert token not in logged and "pw-SECRET-789" not in logged
     assert "[redacted]" in logged
+
+
+async def test_check_opens_the_sqlite_journal(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.db"
+    settings = bot_settings(metastudio, slack, stoplive_state_file=str(journal))
+    process = await run_bot("check", env=environment(settings))
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0
+    assert f"OK   state store: SQLite file {journal} answers" in out.decode()
+    assert journal.exists()
+
+
+async def test_check_fails_on_a_journal_it_cannot_open(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    journal = tmp_path / "no-such-folder" / "journal.db"
+    settings = bot_settings(metastudio, slack, stoplive_state_file=str(journal))
+    process = await run_bot("check", env=environment(settings))
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 1
+    assert "FAIL state store: SQLite file" in out.decode()
+    assert "Check STOPLIVE_STATE_FILE" in out.decode()
+
+
+async def test_check_pings_redis_and_names_it_when_down(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, own_redis_server: RedisServer
+) -> None:
+    url = own_redis_server.url
+    settings = bot_settings(metastudio, slack, stoplive_redis_url=url)
+    process = await run_bot("check", env=environment(settings))
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert (
+        process.returncode == 0 and "OK   state store: Redis (STOPLIVE_REDIS_URL)" in out.decode()
+    )
+    own_redis_server.stop()
+    process = await run_bot("check", env=environment(settings))
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    report = out.decode()
+    assert process.returncode == 1
+    assert (
+        "FAIL state store: Redis (STOPLIVE_REDIS_URL)" in report
+        and "Check STOPLIVE_REDIS_URL" in report
+    )

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from bot.metastudio import MetaStudioClient, MetaStudioError
 from bot.metastudio.auth import AkSkAuth
 from bot.sandbox import demo
-from bot.sandbox.standins.metastudio import MetaStudioStandIn, bot_signer
+from bot.sandbox.standins.metastudio import MetaStudioStandIn, stoplive_signer
 
 ROOT = Path(__file__).resolve().parent.parent
 SPRING = demo.ROOMS[0]
@@ -24,19 +24,37 @@ NIGHT = demo.ROOMS[1]
 NIGHT_JOB = NIGHT.jobs[0].job_id
 
 
-def clean_env(**extra: str) -> dict[str, str]:
+TEST_ONLY = ("huaweicloudsdkcore", "huaweicloudsdkmetastudio", "hypothesis", "pytest")
+
+
+@pytest.fixture(scope="session")
+def without_test_extras(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PYTHONPATH entry in which the test-only packages cannot be imported: the sandbox must
+    run after a bare ``pip install .``."""
+    blocked = tmp_path_factory.mktemp("no-test-extras")
+    for name in TEST_ONLY:
+        (blocked / name).mkdir()
+        (blocked / name / "__init__.py").write_text(
+            f"raise ImportError('{name} is a test extra')\n"
+        )
+    return str(blocked)
+
+
+def clean_env(without: str, **extra: str) -> dict[str, str]:
     """What a newcomer's shell holds: a PATH, a home, and nothing of stoplive's."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": f"{without}{os.pathsep}{ROOT}",
         "LANG": "C.UTF-8",
     }
     env.update(extra)
     return env
 
 
-async def sandbox(stdin: str, cwd: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
+async def sandbox(
+    stdin: str | bytes, cwd: Path, env: dict[str, str], *args: str
+) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -75,7 +93,7 @@ def turn(stdout: str, typed: str) -> str:
 
 
 async def test_a_newcomer_stops_a_stream_is_refused_as_mallory_and_sees_a_fault(
-    tmp_path: Path,
+    tmp_path: Path, without_test_extras: str
 ) -> None:
     script = "\n".join(
         [
@@ -92,7 +110,7 @@ async def test_a_newcomer_stops_a_stream_is_refused_as_mallory_and_sees_a_fault(
             "/stoplive never reached",
         ]
     )
-    code, out, err = await sandbox(script + "\n", tmp_path, clean_env())
+    code, out, err = await sandbox(script + "\n", tmp_path, clean_env(without_test_extras))
     assert code == 0, err
 
     banner = out.split("\nalice> ")[0]
@@ -147,7 +165,7 @@ async def trap() -> AsyncIterator[tuple[str, list[int]]]:
 
 
 async def test_the_environment_and_dotenv_never_reach_the_sandbox(
-    tmp_path: Path, trap: tuple[str, list[int]]
+    tmp_path: Path, trap: tuple[str, list[int]], without_test_extras: str
 ) -> None:
     url, connections = trap
     hostile = {
@@ -172,7 +190,7 @@ async def test_the_environment_and_dotenv_never_reach_the_sandbox(
     (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in hostile.items()))
     script = f"as mallory\n/stoplive {SPRING.room_id} {SPRING_JOB}\nas alice\n"
     script += f"/stoplive {SPRING.room_id} {SPRING_JOB}\npress 1\n"  # end of input: no quit
-    code, out, err = await sandbox(script, tmp_path, clean_env(**hostile))
+    code, out, err = await sandbox(script, tmp_path, clean_env(without_test_extras, **hostile))
     assert code == 0, err
     assert "not on the stoplive allowlist" in out  # the demo allowlist, not the environment's
     assert any("Stopped" in text for text in posted(out, "#incidents"))
@@ -180,10 +198,14 @@ async def test_the_environment_and_dotenv_never_reach_the_sandbox(
     assert os.listdir(tmp_path) == [".env"]
 
 
-async def test_a_script_file_is_replayed_then_input_is_read(tmp_path: Path) -> None:
+async def test_a_script_file_is_replayed_then_input_is_read(
+    tmp_path: Path, without_test_extras: str
+) -> None:
     script = tmp_path / "demo.txt"
     script.write_text(f"# a note\nas bob\n/stoplive {NIGHT.room_id}\npress 1\n")
-    code, out, _ = await sandbox("press 2\n", tmp_path, clean_env(), "--script", str(script))
+    code, out, _ = await sandbox(
+        "press 2\n", tmp_path, clean_env(without_test_extras), "--script", str(script)
+    )
     assert code == 0
     assert "alice> # a note" in out
     assert "Nothing was stopped" in turn(out, f"bob> /stoplive {NIGHT.room_id}")  # not his room
@@ -191,7 +213,9 @@ async def test_a_script_file_is_replayed_then_input_is_read(tmp_path: Path) -> N
     assert "bob> press 2" in out  # stdin, after the script
 
 
-async def test_hostile_input_is_answered_never_a_traceback(tmp_path: Path) -> None:
+async def test_hostile_input_is_answered_never_a_traceback(
+    tmp_path: Path, without_test_extras: str
+) -> None:
     lines = [
         b"/stoplive " + b"a" * 300_000,  # more than the bot takes in one request
         b"/stoplive \xff\xfe not utf-8",
@@ -201,7 +225,9 @@ async def test_hostile_input_is_answered_never_a_traceback(tmp_path: Path) -> No
         b"fault everything",
         b"/stopall",
     ]
-    code, out, err = await sandbox(b"\n".join(lines) + b"\n", tmp_path, clean_env())
+    code, out, err = await sandbox(
+        b"\n".join(lines) + b"\n", tmp_path, clean_env(without_test_extras)
+    )
     assert code == 0 and "Traceback" not in err
     assert "\x1b" not in out and "\x07" not in out
     assert "HTTP 413" in out  # what Slack would show: the app refused it
@@ -209,8 +235,12 @@ async def test_hostile_input_is_answered_never_a_traceback(tmp_path: Path) -> No
     assert "as needs one of" in out and "fault needs one of" in out and "Only /stoplive" in out
 
 
-async def test_a_script_that_cannot_be_read_is_a_clear_error(tmp_path: Path) -> None:
-    code, out, err = await sandbox("", tmp_path, clean_env(), "--script", "missing.txt")
+async def test_a_script_that_cannot_be_read_is_a_clear_error(
+    tmp_path: Path, without_test_extras: str
+) -> None:
+    code, out, err = await sandbox(
+        "", tmp_path, clean_env(without_test_extras), "--script", "missing.txt"
+    )
     assert code == 2 and "cannot read missing.txt" in err and out == ""
 
 
@@ -228,7 +258,7 @@ async def test_the_demo_settings_ignore_the_environment(
 
 
 async def test_the_sandbox_reference_signer_accepts_ours_and_refuses_a_wrong_key() -> None:
-    standin = MetaStudioStandIn(signer=bot_signer, project_id=demo.PROJECT_ID)
+    standin = MetaStudioStandIn(signer=stoplive_signer, project_id=demo.PROJECT_ID)
     demo.populate(standin)
     await standin.start()
     try:

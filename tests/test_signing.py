@@ -16,6 +16,8 @@ from pydantic import SecretStr
 
 from bot.metastudio import signing
 from bot.metastudio.auth import AkSkAuth
+from bot.sandbox.standins.metastudio import SignedRequest, stoplive_signer
+from tests.reference_signer import huawei_signer
 
 AK, SK, PROJECT = (
     "HPUABCDEFGHIJKLMNOPQ",
@@ -130,3 +132,31 @@ def test_secret_key_is_never_in_the_request() -> None:
         )
     )
     assert SK not in str(signed.headers) and SK not in repr(signed)
+
+
+def received(request: httpx.Request) -> SignedRequest:
+    """``request`` signed by stoplive, as the MetaStudio stand-in sees it arrive."""
+    signed = next(
+        AkSkAuth(SecretStr(AK), SecretStr(SK), PROJECT, clock=lambda: WHEN).sync_auth_flow(request)
+    )
+    names = signed.headers["Authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+    raw_path, _, raw_query = signed.url.raw_path.decode().partition("?")
+    return SignedRequest(
+        method=signed.method,
+        host=signed.url.netloc.decode(),
+        raw_path=raw_path,
+        raw_query=raw_query,
+        headers={name: signed.headers[name] for name in names},
+        body=signed.content,
+    )
+
+
+@pytest.mark.parametrize("seed", range(32))
+def test_the_sandboxs_reference_signer_agrees_with_huaweis(seed: int) -> None:
+    """The sandbox checks signatures with stoplive's own signer (it ships without
+    huaweicloudsdkcore); the tests with Huawei's. Both must accept exactly what the other does."""
+    request = random_case(random.Random(seed))
+    arrived = received(request)
+    expected = stoplive_signer(arrived, AK, SK)
+    assert expected == huawei_signer(arrived, AK, SK)
+    assert expected == request.headers["Authorization"]

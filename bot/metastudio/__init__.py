@@ -2,6 +2,7 @@
 
 from bot.metastudio.client import MetaStudioClient
 from bot.metastudio.errors import (
+    READ_FAILURES,
     IamError,
     MetaStudioError,
     OutcomeUnknown,
@@ -9,15 +10,17 @@ from bot.metastudio.errors import (
     UnreadableAnswer,
 )
 from bot.metastudio.ids import InvalidId
-from bot.metastudio.models import JobState, SmartLiveJob, SmartLiveRoom, StopAccepted
+from bot.metastudio.models import JobState, RoomJobs, SmartLiveJob, SmartLiveRoom, StopAccepted
 
 __all__ = [
+    "READ_FAILURES",
     "IamError",
     "InvalidId",
     "JobState",
     "MetaStudioClient",
     "MetaStudioError",
     "OutcomeUnknown",
+    "RoomJobs",
     "SmartLiveJob",
     "SmartLiveRoom",
     "StopAccepted",

@@ -379,8 +379,9 @@ def _model(model: type[Model], data: dict[str, Any], what: str, response: httpx.
 
 def _error(response: httpx.Response, clock_skew: float | None) -> MetaStudioError:
     """Any non-2xx answer, JSON or not, as one exception with everything worth quoting, cut
-    short and free of control characters."""
+    short and free of control characters; a 401 to a signed request names a clock that is off."""
     code, message = f"HTTP.{response.status_code}", response.reason_phrase or "error"
+    signed = "X-Sdk-Date" in response.request.headers
     try:
         body = json.loads(response.content)
     except (ValueError, RecursionError):
@@ -397,5 +398,6 @@ def _error(response: httpx.Response, clock_skew: float | None) -> MetaStudioErro
         error_msg=message,
         request_id=_request_id(response),
         retry_after=parse_retry_after(response.headers.get("Retry-After")),
-        clock_skew=clock_skew if response.status_code == 401 else None,
+        # Only a signature is held to the clock; a token is not.
+        clock_skew=clock_skew if response.status_code == 401 and signed else None,
     )

@@ -26,9 +26,10 @@ def clock_skew_words(seconds: float) -> str:
 class MetaStudioError(Exception):
     """A non-2xx answer, with everything an operator needs to quote to Huawei support.
 
-    ``clock_skew`` is set (seconds this machine's clock is ahead) on a 401 answered while the
-    clock was more than :data:`CLOCK_SKEW_WARNING` off: then the clock, not the credentials,
-    is the likely culprit, and the message says so.
+    ``clock_skew`` is set (seconds this machine's clock is ahead) on a 401 to a signed (AK/SK)
+    request answered while the clock was more than :data:`CLOCK_SKEW_WARNING` off: then the
+    clock, not the credentials, is the likely culprit, and the message says so
+    (:func:`clock_skew_words`, which the workflow can use to say it too).
     """
 
     def __init__(

@@ -44,7 +44,7 @@ from bot.sandbox.standins.metastudio import (
     ANY_JOB,
     Fault,
     MetaStudioStandIn,
-    bot_signer,
+    stoplive_signer,
 )
 from bot.sandbox.standins.slack import ApiCall, SlackStandIn, UrlPost
 from bot.sandbox.transcript import ONLY_YOU, Transcript
@@ -62,7 +62,7 @@ class Sandbox:
         self.transcript = transcript
         self.user = demo.PEOPLE["alice"]
         self._state_dir = state_dir
-        self.metastudio = MetaStudioStandIn(signer=bot_signer, project_id=demo.PROJECT_ID)
+        self.metastudio = MetaStudioStandIn(signer=stoplive_signer, project_id=demo.PROJECT_ID)
         self.slack = SlackStandIn(bot_token=demo.BOT_TOKEN)
         self.slack.observers.append(self._observe)
         self.stoplive: Stoplive | None = None

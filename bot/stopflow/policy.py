@@ -19,3 +19,6 @@ class Policy:
     audit_channel: str | None = None
     lookup_timeout: float = 3.0  # a read before confirming must never hold the requester up
     verify_for: float = 30.0  # how long to watch a stopped job before saying it still runs
+    # how long, in all, a job still live after the stop keeps being watched (the channel is
+    # told it is still being checked meanwhile); no longer than verify_for if smaller
+    watch_for: float = 0.0

@@ -44,7 +44,10 @@ log = logging.getLogger(__name__)
 
 LEASE = 15.0  # a journal entry whose owner has not renewed it for this long is taken over
 RENEW_EVERY = 5.0
-STOP_CALL_ALLOWANCE = 30.0  # the stop call itself (with its retries), on top of verify_for
+STOP_CALL_ALLOWANCE = 30.0  # the stop call itself (with its retries), on top of the watch
+READ_SECONDS = 10.0  # one read of the job while watching, at most
+MIN_READ_SECONDS = 2.0  # ... and at least
+PROGRESS_EVERY = 30.0  # how often the channel hears "still checking" during a long watch
 DELIVERY_SECONDS = 30.0  # one Slack delivery, retries included
 SHUTDOWN_NOTE_SECONDS = 3.0  # what a cancelled stop may spend telling the channel
 TAKEOVER_READ_SECONDS = 10.0
@@ -127,8 +130,10 @@ class StopSupervisor:
         audit: AuditLog,
         outlets: OutletFactory,
         replica: str,
+        deadline: float | None = None,
     ) -> None:
         self._policy = policy
+        self._deadline = deadline
         self._metastudio = metastudio
         self._store = store
         self._audit = audit
@@ -138,7 +143,13 @@ class StopSupervisor:
     @property
     def deadline(self) -> float:
         """How long a live stop may take from the stop call to a known outcome."""
-        return self._policy.verify_for + STOP_CALL_ALLOWANCE
+        if self._deadline is not None:
+            return self._deadline
+        return self.watch_for + STOP_CALL_ALLOWANCE
+
+    @property
+    def watch_for(self) -> float:
+        return max(self._policy.verify_for, self._policy.watch_for)
 
     # --- a live click -------------------------------------------------------------------
 
@@ -221,7 +232,7 @@ class StopSupervisor:
         if progress.job is not None and not progress.job.is_live:
             return progress.outcome(Verdict.STOPPED)
         if not progress.sent:  # cancelled before the call: nothing was sent
-            return progress.outcome(Verdict.UNKNOWN, problem="stoplive shut down mid-stop")
+            return progress.outcome(Verdict.NOT_SENT)
         return progress.outcome(Verdict.SHUT_DOWN)
 
     async def _stop_and_watch(self, progress: Progress, outlet: Outlet) -> Outcome:
@@ -259,18 +270,30 @@ class StopSupervisor:
         CLICK_TO_ANNOUNCE_SECONDS.observe(time.monotonic() - progress.started)
         if ts:
             await self._journal(progress, channel_ts=ts)
-        return await self._watch(progress)
+        return await self._watch(progress, outlet)
 
-    async def _watch(self, progress: Progress) -> Outcome:
-        """Read the job (backing off) until it has ended or ``verify_for`` runs out."""
-        progress.watch_started = time.monotonic()
-        deadline = progress.watch_started + self._policy.verify_for
+    async def _watch(self, progress: Progress, outlet: Outlet) -> Outcome:
+        """Read the job (backing off) until it has ended or the watch runs out. Past
+        ``verify_for`` the channel message says the job is still being checked (revised every
+        PROGRESS_EVERY seconds), so it never sits at "checking" unexplained."""
+        started = progress.watch_started = time.monotonic()
+        until = started + self.watch_for
+        next_progress = started + self._policy.verify_for
         delay = 0.25
         while True:
-            if await self._read(progress, max(deadline - time.monotonic(), 0.5)):
+            # a read gets a fair chance even at the end of the watch (a slow answer is still
+            # the truth); the supervisor's deadline bounds the whole
+            within = min(max(until - time.monotonic(), MIN_READ_SECONDS), READ_SECONDS)
+            if await self._read(progress, within):
                 return progress.outcome(Verdict.STOPPED)
-            if time.monotonic() + delay > deadline:
+            now = time.monotonic()
+            if now + delay > until:
                 break
+            if now >= next_progress:
+                next_progress = now + PROGRESS_EVERY
+                note = messages.still_checking(progress.ticket, progress.job, now - started)
+                fallback = progress.ticket.response_url
+                await self._note(outlet.announce(note, final=False, fallback_url=fallback))
             await asyncio.sleep(delay)
             delay = min(delay * 1.6, 5.0)
         return progress.undecided("the job could not be read")
@@ -403,7 +426,7 @@ class StopSupervisor:
             STORE_ERRORS.labels(operation).inc()
             log.warning("state store %s failed: %s", operation, exc)
 
-    async def _note(self, call: Awaitable[None]) -> None:
+    async def _note(self, call: Awaitable[object]) -> None:
         """A note to a person: bounded, and its failure never decides anything."""
         await self._deliver(call, DELIVERY_SECONDS)
 

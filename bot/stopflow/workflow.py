@@ -33,7 +33,7 @@ from bot.stopflow.markup import Reply
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
 from bot.stopflow.requests import Asker, RequestDesk
-from bot.stopflow.stopping import StopSupervisor
+from bot.stopflow.stopping import LEASE, StopSupervisor
 from bot.stopflow.store import StateStore, StoreUnavailable
 
 __all__ = ["Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
@@ -122,13 +122,19 @@ class StopWorkflow:
                 await asyncio.wait_for(stop.wait(), timeout=every)
 
     async def take_over_orphans(self) -> int:
-        """One sweep of :meth:`run_takeovers`; how many stops it took over."""
+        """One sweep of :meth:`run_takeovers`; how many stops it took over. Never raises: the
+        loop must outlive a store outage or one take-over's bug."""
         try:
-            orphans = await self._store.take_orphans(self.replica, lease=15.0)
+            orphans = await self._store.take_orphans(self.replica, lease=LEASE)
         except StoreUnavailable as exc:
             log.warning("could not look for orphaned stops: %s", exc)
             return 0
-        await asyncio.gather(*(self._stops.take_over(entry) for entry in orphans))
+        results = await asyncio.gather(
+            *(self._stops.take_over(entry) for entry in orphans), return_exceptions=True
+        )
+        for entry, result in zip(orphans, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("take-over of stop %s failed", entry.stop_id, exc_info=result)
         return len(orphans)
 
     async def health(self) -> str | None:

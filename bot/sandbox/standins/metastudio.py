@@ -1,16 +1,17 @@
 """A small MetaStudio stand-in: the smart-live endpoints stoplive uses, and IAM's token
 endpoint, over real HTTP.
 
-Rooms and jobs live in memory. AK/SK signatures are checked by recomputing them with the
-:data:`Signer` it is given: the tests give it one built on Huawei's own ``huaweicloudsdkcore``
-(``tests/reference_signer.py``), so the bot's signer is checked independently on every
-call; a sandbox without that package can give it :func:`bot_signer`. Without a signer every
-AK/SK request is refused. Tokens are checked against a set; IAM ``/v3/auth/tokens`` hands them
+Rooms and jobs live in memory. AK/SK signatures are checked against the Authorization that a
+reference signer computes for the same request: the tests pass Huawei's own
+``huaweicloudsdkcore`` signer (``tests/reference_signer.py``; so the bot's signer is checked on
+every call, independently; huaweicloudsdkcore is a test-only dependency), ``python -m bot
+sandbox`` passes :func:`stoplive_signer`. Tokens are checked against a set; IAM ``/v3/auth/tokens`` hands them
 out. Every answer carries a ``Date`` header from the stand-in's clock, which can be set off
 (:attr:`MetaStudioStandIn.clock_offset`); signatures more than 15 min off *that* clock are
 refused, as the gateway does.
 
-Faults can be injected per job, room or the rooms list (:meth:`MetaStudioStandIn.inject`) and
+Faults can be injected per job (or :data:`ANY_JOB`), room or the rooms list
+(:meth:`MetaStudioStandIn.inject`) and
 for IAM (:attr:`MetaStudioStandIn.iam_faults`): an error answer or any body at all, 429 with
 Retry-After, a slow answer (or none: a long ``slow``), a dropped connection, a stop that is
 applied but whose answer never comes, and a stop that is accepted while the job keeps running.
@@ -49,7 +50,7 @@ INVALID = {"error_code": "MSS.00000003", "error_msg": "Invalid parameter"}
 INTERNAL = {"error_code": "MSS.00000004", "error_msg": "Internal Error"}
 NOT_FOUND = {"error_code": "MSS.00000005", "error_msg": "Resource not found"}
 ROOMS = "rooms"  # the key to inject faults into the rooms list with
-ANY_JOB = "*"  # the key to inject a fault into the next call about any job
+ANY_JOB = "*"  # the key to inject faults into the next call about any job
 DEFAULT_PROJECT_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 LIVE = ("WAITING", "PROCESSING")
 MAX_SKEW = timedelta(minutes=15)
@@ -65,36 +66,34 @@ def iso(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class SignedRequest:
-    """What an AK/SK signature covers, as the stand-in received it."""
+    """What a reference signer needs of a received request."""
 
     method: str
     host: str
     raw_path: str
     raw_query: str
-    headers: dict[str, str]  # the signed ones: lower-case name -> first value
+    headers: dict[str, str]  # the signed ones (lower-case names), as received
     body: bytes
 
 
-# (request, AK, SK) -> the Authorization header that request should carry.
-Signer = Callable[[SignedRequest, str, str], str]
+ReferenceSigner = Callable[[SignedRequest, str, str], str]
+"""The ``Authorization`` value a correct signer writes for a request, given the AK and SK."""
 
 
-def bot_signer(request: SignedRequest, ak: str, sk: str) -> str:
-    """A :data:`Signer` built on stoplive's own signing code (for a sandbox that ships without
-    ``huaweicloudsdkcore``; tests use Huawei's, so the two are checked against each other)."""
-    when = datetime.strptime(request.headers["x-sdk-date"], signing.DATE_FORMAT)
-    unsigned = request.headers.get("x-sdk-content-sha256") == signing.UNSIGNED_PAYLOAD
+def stoplive_signer(request: SignedRequest, ak: str, sk: str) -> str:
+    """The reference built on stoplive's own :mod:`bot.metastudio.signing` (the sandbox's: it
+    proves requests are signed consistently; the tests hold that signer to Huawei's)."""
     return signing.authorization(
         method=request.method,
         raw_path=request.raw_path,
         raw_query=request.raw_query,
-        headers=request.headers,
-        body_hash=signing.UNSIGNED_PAYLOAD
-        if unsigned
-        else signing.payload_hash(request.body, None),
+        headers=signing.signable_headers(request.headers.items()),
+        body_hash=signing.payload_hash(request.body, request.headers.get("content-type")),
         ak=ak,
         sk=sk,
-        when=when.replace(tzinfo=UTC),
+        when=datetime.strptime(request.headers["x-sdk-date"], signing.DATE_FORMAT).replace(
+            tzinfo=UTC
+        ),
     )
 
 
@@ -155,9 +154,7 @@ class Seen:
 
 
 class MetaStudioStandIn:
-    def __init__(
-        self, project_id: str = DEFAULT_PROJECT_ID, *, signer: Signer | None = None
-    ) -> None:
+    def __init__(self, *, signer: ReferenceSigner, project_id: str = DEFAULT_PROJECT_ID) -> None:
         self.project_id = project_id
         self.signer = signer
         self.aksk: dict[str, str] = {}
@@ -174,6 +171,8 @@ class MetaStudioStandIn:
         self.clock_offset = timedelta(0)  # the stand-in's clock is this far ahead of the real one
         self.latency = 0.0  # seconds added before every answer
         self.latencies: list[float] = []  # or before the next ones, one each, in arrival order
+        self.in_flight = 0  # requests being answered right now
+        self.most_in_flight = 0  # the most there ever were at once
         self.unknown: tuple[int, dict[str, str]] = (404, NOT_FOUND)  # for an unknown room/job
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -204,9 +203,9 @@ class MetaStudioStandIn:
         return job
 
     def inject(self, key: str, fault: Fault) -> None:
-        """Apply ``fault`` to calls about ``key``: a job ID (its get and stop), a room ID (its
-        get, and its job list: ``on="list"``), :data:`ROOMS` (the rooms list) or :data:`ANY_JOB`
-        (the next such call about any job; a job's own faults come first)."""
+        """Apply ``fault`` to calls about ``key``: a job ID (its get and stop), :data:`ANY_JOB`
+        (the next such call about any job; a job's own faults come first), a room ID (its get,
+        and its job list: ``on="list"``) or :data:`ROOMS` (the rooms list)."""
         self.faults.setdefault(key, []).append(fault)
 
     def live_state(self, room_id: str) -> str:
@@ -250,9 +249,14 @@ class MetaStudioStandIn:
         """Every answer comes after :attr:`latency` (or the next of :attr:`latencies`) and says
         what time the stand-in thinks it is."""
         delay = self.latencies.pop(0) if self.latencies else self.latency
-        if delay:
-            await self._pause(delay)
-        response = await handler(request)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if delay:
+                await self._pause(delay)
+            response = await handler(request)
+        finally:
+            self.in_flight -= 1
         if not response.prepared:
             response.headers["Date"] = format_datetime(self.now(), usegmt=True)
         return response
@@ -275,7 +279,7 @@ class MetaStudioStandIn:
         if token is not None:
             return token in self.tokens
         match = _AUTH.fullmatch(request.headers.get("Authorization", ""))
-        if self.signer is None or not match or match.group(1) not in self.aksk:
+        if not match or match.group(1) not in self.aksk:
             return False
         if request.headers.get("X-Project-Id") != self.project_id:
             return False
@@ -502,7 +506,7 @@ def _hang_up(request: web.Request) -> None:
 
 async def _serve(jobs: list[str], room: str, ak: str, sk: str, latency: float) -> None:
     """Run the stand-in on its own (for the benchmarks in ``bench/``); prints its URL."""
-    standin = MetaStudioStandIn(signer=bot_signer)
+    standin = MetaStudioStandIn(signer=stoplive_signer)
     standin.aksk[ak] = sk
     standin.latency = latency
     for job_id in jobs:

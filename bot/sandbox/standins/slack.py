@@ -49,6 +49,10 @@ class SlackStandIn:
         self.api_calls: list[ApiCall] = []
         self.url_posts: list[UrlPost] = []
         self.refused_channels: dict[str, str] = {}  # channel -> error (e.g. not_in_channel)
+        # fault injection: "chat.update", "chat.postMessage", "hooks" (any response_url) or
+        # "hooks/<name>" (that one) -> how many of the next such requests to hang up on
+        self.drops: dict[str, int] = {}
+        self.dropped: list[str] = []
         self.acks: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
@@ -129,6 +133,9 @@ class SlackStandIn:
         else:
             args = dict(parse_qsl(raw))
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if self._drop(method, request):
+            await self._notify()
+            return web.Response()
         ts = ""
         if method in ("chat.postMessage", "chat.update"):
             ts = str(args.get("ts") or f"1700000000.{next(self._ts):06d}")
@@ -161,7 +168,22 @@ class SlackStandIn:
             return web.json_response({"ok": True, "channel": channel, "ts": ts})
         return web.json_response({"ok": True})
 
+    def _drop(self, target: str, request: web.Request) -> bool:
+        """Hang up on this request if a fault asks for it (recorded in :attr:`dropped`)."""
+        if target == "hooks" and self.drops.get(request.path.removeprefix("/"), 0) > 0:
+            target = request.path.removeprefix("/")
+        if self.drops.get(target, 0) <= 0:
+            return False
+        self.drops[target] -= 1
+        self.dropped.append(target)
+        assert request.transport is not None
+        request.transport.close()
+        return True
+
     async def _hook(self, request: web.Request) -> web.Response:
+        if self._drop("hooks", request):
+            await self._notify()
+            return web.Response()
         await self._record(UrlPost(request.match_info["hook"], await request.json()))
         return web.Response(text="ok")
 

@@ -1,0 +1,237 @@
+"""Replicas and crash safety end to end: the journal is written before the stop is sent, a
+stop whose owner is gone is finished by whoever finds it (never stopped twice), and a store
+that cannot be reached fails closed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import pytest
+
+from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
+from bot.stopflow.store import JournalEntry, MemoryStore, StoreUnavailable
+from tests.conftest import JOB, ROOM, BotFactory
+from tests.harness import ALICE, CHANNEL
+from tests.redis_server import RedisServer
+
+STOP = f"{ROOM} {JOB}"
+ORIGINAL_TS = "1700000000.000042"
+
+
+def audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
+
+
+@pytest.fixture(autouse=True)
+def _audit(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="stoplive.audit")
+
+
+class TimelineStore(MemoryStore):
+    """A MemoryStore that notes, at each journal write, how many stops MetaStudio has seen."""
+
+    def __init__(self, metastudio: MetaStudioStandIn) -> None:
+        super().__init__()
+        self.metastudio = metastudio
+        self.timeline: list[tuple[str, int]] = []
+
+    def _note(self, what: str) -> None:
+        self.timeline.append((what, len(self.metastudio.calls("POST", "/stop"))))
+
+    async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
+        self._note(f"begin:{entry.step}")
+        await super().begin(entry, owner, lease)
+
+    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
+        self._note("update:" + ",".join(sorted(changes)))
+        return await super().update(stop_id, owner, lease, **changes)
+
+    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
+        self._note(f"finish:{outcome}")
+        return await super().finish(stop_id, owner, outcome, detail)
+
+
+class FlakyStore(MemoryStore):
+    """A store that cannot be reached while ``down`` is set, as Redis during a failover."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+
+    def _check(self) -> None:
+        if self.down:
+            raise StoreUnavailable("connection refused (test)")
+
+    async def claim(self, key: str, holder: str, ttl: float) -> str | None:
+        self._check()
+        return await super().claim(key, holder, ttl)
+
+    async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
+        self._check()
+        await super().begin(entry, owner, lease)
+
+    async def ping(self) -> None:
+        self._check()
+
+
+def orphan(stop_id: str = "orphan-1", step: str = "answered") -> JournalEntry:
+    """What a replica killed mid-stop leaves: an entry whose lease has run out."""
+    return JournalEntry(
+        stop_id=stop_id,
+        room_id=ROOM,
+        job_id=JOB,
+        requester=ALICE,
+        channel_id=CHANNEL,
+        app_user_id="ops-alice",
+        response_url="",
+        created_at=time.time() - 20,
+        step=step,
+        channel_ts=ORIGINAL_TS,
+        request_id="rid-of-the-stop",
+    )
+
+
+async def test_the_journal_entry_is_written_before_the_stop_is_sent(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn
+) -> None:
+    store = TimelineStore(metastudio)
+    bot = await start_bot(store=store)
+    value, _ = await bot.confirmation(STOP)
+    await bot.click("stoplive.confirm", value)
+    await bot.slack.wait_for(bot.final_channel_message)
+    assert await bot.stoplive.background.drain(5)
+    assert store.timeline[0] == ("begin:sent", 0)  # written while no stop had arrived
+    assert ("update:request_id,step", 1) in store.timeline
+    assert store.timeline[-1] == ("finish:stopped", 1)
+    [entry] = await store.recent(0)
+    posted = bot.slack.calls("chat.postMessage")[0]
+    assert entry.finished_at and entry.outcome == "stopped" and entry.requester == ALICE
+    assert entry.channel_ts == bot.final_channel_message()["ts"]  # type: ignore[index]
+    assert posted.args["channel"] == CHANNEL and entry.request_id
+
+
+@pytest.mark.parametrize("state", ["SUCCEED", "PROCESSING"])
+async def test_a_stop_whose_owner_died_is_finished_by_another_replica(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture, state: str
+) -> None:
+    store = MemoryStore()
+    bot = await start_bot(store=store)
+    bot.metastudio.jobs[JOB].state = state
+    await store.begin(orphan(), owner="replica-killed", lease=-1)
+    assert await bot.stoplive.workflow.take_over_orphans() == 1
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert final["ts"] == ORIGINAL_TS and final["channel"] == CHANNEL  # revised in place
+    if state == "SUCCEED":
+        assert final["text"].startswith("✅ Stopped:")
+    else:
+        assert "still Live" in final["text"] or "Still live" in final["text"]
+    assert bot.metastudio.calls("POST", "/stop") == []  # never a second stop
+    assert bot.metastudio.calls("GET", JOB)  # the job was read
+    [line] = [a for a in audit_lines(caplog) if a["event"] == "outcome"]
+    assert line["recovered_by"] == bot.stoplive.workflow.replica
+    assert line["outcome"] == ("stopped" if state == "SUCCEED" else "still_live")
+    [entry] = await store.recent(0)
+    assert entry.finished_at and entry.recovered_from == "replica-killed"
+    assert await bot.stoplive.workflow.take_over_orphans() == 0  # finished once
+
+
+async def test_the_take_over_loop_finds_orphans_by_itself(start_bot: BotFactory) -> None:
+    store = MemoryStore()
+    bot = await start_bot(store=store)
+    bot.metastudio.jobs[JOB].state = "SUCCEED"
+    stop = asyncio.Event()
+    loop = asyncio.create_task(bot.stoplive.workflow.run_takeovers(stop, every=0.05))
+    await store.begin(orphan(step="sent"), owner="replica-killed", lease=-1)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert final["ts"] == ORIGINAL_TS and "lost" in final["text"]  # the stop's answer was lost
+    stop.set()
+    await asyncio.wait_for(loop, 5)
+
+
+async def test_a_live_stop_is_not_taken_over_by_a_second_replica(
+    start_bot: BotFactory,
+) -> None:
+    store = MemoryStore()
+    first = await start_bot(store=store, stoplive_verify_seconds=1.0)
+    second = await start_bot(store=store)
+    first.metastudio.inject(JOB, Fault("stays_live"))
+    value, _ = await first.confirmation(STOP)
+    await first.click("stoplive.confirm", value)
+    await first.slack.wait_for(lambda: first.slack.calls("chat.postMessage"))
+    assert await second.stoplive.workflow.take_over_orphans() == 0  # its owner renews the lease
+    await first.slack.wait_for(first.final_channel_message)
+    assert len(first.metastudio.calls("POST", "/stop")) == 1
+
+
+async def test_a_store_that_cannot_be_reached_fails_closed_then_recovers(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FlakyStore()
+    bot = await start_bot(store=store)
+    healthz = bot.events_url.replace("/slack/events", "/healthz")
+    value, _ = await bot.confirmation(STOP)
+    _, hook = await bot.click("stoplive.confirm", value)
+    told = await bot.first_post(hook)
+    assert "can't confirm a stop safely right now" in told["text"]
+    assert told["text"].startswith("⚠️ Not stopped")
+    assert await bot.stoplive.background.drain(5)
+    assert bot.metastudio.calls("POST", "/stop") == [] and bot.slack.calls("chat.postMessage") == []
+    assert any(a["outcome"] == "refused_store_unavailable" for a in audit_lines(caplog))
+    unhealthy = await bot.http.get(healthz)
+    assert unhealthy.status_code == 503 and "state store unavailable" in unhealthy.json()["reason"]
+
+    store.down = False  # the store is back: nothing to restart
+    assert (await bot.http.get(healthz)).status_code == 200
+    value, _ = await bot.confirmation(STOP)
+    await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert final["text"].startswith("✅ Stopped:")
+
+
+async def test_two_replicas_on_one_redis_send_one_stop(
+    start_bot: BotFactory, redis_url: str
+) -> None:
+    first = await start_bot(stoplive_redis_url=redis_url)
+    second = await start_bot(stoplive_redis_url=redis_url)
+    alice_value, _ = await first.confirmation(STOP, user=ALICE)
+    bob_value, _ = await second.confirmation(STOP, user="U0BOB0002")
+    first.metastudio.inject(JOB, Fault("slow", seconds=0.3))  # both clicks land while one runs
+    (_, alice_hook), (_, bob_hook) = await asyncio.gather(
+        first.click("stoplive.confirm", alice_value, user=ALICE),
+        second.click("stoplive.confirm", bob_value, user="U0BOB0002"),
+    )
+    await first.slack.wait_for(first.final_channel_message)
+    assert await first.stoplive.background.drain(5) and await second.stoplive.background.drain(5)
+    assert len(first.metastudio.calls("POST", "/stop")) == 1
+    told = [
+        p["text"]
+        for p in first.slack.posts(alice_hook) + first.slack.posts(bob_hook)
+        if "Already being stopped" in p["text"]
+    ]
+    assert len(told) == 1 and len(first.slack.calls("chat.postMessage")) == 1
+
+
+async def test_redis_going_away_fails_closed_and_coming_back_is_picked_up(
+    start_bot: BotFactory, own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot(stoplive_redis_url=own_redis_server.url)
+    healthz = bot.events_url.replace("/slack/events", "/healthz")
+    assert (await bot.http.get(healthz)).status_code == 200
+    value, _ = await bot.confirmation(STOP)
+    own_redis_server.stop()
+    _, hook = await bot.click("stoplive.confirm", value)
+    told = await bot.first_post(hook)
+    assert told["text"].startswith("⚠️ Not stopped") and "state store" in told["text"]
+    assert await bot.stoplive.background.drain(10)
+    assert bot.metastudio.calls("POST", "/stop") == []
+    assert (await bot.http.get(healthz)).status_code == 503
+
+    own_redis_server.start()  # same port: the bot reconnects by itself
+    assert (await bot.http.get(healthz)).status_code == 200
+    value, _ = await bot.confirmation(STOP)
+    await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert final["text"].startswith("✅ Stopped")
