@@ -18,7 +18,7 @@ from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import SmartLiveJob
 from bot.stopflow import history, markup, messages
 from bot.stopflow.allowlist import Allowlist, Grant
-from bot.stopflow.checking import JobRef, OutcomeButtons
+from bot.stopflow.buttons import JobRef, OutcomeButtons
 from bot.stopflow.history import History, permalink
 from bot.stopflow.outcome import Outcome, Verdict
 from bot.stopflow.policy import Policy

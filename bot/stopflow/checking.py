@@ -7,81 +7,25 @@ job is read as the *clicker's* MetaStudio user. "Stop again" stops nothing itsel
 with the same sealed, once-only, expiring confirmation ``/stoplive`` gives, issued to the
 clicker, so every rule of a stop still holds.
 
-A button's value is the room and job ID (``"<room_id> <job_id>"``), checked as strictly as
-typed IDs before it comes near a URL: the value is only ever a request to *look*, and looking
-needs the clicker's own grant.
+A button's value is a :class:`~bot.stopflow.buttons.JobRef`: only ever a request to *look*
+(or to be asked to confirm), and either needs the clicker's own grant.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.metastudio import MetaStudioClient
-from bot.metastudio.ids import InvalidId, check_resource_id, path_segment
 from bot.stopflow import messages, notices
 from bot.stopflow.allowlist import Grant
 from bot.stopflow.audit import AuditLog
+from bot.stopflow.buttons import JobRef
 from bot.stopflow.gate import Click, Gate, Refusal
-from bot.stopflow.outcome import Outcome
 from bot.stopflow.outlet import Outlet
 from bot.stopflow.policy import Policy
 from bot.stopflow.requests import LOOKUP_FAILURES, Asker, RequestDesk, describe
-
-
-@dataclass(frozen=True)
-class JobRef:
-    room_id: str
-    job_id: str
-
-    def encode(self) -> str:
-        """The value of a "Check again" or "Stop again" button."""
-        return f"{self.room_id} {self.job_id}"
-
-    @classmethod
-    def decode(cls, value: str) -> JobRef | None:
-        """The room and job a button names; None unless both are well-formed IDs."""
-        parts = value.split(" ")
-        if len(parts) != 2:
-            return None
-        try:
-            return cls(check_resource_id("room", parts[0]), check_resource_id("job", parts[1]))
-        except InvalidId:
-            return None
-
-
-@dataclass(frozen=True)
-class OutcomeButtons:
-    """What the outcome message's buttons carry: the console link (from the
-    ``STOPLIVE_CONSOLE_URL`` template, already checked by the settings) and the job's
-    reference for "Check again", and for "Stop again" while the job is seen live."""
-
-    console_template: str | None = None
-    region: str = ""
-    project_id: str = ""
-
-    def console_url(self, room_id: str, job_id: str) -> str | None:
-        if not self.console_template:
-            return None
-        return self.console_template.format(
-            region=path_segment(self.region),
-            project_id=path_segment(self.project_id),
-            room_id=path_segment(room_id),
-            job_id=path_segment(job_id),
-        )
-
-    def for_outcome(self, outcome: Outcome) -> dict[str, str | None]:
-        """Keyword arguments for :func:`~bot.stopflow.messages.announcement`."""
-        t = outcome.ticket
-        ref = JobRef.decode(f"{t.room_id} {t.job_id}")
-        live = outcome.job is not None and outcome.job.is_live
-        return {
-            "console_url": self.console_url(t.room_id, t.job_id),
-            "check_value": ref.encode() if ref else None,
-            "stop_value": ref.encode() if ref and live else None,
-        }
 
 
 class JobChecks:
