@@ -341,9 +341,10 @@ def test_an_unknown_job_suggests_swapped_ids_and_offers_the_rooms_list() -> None
 
 
 def test_the_audit_copy_starts_with_where_the_stop_came_from() -> None:
-    posted = markup.Reply(
-        text="✅ Stopped: `Spring sale`", blocks=[markup.section(markup.words("x"))]
-    )
+    shown = markup.section(markup.words("x"))
+    buttons = messages.outcome_actions(check_value="c")
+    assert buttons is not None
+    posted = markup.Reply(text="✅ Stopped: `Spring sale`", blocks=[shown, buttons])
     link = "https://acme.slack.com/archives/C0INCIDENT/p1700000000000100"
     copy = messages.audit_copy(posted, "C0INCIDENT", link)
     assert copy.text.startswith("From <#C0INCIDENT>: ✅ Stopped")
@@ -351,10 +352,10 @@ def test_the_audit_copy_starts_with_where_the_stop_came_from() -> None:
         copy.blocks[0]["elements"][0]["text"]
         == f"From <#C0INCIDENT> · <{link}|the channel message>"
     )
-    assert copy.blocks[1:] == posted.blocks
+    assert copy.blocks[1:] == [shown]  # a record: no buttons to act from the audit channel
     for hostile in ("https://evil.example/x", f"{link}|<!here>", f"{link}>", "javascript:x"):
-        shown = messages.audit_copy(posted, "C0INCIDENT", hostile)
-        assert shown.blocks[0]["elements"][0]["text"] == "From <#C0INCIDENT>"
+        unlinked = messages.audit_copy(posted, "C0INCIDENT", hostile)
+        assert unlinked.blocks[0]["elements"][0]["text"] == "From <#C0INCIDENT>"
     text_only = messages.audit_copy(markup.Reply(text="✅ Stopped"), "C0INCIDENT", None)
     assert text_only.blocks[1]["text"]["text"] == "✅ Stopped"
 

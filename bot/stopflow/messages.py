@@ -496,13 +496,15 @@ def announcement(
 
 def audit_copy(reply: Reply, channel_id: str, permalink: str | None) -> Reply:
     """The audit channel's copy of an outcome: where the stop came from first (the channel,
-    and a link to the message there when Slack gave one), then the outcome as posted."""
+    and a link to the message there when Slack gave one), then the outcome as posted, without
+    its buttons (the copy is a record; acting happens where the stop was asked)."""
     link = slack_link(permalink, "the channel message") if permalink else None
     origin = words("From {c}", c=channel(channel_id))
     shown = words("{o} · {l}", o=origin, l=link) if link else origin
+    kept = [block for block in reply.blocks if block.get("type") != "actions"]
     return Reply(
         text=words("{o}: {t}", o=origin, t=Mrkdwn(reply.text)),
-        blocks=[context(shown), *(reply.blocks or [section(Mrkdwn(reply.text))])],
+        blocks=[context(shown), *(kept or [section(Mrkdwn(reply.text))])],
     )
 
 
