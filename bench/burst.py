@@ -185,7 +185,7 @@ async def _load(
             verified = [
                 c
                 for c in r["api_calls"]
-                if c["method"] == "chat.update" and "stopped job" in c["args"]["text"]
+                if c["method"] == "chat.update" and c["args"]["text"].startswith("✅ Stopped")
             ]
             return len(posted) >= n and (not verifies or len(verified) >= n)
 
@@ -196,7 +196,7 @@ async def _load(
                 continue
             if call["method"] == "chat.postMessage":
                 results["click -> announcement"].append((call["at"] - clicked[job]) * 1000)
-            elif call["method"] == "chat.update" and "stopped job" in text:
+            elif call["method"] == "chat.update" and text.startswith("✅ Stopped"):
                 results["click -> verified"].append((call["at"] - clicked[job]) * 1000)
     return results
 

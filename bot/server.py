@@ -272,10 +272,18 @@ class Transport:
         self._health = health if health is not None else stoplive.health  # the state store
         self._runner: web.AppRunner | None = None
         self._socket: EnvelopeHandler | None = None
+        self._takeovers: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
         self.port: int | None = None
 
     async def open(self) -> None:
-        """Start taking requests. ConfigError if the port is taken or the app token refused."""
+        """Start taking requests, and finishing stops whose owner is gone (a replica that died,
+        or this one before a restart). ConfigError if the port is taken or the app token is
+        refused."""
+        await self._take_requests()
+        self._takeovers = asyncio.create_task(self._stoplive.workflow.run_takeovers(self._closing))
+
+    async def _take_requests(self) -> None:
         settings = self._stoplive.settings
         bolt = self._stoplive.bolt
         if settings.use_socket_mode:
@@ -316,15 +324,29 @@ class Transport:
         new connections, acks in flight get HTTP_GRACE, idle and half-sent ones are cut), then
         let confirmed stops finish, cut short what cannot, and let go of everything. Safe to
         call after a failed or interrupted :meth:`open`."""
+        self._closing.set()  # no new take-overs; one under way is a stop like any other
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._runner is not None:
             await self._runner.cleanup()
         background = self._stoplive.background
-        drained = await background.drain(self._drain_seconds)
-        if not drained:
-            await background.cancel(CANCEL_GRACE)
+        takeovers = {self._takeovers} if self._takeovers is not None else set()
+        drained, _ = await asyncio.gather(
+            background.drain(self._drain_seconds), _settle(takeovers, self._drain_seconds)
+        )
+        for task in takeovers:
+            task.cancel()  # a take-over still under way says what it knows, as a stop does
+        await asyncio.gather(
+            background.cancel(CANCEL_GRACE) if not drained else _settle(set(), 0),
+            _settle(takeovers, CANCEL_GRACE),
+        )
         if self._socket is not None or self.port is not None:
             done = "all stops finished" if drained else "some stops cut short"
             log.info("stoplive stopped (%s)", done)
         await self._stoplive.aclose()
+
+
+async def _settle(tasks: set[asyncio.Task[None]], seconds: float) -> None:
+    """Wait up to ``seconds`` for ``tasks`` to end (if there are any)."""
+    if tasks:
+        await asyncio.wait(tasks, timeout=seconds)

@@ -23,6 +23,10 @@ from bot.stopflow.allowlist import (
     LiveAllowlist,
     file_source,
 )
+from tests.conftest import JOB, ROOM, BotFactory
+from tests.harness import ALICE as HARNESS_ALICE
+from tests.harness import BOB as HARNESS_BOB
+from tests.harness import buttons
 
 ALICE, BOB = "U024BE7LH", "U0G9QF9C6"
 ROOM_1, ROOM_2 = "24bad716-87b1-45e5-8912-6102f7693265", "room-2"
@@ -435,3 +439,25 @@ async def test_watch_picks_up_a_change_and_a_reload_request(tmp_path: Path) -> N
         slow_watcher.cancel()
     finally:
         watcher.cancel()
+
+
+async def test_a_revoked_user_is_refused_by_the_running_bot(
+    start_bot: BotFactory, tmp_path: Path
+) -> None:
+    """End to end, over signed HTTP: revoking someone in the file takes effect on reload, and
+    a broken new version leaves the last good one in force."""
+    path = tmp_path / "allowlist.yaml"
+    write(path, f"{HARNESS_ALICE}: ops-alice\n{HARNESS_BOB}: ops-bob\n")
+    bot = await start_bot(stoplive_allowlist=None, stoplive_allowlist_file=str(path))
+    live = bot.stoplive.settings.allowlist
+
+    write(path, f"{HARNESS_ALICE}: ops-alice\n")
+    assert live.reload() is True
+    response, _ = await bot.command(f"{ROOM} {JOB}", user=HARNESS_BOB)
+    assert "not on the stoplive allowlist" in response.json()["text"]
+
+    write(path, f"{HARNESS_ALICE}: {{app_user_id: ops-alice, room: [x]}}\n")  # broken
+    assert live.reload() is False
+    _, hook = await bot.command(f"{ROOM} {JOB}", user=HARNESS_ALICE)
+    assert "stoplive.confirm" in buttons(await bot.first_post(hook))
+    assert bot.metastudio.calls("POST") == []

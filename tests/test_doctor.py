@@ -102,6 +102,7 @@ async def test_an_iam_that_never_answers_ends_within_the_probe_bound_output_unbu
     assert process.stdout is not None and process.stderr is not None
     try:
         first = await asyncio.wait_for(process.stdout.readline(), PROBE_SECONDS - 2)
+        store = await asyncio.wait_for(process.stdout.readline(), PROBE_SECONDS - 2)
         second = await asyncio.wait_for(process.stdout.readline(), PROBE_SECONDS - 2)
         assert process.returncode is None  # still waiting on IAM
         rest, err = await asyncio.wait_for(process.communicate(), PROBE_SECONDS + 10)
@@ -110,7 +111,8 @@ async def test_an_iam_that_never_answers_ends_within_the_probe_bound_output_unbu
             process.kill()
             await process.wait()
     took = time.monotonic() - started
-    assert first.startswith(b"OK   configuration") and second.startswith(b"OK   Slack bot token")
+    assert first.startswith(b"OK   configuration") and store.startswith(b"OK   state store")
+    assert second.startswith(b"OK   Slack bot token")
     out = rest.decode()
     assert process.returncode == 1 and took < PROBE_SECONDS + 8
     assert (
