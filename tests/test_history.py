@@ -33,7 +33,7 @@ OTHER_ROOM = "room-other"
 DAY_TOKEN = re.compile(
     r"<!date\^\d+\^\{date_short_pretty\} at \{time\}\|[A-Z][a-z]{2} \d\d \d\d:\d\d UTC>"
 )
-LINK = re.compile(r"<https://acme\.slack\.com/archives/C[A-Z0-9]+/p\d+\|channel message>")
+LINK = re.compile(r"<https://acme\.slack\.com/archives/[CG][A-Z0-9]+/p\d+\|channel message>")
 
 
 def entry(n: int = 0, **changes: Any) -> JournalEntry:
@@ -389,3 +389,22 @@ def test_outcome_buttons_link_to_the_console_and_stop_again_only_while_live() ->
         OutcomeButtons().for_outcome(Outcome(Verdict.STOPPED, t, "ops", True))["console_url"]
         is None
     )
+
+
+@given(workspace=foreign, channel_id=foreign, ts=foreign)
+def test_a_permalink_is_never_a_token_breaker(workspace: str, channel_id: str, ts: str) -> None:
+    for url in (workspace, WORKSPACE):
+        link = permalink(url, channel_id, ts)
+        if link is not None:
+            assert LINK.fullmatch(f"<{link}|channel message>"), link
+            made = markup.slack_link(link, "the channel message")
+            assert made == f"<{link}|the channel message>"
+
+
+@given(url=foreign)
+def test_a_slack_link_keeps_to_slacks_own_pages(url: str) -> None:
+    made = markup.slack_link(url, "the channel message")
+    if made is not None:
+        assert made.startswith("<https://") and ".slack.com/" in made
+        inside = made[1 : -len("|the channel message>")]
+        assert not set(inside) & set("<>| \n") and inside.split("/")[2].endswith(".slack.com")
