@@ -517,7 +517,10 @@ def thread_reply(outcome: Outcome, previous: Verdict | None = None) -> Reply:
         else None
     )
     head = words("{h}{c}", h=_head(outcome), c=changed) if changed else _head(outcome)
-    return Reply(text=words("{h}\n{n}", h=head, n=_next_step(outcome)))
+    step = _next_step(outcome)
+    if outcome.recovered_by:  # the stop's first owner went away; a replica or restart finished it
+        step = words("{s} (Checked again after stoplive restarted.)", s=step)
+    return Reply(text=words("{h}\n{n}", h=head, n=step))
 
 
 def outcome_actions(
