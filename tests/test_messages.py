@@ -321,6 +321,9 @@ def test_thread_reply_is_short_and_names_a_changed_verdict() -> None:
         outcome(Verdict.STOPPED, job=job("SUCCEED", True)), Verdict.STOPPED
     )
     assert "(was:" not in same.text and same.text.startswith("✅ Stopped:") and not same.blocks
+    recovered = messages.thread_reply(outcome(Verdict.UNKNOWN, recovered_by="host-2:17:ab"))
+    assert recovered.text.startswith("❓ Outcome unknown")
+    assert recovered.text.endswith("(Checked again after stoplive restarted.)")
 
 
 def test_still_checking_says_the_job_is_being_watched() -> None:

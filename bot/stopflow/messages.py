@@ -36,6 +36,7 @@ from bot.stopflow.markup import (
     one_line,
     room_label,
     section,
+    slack_link,
     span,
     state_word,
     words,
@@ -150,9 +151,17 @@ def room_not_granted(room_id: str, contact: str) -> Reply:
     )
 
 
-def job_missing(room_id: str, job_id: str, error: MetaStudioError) -> Reply:
+def job_missing(
+    room_id: str,
+    job_id: str,
+    error: MetaStudioError,
+    choices: Sequence[tuple[SmartLiveJob, str]] = (),
+    now: datetime | None = None,
+) -> Reply:
     """MetaStudio answered the job read with a refusal (404, or the 400 ``MSS.00000003`` it
-    gives for an unknown room or job): the job's state is unknown, so no Stop button."""
+    gives for an unknown room or job): the job's state is unknown, so no Stop button. Most
+    often the two IDs were swapped, so say so, and offer the room's live jobs (``choices``:
+    each with its "Choose" button value) when there are any."""
     j, r = data(job_id, ID_CAP), data(room_id, ID_CAP)
     head = (
         words("🔍 Not found: MetaStudio has no job {j} in room {r}. Nothing was stopped.", j=j, r=r)
@@ -165,18 +174,53 @@ def job_missing(room_id: str, job_id: str, error: MetaStudioError) -> Reply:
             said=_error_small(error),
         )
     )
+    fits = MAX_BLOCKS - 4  # verdict, small print, "The room has…", "…and N more"
+    count = len(choices)
+    offered = [_choice(job, value, now or datetime.now(UTC)) for job, value in choices[:fits]]
+    if offered:
+        intro = words(f"The room has {count} live job{'s' if count != 1 else ''}:")
+        offered = [section(intro), *offered, *_more(count - len(offered), room_id)]
     return _reply(
         head,
         words(
-            "Check the IDs; {cmd} lists the room's live jobs, or {find} finds it by name.",
+            "Did you swap the IDs? The room ID comes first, then the job ID. {cmd} lists the "
+            "room's live jobs, or {find} finds it by name.",
             cmd=_command(room_id),
             find=_command("<words of the room name>"),
         ),
         join(" · ", [_error_small(error), _request(error.request_id)]),
+        *offered,
     )
 
 
-def job_not_live(job: SmartLiveJob, now: datetime) -> Reply:
+def job_not_live(
+    job: SmartLiveJob,
+    now: datetime,
+    live: SmartLiveJob | None = None,
+    pick_value: str | None = None,
+) -> Reply:
+    """The job has ended: when, and (``live``, with its "Choose" button value) the job that
+    is live in the same room now, since that is most likely the one meant."""
+    offer: list[Block] = []
+    if live is not None and pick_value is not None and len(pick_value) <= MAX_BUTTON_VALUE:
+        started = live.started_at
+        since = words(", started {t}", t=clock(started)) if started else words("")
+        offer.append(
+            section(
+                words(
+                    "{room} has another live stream{since}: job {j}.",
+                    room=room_label(live.room_id or "", live.room_name or job.room_name),
+                    since=since,
+                    j=data(live.job_id, ID_CAP),
+                ),
+                accessory=button(
+                    "Stop that one…",
+                    PICK_ACTION,
+                    pick_value,
+                    accessibility_label=f"Stop job {one_line(live.job_id)} (you confirm first)",
+                ),
+            )
+        )
     return _reply(
         words(
             "✅ Already ended: {room} is not live ({w}), so there is nothing to stop.",
@@ -185,6 +229,7 @@ def job_not_live(job: SmartLiveJob, now: datetime) -> Reply:
         ),
         job_facts(job, now),
         _ids(job.room_id or "", job.job_id, _state(job)),
+        *offer,
     )
 
 
@@ -379,6 +424,39 @@ def result_posted(channel_id: str, outcome: Outcome | None = None) -> Reply:
     return Reply(text=words("{h} · {d}", h=_head(outcome), d=done))
 
 
+def job_now(job: SmartLiveJob, now: datetime, stop_value: str | None = None) -> Reply:
+    """ "Check again", for whoever clicked: the job as MetaStudio sees it now, in plain words,
+    with "Stop again" (``stop_value``) while it is still live. Changes nothing."""
+    room = room_label(job.room_id or "", job.room_name)
+    if job.is_live:
+        first = "🔴 Still live: {room} is {w}"
+    elif job.known_state is not None:
+        first = "✅ Ended: {room} is not live ({w})"
+    else:
+        first = "❓ Unknown state: {room} is in a state I don't know ({w})"
+    head = words(first + " · checked at {t}", room=room, w=words(state_word(job)), t=clock(now))
+    buttons = outcome_actions(stop_value=stop_value) if job.is_live else None
+    return _reply(
+        head,
+        job_facts(job, now),
+        _ids(job.room_id or "", job.job_id, _state(job), _request(job.request_id)),
+        *([buttons] if buttons else []),
+    )
+
+
+def job_unchecked(room_id: str, job_id: str, problem: str) -> Reply:
+    """ "Check again" when the job could not be read: why, and that nothing changed."""
+    return _reply(
+        words(
+            "❓ Couldn't check job {j}: {p}",
+            j=data(job_id, ID_CAP),
+            p=data(problem, MESSAGE_CAP),
+        ),
+        words("Nothing was changed; try again, or check MetaStudio."),
+        _ids(room_id, job_id),
+    )
+
+
 # --- In the channel --------------------------------------------------------------------------
 
 
@@ -436,6 +514,20 @@ def announcement(
     )
 
 
+def audit_copy(reply: Reply, channel_id: str, permalink: str | None) -> Reply:
+    """The audit channel's copy of an outcome: where the stop came from first (the channel,
+    and a link to the message there when Slack gave one), then the outcome as posted, without
+    its buttons (the copy is a record; acting happens where the stop was asked)."""
+    link = slack_link(permalink, "the channel message") if permalink else None
+    origin = words("From {c}", c=channel(channel_id))
+    shown = words("{o} · {l}", o=origin, l=link) if link else origin
+    kept = [block for block in reply.blocks if block.get("type") != "actions"]
+    return Reply(
+        text=words("{o}: {t}", o=origin, t=Mrkdwn(reply.text)),
+        blocks=[context(shown), *(kept or [section(Mrkdwn(reply.text))])],
+    )
+
+
 def thread_reply(outcome: Outcome, previous: Verdict | None = None) -> Reply:
     """A short reply in the outcome's thread when the verdict is bad or has changed (so the
     people following the thread are told): verdict first, then what to do."""
@@ -445,7 +537,10 @@ def thread_reply(outcome: Outcome, previous: Verdict | None = None) -> Reply:
         else None
     )
     head = words("{h}{c}", h=_head(outcome), c=changed) if changed else _head(outcome)
-    return Reply(text=words("{h}\n{n}", h=head, n=_next_step(outcome)))
+    step = _next_step(outcome)
+    if outcome.recovered_by:  # the stop's first owner went away; a replica or restart finished it
+        step = words("{s} (Checked again after stoplive restarted.)", s=step)
+    return Reply(text=words("{h}\n{n}", h=head, n=step))
 
 
 def outcome_actions(

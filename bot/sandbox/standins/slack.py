@@ -23,6 +23,8 @@ from aiohttp import WSMsgType, web
 
 from bot.sandbox.standins import serve_on_loopback
 
+WORKSPACE_URL = "https://acme.slack.com/"
+
 
 @dataclass
 class ApiCall:
@@ -148,7 +150,7 @@ class SlackStandIn:
             return web.json_response(
                 {
                     "ok": True,
-                    "url": "https://acme.slack.com/",
+                    "url": WORKSPACE_URL,
                     "team": "Acme",
                     "user": "stoplive",
                     "team_id": "T0001",
