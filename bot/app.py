@@ -24,6 +24,7 @@ from bot.config import AuthMode, Settings
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.slack_outlet import SlackOutlet
+from bot.stopflow.buttons import OutcomeButtons
 from bot.stopflow.outlet import Outlet
 from bot.stopflow.store import StateStore, open_store
 from bot.stopflow.tickets import TicketKey
@@ -87,6 +88,11 @@ def build_policy(settings: Settings) -> Policy:
         allowed_channels=settings.allowed_channels,
         audit_channel=settings.stoplive_audit_channel,
         verify_for=settings.stoplive_verify_seconds,
+        buttons=OutcomeButtons(
+            settings.stoplive_console_url,
+            settings.metastudio_region,
+            settings.metastudio_project_id,
+        ),
         watch_for=settings.stoplive_watch_seconds,
     )
 

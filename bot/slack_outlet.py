@@ -116,6 +116,34 @@ class SlackOutlet:
     async def copy_to(self, channel_id: str, reply: Reply) -> None:
         await self._call("chat_postMessage", reply, channel=channel_id)
 
+    async def reply_in_thread(self, reply: Reply) -> None:
+        if self._ts is not None:
+            await self._call(
+                "chat_postMessage",
+                reply,
+                channel=self._channel_id,
+                thread_ts=self._ts,
+                reply_broadcast=True,
+            )
+
+    async def permalink(self) -> str | None:
+        if self._ts is None:
+            return None
+        try:
+            response = await self._client.chat_getPermalink(
+                channel=self._channel_id, message_ts=self._ts
+            )
+        except SlackApiError as exc:
+            log.warning(
+                "chat.getPermalink in %s failed: %s", self._channel_id, exc.response.get("error")
+            )
+            return None
+        except SLACK_FAILURES as exc:
+            log.warning("chat.getPermalink in %s failed: %s", self._channel_id, type(exc).__name__)
+            return None
+        link = response.get("permalink")
+        return link if isinstance(link, str) else None
+
     async def _call(self, method: str, reply: Reply, **kwargs: Any) -> str:
         """Send ``reply`` with a Web API ``method``; the message's ``ts``, or "" if Slack said
         no or could not be reached (logged). A message Slack refuses as built is sent again as

@@ -15,6 +15,7 @@ from bot.stopflow.command import (
     ListLive,
     RoomSearch,
     ShowHelp,
+    ShowRecent,
     StopTarget,
     UsageError,
     is_id,
@@ -42,7 +43,9 @@ HEX32 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
         ("spring\tgala\u3000night", RoomSearch("spring gala night")),
         ("help me", RoomSearch("help me")),
         ("list rooms", RoomSearch("list rooms")),
-        ("recent", RoomSearch("recent")),
+        ("recent", ShowRecent()),
+        (" RECENT ", ShowRecent()),
+        ("recent sale", RoomSearch("recent sale")),
         ("春季 晚会", RoomSearch("春季 晚会")),
         ("<!channel> *bold*", RoomSearch("<!channel> *bold*")),
         ("room-1 job-1", RoomSearch("room-1 job-1")),  # not MetaStudio IDs: words

@@ -259,7 +259,8 @@ async def test_a_job_metastudio_says_it_does_not_know_gets_no_button(
     bot = await start_bot()
     bot.metastudio.unknown = (400, INVALID)  # as MetaStudio has been seen to answer
     message = await answer(bot, f"{ROOM} 00000000-0000-4000-8000-000000000000")
-    assert buttons(message) == {}
+    offered = buttons(message)  # no Stop for it; the room's live job is offered instead
+    assert set(offered) == {"stoplive.pick"} and f'"{JOB}"' in offered["stoplive.pick"]
     assert message["text"].startswith("🔍 MetaStudio would not read job")
     assert "HTTP 400 `MSS.00000003`: `Invalid parameter`" in message["text"]
     [request] = [a for a in audit_lines(caplog) if a["event"] == "request"]

@@ -13,21 +13,30 @@ from tests.harness import ALICE, BOB, CHANNEL, buttons
 OTHER_ROOM = "9d1f0c2e-0000-4000-8000-00000000abcd"
 
 
-async def test_a_missing_job_gets_a_clear_answer_and_no_button(start_bot: BotFactory) -> None:
+async def test_a_missing_job_gets_a_clear_answer_and_the_rooms_live_job(
+    start_bot: BotFactory,
+) -> None:
     bot = await start_bot()
     _, hook = await bot.command(f"{ROOM} 00000000-0000-4000-8000-000000000000")
     message = await bot.first_post(hook)
-    assert "MetaStudio has no job" in message["text"] and buttons(message) == {}
+    assert "MetaStudio has no job" in message["text"] and "Did you swap the IDs?" in message["text"]
+    # no Stop button for a job MetaStudio does not know; the room's live job is offered instead
+    offered = buttons(message)
+    assert set(offered) == {"stoplive.pick"} and f'"{JOB}"' in offered["stoplive.pick"]
 
 
-async def test_an_ended_job_gets_a_clear_answer_and_no_button(start_bot: BotFactory) -> None:
+async def test_an_ended_job_gets_a_clear_answer_and_the_rooms_live_job(
+    start_bot: BotFactory,
+) -> None:
     bot = await start_bot()
     ended = "0b7e5c1a-3d2f-4e8a-9c6b-5a4d3e2f1a0b"
     bot.metastudio.add_job(ROOM, ended, state="SUCCEED")
     _, hook = await bot.command(f"{ROOM} {ended}")
     message = await bot.first_post(hook)
     assert "is not live" in message["text"] and "SUCCEED" in message["text"]
-    assert "nothing to stop" in message["text"] and buttons(message) == {}
+    assert "nothing to stop" in message["text"] and "stoplive.confirm" not in buttons(message)
+    # the room's live job is offered (a pick that leads to its own confirmation)
+    assert f'"{JOB}"' in buttons(message)["stoplive.pick"]
 
 
 async def test_a_failed_lookup_still_lets_the_requester_confirm(start_bot: BotFactory) -> None:
@@ -112,7 +121,9 @@ async def test_a_job_that_stays_processing_is_reported_truthfully(start_bot: Bot
     final = await bot.slack.wait_for(bot.final_channel_message)
     assert "accepted the stop, but the stream is still Live after" in final["text"]
     assert len(bot.metastudio.calls("GET", JOB)) >= 3  # polled, with backoff, within the bound
-    assert len(bot.slack.calls("chat.postMessage")) == 1
+    assert await bot.stoplive.background.drain(5)
+    posted, reply = (c.args for c in bot.slack.calls("chat.postMessage"))  # one message, and
+    assert "thread_ts" not in posted and reply["reply_broadcast"] is True  # a loud reply
 
 
 async def test_unreadable_after_a_lost_stop_is_unknown(start_bot: BotFactory) -> None:

@@ -207,9 +207,14 @@ async def test_a_long_watch_says_still_checking_then_revises_to_the_outcome(
     final = await bot.slack.wait_for(
         lambda: (m := bot.final_channel_message()) and m["text"].startswith("✅ Stopped") and m
     )
-    assert final["ts"] == checking[0].args["ts"] and len(bot.slack.calls("chat.postMessage")) == 1
+    assert final["ts"] == checking[0].args["ts"]
     assert await bot.stoplive.background.drain(5)
     assert [line["outcome"] for line in outcomes(caplog)] == ["stopped"]
+    # one message, revised; the changed verdict is also a reply broadcast in its thread
+    posted, reply = (c.args for c in bot.slack.calls("chat.postMessage"))
+    assert "thread_ts" not in posted and reply["thread_ts"] == final["ts"]
+    assert reply["reply_broadcast"] is True
+    assert reply["text"].startswith("✅ Stopped: `Spring sale` · by <@U0ALICE01> (was: Still live)")
 
 
 async def test_a_message_slack_refuses_as_built_arrives_as_plain_text(

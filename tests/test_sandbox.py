@@ -137,7 +137,9 @@ async def test_a_newcomer_stops_a_stream_is_refused_as_mallory_and_sees_a_fault(
     assert "not on the stoplive allowlist" in refused and "Nothing was stopped" in refused
 
     faulted = posted(out.split("alice> fault 500")[1], "#incidents")
-    assert len(faulted) == 1 and NIGHT_JOB in faulted[0]
+    # the outcome, and (a bad verdict) its reply in the thread, broadcast to the channel
+    assert len(faulted) == 2 and NIGHT_JOB in faulted[0]
+    assert faulted[1].lstrip().startswith("❌ MetaStudio refused to stop")
     assert "refused" in faulted[0] and "HTTP 500" in faulted[0]
     assert "Nothing was stopped" in faulted[0]
     rooms_after = turn(out, "alice> help")

@@ -63,6 +63,12 @@ class RecordingOutlet:
     async def copy_to(self, channel_id: str, reply: Reply) -> None:
         self.said.append((channel_id, reply))
 
+    async def reply_in_thread(self, reply: Reply) -> None:
+        self.said.append(("thread", reply))
+
+    async def permalink(self) -> str | None:
+        return "https://acme.slack.com/archives/C1/p1700000000000001"
+
 
 async def accepted() -> StopAccepted:
     return StopAccepted(request_id="rid-1")
@@ -138,7 +144,9 @@ async def test_a_job_that_stays_live_is_still_live_not_stopped(
     metastudio = ScriptedMetaStudio(accepted, live_job)
     outlet, _, outcomes = await run(metastudio, caplog)
     assert [line["outcome"] for line in outcomes] == ["still_live"] and metastudio.stops == 1
-    assert [where for where, _ in outlet.said][-2:] == ["final", "requester"]
+    said = [where for where, _ in outlet.said]
+    assert said[-3:] == ["final", "thread", "requester"]  # the bad verdict is also a reply
+    assert outlet.said[-1][1].text.endswith("Done: result posted in <#C1>")
 
 
 async def test_the_job_claim_is_released_whatever_the_end(caplog: pytest.LogCaptureFixture) -> None:

@@ -5,20 +5,12 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.background import Background
 from bot.listeners import actions, commands, events
-from bot.stopflow.checking import JobChecks
-from bot.stopflow.history import History
+from bot.listeners.workspace import Workspace
 from bot.stopflow.workflow import StopWorkflow
 
 
-def register(
-    app: AsyncApp,
-    workflow: StopWorkflow,
-    background: Background,
-    history: History | None = None,
-    checks: JobChecks | None = None,
-) -> None:
-    """``history`` adds the Home tab; ``checks`` the outcome message's buttons."""
-    commands.register(app, workflow, background)
-    actions.register(app, workflow, background, checks)
-    if history is not None:
-        events.register(app, history, background)
+def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> None:
+    workspace = Workspace()  # its address, for links to channel messages
+    commands.register(app, workflow, background, workspace)
+    actions.register(app, workflow, background)
+    events.register(app, workflow.history, background, workspace)

@@ -17,7 +17,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.background import Background
 from bot.listeners.payloads import BlockActions
 from bot.slack_outlet import SlackOutlet
-from bot.stopflow.checking import JobChecks
 from bot.stopflow.messages import (
     CANCEL_ACTION,
     CHECK_AGAIN_ACTION,
@@ -33,9 +32,7 @@ Step = Callable[[Click, Outlet, str], Coroutine[Any, Any, None]]
 log = logging.getLogger(__name__)
 
 
-def register(
-    app: AsyncApp, workflow: StopWorkflow, background: Background, checks: JobChecks | None = None
-) -> None:
+def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> None:
     def handler(step: Step) -> Callable[..., Awaitable[None]]:
         async def handle(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
             try:
@@ -64,17 +61,13 @@ def register(
 
         return run
 
-    steps: list[tuple[str, Step]] = [
+    for action_id, step in (
         (CONFIRM_ACTION, without_url(workflow.confirm)),
         (CANCEL_ACTION, without_url(workflow.cancel)),
         (PICK_ACTION, without_url(workflow.pick)),
-    ]
-    if checks is not None:
-        steps += [
-            (CHECK_AGAIN_ACTION, without_url(checks.check_again)),
-            (STOP_AGAIN_ACTION, checks.stop_again),
-        ]
-    for action_id, step in steps:
+        (CHECK_AGAIN_ACTION, without_url(workflow.checks.check_again)),
+        (STOP_AGAIN_ACTION, workflow.checks.stop_again),
+    ):
         # a plain string matches the whole action_id; a compiled pattern would be searched
         app.action(action_id)(handler(step))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
 from bot.listeners.payloads import SlashCommand
+from bot.listeners.workspace import Workspace
 from bot.slack_outlet import send_to_response_url
 from bot.stopflow.workflow import CommandRequest, StopWorkflow
 
@@ -18,8 +20,12 @@ COMMAND = "/stoplive"
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> None:
+def register(
+    app: AsyncApp, workflow: StopWorkflow, background: Background, workspace: Workspace
+) -> None:
     async def follow_up(request: CommandRequest, client: AsyncWebClient) -> None:
+        # the workspace's address, for links to channel messages (``recent``); asked once
+        request = replace(request, workspace_url=await workspace.url(client))
         reply = await workflow.answer_later(request)
         if reply is not None:
             await send_to_response_url(

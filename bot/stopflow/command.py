@@ -20,6 +20,7 @@ _ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{
 QUERY_MAX = 64  # characters of a room-name search; MetaStudio names are at most 256
 HELP_WORDS = ("help", "-h", "--help", "?")
 LIST_WORDS = ("list",)
+RECENT_WORDS = ("recent",)
 _UNICODE_SPACES = re.compile(r"\s+")
 
 
@@ -31,6 +32,11 @@ class ShowHelp:
 @dataclass(frozen=True)
 class ListLive:
     """Nothing typed (or ``list``): every live job the requester may stop."""
+
+
+@dataclass(frozen=True)
+class ShowRecent:
+    """``recent``: the last 24 h of stops, for the requester only."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,8 @@ class StopTarget:
     job_id: str | None  # None: "whatever is live in this room"
 
 
-Request = ListLive | RoomSearch | StopTarget
-"""What needs MetaStudio to answer (help does not)."""
+Request = ListLive | ShowRecent | RoomSearch | StopTarget
+"""What needs MetaStudio, or the stop journal, to answer (help does not)."""
 
 
 class UsageError(ValueError):
@@ -68,6 +74,8 @@ def parse(text: str) -> ShowHelp | Request:
         return ShowHelp()
     if len(words) == 1 and words[0].lower() in LIST_WORDS:
         return ListLive()
+    if len(words) == 1 and words[0].lower() in RECENT_WORDS:
+        return ShowRecent()
     if is_id(words[0]):
         return _ids(words)
     if any(is_id(word) for word in words):

@@ -109,6 +109,7 @@ def help_text(problem: str | None = None) -> Reply:
         "its confirmation, several are listed.\n"
         "`/stoplive <room_id>` lists the room's live jobs so you can choose one.\n"
         "`/stoplive <room_id> <job_id>` stops that job, after you confirm.\n"
+        "`/stoplive recent` shows you the stops of the last 24 h (the app's Home tab too).\n"
         "An ID is a UUID as MetaStudio writes it (`24bad716-87b1-45e5-8912-6102f7693265`, "
         "or 32 hex digits); anything else is words of a room name.\n"
         "*Example:* `/stoplive spring gala` or `" + EXAMPLE + "`",

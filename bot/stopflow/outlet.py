@@ -24,6 +24,14 @@ class Outlet(Protocol):
     async def copy_to(self, channel_id: str, reply: Reply) -> None:
         """Post a copy in another channel (the audit channel)."""
 
+    async def reply_in_thread(self, reply: Reply) -> None:
+        """A reply in the thread of the channel message, also shown in the channel
+        (``reply_broadcast``): a revision (``chat.update``) notifies nobody, a reply does.
+        Nothing if there is no channel message."""
+
+    async def permalink(self) -> str | None:
+        """A link to the channel message, as Slack gives it; None if there is none."""
+
 
 # How a take-over reaches a stop's people with no click to answer: (channel ID, the command's
 # response URL, the ``ts`` of the channel message to revise, "" if none was posted).

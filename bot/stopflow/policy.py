@@ -3,9 +3,10 @@ seals confirmation buttons. Read once from the settings; nothing in it changes a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.stopflow.allowlist import GrantSource
+from bot.stopflow.buttons import OutcomeButtons
 from bot.stopflow.tickets import TicketKey
 
 
@@ -22,3 +23,5 @@ class Policy:
     # how long, in all, a job still live after the stop keeps being watched (the channel is
     # told it is still being checked meanwhile); no longer than verify_for if smaller
     watch_for: float = 0.0
+    # what the outcome message's buttons carry (no console link unless configured)
+    buttons: OutcomeButtons = field(default_factory=OutcomeButtons)

@@ -30,8 +30,9 @@ from bot.metastudio.models import LIVE_STATES, RoomJobs, SmartLiveJob, SmartLive
 from bot.stopflow import messages
 from bot.stopflow.allowlist import Grant
 from bot.stopflow.audit import AuditLog
-from bot.stopflow.command import RoomSearch, StopTarget
+from bot.stopflow.command import RoomSearch, ShowRecent, StopTarget
 from bot.stopflow.gate import Admitted, CommandRequest, Gate, Refusal
+from bot.stopflow.history import History
 from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import Ticket
@@ -64,12 +65,18 @@ class Asker:
 
 class RequestDesk:
     def __init__(
-        self, policy: Policy, gate: Gate, metastudio: MetaStudioClient, audit: AuditLog
+        self,
+        policy: Policy,
+        gate: Gate,
+        metastudio: MetaStudioClient,
+        audit: AuditLog,
+        history: History,
     ) -> None:
         self._policy = policy
         self._gate = gate
         self._metastudio = metastudio
         self._audit = audit
+        self._history = history
 
     def answer_now(self, request: CommandRequest) -> Reply | None:
         """What to answer in the ack itself: help, usage or a refusal (recorded). None means
@@ -101,7 +108,10 @@ class RequestDesk:
         asker = Asker(request.user_id, request.channel_id, request.response_url, grant)
         room_id: str | None
         job_id: str | None
-        if isinstance(target, StopTarget):
+        if isinstance(target, ShowRecent):
+            reply = await self._history.recent(grant, request.workspace_url)
+            room_id, job_id, detail, outcome = None, None, "recent", "recent_shown"
+        elif isinstance(target, StopTarget):
             room_id, job_id, detail = target.room_id, target.job_id, None
             if job_id is None:
                 reply, outcome = await self._room_choices(asker, room_id)
@@ -137,11 +147,33 @@ class RequestDesk:
         except LOOKUP_FAILURES as exc:
             if isinstance(exc, MetaStudioError) and 400 <= exc.status < 500 and not exc.retryable:
                 outcome = "job_missing" if exc.status == 404 else "job_read_refused"
-                return messages.job_missing(room_id, job_id, exc), outcome
+                live = await self._live_elsewhere(asker, room_id, job_id)
+                choices = [(j, self._ticket(asker, room_id, j.job_id).encode()) for j in live]
+                return messages.job_missing(room_id, job_id, exc, choices), outcome
             return self._confirm_reply(asker, room_id, job_id, None, describe(exc))
         if not job.is_live:
-            return messages.job_not_live(job, datetime.now(UTC)), "job_not_live"
+            # the one most likely meant: the room's live job now (the newest, if several)
+            live = await self._live_elsewhere(asker, room_id, job_id)
+            other = live[0] if live else None
+            value = self._ticket(asker, room_id, other.job_id).encode() if other else None
+            reply = messages.job_not_live(job, datetime.now(UTC), other, value)
+            return reply, "job_not_live" if other is None else "job_not_live_offered"
         return self._confirm_reply(asker, room_id, job_id, job, None)
+
+    async def _live_elsewhere(self, asker: Asker, room_id: str, job_id: str) -> list[SmartLiveJob]:
+        """The room's live jobs other than ``job_id``, newest first; none if they cannot be
+        read (the answer about the job stands on its own)."""
+        try:
+            jobs = await self._bounded(
+                self._metastudio.list_jobs(room_id, asker.grant.app_user_id, LIVE_STATES)
+            )
+            live = live_in(room_id, jobs)
+        except LOOKUP_FAILURES:  # InvalidId (a job of another room) is a ValueError too
+            return []
+        others = [job for job in live if job.job_id != job_id]
+        return sorted(
+            others, key=lambda j: j.started_at or datetime.min.replace(tzinfo=UTC), reverse=True
+        )
 
     async def _room_choices(self, asker: Asker, room_id: str) -> tuple[Reply, str]:
         try:

@@ -78,6 +78,7 @@ class Progress:
     unreadable: bool = False
     watch_started: float = 0.0
     recovered_by: str = ""
+    said_still_checking: bool = False  # the channel was told the job is still live
     lease_lost: bool = False
     note: asyncio.Task[None] | None = None  # the "Stopping…" note, sent beside the stop call
 
@@ -294,6 +295,7 @@ class StopSupervisor:
                 note = messages.still_checking(progress.ticket, progress.job, now - started)
                 fallback = progress.ticket.response_url
                 await self._note(outlet.announce(note, final=False, fallback_url=fallback))
+                progress.said_still_checking = True
             await asyncio.sleep(delay)
             delay = min(delay * 1.6, 5.0)
         return progress.undecided("the job could not be read")
@@ -363,18 +365,30 @@ class StopSupervisor:
         STOPS.labels(outcome.verdict.value).inc()
         if progress.lease_lost:  # another replica took the stop over and tells the channel
             return
-        reply = messages.announcement(outcome)
+        reply = messages.announcement(outcome, **self._policy.buttons.for_outcome(outcome))
         loop = asyncio.get_running_loop()
         until = loop.time() + within
-        await self._deliver(
+
+        def left() -> float:
+            return max(until - loop.time(), 0.5)
+
+        ts = await self._deliver(
             outlet.announce(reply, final=True, fallback_url=ticket.response_url), within
         )
+        if ts and is_loud(outcome, progress):  # a revision notifies nobody; a reply does
+            previous = Verdict.STILL_LIVE if progress.said_still_checking else None
+            thread = messages.thread_reply(outcome, previous)
+            await self._deliver(outlet.reply_in_thread(thread), left())
         if progress.note is not None:  # so the outcome replaces "Stopping…", not the reverse
-            await asyncio.wait([progress.note], timeout=max(until - loop.time(), 0.5))
-        await self._deliver(outlet.to_requester(reply), max(until - loop.time(), 0.5))
+            await asyncio.wait([progress.note], timeout=left())
+        # in the channel: the requester gets a note pointing there, not a second copy
+        note = messages.result_posted(ticket.channel_id, outcome) if ts else reply
+        await self._deliver(outlet.to_requester(note), left())
         audit_channel = self._policy.audit_channel
         if audit_channel and audit_channel != ticket.channel_id:
-            await self._deliver(outlet.copy_to(audit_channel, reply), max(until - loop.time(), 0.5))
+            link = await self._deliver(outlet.permalink(), left()) if ts else None
+            copy = messages.audit_copy(reply, ticket.channel_id, link)
+            await self._deliver(outlet.copy_to(audit_channel, copy), left())
         await self._quietly(
             "finish",
             self._store.finish(
@@ -464,6 +478,17 @@ class StopSupervisor:
             detail=detail,
             recovered_by=recovered_by,
         )
+
+
+def is_loud(outcome: Outcome, progress: Progress) -> bool:
+    """Whether the outcome is also posted as a thread reply broadcast to the channel: a bad
+    verdict, one found after a restart, or one that changed after the channel was told the
+    job was still live. A clean stop is not: the revised message says all."""
+    return (
+        outcome.verdict is not Verdict.STOPPED
+        or bool(outcome.recovered_by)
+        or progress.said_still_checking
+    )
 
 
 def outcome_detail(outcome: Outcome) -> str | None:

@@ -28,7 +28,9 @@ import time
 from bot.metastudio import MetaStudioClient
 from bot.stopflow import messages
 from bot.stopflow.audit import AuditLog
+from bot.stopflow.checking import JobChecks
 from bot.stopflow.gate import AdmittedClick, Click, CommandRequest, Gate, Refusal
+from bot.stopflow.history import History
 from bot.stopflow.markup import Reply
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
@@ -56,8 +58,11 @@ class StopWorkflow:
         self._store = store
         self._audit = audit or AuditLog()
         self._gate = Gate(policy)
-        self._desk = RequestDesk(policy, self._gate, metastudio, self._audit)
+        self.history = History(policy, store)  # the last day of stops: recent, the Home tab
+        self._desk = RequestDesk(policy, self._gate, metastudio, self._audit, self.history)
         self.replica = replica or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        # the outcome message's buttons (Check again, Stop again)
+        self.checks = JobChecks(policy, self._gate, metastudio, self._desk, self._audit)
         self._stops = StopSupervisor(policy, metastudio, store, self._audit, outlets, self.replica)
 
     # --- /stoplive ----------------------------------------------------------------------

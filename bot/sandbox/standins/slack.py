@@ -77,6 +77,7 @@ class SlackStandIn:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads some methods by GET
         app.router.add_post("/hooks/{hook}", self._hook)
         app.router.add_get("/socket", self._socket)
         for method, path, handler in self.extra_routes:
@@ -129,7 +130,9 @@ class SlackStandIn:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         raw = await request.text()
-        if request.content_type == "application/json":
+        if request.method == "GET":
+            args = dict(request.query)
+        elif request.content_type == "application/json":
             args = json.loads(raw or "{}")
         else:
             args = dict(parse_qsl(raw))
@@ -169,7 +172,31 @@ class SlackStandIn:
             if self.refuse_blocks and args.get("blocks"):
                 return web.json_response({"ok": False, "error": "invalid_blocks"})
             return web.json_response({"ok": True, "channel": channel, "ts": ts})
+        if method == "chat.getPermalink":
+            where, message_ts = args.get("channel"), args.get("message_ts")
+            if not where or not message_ts:
+                return web.json_response({"ok": False, "error": "invalid_arguments"})
+            link = f"{WORKSPACE_URL}archives/{where}/p{str(message_ts).replace('.', '')}"
+            return web.json_response({"ok": True, "channel": where, "permalink": link})
+        if method == "views.publish":
+            view = args.get("view")
+            if isinstance(view, str):  # a form-encoded call sends the view as JSON text
+                view = json.loads(view)
+            if not args.get("user_id") or not isinstance(view, dict):
+                return web.json_response({"ok": False, "error": "invalid_arguments"})
+            if len(view.get("blocks", [])) > 100:
+                return web.json_response({"ok": False, "error": "invalid_blocks"})
+            return web.json_response({"ok": True, "view": {"id": "V0HOME", **view}})
         return web.json_response({"ok": True})
+
+    def home_views(self, user_id: str) -> list[dict[str, Any]]:
+        """The Home views published for ``user_id``, oldest first."""
+        found: list[dict[str, Any]] = []
+        for call in self.calls("views.publish"):
+            view = call.args.get("view")
+            if call.args.get("user_id") == user_id:
+                found.append(json.loads(view) if isinstance(view, str) else dict(view or {}))
+        return found
 
     def _drop(self, target: str, request: web.Request) -> bool:
         """Hang up on this request if a fault asks for it (recorded in :attr:`dropped`)."""
