@@ -18,6 +18,13 @@ ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
 def standin_process(module: str, *args: str, stdin: str = "") -> Iterator[str]:
     """A stand-in in a process of its own, so that it does not share an event loop with what
     is being measured. Yields its base URL."""
+    with standin_urls(module, *args, stdin=stdin, count=1) as urls:
+        yield urls[0]
+
+
+@contextmanager
+def standin_urls(module: str, *args: str, stdin: str = "", count: int = 1) -> Iterator[list[str]]:
+    """As :func:`standin_process`, for a stand-in that prints ``count`` URLs, one a line."""
     process = subprocess.Popen(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
@@ -28,9 +35,11 @@ def standin_process(module: str, *args: str, stdin: str = "") -> Iterator[str]:
     assert process.stdin and process.stdout
     process.stdin.write(stdin)
     process.stdin.close()
-    url = process.stdout.readline().strip()
+    urls = [process.stdout.readline().strip() for _ in range(count)]
     try:
-        yield url
+        if not all(urls):
+            raise RuntimeError(f"{module} exited before printing its URLs")
+        yield urls
     finally:
         process.terminate()
         process.wait(10)
@@ -47,6 +56,22 @@ def metastudio_process(job_ids: Sequence[str]) -> AbstractContextManager[str]:
         "--sk",
         SK,
         stdin="\n".join(job_ids),
+    )
+
+
+def counted_metastudio_process(job_ids: Sequence[str]) -> AbstractContextManager[list[str]]:
+    """:func:`metastudio_process` plus a tally of its stop calls: yields ``[base URL, tally
+    URL]`` (``bench/counted_metastudio.py``)."""
+    return standin_urls(
+        "bench.counted_metastudio",
+        "--room",
+        ROOM,
+        "--ak",
+        AK,
+        "--sk",
+        SK,
+        stdin="\n".join(job_ids),
+        count=2,
     )
 
 

@@ -20,9 +20,8 @@ from bot.config import SLACK_RESPONSE_HOSTS
 from bot.listeners.payloads import (
     Malformed,
     NotOurs,
-    Ours,
+    sort_event,
     sort_form,
-    sort_payload,
 )
 
 MAX_BODY = 256 * 1024  # bytes; Slack's largest payloads (a click on a long message) fit
@@ -30,6 +29,7 @@ SIGNATURE_WINDOW = 5 * 60  # seconds either side, as Slack documents
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,12 @@ class Refusal:
 
 @dataclass(frozen=True)
 class Accepted:
-    kind: str  # "command", "block_actions" or "ssl_check"
-    body: str  # the canonical form body Bolt gets
+    kind: str  # "command", "block_actions", "ssl_check", "event" or "url_verification"
+    body: str  # the canonical body Bolt gets: a form, or JSON for the Events API
+
+    @property
+    def content_type(self) -> str:
+        return JSON if self.kind in ("event", "url_verification") else FORM
 
 
 def check_signature(
@@ -81,13 +85,11 @@ def sort_body(
         except (ValueError, UnicodeDecodeError):
             return Refusal(400, "bad_form")
         verdict = sort_form(fields, response_hosts)
-    elif content_type == "application/json":
+    elif content_type == JSON:  # only the Events API sends JSON; commands and clicks are forms
         try:
-            verdict = sort_payload(json.loads(text), response_hosts)
+            verdict = sort_event(json.loads(text))
         except (ValueError, RecursionError):
             return Refusal(400, "bad_json")
-        if isinstance(verdict, Ours):  # commands and clicks come as forms, never as JSON
-            verdict = NotOurs("json")
     else:
         return Refusal(400, "bad_content_type")
     if isinstance(verdict, Malformed):
@@ -96,4 +98,6 @@ def sort_body(
         return Refusal(404, "not_handled")
     if verdict.kind == "block_actions":
         return Accepted(verdict.kind, urlencode({"payload": json.dumps(verdict.canonical)}))
+    if verdict.kind in ("event", "url_verification"):
+        return Accepted(verdict.kind, json.dumps(verdict.canonical))
     return Accepted(verdict.kind, urlencode(verdict.canonical))

@@ -34,8 +34,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import metrics
 from bot.app import Stoplive
 from bot.config import SLACK_RESPONSE_HOSTS, ConfigError
-from bot.inbound import FORM, MAX_BODY, Accepted, Refusal, check_signature, sort_body
-from bot.listeners.payloads import Malformed, Ours, sort_payload
+from bot.inbound import MAX_BODY, Accepted, Refusal, check_signature, sort_body
+from bot.listeners.payloads import Malformed, Ours, sort_event, sort_payload
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -76,7 +76,8 @@ def web_app(
     clock: Callable[[], float] = time.time,
     response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS,
 ) -> web.Application:
-    """``POST /slack/events`` (commands and interactivity), ``GET /healthz``, ``GET /metrics``."""
+    """``POST /slack/events`` (commands, interactivity and the Events API), ``GET /healthz``,
+    ``GET /metrics``."""
 
     async def events(request: web.Request) -> web.Response:
         started = time.monotonic()
@@ -105,7 +106,9 @@ def web_app(
     async def dispatch(accepted: Accepted) -> web.Response:
         if accepted.kind == "ssl_check":
             return web.Response()
-        bolt_request = AsyncBoltRequest(body=accepted.body, headers={"content-type": FORM})
+        bolt_request = AsyncBoltRequest(
+            body=accepted.body, headers={"content-type": accepted.content_type}
+        )
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     async def healthz(_: web.Request) -> web.Response:
@@ -193,7 +196,7 @@ def ignored(reason: str, size: int, envelope_type: object = None) -> None:
 
 class EnvelopeHandler(AsyncSocketModeHandler):
     """Socket Mode with the same checks as HTTP: an envelope whose payload is not a
-    well-formed command or click of ours is acked at once and logged in one line."""
+    well-formed command, click or event of ours is acked at once and logged in one line."""
 
     def __init__(
         self,
@@ -211,7 +214,11 @@ class EnvelopeHandler(AsyncSocketModeHandler):
 
     async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         started = time.time()
-        verdict = sort_payload(req.payload, self.response_hosts)
+        verdict = (
+            sort_event(req.payload)
+            if req.type == "events_api"
+            else sort_payload(req.payload, self.response_hosts)
+        )
         if not isinstance(verdict, Ours):
             reason = verdict.reason if isinstance(verdict, Malformed) else "not_handled"
             ignored(reason, len(json.dumps(req.payload)), req.type)
@@ -339,7 +346,7 @@ class Transport:
         await self._stoplive.aclose()
 
 
-async def _settle(tasks: set[asyncio.Task[None]], timeout: float) -> None:
-    """Wait up to ``timeout`` seconds for ``tasks`` to end (if there are any)."""
+async def _settle(tasks: set[asyncio.Task[None]], seconds: float) -> None:
+    """Wait up to ``seconds`` for ``tasks`` to end (if there are any)."""
     if tasks:
-        await asyncio.wait(tasks, timeout=timeout)
+        await asyncio.wait(tasks, timeout=seconds)

@@ -39,15 +39,30 @@ async def send_to_response_url(
     if not url:
         return False
     webhook = AsyncWebhookClient(url, session=client.session, retry_handlers=client.retry_handlers)
-    try:
-        response = await webhook.send(**options, **reply.payload())
-    except SLACK_FAILURES as exc:
-        log.error("response_url post failed: %s", type(exc).__name__)
-        return False
-    if response.status_code != 200:
-        log.error("response_url answered %s: %s", response.status_code, response.body)
-        return False
-    return True
+    for payload in _payloads(reply):
+        try:
+            response = await webhook.send(**options, **payload)
+        except SLACK_FAILURES as exc:
+            log.error("response_url post failed: %s", type(exc).__name__)
+            return False
+        if response.status_code == 200:
+            return True
+        log.error("response_url answered %s: %s", response.status_code, response.body[:200])
+    return False
+
+
+# Slack's words for "this message, as built, is refused" (not "you may not post here"): the
+# same words as plain text still get through.
+REFUSED_MESSAGE = frozenset(
+    {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments", "no_text"}
+)
+
+
+def _payloads(reply: Reply) -> list[dict[str, Any]]:
+    """What to send, in order: the message, then (if Slack refuses it) its short plain-text
+    version, so a message Slack will not take still says something."""
+    payload = reply.payload()
+    return [payload, reply.plain().payload()] if "blocks" in payload else [payload]
 
 
 class SlackOutlet:
@@ -80,14 +95,10 @@ class SlackOutlet:
 
     async def announce(self, reply: Reply, *, final: bool, fallback_url: str) -> str:
         if self._ts is not None:
-            if await self._call(
-                "chat_update", channel=self._channel_id, ts=self._ts, **reply.payload()
-            ):
+            if await self._call("chat_update", reply, channel=self._channel_id, ts=self._ts):
                 return self._ts
         elif not self._channel_refused:
-            posted = await self._call(
-                "chat_postMessage", channel=self._channel_id, **reply.payload()
-            )
+            posted = await self._call("chat_postMessage", reply, channel=self._channel_id)
             if posted:
                 self._ts = posted
                 return posted
@@ -103,18 +114,25 @@ class SlackOutlet:
         return ""
 
     async def copy_to(self, channel_id: str, reply: Reply) -> None:
-        await self._call("chat_postMessage", channel=channel_id, **reply.payload())
+        await self._call("chat_postMessage", reply, channel=channel_id)
 
-    async def _call(self, method: str, **kwargs: Any) -> str:
-        """The message's ``ts``, or "" if Slack said no or could not be reached (logged)."""
-        try:
-            response = await getattr(self._client, method)(**kwargs)
-        except SlackApiError as exc:
-            log.warning(
-                "%s in %s failed: %s", method, kwargs.get("channel"), exc.response.get("error")
-            )
-            return ""
-        except SLACK_FAILURES as exc:
-            log.warning("%s in %s failed: %s", method, kwargs.get("channel"), type(exc).__name__)
-            return ""
-        return str(response.get("ts") or "")
+    async def _call(self, method: str, reply: Reply, **kwargs: Any) -> str:
+        """Send ``reply`` with a Web API ``method``; the message's ``ts``, or "" if Slack said
+        no or could not be reached (logged). A message Slack refuses as built is sent again as
+        plain text."""
+        for payload in _payloads(reply):
+            try:
+                response = await getattr(self._client, method)(**kwargs, **payload)
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                log.warning("%s in %s failed: %s", method, kwargs.get("channel"), error)
+                if error in REFUSED_MESSAGE:
+                    continue
+                return ""
+            except SLACK_FAILURES as exc:
+                log.warning(
+                    "%s in %s failed: %s", method, kwargs.get("channel"), type(exc).__name__
+                )
+                return ""
+            return str(response.get("ts") or "")
+        return ""

@@ -22,8 +22,9 @@ async def test_a_missing_job_gets_a_clear_answer_and_no_button(start_bot: BotFac
 
 async def test_an_ended_job_gets_a_clear_answer_and_no_button(start_bot: BotFactory) -> None:
     bot = await start_bot()
-    bot.metastudio.add_job(ROOM, "ended-job", state="SUCCEED")
-    _, hook = await bot.command(f"{ROOM} ended-job")
+    ended = "0b7e5c1a-3d2f-4e8a-9c6b-5a4d3e2f1a0b"
+    bot.metastudio.add_job(ROOM, ended, state="SUCCEED")
+    _, hook = await bot.command(f"{ROOM} {ended}")
     message = await bot.first_post(hook)
     assert "is not live" in message["text"] and "SUCCEED" in message["text"]
     assert "nothing to stop" in message["text"] and buttons(message) == {}

@@ -210,3 +210,21 @@ async def test_a_long_watch_says_still_checking_then_revises_to_the_outcome(
     assert final["ts"] == checking[0].args["ts"] and len(bot.slack.calls("chat.postMessage")) == 1
     assert await bot.stoplive.background.drain(5)
     assert [line["outcome"] for line in outcomes(caplog)] == ["stopped"]
+
+
+async def test_a_message_slack_refuses_as_built_arrives_as_plain_text(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot()
+    value, _ = await bot.confirmation(STOP)
+    bot.slack.refuse_blocks = True  # Slack says invalid_blocks to anything with blocks
+    _, click_hook = await bot.click("stoplive.confirm", value)
+    assert await bot.stoplive.background.drain(10)
+    final = bot.final_channel_message()
+    assert final is not None and "blocks" not in final
+    assert final["text"].startswith("✅ Stopped:")
+    told = bot.slack.posts(click_hook)
+    assert told and all("blocks" not in post for post in told)
+    assert told[-1]["text"].startswith("✅ Stopped:")
+    [line] = outcomes(caplog)
+    assert line["outcome"] == "stopped"

@@ -35,7 +35,7 @@ def _audit(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="stoplive.audit")
 
 
-@pytest.mark.parametrize("text", ["", "help", "  HELP ", "one two three"])
+@pytest.mark.parametrize("text", ["help", "  HELP ", "?", f"{ROOM} {JOB} three"])
 async def test_help_and_wrong_arguments_answer_with_usage(start_bot: BotFactory, text: str) -> None:
     bot = await start_bot()
     response, _ = await bot.command(text)
@@ -203,12 +203,10 @@ async def test_not_in_channel_falls_back_to_the_commands_response_url(
 @pytest.mark.parametrize(
     "text",
     [
-        "<!channel> x",
         f"{ROOM} <!here>",
         f"{ROOM} <@U0BOB0002>",
         f"{ROOM} ../../../v1/other/stop",
         f"{ROOM} {JOB}?force=true",
-        "*bold* _it_",
         f"{ROOM} @channel",
         "x" * 300,
     ],
@@ -225,7 +223,7 @@ async def test_hostile_input_is_refused_kindly_and_never_echoed_raw(
         and "<@U0BOB" not in body["text"]
         and "@channel" not in body["text"]
     )
-    assert "must be 1-64 letters" in body["text"]
+    assert body["text"].startswith("⚠️ Not understood:") and "Usage" in body["text"]
     assert bot.metastudio.seen == []
 
 

@@ -10,7 +10,9 @@ from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import Ticket, TicketKey
 
 KEY = TicketKey.from_signing_secret("gate-test-secret")
-ROOM, OTHER_ROOM, JOB = "room-1", "room-2", "job-1"
+ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
+OTHER_ROOM = "9d1f0c2e-0000-4000-8000-00000000abcd"
+JOB = "26f06524-4f75-4b3a-a853-b649a21aaf66"
 ALICE, BOB, MALLORY = "U0ALICE01", "U0BOB0002", "U0MALLORY"
 
 

@@ -114,7 +114,28 @@ SIGNED_BUT_MALFORMED: list[tuple[str, bytes, str, int]] = [
         "event with wrong types",
         json.dumps({"type": "event_callback", "event": MARK}).encode(),
         "json",
+        400,
+    ),
+    (
+        "home opened by a user who is a list",
+        json.dumps(
+            {"type": "event_callback", "event": {"type": "app_home_opened", "user": [MARK]}}
+        ).encode(),
+        "json",
+        400,
+    ),
+    (
+        "an event we do not subscribe to",
+        json.dumps({"type": "event_callback", "event": {"type": "message", "text": MARK}}).encode(),
+        "json",
         404,
+    ),
+    ("a command as JSON", json.dumps({"command": "/stoplive", "text": MARK}).encode(), "json", 400),
+    (
+        "url_verification without a challenge",
+        b'{"type": "url_verification", "x": "' + MARK.encode() + b'"}',
+        "json",
+        400,
     ),
     ("event of another kind", json.dumps({"type": 5, "team": MARK}).encode(), "json", 400),
     ("a view submission", click({"type": "view_submission", "view": MARK}), "form", 404),

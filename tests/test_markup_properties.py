@@ -244,6 +244,23 @@ def test_every_message_is_valid_and_safe(
         messages.no_room_matches(text),
         messages.no_live_in_matches(text, [SmartLiveRoom(room_id=text, room_name=name)] * 12),
         messages.live_jobs([(shown_job, "v")], NOW, text),
+        messages.job_now(shown_job, NOW, stop_value="s"),
+        messages.job_now(job(name, state="PROCESSING"), NOW, stop_value=text),
+        messages.job_unchecked(text, text, message),
+        messages.job_not_live(shown_job, NOW, live=job(name, job_id=text), pick_value=text),
+        messages.job_missing(text, text, error, [(shown_job, text)] * 3, NOW),
+        messages.audit_copy(messages.announcement(outcomes[0]), text, None),
+        messages.live_jobs(
+            [(shown_job, "v")] * 60, NOW, None, unreadable=[(SmartLiveRoom(room_id=text), message)]
+        ),
+        messages.no_room_matches(text, restricted=True),
+        messages.nothing_live(),
+        messages.jobs_unreadable(
+            text, [(SmartLiveRoom(room_id=text, room_name=name), message)] * 12
+        ),
+        messages.rooms_unlisted(text, message),
+        messages.rooms_unlisted(None, message),
+        messages.job_missing(text, text, MetaStudioError(404, code, message, text, None)),
         *(
             messages.announcement(o, console_url=text, check_value="c", stop_value="s")
             for o in outcomes

@@ -10,7 +10,6 @@ from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.metastudio.retry import RetryPolicy, parse_retry_after
 from bot.stopflow import markup, messages
-from bot.stopflow.command import ShowHelp, StopTarget, UsageError, parse
 from bot.stopflow.markup import span
 from bot.stopflow.outcome import Outcome, Verdict
 from bot.stopflow.tickets import Ticket, TicketKey
@@ -31,16 +30,6 @@ def ticket(**changes: object) -> Ticket:
     }
     values.update(changes)
     return Ticket.issue(**values)  # type: ignore[arg-type]
-
-
-def test_parse() -> None:
-    assert parse("") == ShowHelp() and parse(" help ") == ShowHelp()
-    assert parse("room-1") == StopTarget("room-1", None)
-    assert parse(" room-1   job-1 ") == StopTarget("room-1", "job-1")
-    with pytest.raises(UsageError, match="3 words"):
-        parse("a b c")
-    with pytest.raises(UsageError, match="The job ID must be"):
-        parse("room-1 job/../x")
 
 
 @pytest.mark.parametrize(
@@ -199,13 +188,14 @@ def test_confirmation_after_a_failed_read_still_offers_the_stop() -> None:
     assert reply.text.startswith("Stop `room room-1`?")
 
 
-def test_picker_offers_plain_choose_buttons_named_for_screen_readers() -> None:
+def test_picker_offers_plain_stop_buttons_named_for_screen_readers() -> None:
     choices = [(job(), ticket()), (job("WAITING"), ticket())]
     reply = messages.picker("room-1", choices, NOW)
     assert reply.text.startswith("*Choose the job to stop:* 2 live jobs in `Spring sale`.")
     buttons = [b["accessory"] for b in reply.blocks if "accessory" in b]
-    assert [b["text"]["text"] for b in buttons] == ["Choose", "Choose"]
-    assert all("style" not in b and b["accessibility_label"] == "Choose job job-1" for b in buttons)
+    assert [b["text"]["text"] for b in buttons] == ["Stop…", "Stop…"]
+    label = "Stop job job-1… (you confirm next)"
+    assert all("style" not in b and b["accessibility_label"] == label for b in buttons)
     assert "Starting" in str(reply.blocks) and "…and" not in str(reply.blocks)
 
 
@@ -331,6 +321,9 @@ def test_thread_reply_is_short_and_names_a_changed_verdict() -> None:
         outcome(Verdict.STOPPED, job=job("SUCCEED", True)), Verdict.STOPPED
     )
     assert "(was:" not in same.text and same.text.startswith("✅ Stopped:") and not same.blocks
+    recovered = messages.thread_reply(outcome(Verdict.UNKNOWN, recovered_by="host-2:17:ab"))
+    assert recovered.text.startswith("❓ Outcome unknown")
+    assert recovered.text.endswith("(Checked again after stoplive restarted.)")
 
 
 def test_still_checking_says_the_job_is_being_watched() -> None:
@@ -382,3 +375,39 @@ def test_stop_sent_says_it_is_checking() -> None:
     assert reply.text.startswith("⏳ Stopping: job `job-1` · by <@U0ALICE01>\n")
     assert "MetaStudio accepted the stop; checking the job…" in reply.text
     assert "did not answer" in messages.stop_sent(ticket(), answered=False).text
+
+
+def test_a_list_that_left_rooms_out_says_which_and_why() -> None:
+    live = SmartLiveJob(job_id="j1", room_id="r1", room_name="Spring sale", state="PROCESSING")
+    unread = [(SmartLiveRoom(room_id="r2", room_name="Gala <!here>"), "HTTP 500 MSS.00000004")]
+    reply = messages.live_jobs([(live, "v1")], NOW, None, unreadable=unread)
+    assert reply.text == (
+        "*Choose the job to stop:* 1 live job in 1 room.\n⚠️ Couldn't read the jobs of 1 room: "
+        "`Gala &lt;!here&gt;` (`HTTP 500 MSS.00000004`). A live job there is not listed; use "
+        "`/stoplive &lt;room_id&gt;` for that room."
+    )
+    assert reply.blocks[1]["type"] == "context" and "Gala" in str(reply.blocks[1])
+    said = messages.jobs_unreadable("gala", unread).text
+    assert said.startswith("⚠️ Couldn't tell which jobs are live matching `gala`. Nothing was")
+
+
+def test_the_job_read_metastudio_refused_says_what_it_said() -> None:
+    error = MetaStudioError(400, "MSS.00000003", "Invalid parameter", "rid-1", None)
+    reply = messages.job_missing("room-1", "job-1", error)
+    assert reply.text.startswith(
+        "🔍 MetaStudio would not read job `job-1` in room `room-1`: it answered HTTP 400 "
+        "`MSS.00000003`: `Invalid parameter`. So I can't tell whether the job is live, and offer "
+        "no Stop button. Nothing was stopped."
+    )
+    not_found = MetaStudioError(404, "MSS.00000005", "Resource not found", "rid-2", None)
+    assert messages.job_missing("room-1", "job-1", not_found).text.startswith("🔍 Not found:")
+
+
+def test_restricted_and_empty_lists_speak_of_the_rooms_one_may_stop() -> None:
+    assert messages.no_room_matches("gala", restricted=True).text.startswith(
+        "🔍 No room you may stop matches `gala`."
+    )
+    assert messages.nothing_live().text.startswith("✅ Nothing live: no room you may stop")
+    assert messages.rooms_unlisted(None, "HTTP 500").text.startswith(
+        "⚠️ Couldn't list the rooms: `HTTP 500`"
+    )

@@ -1,4 +1,8 @@
-"""The confirmation's buttons: an empty ack at once; the workflow step runs after it."""
+"""The buttons: an empty ack at once; the workflow step runs after it.
+
+The confirmation's buttons (Stop, Cancel, Choose) go to the workflow; the outcome message's
+("Check again", "Stop again") to :class:`~bot.stopflow.checking.JobChecks`. "Open in
+MetaStudio" is a link: Slack opens it and still sends the click, which is only acked."""
 
 from __future__ import annotations
 
@@ -13,14 +17,25 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.background import Background
 from bot.listeners.payloads import BlockActions
 from bot.slack_outlet import SlackOutlet
-from bot.stopflow.messages import CANCEL_ACTION, CONFIRM_ACTION, PICK_ACTION
+from bot.stopflow.checking import JobChecks
+from bot.stopflow.messages import (
+    CANCEL_ACTION,
+    CHECK_AGAIN_ACTION,
+    CONFIRM_ACTION,
+    OPEN_CONSOLE_ACTION,
+    PICK_ACTION,
+    STOP_AGAIN_ACTION,
+)
 from bot.stopflow.workflow import Click, Outlet, StopWorkflow
 
-Step = Callable[[Click, Outlet], Coroutine[Any, Any, None]]
+Step = Callable[[Click, Outlet, str], Coroutine[Any, Any, None]]
+"""A click, the outlet that answers it, and the click's ``response_url``."""
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> None:
+def register(
+    app: AsyncApp, workflow: StopWorkflow, background: Background, checks: JobChecks | None = None
+) -> None:
     def handler(step: Step) -> Callable[..., Awaitable[None]]:
         async def handle(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
             try:
@@ -34,16 +49,35 @@ def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> N
                 step(
                     Click(user_id=click.user.id, channel_id=channel, value=click.actions[0].value),
                     SlackOutlet(client, channel, click.response_url),
+                    click.response_url,
                 )
             )
             await ack()
 
         return handle
 
-    for action_id, step in (
-        (CONFIRM_ACTION, workflow.confirm),
-        (CANCEL_ACTION, workflow.cancel),
-        (PICK_ACTION, workflow.pick),
-    ):
+    def without_url(
+        step: Callable[[Click, Outlet], Coroutine[Any, Any, None]],
+    ) -> Step:
+        async def run(click: Click, outlet: Outlet, _: str) -> None:
+            await step(click, outlet)
+
+        return run
+
+    steps: list[tuple[str, Step]] = [
+        (CONFIRM_ACTION, without_url(workflow.confirm)),
+        (CANCEL_ACTION, without_url(workflow.cancel)),
+        (PICK_ACTION, without_url(workflow.pick)),
+    ]
+    if checks is not None:
+        steps += [
+            (CHECK_AGAIN_ACTION, without_url(checks.check_again)),
+            (STOP_AGAIN_ACTION, checks.stop_again),
+        ]
+    for action_id, step in steps:
         # a plain string matches the whole action_id; a compiled pattern would be searched
         app.action(action_id)(handler(step))
+
+    @app.action(OPEN_CONSOLE_ACTION)
+    async def opened_console(ack: AsyncAck) -> None:
+        await ack()  # a link button: Slack has opened the link; there is nothing to do

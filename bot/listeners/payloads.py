@@ -1,5 +1,7 @@
-"""The parts of Slack's payloads that stoplive reads, as strict typed models, and the one
-function that sorts any payload into "ours and well-formed", "not ours" or "malformed".
+"""The parts of Slack's payloads that stoplive reads, as strict typed models, and the functions
+that sort any payload into "ours and well-formed", "not ours" or "malformed":
+:func:`sort_payload` for commands and clicks, :func:`sort_event` for the Events API (the one
+event stoplive reads, ``app_home_opened``, and the ``url_verification`` handshake).
 
 Both transports use :func:`sort_payload` before Bolt sees anything, and hand Bolt only the
 canonical form it returns (every field we read, with the type we read it as, nothing else). So
@@ -80,11 +82,45 @@ class BlockActions(_Strict):
         return self.container.channel_id or ""
 
 
+class _HomeOpened(_Strict):
+    type: Literal["app_home_opened"]
+    user: SlackId
+    tab: Annotated[str, Field(max_length=40)] = "home"
+    channel: SlackId | None = None
+    event_ts: ShortText | None = None
+
+
+class AppHomeOpened(_Strict):
+    """Someone opened the app's Home tab (an ``event_callback``, JSON over HTTP, an
+    ``events_api`` envelope's payload in Socket Mode)."""
+
+    type: Literal["event_callback"]
+    event: _HomeOpened
+    team_id: SlackId | None = None
+    api_app_id: ShortText | None = None
+    event_id: ShortText | None = None
+    event_time: int | None = None
+
+    @property
+    def user_id(self) -> str:
+        return self.event.user
+
+
+class UrlVerification(_Strict):
+    """The handshake Slack sends once when an Events API request URL is saved (HTTP mode)."""
+
+    type: Literal["url_verification"]
+    challenge: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+Kind = Literal["command", "block_actions", "ssl_check", "event", "url_verification"]
+
+
 @dataclass(frozen=True)
 class Ours:
     """Well-formed and handled: ``canonical`` is what Bolt gets (a plain dict)."""
 
-    kind: Literal["command", "block_actions", "ssl_check"]
+    kind: Kind
     canonical: dict[str, Any]
 
 
@@ -153,3 +189,31 @@ def sort_form(
     if "command" in form:
         return sort_payload(form, response_hosts)
     return Malformed("unknown_form")
+
+
+def sort_event(payload: object) -> Sorted:
+    """Sort an Events API body: ``app_home_opened`` on the Home tab is ours; any other
+    well-formed event is not; a body or an ``app_home_opened`` with odd types is malformed.
+    Never raises."""
+    if not isinstance(payload, dict):
+        return Malformed("not_an_object")
+    kind = payload.get("type")
+    if kind == "url_verification":
+        try:
+            return Ours("url_verification", UrlVerification.model_validate(payload).model_dump())
+        except ValidationError:
+            return Malformed("bad_url_verification")
+    if kind != "event_callback":
+        return NotOurs(kind[:40]) if isinstance(kind, str) else Malformed("no_type")
+    event = payload.get("event")
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return Malformed("bad_event")
+    if event["type"] != "app_home_opened":
+        return NotOurs(event["type"][:40])
+    try:
+        checked = AppHomeOpened.model_validate(payload)
+    except ValidationError:
+        return Malformed("bad_event")
+    # The Messages tab sends the same event: acked like the Home tab's (an unanswered event is
+    # retried, and many failures make Slack turn the subscription off); the listener skips it.
+    return Ours("event", checked.model_dump(exclude_none=True))

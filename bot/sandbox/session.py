@@ -288,7 +288,7 @@ class Sandbox:
         out.plain()
         out.plain(Text("Type:", "bold"))
         lines = [
-            (f"{SLASH} <room_id> [<job_id>]", "sent as your slash command in #incidents"),
+            (f"{SLASH} [words | <room_id> [<job_id>]]", "sent as your slash command in #incidents"),
             ("press N", "press button [N] of the latest message"),
             *((f"as {p.name}", f"be @{p.name}, who {p.may}") for p in demo.PEOPLE.values()),
             *((f"fault {kind.value}", kind.description) for kind in FaultKind),

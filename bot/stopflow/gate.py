@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from bot.stopflow import messages, notices
 from bot.stopflow.allowlist import Grant
-from bot.stopflow.command import ShowHelp, StopTarget, UsageError, parse
+from bot.stopflow.command import Request, ShowHelp, StopTarget, UsageError, parse
 from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import NotOurs, Ticket
@@ -49,7 +49,7 @@ class Refusal:
 class Admitted:
     """A command that passed every check needing no network."""
 
-    target: StopTarget
+    target: Request
     grant: Grant
 
 
@@ -63,8 +63,9 @@ class Gate:
     def __init__(self, policy: Policy) -> None:
         self._policy = policy
 
-    def admit(self, user_id: str, channel_id: str, room_id: str) -> Grant | Refusal:
-        """The one access check: on the allowlist, in an allowed channel, granted the room.
+    def admit(self, user_id: str, channel_id: str, room_id: str | None) -> Grant | Refusal:
+        """The one access check: on the allowlist, in an allowed channel, granted the room
+        (``None``: no room yet, as for a list or a search; the grant filters what it finds).
         Clicks ask it again because the allowlist may have changed since the command."""
         policy = self._policy
         grant = policy.allowlist.grant_for(user_id)
@@ -73,7 +74,7 @@ class Gate:
         if policy.allowed_channels and channel_id not in policy.allowed_channels:
             reply = messages.wrong_channel(list(policy.allowed_channels))
             return Refusal(reply, "refused_channel")
-        if not grant.covers(room_id):
+        if room_id is not None and not grant.covers(room_id):
             reply = messages.room_not_granted(room_id, policy.contact)
             return Refusal(reply, "refused_room")
         return grant
@@ -86,7 +87,8 @@ class Gate:
             return Refusal(messages.help_text(str(exc)), "usage_error")
         if isinstance(parsed, ShowHelp):
             return Refusal(messages.help_text(), "")
-        checked = self.admit(request.user_id, request.channel_id, parsed.room_id)
+        room_id = parsed.room_id if isinstance(parsed, StopTarget) else None
+        checked = self.admit(request.user_id, request.channel_id, room_id)
         if isinstance(checked, Refusal):
             return checked
         return Admitted(parsed, checked)

@@ -188,10 +188,32 @@ def channel(channel_id: str) -> Mrkdwn:
     return data(channel_id, ID_CAP)
 
 
+_SLACK_LINK = re.compile(
+    r"https://[a-z0-9][a-z0-9.-]{0,200}\.slack\.com/[A-Za-z0-9/_.?=&%-]{1,500}"
+)
+
+
+def slack_link(url: str, label: str) -> Mrkdwn | None:
+    """A link to a page of Slack itself (a message's permalink), labelled with our own words;
+    None unless ``url`` is plainly one (nothing that could close the ``<…|…>`` token)."""
+    if not _SLACK_LINK.fullmatch(url):
+        return None
+    return Mrkdwn(f"<{url.replace('&', '&amp;')}|{_entities(label)}>")
+
+
 def clock(moment: datetime) -> Mrkdwn:
     """A clock time each reader sees in their own zone; ``14:03 UTC`` where Slack cannot."""
     utc = moment.astimezone(UTC)
     return Mrkdwn(f"<!date^{int(utc.timestamp())}^{{time}}|{utc:%H:%M} UTC>")
+
+
+def day_and_time(moment: datetime) -> Mrkdwn:
+    """A day and clock time in each reader's zone ("Yesterday at 23:10", "Today at 01:05");
+    ``Nov 27 01:05 UTC`` where Slack cannot. For lists that reach back past midnight."""
+    utc = moment.astimezone(UTC)
+    return Mrkdwn(
+        f"<!date^{int(utc.timestamp())}^{{date_short_pretty}} at {{time}}|{utc:%b %d %H:%M} UTC>"
+    )
 
 
 def span(seconds: float) -> str:

@@ -36,6 +36,7 @@ from bot.stopflow.markup import (
     one_line,
     room_label,
     section,
+    slack_link,
     span,
     state_word,
     words,
@@ -45,7 +46,7 @@ from bot.stopflow.tickets import Ticket
 
 CONFIRM_ACTION = "stoplive.confirm"
 CANCEL_ACTION = "stoplive.cancel"
-PICK_ACTION = "stoplive.pick"  # a "Choose" button: its value is what the caller gave (a ticket)
+PICK_ACTION = "stoplive.pick"  # a "Stop…" button (to a confirmation): its value is what the caller gave (a ticket)
 OPEN_CONSOLE_ACTION = "stoplive.open_console"  # a link button; Slack still sends the click
 CHECK_AGAIN_ACTION = "stoplive.check_again"
 STOP_AGAIN_ACTION = "stoplive.stop_again"
@@ -102,9 +103,15 @@ def help_text(problem: str | None = None) -> Reply:
         else words("*stoplive* stops a MetaStudio livestream, after you confirm.")
     )
     body = words(
-        "{first}\n*Usage:* `/stoplive <room_id> <job_id>` stops that job, after you confirm.\n"
+        "{first}\n*Usage:* `/stoplive` lists every live job you may stop, by room "
+        "(`/stoplive list` too).\n"
+        "`/stoplive <words of a room name>` finds the room: one live job goes straight to "
+        "its confirmation, several are listed.\n"
         "`/stoplive <room_id>` lists the room's live jobs so you can choose one.\n"
-        "*Example:* `" + EXAMPLE + "`",
+        "`/stoplive <room_id> <job_id>` stops that job, after you confirm.\n"
+        "An ID is a UUID as MetaStudio writes it (`24bad716-87b1-45e5-8912-6102f7693265`, "
+        "or 32 hex digits); anything else is words of a room name.\n"
+        "*Example:* `/stoplive spring gala` or `" + EXAMPLE + "`",
         first=first,
     )
     return Reply(text=body, blocks=[section(body)])
@@ -144,19 +151,76 @@ def room_not_granted(room_id: str, contact: str) -> Reply:
     )
 
 
-def job_missing(room_id: str, job_id: str, error: MetaStudioError) -> Reply:
+def job_missing(
+    room_id: str,
+    job_id: str,
+    error: MetaStudioError,
+    choices: Sequence[tuple[SmartLiveJob, str]] = (),
+    now: datetime | None = None,
+) -> Reply:
+    """MetaStudio answered the job read with a refusal (404, or the 400 ``MSS.00000003`` it
+    gives for an unknown room or job): the job's state is unknown, so no Stop button. Most
+    often the two IDs were swapped, so say so, and offer the room's live jobs (``choices``:
+    each with its "Choose" button value) when there are any."""
+    j, r = data(job_id, ID_CAP), data(room_id, ID_CAP)
+    head = (
+        words("🔍 Not found: MetaStudio has no job {j} in room {r}. Nothing was stopped.", j=j, r=r)
+        if error.status == 404
+        else words(
+            "🔍 MetaStudio would not read job {j} in room {r}: it answered {said}. So I can't "
+            "tell whether the job is live, and offer no Stop button. Nothing was stopped.",
+            j=j,
+            r=r,
+            said=_error_small(error),
+        )
+    )
+    fits = MAX_BLOCKS - 4  # verdict, small print, "The room has…", "…and N more"
+    count = len(choices)
+    offered = [_choice(job, value, now or datetime.now(UTC)) for job, value in choices[:fits]]
+    if offered:
+        intro = words(f"The room has {count} live job{'s' if count != 1 else ''}:")
+        offered = [section(intro), *offered, *_more(count - len(offered), room_id)]
     return _reply(
+        head,
         words(
-            "🔍 Not found: MetaStudio has no job {j} in room {r}. Nothing was stopped.",
-            j=data(job_id, ID_CAP),
-            r=data(room_id, ID_CAP),
+            "Did you swap the IDs? The room ID comes first, then the job ID. {cmd} lists the "
+            "room's live jobs, or {find} finds it by name.",
+            cmd=_command(room_id),
+            find=_command("<words of the room name>"),
         ),
-        words("Check the IDs; {cmd} lists the room's live jobs.", cmd=_command(room_id)),
         join(" · ", [_error_small(error), _request(error.request_id)]),
+        *offered,
     )
 
 
-def job_not_live(job: SmartLiveJob, now: datetime) -> Reply:
+def job_not_live(
+    job: SmartLiveJob,
+    now: datetime,
+    live: SmartLiveJob | None = None,
+    pick_value: str | None = None,
+) -> Reply:
+    """The job has ended: when, and (``live``, with its "Choose" button value) the job that
+    is live in the same room now, since that is most likely the one meant."""
+    offer: list[Block] = []
+    if live is not None and pick_value is not None and len(pick_value) <= MAX_BUTTON_VALUE:
+        started = live.started_at
+        since = words(", started {t}", t=clock(started)) if started else words("")
+        offer.append(
+            section(
+                words(
+                    "{room} has another live stream{since}: job {j}.",
+                    room=room_label(live.room_id or "", live.room_name or job.room_name),
+                    since=since,
+                    j=data(live.job_id, ID_CAP),
+                ),
+                accessory=button(
+                    "Stop that one…",
+                    PICK_ACTION,
+                    pick_value,
+                    accessibility_label=f"Stop job {one_line(live.job_id)} (you confirm first)",
+                ),
+            )
+        )
     return _reply(
         words(
             "✅ Already ended: {room} is not live ({w}), so there is nothing to stop.",
@@ -165,6 +229,7 @@ def job_not_live(job: SmartLiveJob, now: datetime) -> Reply:
         ),
         job_facts(job, now),
         _ids(job.room_id or "", job.job_id, _state(job)),
+        *offer,
     )
 
 
@@ -282,9 +347,9 @@ def _choice(job: SmartLiveJob, value: str, now: datetime) -> Block:
         j=data(job.job_id),
         state=_state(job),
     )
-    label = f"Choose job {one_line(job.job_id)}"
+    label = f"Stop job {one_line(job.job_id)}… (you confirm next)"
     choose = (
-        button("Choose", PICK_ACTION, value, accessibility_label=label)
+        button("Stop…", PICK_ACTION, value, accessibility_label=label)
         if len(value) <= MAX_BUTTON_VALUE
         else None
     )
@@ -297,7 +362,11 @@ def _more(hidden: int, room_id: str | None) -> list[Block]:
     how = (
         words("type {cmd}", cmd=_command(room_id, "<job_id>"))
         if room_id
-        else words("type `/stoplive` with the room and job ID")
+        else words(
+            "narrow it with {cmd}, or use {ids}",
+            cmd=_command("<more words of the room name>"),
+            ids=_command("<room_id>"),
+        )
     )
     return [context(words(f"…and {hidden} more: {{how}}.", how=how))]
 
@@ -353,6 +422,39 @@ def result_posted(channel_id: str, outcome: Outcome | None = None) -> Reply:
     if outcome is None:
         return Reply(text=words("{d}.", d=done))
     return Reply(text=words("{h} · {d}", h=_head(outcome), d=done))
+
+
+def job_now(job: SmartLiveJob, now: datetime, stop_value: str | None = None) -> Reply:
+    """ "Check again", for whoever clicked: the job as MetaStudio sees it now, in plain words,
+    with "Stop again" (``stop_value``) while it is still live. Changes nothing."""
+    room = room_label(job.room_id or "", job.room_name)
+    if job.is_live:
+        first = "🔴 Still live: {room} is {w}"
+    elif job.known_state is not None:
+        first = "✅ Ended: {room} is not live ({w})"
+    else:
+        first = "❓ Unknown state: {room} is in a state I don't know ({w})"
+    head = words(first + " · checked at {t}", room=room, w=words(state_word(job)), t=clock(now))
+    buttons = outcome_actions(stop_value=stop_value) if job.is_live else None
+    return _reply(
+        head,
+        job_facts(job, now),
+        _ids(job.room_id or "", job.job_id, _state(job), _request(job.request_id)),
+        *([buttons] if buttons else []),
+    )
+
+
+def job_unchecked(room_id: str, job_id: str, problem: str) -> Reply:
+    """ "Check again" when the job could not be read: why, and that nothing changed."""
+    return _reply(
+        words(
+            "❓ Couldn't check job {j}: {p}",
+            j=data(job_id, ID_CAP),
+            p=data(problem, MESSAGE_CAP),
+        ),
+        words("Nothing was changed; try again, or check MetaStudio."),
+        _ids(room_id, job_id),
+    )
 
 
 # --- In the channel --------------------------------------------------------------------------
@@ -412,6 +514,20 @@ def announcement(
     )
 
 
+def audit_copy(reply: Reply, channel_id: str, permalink: str | None) -> Reply:
+    """The audit channel's copy of an outcome: where the stop came from first (the channel,
+    and a link to the message there when Slack gave one), then the outcome as posted, without
+    its buttons (the copy is a record; acting happens where the stop was asked)."""
+    link = slack_link(permalink, "the channel message") if permalink else None
+    origin = words("From {c}", c=channel(channel_id))
+    shown = words("{o} · {l}", o=origin, l=link) if link else origin
+    kept = [block for block in reply.blocks if block.get("type") != "actions"]
+    return Reply(
+        text=words("{o}: {t}", o=origin, t=Mrkdwn(reply.text)),
+        blocks=[context(shown), *(kept or [section(Mrkdwn(reply.text))])],
+    )
+
+
 def thread_reply(outcome: Outcome, previous: Verdict | None = None) -> Reply:
     """A short reply in the outcome's thread when the verdict is bad or has changed (so the
     people following the thread are told): verdict first, then what to do."""
@@ -421,7 +537,10 @@ def thread_reply(outcome: Outcome, previous: Verdict | None = None) -> Reply:
         else None
     )
     head = words("{h}{c}", h=_head(outcome), c=changed) if changed else _head(outcome)
-    return Reply(text=words("{h}\n{n}", h=head, n=_next_step(outcome)))
+    step = _next_step(outcome)
+    if outcome.recovered_by:  # the stop's first owner went away; a replica or restart finished it
+        step = words("{s} (Checked again after stoplive restarted.)", s=step)
+    return Reply(text=words("{h}\n{n}", h=head, n=step))
 
 
 def outcome_actions(
@@ -604,23 +723,51 @@ def _ended_line(outcome: Outcome) -> Mrkdwn:
 # --- Finding a job by room name --------------------------------------------------------------
 
 
+def _matching(query: str | None) -> Mrkdwn:
+    return words(" matching {q}", q=data(query, NAME_CAP)) if query is not None else words("")
+
+
+def _unreadable_rooms(unreadable: Sequence[tuple[SmartLiveRoom, str]]) -> Mrkdwn:
+    """Which rooms' jobs could not be read, and why (the first few): a list that leaves them
+    out must say so, or a live job there would look absent."""
+    named = [
+        words("{room} ({p})", room=room_label(room.room_id, room.room_name), p=data(problem, 120))
+        for room, problem in unreadable[:_MAX_ROOMS_LISTED]
+    ]
+    if len(unreadable) > _MAX_ROOMS_LISTED:
+        named.append(words(f"and {len(unreadable) - _MAX_ROOMS_LISTED} more"))
+    n = len(unreadable)
+    return words(
+        f"⚠️ Couldn't read the jobs of {n} room{'s' if n != 1 else ''}: " + "{rooms}. A live "
+        "job there is not listed; use {cmd} for that room.",
+        rooms=join(", ", named),
+        cmd=_command("<room_id>"),
+    )
+
+
 def live_jobs(
-    choices: Sequence[tuple[SmartLiveJob, str]], now: datetime, query: str | None = None
+    choices: Sequence[tuple[SmartLiveJob, str]],
+    now: datetime,
+    query: str | None = None,
+    *,
+    unreadable: Sequence[tuple[SmartLiveRoom, str]] = (),
 ) -> Reply:
     """Live jobs across several rooms, grouped by room name (rooms in the order first seen),
-    each with a "Choose" button carrying the value the caller gave; as many as fit in Slack's
-    50 blocks, then "…and N more"."""
+    each with a "Stop…" button carrying the value the caller gave; as many as fit in Slack's
+    50 blocks, then "…and N more" and how to narrow the list. ``unreadable``: rooms whose jobs
+    could not be read, with why, said under the head."""
     groups: dict[str, list[tuple[SmartLiveJob, str]]] = {}
     for job, value in choices:
         groups.setdefault(job.room_id or "", []).append((job, value))
     count = len(choices)
-    matched = words(" matching {q}", q=data(query, NAME_CAP)) if query is not None else words("")
     head = words(
         f"*Choose the job to stop:* {count} live job{'s' if count != 1 else ''} in "
         f"{len(groups)} room{'s' if len(groups) != 1 else ''}" + "{m}.",
-        m=matched,
+        m=_matching(query),
     )
     blocks = [section(head)]
+    if unreadable:
+        blocks.append(context(_unreadable_rooms(unreadable)))
     budget = MAX_BLOCKS - 3  # head is in; keep room for "…and N more" and the footer
     shown = 0
     for room_id, jobs in groups.items():
@@ -642,13 +789,37 @@ def live_jobs(
             shown += 1
     blocks.extend(_more(count - shown, None))
     blocks.append(context(words("You confirm on the next screen. Nothing is stopped yet.")))
-    return Reply(text=head, blocks=blocks)
+    text = words("{h}\n{u}", h=head, u=_unreadable_rooms(unreadable)) if unreadable else head
+    return Reply(text=text, blocks=blocks)
 
 
-def no_room_matches(query: str) -> Reply:
+def nothing_live() -> Reply:
+    """``/stoplive`` with nothing, and nothing live that the requester may stop."""
     return Reply(
         text=words(
-            "🔍 No room matches {q}. Check the name, or use the room ID. Nothing was stopped.",
+            "✅ Nothing live: no room you may stop has a live job, so there is nothing to stop."
+        )
+    )
+
+
+def jobs_unreadable(query: str | None, unreadable: Sequence[tuple[SmartLiveRoom, str]]) -> Reply:
+    """Rooms were listed as live, but none of their jobs could be read: no button,
+    and no claim that nothing is live."""
+    return _reply(
+        words("⚠️ Couldn't tell which jobs are live{m}. Nothing was stopped.", m=_matching(query)),
+        _unreadable_rooms(unreadable),
+        None,
+    )
+
+
+def no_room_matches(query: str, restricted: bool = False) -> Reply:
+    """No room's name matches; ``restricted``: none of the rooms the requester may stop (the
+    same words whether or not another room matches, so nothing about it is given away)."""
+    rooms = "room you may stop" if restricted else "room"
+    return Reply(
+        text=words(
+            f"🔍 No {rooms} matches " + "{q}. Check the name, or use the room ID. "
+            "Nothing was stopped.",
             q=data(query, NAME_CAP),
         )
     )
@@ -662,9 +833,26 @@ def no_live_in_matches(query: str, rooms: Sequence[SmartLiveRoom]) -> Reply:
     n = len(rooms)
     return Reply(
         text=words(
-            f"✅ Nothing live: {n} room{'s' if n != 1 else ''} " + "match {q}, but none has a "
+            f"✅ Nothing live: {n} room{'s match' if n != 1 else ' matches'} "
+            + "{q}, but none has a "
             "live job, so there is nothing to stop. Rooms: {rooms}.",
             q=data(query, NAME_CAP),
             rooms=join(", ", named) if named else words("none"),
         )
+    )
+
+
+def rooms_unlisted(query: str | None, problem: str) -> Reply:
+    """``ListSmartLiveRooms`` itself failed: no list, and the ID forms still work."""
+    return _reply(
+        words(
+            "⚠️ Couldn't list the rooms{m}: {p}",
+            m=_matching(query),
+            p=data(problem, MESSAGE_CAP),
+        ),
+        words(
+            "If you know the room ID, use {cmd}. Nothing was stopped.",
+            cmd=_command("<room_id>"),
+        ),
+        None,
     )

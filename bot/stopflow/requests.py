@@ -1,15 +1,18 @@
-"""Answering ``/stoplive`` and a pick from a room's list: look the job up, offer a confirmation.
+"""Answering ``/stoplive`` and a pick from a list: find the live jobs, offer a confirmation.
 
 Nothing here stops anything. The access check is :class:`~bot.stopflow.gate.Gate`'s; this
-module adds what needs the network (the job as MetaStudio sees it) and issues the sealed
-tickets the confirmation's buttons carry.
+module adds what needs the network (the rooms and jobs as MetaStudio sees them) and issues the
+sealed tickets the buttons carry, so every Stop… and Stop button passes the same gate. A Stop…
+button is offered only for a job just seen live; a Stop button only for a job seen live, or one
+whose read failed without MetaStudio saying anything about it (an incident is no time to be
+blocked by a read, but a job MetaStudio says it does not know gets no button).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -22,10 +25,12 @@ from bot.metastudio import (
     Unreachable,
     UnreadableAnswer,
 )
-from bot.metastudio.models import LIVE_STATES, SmartLiveJob
+from bot.metastudio.ids import InvalidId, check_resource_id
+from bot.metastudio.models import LIVE_STATES, RoomJobs, SmartLiveJob, SmartLiveRoom
 from bot.stopflow import messages
 from bot.stopflow.allowlist import Grant
 from bot.stopflow.audit import AuditLog
+from bot.stopflow.command import RoomSearch, StopTarget
 from bot.stopflow.gate import Admitted, CommandRequest, Gate, Refusal
 from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
@@ -42,6 +47,9 @@ LOOKUP_FAILURES = (
     TimeoutError,
     ValueError,  # an answer that is not the documented JSON, from a client that let it through
 )
+# A list or a search reads every matching room (one page of rooms per 100, then one call per
+# room, 8 at a time): 50 rooms at 100 ms take about 1 s. Beyond this, the list is not coming.
+FIND_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -82,40 +90,54 @@ class RequestDesk:
         return checked.reply
 
     async def answer_later(self, request: CommandRequest) -> Reply | None:
-        """After the ack: the confirmation (or the room's live jobs) with the jobs as MetaStudio
-        sees them. None if :meth:`answer_now` already said all there is to say."""
+        """After the ack: the confirmation, or the live jobs to choose from (of one room, of
+        the rooms whose name matches, or of every room), as MetaStudio sees them. None if
+        :meth:`answer_now` already said all there is to say."""
         checked = self._gate.command(request)
         if isinstance(checked, Refusal):
             return None
         started = time.monotonic()
         target, grant = checked.target, checked.grant
         asker = Asker(request.user_id, request.channel_id, request.response_url, grant)
-        if target.job_id is None:
-            reply, outcome = await self._room_choices(asker, target.room_id)
+        room_id: str | None
+        job_id: str | None
+        if isinstance(target, StopTarget):
+            room_id, job_id, detail = target.room_id, target.job_id, None
+            if job_id is None:
+                reply, outcome = await self._room_choices(asker, room_id)
+            else:
+                reply, outcome = await self.confirmation(asker, room_id, job_id)
         else:
-            reply, outcome = await self.confirmation(asker, target.room_id, target.job_id)
+            query = target.query if isinstance(target, RoomSearch) else None
+            reply, outcome, job = await self._find(asker, query)
+            room_id, job_id = (job.room_id, job.job_id) if job else (None, None)
+            detail = "list" if query is None else f"search: {query}"
         self._audit.record(
             "request",
             slack_user=request.user_id,
             channel=request.channel_id,
             outcome=outcome,
             app_user=grant.app_user_id,
-            room=target.room_id,
-            job=target.job_id,
+            room=room_id,
+            job=job_id,
             started=started,
+            detail=detail,
         )
         return reply
 
     async def confirmation(self, asker: Asker, room_id: str, job_id: str) -> tuple[Reply, str]:
-        """The confirmation with the job as MetaStudio sees it; if that read fails, say so and
-        confirm anyway (an incident is no time to be blocked by a read)."""
+        """The confirmation with the job as MetaStudio sees it. If MetaStudio refuses the read
+        (404, or the 400 ``MSS.00000003`` it gives for an unknown room or job), say what it
+        said and offer no button: the job's state is unknown and a stop would be refused
+        alike. If the read fails otherwise (no answer, 5xx), say so and confirm anyway."""
         try:
             job = await self._bounded(
                 self._metastudio.get_job(room_id, job_id, asker.grant.app_user_id)
             )
         except LOOKUP_FAILURES as exc:
-            if isinstance(exc, MetaStudioError) and exc.status == 404:
-                return messages.job_missing(room_id, job_id, exc), "job_missing"
+            if isinstance(exc, MetaStudioError) and 400 <= exc.status < 500 and not exc.retryable:
+                outcome = "job_missing" if exc.status == 404 else "job_read_refused"
+                return messages.job_missing(room_id, job_id, exc), outcome
             return self._confirm_reply(asker, room_id, job_id, None, describe(exc))
         if not job.is_live:
             return messages.job_not_live(job, datetime.now(UTC)), "job_not_live"
@@ -128,13 +150,63 @@ class RequestDesk:
             )
         except LOOKUP_FAILURES as exc:
             return messages.room_unreadable(room_id, describe(exc)), "room_unreadable"
-        live = [job for job in jobs if job.is_live]
+        try:
+            live = live_in(room_id, jobs)
+        except InvalidId as exc:
+            return messages.room_unreadable(room_id, describe(exc)), "room_unreadable"
         if not live:
             return messages.no_live_jobs(room_id, None), "no_live_job"
         if len(live) == 1:
             return self._confirm_reply(asker, room_id, live[0].job_id, live[0], None)
         choices = [(job, self._ticket(asker, room_id, job.job_id)) for job in live]
         return messages.picker(room_id, choices, datetime.now(UTC)), "picker_shown"
+
+    async def _find(
+        self, asker: Asker, query: str | None
+    ) -> tuple[Reply, str, SmartLiveJob | None]:
+        """Every live job the requester may stop, in the rooms whose name matches ``query``
+        (every room if None): rooms listed with ``live_state=PROCESSING``, then each room's
+        live jobs, a few rooms at a time. Rooms outside a restricted user's grant are dropped
+        before their jobs are read. Exactly one live job (and no room left unread) goes
+        straight to its confirmation; the job is returned then, for the audit line."""
+        grant = asker.grant
+        try:
+            async with asyncio.timeout(FIND_TIMEOUT):
+                rooms = await self._metastudio.list_rooms(
+                    grant.app_user_id, room_name=query, live_only=True
+                )
+                rooms = [room for room in rooms if grant.covers(room.room_id)]
+                if not rooms and query is not None:  # which rooms matched, to say so
+                    matched = await self._metastudio.list_rooms(grant.app_user_id, room_name=query)
+                    matched = [room for room in matched if grant.covers(room.room_id)]
+                    if not matched:
+                        restricted = grant.rooms is not None
+                        return messages.no_room_matches(query, restricted), "no_room_match", None
+                    return messages.no_live_in_matches(query, matched), "no_live_job", None
+                found = await self._metastudio.live_jobs_by_room(
+                    rooms, grant.app_user_id, states=LIVE_STATES
+                )
+        except LOOKUP_FAILURES as exc:
+            return messages.rooms_unlisted(query, describe(exc)), "rooms_unreadable", None
+        live, unreadable = sort_found(found)
+        if not live and unreadable:
+            return messages.jobs_unreadable(query, unreadable), "rooms_unreadable", None
+        if not live:
+            reply = (
+                messages.nothing_live()
+                if query is None
+                else messages.no_live_in_matches(query, rooms)
+            )
+            return reply, "no_live_job", None
+        if len(live) == 1 and not unreadable:
+            job = live[0]
+            reply, outcome = self._confirm_reply(asker, job.room_id or "", job.job_id, job, None)
+            return reply, outcome, job
+        choices = [
+            (job, self._ticket(asker, job.room_id or "", job.job_id).encode()) for job in live
+        ]
+        reply = messages.live_jobs(choices, datetime.now(UTC), query, unreadable=unreadable)
+        return reply, "list_shown", None
 
     def _confirm_reply(
         self, asker: Asker, room_id: str, job_id: str, job: SmartLiveJob | None, problem: str | None
@@ -164,6 +236,41 @@ class RequestDesk:
         return await asyncio.wait_for(call, timeout=self._policy.lookup_timeout)
 
 
+def live_in(room_id: str, jobs: Sequence[SmartLiveJob]) -> list[SmartLiveJob]:
+    """The jobs of ``room_id`` that MetaStudio says are live, or :class:`InvalidId` if it
+    listed a job this room does not hold or an ID that could not go into a button (and back
+    into a URL): a button is offered only for a job seen live, under its own room."""
+    for job in jobs:
+        check_resource_id("a job ID MetaStudio listed", job.job_id)
+        if job.room_id != room_id:
+            raise InvalidId("MetaStudio listed a job of another room")
+    return [job for job in jobs if job.is_live]
+
+
+def sort_found(
+    found: list[RoomJobs],
+) -> tuple[list[SmartLiveJob], list[tuple[SmartLiveRoom, str]]]:
+    """The live jobs, by room name (then as MetaStudio listed them), each carrying its room's
+    name; and the rooms whose jobs could not be read, with why."""
+    live: list[SmartLiveJob] = []
+    unreadable: list[tuple[SmartLiveRoom, str]] = []
+    for entry in sorted(found, key=lambda e: ((e.room.room_name or "").casefold(), e.room.room_id)):
+        room = entry.room
+        if entry.failure is not None:
+            unreadable.append((room, describe(entry.failure)))
+            continue
+        try:
+            jobs = live_in(room.room_id, entry.jobs)
+        except InvalidId as exc:
+            unreadable.append((room, describe(exc)))
+            continue
+        live.extend(
+            job if job.room_name else job.model_copy(update={"room_name": room.room_name})
+            for job in jobs
+        )
+    return live, unreadable
+
+
 def describe(exc: BaseException) -> str:
     """A failure in words for the requester or the channel (never a secret: the errors carry
     IDs, codes and MetaStudio's or IAM's own message only)."""
@@ -175,6 +282,8 @@ def describe(exc: BaseException) -> str:
         return f"no IAM token ({exc}); nothing was sent to MetaStudio"
     if isinstance(exc, UnreadableAnswer):
         return f"MetaStudio's answer was unreadable ({exc.detail})"
+    if isinstance(exc, InvalidId):  # an ID MetaStudio gave that we will not send back
+        return f"MetaStudio's answer was unusable ({exc})"
     if isinstance(exc, ValueError):
         return f"MetaStudio's answer was unreadable ({type(exc).__name__})"
     return str(exc)

@@ -67,7 +67,8 @@ class StopWorkflow:
         return self._desk.answer_now(request)
 
     async def answer_later(self, request: CommandRequest) -> Reply | None:
-        """After the ack: the confirmation (or the room's live jobs)."""
+        """After the ack: the confirmation, or a list of live jobs to choose from (a room's,
+        a room-name search's, or every one the requester may stop)."""
         return await self._desk.answer_later(request)
 
     # --- buttons ------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from aiohttp import WSMsgType, web
 
 from bot.sandbox.standins import serve_on_loopback
 
+WORKSPACE_URL = "https://acme.slack.com/"
+
 
 @dataclass
 class ApiCall:
@@ -47,6 +49,7 @@ class SlackStandIn:
         self.api_calls: list[ApiCall] = []
         self.url_posts: list[UrlPost] = []
         self.refused_channels: dict[str, str] = {}  # channel -> error (e.g. not_in_channel)
+        self.refuse_blocks = False  # refuse any message with blocks, as Slack does a bad one
         # fault injection: "chat.update", "chat.postMessage", "hooks" (any response_url) or
         # "hooks/<name>" (that one) -> how many of the next such requests to hang up on
         self.drops: dict[str, int] = {}
@@ -147,7 +150,7 @@ class SlackStandIn:
             return web.json_response(
                 {
                     "ok": True,
-                    "url": "https://acme.slack.com/",
+                    "url": WORKSPACE_URL,
                     "team": "Acme",
                     "user": "stoplive",
                     "team_id": "T0001",
@@ -163,6 +166,8 @@ class SlackStandIn:
             channel = args.get("channel", "")
             if channel in self.refused_channels:
                 return web.json_response({"ok": False, "error": self.refused_channels[channel]})
+            if self.refuse_blocks and args.get("blocks"):
+                return web.json_response({"ok": False, "error": "invalid_blocks"})
             return web.json_response({"ok": True, "channel": channel, "ts": ts})
         return web.json_response({"ok": True})
 
@@ -182,7 +187,10 @@ class SlackStandIn:
         if self._drop("hooks", request):
             await self._notify()
             return web.Response()
-        await self._record(UrlPost(request.match_info["hook"], await request.json()))
+        body = await request.json()
+        if self.refuse_blocks and body.get("blocks"):
+            return web.Response(status=400, text="invalid_blocks")
+        await self._record(UrlPost(request.match_info["hook"], body))
         return web.Response(text="ok")
 
     # --- Socket Mode -----------------------------------------------------------------------

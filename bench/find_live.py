@@ -1,0 +1,132 @@
+"""``/stoplive`` with nothing, through the whole bot: command sent -> list of live jobs posted.
+
+    python -m bench.find_live [--rooms 50] [--latency 0.1] [--runs 5]
+
+What :mod:`bench.list_rooms` measures for the MetaStudio reads alone, measured here as a
+requester sees it: a signed slash command to ``python -m bot`` (a process of its own), the ack,
+then the follow-up message with every live job on the Slack stand-in's ``response_url``. The
+MetaStudio stand-in (its own process too) holds ``--rooms`` live rooms with one job each and
+waits ``--latency`` seconds before every answer. The target: the list posted within 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import aiohttp
+
+from bench.burst import BOT_TOKEN, CHANNEL, free_port
+from bench.common import AK, ROOT, SK, standin_process
+from bot.sandbox.standins.metastudio import DEFAULT_PROJECT_ID
+from tests.harness import ALICE, SIGNING_SECRET, command_body, signed_headers
+
+TARGET_SECONDS = 2.0
+
+
+def bot_env(metastudio_url: str, slack_url: str, port: int) -> dict[str, str]:
+    outside = ("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_", "REDIS_URL", "PORT")
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(outside)},
+        "METASTUDIO_PROJECT_ID": DEFAULT_PROJECT_ID,
+        "METASTUDIO_ENDPOINT": metastudio_url,
+        "HUAWEICLOUD_SDK_AK": AK,
+        "HUAWEICLOUD_SDK_SK": SK,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_url + "/api/",
+        "STOPLIVE_MODE": "http",
+        "PORT": str(port),
+        "STOPLIVE_HOST": "127.0.0.1",
+        "STOPLIVE_LOG_LEVEL": "WARNING",
+        "STOPLIVE_ALLOWLIST": json.dumps({ALICE: "ops-bench"}),
+    }
+
+
+async def measure(url: str, slack_url: str, runs: int) -> tuple[list[float], list[float], str]:
+    """(ack seconds, command -> list posted seconds) per run, and the last list's head."""
+    acks: list[float] = []
+    posted: list[float] = []
+    head = ""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+
+        async def send(text: str, hook: str) -> float:
+            body = command_body(text, ALICE, CHANNEL, f"{slack_url}/hooks/{hook}")
+            started = time.monotonic()
+            async with http.post(url, data=body, headers=signed_headers(body)) as response:
+                await response.read()
+            return started
+
+        async def hooked(hook: str) -> dict[str, Any]:
+            for _ in range(300):
+                async with http.get(slack_url + "/_recorded") as response:
+                    seen = await response.json()
+                found = [p for p in seen["url_posts"] if p["hook"] == hook]
+                if found:
+                    return dict(found[0])
+                await asyncio.sleep(0.02)
+            raise RuntimeError(f"no answer on {hook}")
+
+        for _ in range(200):  # until the app listens (and has made Bolt's first auth.test)
+            try:
+                await send("help", "warm")
+                break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+        for run in range(runs + 1):  # the first run warms the connections up; not counted
+            hook = f"list-{run}"
+            started = await send("", hook)
+            acked = time.monotonic() - started
+            answer = await hooked(hook)
+            if run:
+                acks.append(acked)
+                posted.append(answer["at"] - started)  # both monotonic clocks of this machine
+            head = str(answer["body"].get("text", ""))
+    return acks, posted, head
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rooms", type=int, default=50)
+    parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    jobs = "\n".join(f"room-{n:04d}/job-{n:04d}" for n in range(args.rooms))
+    standin = ["--room", "unused", "--ak", AK, "--sk", SK, "--latency", str(args.latency)]
+    port = free_port()
+    with (
+        standin_process("bot.sandbox.standins.metastudio", *standin, stdin=jobs) as metastudio,
+        standin_process("bot.sandbox.standins.slack") as slack_url,
+    ):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=ROOT,
+            env=bot_env(metastudio, slack_url, port),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            acks, posted, head = asyncio.run(
+                measure(f"http://127.0.0.1:{port}/slack/events", slack_url, args.runs)
+            )
+        finally:
+            process.terminate()
+            process.wait(30)
+    print(head.splitlines()[0] if head else "(no answer)")
+    print(
+        f"{args.rooms} live rooms, {args.latency * 1000:.0f} ms per MetaStudio answer: "
+        f"/stoplive -> list posted in median {statistics.median(posted):.2f} s "
+        f"(best {min(posted):.2f} s, worst {max(posted):.2f} s, {args.runs} runs; "
+        f"target ≤ {TARGET_SECONDS:.0f} s); ack median {statistics.median(acks) * 1000:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
