@@ -35,6 +35,7 @@ TIMEOUT_SECONDS = 1.0
 # default pool refuses the 101st concurrent call outright, which under a 200-click burst
 # refused half the stops (bench/replicas.py).
 MAX_CONNECTIONS = 16
+POOL_WAIT_SECONDS = 5.0  # a burst queues behind them; a Redis that is down fails at connect
 PREFIX = "stoplive:"
 
 T = TypeVar("T")
@@ -139,7 +140,7 @@ class RedisStore:
             pool = BlockingConnectionPool.from_url(
                 url,
                 max_connections=MAX_CONNECTIONS,
-                timeout=2 * timeout,  # waiting for a free connection is bounded too
+                timeout=POOL_WAIT_SECONDS,  # waiting for a free connection is bounded too
                 decode_responses=True,
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
