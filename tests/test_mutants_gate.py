@@ -8,13 +8,15 @@ import time
 
 from bot.stopflow import messages, notices
 from bot.stopflow.allowlist import Allowlist
-from bot.stopflow.command import StopTarget
+from bot.stopflow.command import ListLive, RoomSearch, StopTarget
 from bot.stopflow.gate import Admitted, AdmittedClick, Click, CommandRequest, Gate, Refusal
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import Ticket, TicketKey
 
 KEY = TicketKey.from_signing_secret("gate-mutants-secret")
-ROOM, OTHER_ROOM, JOB = "room-1", "room-2", "job-1"
+ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
+OTHER_ROOM = "0f4c7a2e-1b3d-4e5f-8a9b-0c1d2e3f4a5b"
+JOB = "26f06524-4f75-4b3a-a853-b649a21aaf66"
 ALICE, BOB, MALLORY = "U0ALICE01", "U0BOB0002", "U0MALLORY"
 CONTACT = "the on-call leads"
 CHANNELS = frozenset({"C1", "C2"})
@@ -80,7 +82,7 @@ def test_a_command_that_cannot_be_read_gets_help_with_the_problem() -> None:
 
 def test_plain_help_is_a_refusal_with_nothing_to_record() -> None:
     assert command("help") == Refusal(messages.help_text(), "")
-    assert command("") == Refusal(messages.help_text(), "")
+    assert command("--help") == Refusal(messages.help_text(), "")
 
 
 def test_an_admitted_command_carries_its_target_and_grant() -> None:
@@ -90,6 +92,14 @@ def test_an_admitted_command_carries_its_target_and_grant() -> None:
     assert admitted.grant.app_user_id == "ops-bob"
 
 
+def test_a_list_or_a_search_is_admitted_without_a_room_check() -> None:
+    listed = command("list", user=BOB)
+    searched = command("spring sale", user=BOB)
+    assert isinstance(listed, Admitted) and listed.target == ListLive()
+    assert isinstance(searched, Admitted) and searched.target == RoomSearch("spring sale")
+    assert listed.grant.rooms == frozenset({OTHER_ROOM})
+
+
 def test_target_of_reads_only_a_stop_request() -> None:
     def target(text: str) -> StopTarget | None:
         return Gate.target_of(CommandRequest(ALICE, "C1", text, "https://hooks/y"))
@@ -97,8 +107,9 @@ def test_target_of_reads_only_a_stop_request() -> None:
     assert target(f"{ROOM} {JOB}") == StopTarget(ROOM, JOB)
     assert target(ROOM) == StopTarget(ROOM, None)
     assert target("help") is None
-    assert target("a b c") is None
-    assert target("../etc") is None
+    assert target("list") is None
+    assert target("spring sale") is None
+    assert target(f"{ROOM} {JOB} extra") is None
 
 
 def test_a_click_with_a_bad_value_is_told_to_the_clicker() -> None:

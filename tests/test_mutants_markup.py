@@ -138,3 +138,29 @@ def test_a_button_lets_emoji_codes_render_and_keeps_its_block_id() -> None:
     assert block["block_id"] == "confirm-1"
     labelled = markup.button("Stop", "stop", "v", accessibility_label="Stop <the job>")
     assert labelled.to_dict()["accessibility_label"] == "Stop \u2039the job\u203a"
+
+
+@pytest.mark.usefixtures("far_east_clock")
+def test_the_fallback_day_and_time_is_utc_whatever_the_server_zone() -> None:
+    moment = datetime(2026, 11, 24, 20, 3, tzinfo=UTC)  # already the 25th in UTC+8
+    assert markup.day_and_time(moment) == (
+        f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|Nov 24 20:03 UTC>"
+    )
+
+
+def test_a_slack_link_is_made_only_for_a_plain_slack_page() -> None:
+    url = "https://acme.slack.com/archives/C0INCIDENT/p1764212345000100?thread_ts=1.2&cid=C1"
+    assert markup.slack_link(url, "the <request> & more") == (
+        "<https://acme.slack.com/archives/C0INCIDENT/p1764212345000100?thread_ts=1.2&amp;cid=C1"
+        "|the &lt;request&gt; &amp; more>"
+    )
+    for bad in (
+        "http://acme.slack.com/archives/C1",
+        "https://evil.example/archives/C1",
+        "https://acme.slack.com.evil.example/x",
+        "https://acme.slack.com/a|b",
+        "https://acme.slack.com/a>b",
+        "https://acme.slack.com/",
+        "https://acme.slack.com/x\n",
+    ):
+        assert markup.slack_link(bad, "x") is None

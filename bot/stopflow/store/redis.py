@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -30,6 +30,12 @@ from bot.stopflow.store.base import UPDATABLE, JournalEntry, StoreUnavailable, r
 from bot.stopflow.store.memory import KEEP_FINISHED
 
 TIMEOUT_SECONDS = 1.0
+# Connections one replica opens at most. Callers beyond them wait for a free one (each store
+# call holds it for a round trip, well under a millisecond) instead of failing: redis-py's
+# default pool refuses the 101st concurrent call outright, which under a 200-click burst
+# refused half the stops (bench/replicas.py).
+MAX_CONNECTIONS = 16
+POOL_WAIT_SECONDS = 5.0  # a burst queues behind them; a Redis that is down fails at connect
 PREFIX = "stoplive:"
 
 T = TypeVar("T")
@@ -131,8 +137,10 @@ class RedisStore:
         """Nothing is connected until the first call. ValueError if ``url`` is not a Redis URL
         (the message does not repeat the URL: it may hold a password)."""
         try:
-            self._redis: Redis = Redis.from_url(
+            pool = BlockingConnectionPool.from_url(
                 url,
+                max_connections=MAX_CONNECTIONS,
+                timeout=POOL_WAIT_SECONDS,  # waiting for a free connection is bounded too
                 decode_responses=True,
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
@@ -142,6 +150,7 @@ class RedisStore:
                 # restart would fail instead of reconnecting.
                 protocol=2,
             )
+            self._redis: Redis = Redis.from_pool(pool)
         except ValueError as exc:
             raise ValueError(f"not a usable Redis URL: {exc}") from None
         self._keep_finished = keep_finished
