@@ -18,6 +18,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -31,10 +32,16 @@ from tests.harness import ALICE, SIGNING_SECRET, command_body, signed_headers
 TARGET_SECONDS = 2.0
 
 
-def bot_env(metastudio_url: str, slack_url: str, port: int) -> dict[str, str]:
+def bot_env(metastudio_url: str, slack_url: str, port: int, workdir: str) -> dict[str, str]:
+    """The bot's environment: this one's minus every setting stoplive reads, plus the bench's.
+    It runs in ``workdir`` (no ``.env`` there) and keeps its journal there too."""
     outside = ("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_", "REDIS_URL", "PORT")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(outside)}
+    path = os.pathsep.join(p for p in (str(ROOT), inherited.get("PYTHONPATH", "")) if p)
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(outside)},
+        **inherited,
+        "PYTHONPATH": path,
+        "STOPLIVE_STATE_FILE": os.path.join(workdir, "stoplive-state.db"),
         "METASTUDIO_PROJECT_ID": DEFAULT_PROJECT_ID,
         "METASTUDIO_ENDPOINT": metastudio_url,
         "HUAWEICLOUD_SDK_AK": AK,
@@ -104,11 +111,12 @@ def main() -> None:
     with (
         standin_process("bot.sandbox.standins.metastudio", *standin, stdin=jobs) as metastudio,
         standin_process("bot.sandbox.standins.slack") as slack_url,
+        tempfile.TemporaryDirectory(prefix="stoplive-bench-") as workdir,
     ):
         process = subprocess.Popen(
             [sys.executable, "-m", "bot"],
-            cwd=ROOT,
-            env=bot_env(metastudio, slack_url, port),
+            cwd=workdir,
+            env=bot_env(metastudio, slack_url, port, workdir),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
