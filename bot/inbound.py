@@ -14,7 +14,8 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode
+from typing import Any
+from urllib.parse import parse_qsl
 
 from bot.config import SLACK_RESPONSE_HOSTS
 from bot.listeners.payloads import (
@@ -42,11 +43,7 @@ class Refusal:
 @dataclass(frozen=True)
 class Accepted:
     kind: str  # "command", "block_actions", "ssl_check", "event" or "url_verification"
-    body: str  # the canonical body Bolt gets: a form, or JSON for the Events API
-
-    @property
-    def content_type(self) -> str:
-        return JSON if self.kind in ("event", "url_verification") else FORM
+    payload: dict[str, Any]  # what Bolt gets: the checked fields only, as Socket Mode's are
 
 
 def check_signature(
@@ -96,8 +93,4 @@ def sort_body(
         return Refusal(400, verdict.reason)
     if isinstance(verdict, NotOurs):
         return Refusal(404, "not_handled")
-    if verdict.kind == "block_actions":
-        return Accepted(verdict.kind, urlencode({"payload": json.dumps(verdict.canonical)}))
-    if verdict.kind in ("event", "url_verification"):
-        return Accepted(verdict.kind, json.dumps(verdict.canonical))
-    return Accepted(verdict.kind, urlencode(verdict.canonical))
+    return Accepted(verdict.kind, verdict.canonical)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 
 import pytest
@@ -90,6 +91,19 @@ def test_an_id_is_a_uuid_or_32_hex_digits_and_nothing_else() -> None:
 
 def test_a_query_of_exactly_the_limit_is_a_search() -> None:
     assert parse("x" * QUERY_MAX) == RoomSearch("x" * QUERY_MAX)
+
+
+@given(st.text(max_size=200))
+def test_text_with_an_invisible_character_is_refused_and_any_other_is_not_for_that(
+    text: str,
+) -> None:
+    invisible = [c for c in text if not c.isspace() and unicodedata.category(c)[0] == "C"]
+    try:
+        parse(text)
+    except UsageError as exc:
+        assert ("invisible or control character" in str(exc)) == bool(invisible)
+    else:
+        assert not invisible
 
 
 @given(st.text(max_size=200))

@@ -4,6 +4,7 @@ requester's "Done" note and the audit copy's origin."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -299,6 +300,22 @@ async def test_recent_shows_the_requester_the_last_day_of_stops(start_bot: BotFa
     shown = json.dumps(answer["blocks"], ensure_ascii=False)
     assert "*✅ Stopped* · by <@U0ALICE01>" in shown and f"<{link}|channel message>" in shown
     assert f"Room `{ROOM}` · Job `{JOB}`" in shown
+
+
+async def test_the_workspace_address_is_asked_once_and_only_for_recent(
+    start_bot: BotFactory,
+) -> None:
+    bot = await start_bot()
+    await stop(bot)  # a command and a click: neither needs the address
+    bolts_own = len(bot.slack.calls("auth.test"))
+    assert bolts_own <= 1
+    hooks = await asyncio.gather(*(bot.command("recent", user=u) for u in (ALICE, BOB, ALICE)))
+    answers = [await bot.first_post(hook) for _, hook in hooks]
+    assert all(f"{WORKSPACE_URL}archives/{CHANNEL}/p" in json.dumps(a) for a in answers)
+    assert len(bot.slack.calls("auth.test")) == bolts_own + 1  # three at once shared one call
+    _, hook = await bot.command("recent", user=BOB)
+    await bot.first_post(hook)
+    assert len(bot.slack.calls("auth.test")) == bolts_own + 1  # and it is kept
 
 
 async def test_recent_is_refused_off_the_allowlist_in_the_ack(start_bot: BotFactory) -> None:

@@ -8,11 +8,12 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Sequence
 
 import pytest
 
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
-from bot.stopflow.store import JournalEntry, MemoryStore, StoreUnavailable
+from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, CHANNEL
 from tests.redis_server import RedisServer
@@ -41,9 +42,11 @@ class TimelineStore(MemoryStore):
     def _note(self, what: str) -> None:
         self.timeline.append((what, len(self.metastudio.calls("POST", "/stop"))))
 
-    async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
+    async def begin(
+        self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
+    ) -> Taken | None:
         self._note(f"begin:{entry.step}")
-        await super().begin(entry, owner, lease)
+        return await super().begin(entry, owner, lease, claims)
 
     async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
         self._note("update:" + ",".join(sorted(changes)))
@@ -69,9 +72,11 @@ class FlakyStore(MemoryStore):
         self._check()
         return await super().claim(key, holder, ttl)
 
-    async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
+    async def begin(
+        self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
+    ) -> Taken | None:
         self._check()
-        await super().begin(entry, owner, lease)
+        return await super().begin(entry, owner, lease, claims)
 
     async def ping(self) -> None:
         self._check()

@@ -63,10 +63,7 @@ def test_url_verification_is_answered_with_its_challenge_only() -> None:
     verdict = sort_body(
         json.dumps({"type": "url_verification", "challenge": "c-1", "token": "t"}).encode(), JSON
     )
-    assert verdict == Accepted(
-        "url_verification", '{"type": "url_verification", "challenge": "c-1"}'
-    )
-    assert verdict.content_type == JSON
+    assert verdict == Accepted("url_verification", {"type": "url_verification", "challenge": "c-1"})
 
 
 @pytest.mark.parametrize(

@@ -186,6 +186,23 @@ def test_data_is_one_inert_line_cut_between_entities(value: str, limit: int) -> 
         assert len(inner) <= limit and inner.endswith("…") and full.startswith(inner[:-1])
 
 
+def one_line_by_definition(value: str) -> str:
+    """one_line as its docstring defines it, character by character (no fast path)."""
+    kept = []
+    for char in value:
+        category = unicodedata.category(char)
+        if category[0] == "Z" or char in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85":
+            kept.append(" ")
+        elif category[0] != "C":
+            kept.append(char)
+    return " ".join("".join(kept).split())
+
+
+@given(st.one_of(foreign, st.text(alphabet=st.characters(codec="utf-8"))))
+def test_one_line_is_its_definition_fast_path_or_not(value: str) -> None:
+    assert markup.one_line(value) == one_line_by_definition(value)
+
+
 @given(foreign)
 def test_plain_text_is_one_clean_line(value: str) -> None:
     shown = markup.plain(value)

@@ -41,6 +41,21 @@ def test_safe_text_keeps_short_clean_text_as_it_is(value: str) -> None:
         assert safe_text(value, len(value) - 1).endswith(ELLIPSIS)
 
 
+def safe_text_by_definition(value: str, limit: int) -> str:
+    """safe_text as its docstring defines it, character by character (no fast path)."""
+    inspected = value[: limit * 2 + 16]
+    cleaned = "".join(" " if unicodedata.category(c).startswith("C") else c for c in inspected)
+    words = " ".join(cleaned.split())
+    if len(words) <= limit and len(inspected) == len(value):
+        return words
+    return words[: max(limit - 1, 0)].rstrip() + ELLIPSIS
+
+
+@given(st.text() | st.text(st.characters(codec="utf-8"), max_size=300), st.integers(1, 200))
+def test_safe_text_is_its_definition_fast_path_or_not(value: str, limit: int) -> None:
+    assert safe_text(value, limit) == safe_text_by_definition(value, limit)
+
+
 @given(JSON)
 def test_safe_text_takes_anything(value: Any) -> None:
     assert len(safe_text(value, 50)) <= 50

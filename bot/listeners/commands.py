@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,9 +23,8 @@ def register(
     app: AsyncApp, workflow: StopWorkflow, background: Background, workspace: Workspace
 ) -> None:
     async def follow_up(request: CommandRequest, client: AsyncWebClient) -> None:
-        # the workspace's address, for links to channel messages (``recent``); asked once
-        request = replace(request, workspace_url=await workspace.url(client))
-        reply = await workflow.answer_later(request)
+        # the workspace's address, for links to channel messages: only ``recent`` asks for it
+        reply = await workflow.answer_later(request, lambda: workspace.url(client))
         if reply is not None:
             await send_to_response_url(
                 client, request.response_url, reply, response_type="ephemeral"

@@ -22,8 +22,14 @@ def safe_text(value: object, limit: int) -> str:
     text = value if isinstance(value, str) else str(value)
     # Look at a little more than we keep, so a huge body costs nothing.
     inspected = text[: limit * 2 + 16]
-    cleaned = "".join(
-        " " if unicodedata.category(char).startswith("C") else char for char in inspected
+    # ``isprintable`` is False for every "C" character: most text (a request ID) has none
+    # and skips the per-character loop
+    cleaned = (
+        inspected
+        if inspected.isprintable()
+        else "".join(
+            " " if unicodedata.category(char).startswith("C") else char for char in inspected
+        )
     )
     words = " ".join(cleaned.split())
     if len(words) <= limit and len(inspected) == len(text):

@@ -107,6 +107,8 @@ def _ids(words: list[str]) -> StopTarget:
 def _refuse_invisible(text: str) -> None:
     """Control, format (bidi, zero-width), private-use and unassigned characters cannot be
     typed on purpose and would never match a name; say which, rather than search for them."""
+    if text.isprintable():  # no "C" character at all: spares typed text the loop below
+        return
     for char in text:
         if char.isspace():
             continue

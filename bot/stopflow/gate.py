@@ -25,7 +25,6 @@ class CommandRequest:
     channel_id: str
     text: str
     response_url: str
-    workspace_url: str = ""  # https://acme.slack.com/ as Slack's auth.test gave it; "" unknown
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ the library checks Slack's limits; what it does not check (50 blocks a message) 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -88,8 +89,14 @@ class Reply:
 def one_line(value: object) -> str:
     """``value`` as a single line: control, format (bidi, zero-width), surrogate, private-use
     and unassigned characters removed; line breaks and runs of spaces become one space."""
+    text = "" if value is None else str(value)
+    if text.isprintable():
+        # Nothing to remove: ``isprintable`` is False for every "C" (other) and "Z"
+        # (separator) character but the ASCII space. Most text is IDs and names, and this
+        # C-speed check spares them the per-character loop below (bench/burst.py).
+        return " ".join(text.split())
     kept: list[str] = []
-    for char in "" if value is None else str(value):
+    for char in text:
         category = unicodedata.category(char)
         if category[0] == "Z" or char in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85":
             kept.append(" ")
@@ -150,7 +157,14 @@ def plain(value: object, limit: int = MAX_BUTTON_TEXT) -> str:
 def words(template: str, /, **values: Mrkdwn) -> Mrkdwn:
     """Our own words, with ``{name}`` slots for :class:`Mrkdwn` pieces. The template's ``&<>``
     are escaped too, so a placeholder such as ``<room_id>`` shows as written."""
-    return Mrkdwn(_entities(template).format(**values))
+    return Mrkdwn(_escaped_template(template).format(**values))
+
+
+@functools.lru_cache(maxsize=1024)
+def _escaped_template(template: str) -> str:
+    """Templates are our own sentences (only numbers, spans of time and our own words are
+    ever spliced into one), few enough that each is escaped once, not once per message."""
+    return _entities(template)
 
 
 def join(separator: str, parts: list[Mrkdwn]) -> Mrkdwn:

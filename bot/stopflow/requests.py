@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -38,6 +38,9 @@ from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import Ticket
 
 T = TypeVar("T")
+WorkspaceUrl = Callable[[], Awaitable[str]]
+"""The workspace's address (``https://acme.slack.com/``, "" while unknown), asked only when a
+reply links to channel messages."""
 # What a read before confirming may fail with; each is said to the requester, never raised.
 LOOKUP_FAILURES = (
     MetaStudioError,
@@ -96,7 +99,9 @@ class RequestDesk:
             )
         return checked.reply
 
-    async def answer_later(self, request: CommandRequest) -> Reply | None:
+    async def answer_later(
+        self, request: CommandRequest, workspace_url: WorkspaceUrl
+    ) -> Reply | None:
         """After the ack: the confirmation, or the live jobs to choose from (of one room, of
         the rooms whose name matches, or of every room), as MetaStudio sees them. None if
         :meth:`answer_now` already said all there is to say."""
@@ -109,7 +114,7 @@ class RequestDesk:
         room_id: str | None
         job_id: str | None
         if isinstance(target, ShowRecent):
-            reply = await self._history.recent(grant, request.workspace_url)
+            reply = await self._history.recent(grant, await workspace_url())
             room_id, job_id, detail, outcome = None, None, "recent", "recent_shown"
         elif isinstance(target, StopTarget):
             room_id, job_id, detail = target.room_id, target.job_id, None

@@ -37,7 +37,7 @@ from bot.stopflow.outcome import Outcome, Verdict
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
 from bot.stopflow.requests import describe
-from bot.stopflow.store import JournalEntry, StateStore, StoreUnavailable
+from bot.stopflow.store import Claim, JournalEntry, StateStore, StoreUnavailable
 from bot.stopflow.tickets import Ticket
 
 log = logging.getLogger(__name__)
@@ -155,59 +155,53 @@ class StopSupervisor:
     # --- a live click -------------------------------------------------------------------
 
     async def run(self, admitted: AdmittedClick, outlet: Outlet, started: float) -> None:
-        """Claim the confirmation and the job, journal the stop, send it, watch it, tell."""
+        """Claim the confirmation and the job, journal the stop (one store call), send it,
+        watch it, tell."""
         ticket, grant = admitted.ticket, admitted.grant
-        job_key = f"job:{ticket.room_id}:{ticket.job_id}"
-        try:
-            ttl = max(ticket.expires_at - time.time(), 1.0)
-            if await self._store.claim(f"ticket:{ticket.id}", ticket.requester, ttl) is not None:
-                CLAIM_CONFLICTS.labels("ticket").inc()
-                await self._note(outlet.to_clicker(notices.already_used()))
-                self._record("confirm", ticket, "ignored_already_used", grant.app_user_id, started)
-                return
-            claim_ttl = self.deadline + 2 * DELIVERY_SECONDS + LEASE
-            holder = await self._store.claim(job_key, ticket.requester, claim_ttl)
-        except StoreUnavailable as exc:
-            await self._fail_closed("claim", ticket, grant.app_user_id, outlet, started, exc)
-            return
-        if holder is not None:
-            CLAIM_CONFLICTS.labels("job").inc()
-            await self._note(outlet.to_clicker(notices.already_stopping(ticket, holder)))
-            self._record(
-                "confirm",
-                ticket,
-                "refused_in_flight",
-                grant.app_user_id,
-                started,
-                detail=f"already being stopped by {holder}",
-            )
-            return
-        try:
-            await self._journaled(ticket, grant.app_user_id, outlet, started)
-        finally:
-            await self._quietly("release", self._store.release(job_key, ticket.requester))
-
-    async def _journaled(
-        self, ticket: Ticket, app_user: str, outlet: Outlet, started: float
-    ) -> None:
+        ticket_key, job_key = f"ticket:{ticket.id}", f"job:{ticket.room_id}:{ticket.job_id}"
+        claims = (
+            Claim(ticket_key, ticket.requester, max(ticket.expires_at - time.time(), 1.0)),
+            Claim(job_key, ticket.requester, self.deadline + 2 * DELIVERY_SECONDS + LEASE),
+        )
         entry = JournalEntry(
             stop_id=ticket.id,
             room_id=ticket.room_id,
             job_id=ticket.job_id,
             requester=ticket.requester,
             channel_id=ticket.channel_id,
-            app_user_id=app_user,
+            app_user_id=grant.app_user_id,
             response_url=ticket.response_url,
             created_at=time.time(),
             step="sent",
         )
         try:
-            await self._store.begin(entry, self.replica, LEASE)
+            taken = await self._store.begin(entry, self.replica, LEASE, claims)
         except StoreUnavailable as exc:
-            await self._fail_closed("begin", ticket, app_user, outlet, started, exc)
+            # Nothing is released: whether the store took the claims before it failed is
+            # unknown, and a claim held a few minutes too long is safer than a second stop.
+            await self._fail_closed("begin", ticket, grant.app_user_id, outlet, started, exc)
             return
-        progress = Progress(entry, ticket, started)
-        await self._supervise(progress, outlet)
+        if taken is None:
+            try:
+                await self._supervise(Progress(entry, ticket, started), outlet)
+            finally:
+                await self._quietly("release", self._store.release(job_key, ticket.requester))
+            return
+        if taken.key == ticket_key:
+            CLAIM_CONFLICTS.labels("ticket").inc()
+            await self._note(outlet.to_clicker(notices.already_used()))
+            self._record("confirm", ticket, "ignored_already_used", grant.app_user_id, started)
+            return
+        CLAIM_CONFLICTS.labels("job").inc()
+        await self._note(outlet.to_clicker(notices.already_stopping(ticket, taken.holder)))
+        self._record(
+            "confirm",
+            ticket,
+            "refused_in_flight",
+            grant.app_user_id,
+            started,
+            detail=f"already being stopped by {taken.holder}",
+        )
 
     async def _supervise(self, progress: Progress, outlet: Outlet) -> None:
         """Run the stop under its deadline and turn whatever happens into one outcome."""
@@ -259,14 +253,19 @@ class StopSupervisor:
             progress.problem, progress.unreadable = describe(exc), True
         else:
             progress.answered, progress.request_id = True, accepted.request_id
-        await self._journal(
-            progress,
-            step="answered" if progress.answered else "unanswered",
-            request_id=progress.request_id,
-        )
         reply = messages.stop_sent(ticket, answered=progress.answered)
-        ts = await self._deliver(
-            outlet.announce(reply, final=False, fallback_url=ticket.response_url), DELIVERY_SECONDS
+        # The journal learns the stop's answer while the channel hears of it: neither waits
+        # for the other (a take-over reads the job either way).
+        ts, _ = await asyncio.gather(
+            self._deliver(
+                outlet.announce(reply, final=False, fallback_url=ticket.response_url),
+                DELIVERY_SECONDS,
+            ),
+            self._journal(
+                progress,
+                step="answered" if progress.answered else "unanswered",
+                request_id=progress.request_id,
+            ),
         )
         CLICK_TO_ANNOUNCE_SECONDS.observe(time.monotonic() - progress.started)
         if ts:

@@ -34,7 +34,7 @@ from bot.stopflow.history import History
 from bot.stopflow.markup import Reply
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
-from bot.stopflow.requests import Asker, RequestDesk
+from bot.stopflow.requests import Asker, RequestDesk, WorkspaceUrl
 from bot.stopflow.stopping import LEASE, StopSupervisor
 from bot.stopflow.store import StateStore, StoreUnavailable
 
@@ -71,10 +71,13 @@ class StopWorkflow:
         """Help, usage or a refusal, for the ack itself; None if :meth:`answer_later` has it."""
         return self._desk.answer_now(request)
 
-    async def answer_later(self, request: CommandRequest) -> Reply | None:
+    async def answer_later(
+        self, request: CommandRequest, workspace_url: WorkspaceUrl
+    ) -> Reply | None:
         """After the ack: the confirmation, or a list of live jobs to choose from (a room's,
-        a room-name search's, or every one the requester may stop)."""
-        return await self._desk.answer_later(request)
+        a room-name search's, or every one the requester may stop). ``workspace_url`` is
+        awaited only for ``recent`` (its links need the workspace's address)."""
+        return await self._desk.answer_later(request, workspace_url)
 
     # --- buttons ------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ and never knows which one: Redis when several replicas share the work, a SQLite 
 default, memory in unit tests.
 """
 
-from bot.stopflow.store.base import JournalEntry, StateStore, StoreUnavailable
+from bot.stopflow.store.base import Claim, JournalEntry, StateStore, StoreUnavailable, Taken
 from bot.stopflow.store.memory import MemoryStore
 from bot.stopflow.store.redis import RedisStore
 from bot.stopflow.store.sqlite import DEFAULT_STATE_FILE, SqliteStore
@@ -23,11 +23,13 @@ def open_store(redis_url: str | None, state_file: str) -> StateStore:
 
 __all__ = [
     "DEFAULT_STATE_FILE",
+    "Claim",
     "JournalEntry",
     "MemoryStore",
     "RedisStore",
     "SqliteStore",
     "StateStore",
     "StoreUnavailable",
+    "Taken",
     "open_store",
 ]

@@ -12,6 +12,7 @@ sent without a claim and a journal entry).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Protocol
 
@@ -84,6 +85,23 @@ class JournalEntry:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A once-only hold to take: ``key`` for ``holder``, for ``ttl`` seconds."""
+
+    key: str
+    holder: str
+    ttl: float
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A claim somebody already holds: ``holder`` has ``key``."""
+
+    key: str
+    holder: str
+
+
 # The fields a caller may change with :meth:`StateStore.update`.
 UPDATABLE = frozenset({"step", "channel_ts", "request_id", "outcome", "detail"})
 
@@ -100,8 +118,14 @@ class StateStore(Protocol):
     async def release(self, key: str, holder: str) -> None:
         """Give ``key`` back, only if ``holder`` still holds it."""
 
-    async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
-        """Write a new journal entry owned by ``owner`` with a lease of ``lease`` seconds."""
+    async def begin(
+        self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
+    ) -> Taken | None:
+        """Take ``claims`` in order, then write a new journal entry owned by ``owner`` with a
+        lease of ``lease`` seconds; all in one step (one round trip: a confirmed stop waits
+        for it). At the first claim somebody else holds, stop and return it: the entry is not
+        written, and the claims before it stay taken, as if each had been asked on its own.
+        None when the entry was written."""
 
     async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
         """Apply ``changes`` (fields in UPDATABLE) and renew the lease, if ``owner`` still owns

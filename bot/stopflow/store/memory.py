@@ -7,8 +7,15 @@ awaits inside a check-and-set), so the workflow's tests exercise the real contra
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
-from bot.stopflow.store.base import UPDATABLE, JournalEntry, require_storable
+from bot.stopflow.store.base import (
+    UPDATABLE,
+    Claim,
+    JournalEntry,
+    Taken,
+    require_storable,
+)
 
 KEEP_FINISHED = 24 * 3600.0
 
@@ -34,10 +41,17 @@ class MemoryStore:
         if self._claims.get(key, ("", 0.0))[0] == holder:
             del self._claims[key]
 
-    async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
+    async def begin(
+        self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
+    ) -> Taken | None:
         entry = entry.with_changes(owner=owner, lease_until=time.time() + lease)
         entry.to_record()  # refuses text a shared store could not keep
+        for claim in claims:
+            holder = await self.claim(claim.key, claim.holder, claim.ttl)  # never awaits
+            if holder is not None:
+                return Taken(claim.key, holder)
         self._journal[entry.stop_id] = entry
+        return None
 
     async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
         unknown = set(changes) - UPDATABLE

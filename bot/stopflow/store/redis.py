@@ -26,7 +26,14 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from bot.metrics import STORE_ERRORS
-from bot.stopflow.store.base import UPDATABLE, JournalEntry, StoreUnavailable, require_storable
+from bot.stopflow.store.base import (
+    UPDATABLE,
+    Claim,
+    JournalEntry,
+    StoreUnavailable,
+    Taken,
+    require_storable,
+)
 from bot.stopflow.store.memory import KEEP_FINISHED
 
 TIMEOUT_SECONDS = 1.0
@@ -52,14 +59,23 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 """
 
-# KEYS[1] entry, KEYS[2] leases, KEYS[3] created; ARGV stop_id, lease_until, created_at, then
-# the entry's field/value pairs. Replaces a kept finished entry of the same id, and its expiry.
+# KEYS[1] entry, KEYS[2] leases, KEYS[3] created, then one key per claim; ARGV stop_id,
+# lease_until, created_at, the number of claims n, n holder/ttl-in-ms pairs, then the entry's
+# field/value pairs. Takes the claims in order; at one already held, returns {its position,
+# its holder} and writes nothing more. Else replaces a kept finished entry of the same id, and
+# its expiry, and returns 0.
 _BEGIN = """
+local n = tonumber(ARGV[4])
+for i = 1, n do
+  if not redis.call('SET', KEYS[3 + i], ARGV[3 + 2 * i], 'NX', 'PX', ARGV[4 + 2 * i]) then
+    return {i, redis.call('GET', KEYS[3 + i])}
+  end
+end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, 5 + 2 * n))
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return 1
+return 0
 """
 
 # KEYS[1] entry, KEYS[2] leases; ARGV stop_id, owner, lease_until, then field/value pairs.
@@ -180,13 +196,38 @@ class RedisStore:
         require_storable(key=key, holder=holder)
         await self._call("release", lambda: self._release([self._claims + key], [holder]))
 
-    async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
+    async def begin(
+        self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
+    ) -> Taken | None:
         entry = entry.with_changes(owner=owner, lease_until=time.time() + lease)
         record = entry.to_record()
+        for claim in claims:
+            require_storable(key=claim.key, holder=claim.holder)
+        holds = [text for c in claims for text in (c.holder, str(_milliseconds(c.ttl)))]
         pairs = [text for field in record.items() for text in field]
-        args = [entry.stop_id, record["lease_until"], record["created_at"], *pairs]
-        keys = [self._entries + entry.stop_id, self._leases, self._created]
-        await self._call("begin", lambda: self._begin(keys, args))
+        args = [
+            entry.stop_id,
+            record["lease_until"],
+            record["created_at"],
+            str(len(claims)),
+            *holds,
+            *pairs,
+        ]
+        keys = [
+            self._entries + entry.stop_id,
+            self._leases,
+            self._created,
+            *(self._claims + c.key for c in claims),
+        ]
+        answer = await self._call("begin", lambda: self._begin(keys, args))
+        if answer == 0:
+            return None
+        try:
+            position, holder = answer
+            return Taken(claims[int(position) - 1].key, str(holder))
+        except (TypeError, ValueError, IndexError):
+            STORE_ERRORS.labels("begin").inc()
+            raise StoreUnavailable("Redis begin: unreadable answer") from None
 
     async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
         unknown = set(changes) - UPDATABLE

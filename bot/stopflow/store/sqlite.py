@@ -15,14 +15,21 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import astuple, fields
 from typing import TypeVar
 
 from bot.metrics import STORE_ERRORS
-from bot.stopflow.store.base import UPDATABLE, JournalEntry, StoreUnavailable, require_storable
+from bot.stopflow.store.base import (
+    UPDATABLE,
+    Claim,
+    JournalEntry,
+    StoreUnavailable,
+    Taken,
+    require_storable,
+)
 from bot.stopflow.store.memory import KEEP_FINISHED
 
 DEFAULT_STATE_FILE = "stoplive-state.db"  # STOPLIVE_STATE_FILE default (bot/config.py)
@@ -66,6 +73,39 @@ def _write_transaction(db: sqlite3.Connection) -> Iterator[None]:
     db.execute("COMMIT")
 
 
+def _switch_to_wal(db: sqlite3.Connection, within: float) -> None:
+    """Put the file in WAL mode, waiting up to ``within`` seconds for another connection.
+
+    SQLite answers this pragma "database is locked" at once, without its busy handler, while
+    another connection is opening the same new file: two processes starting together (a
+    restart overlapping its predecessor, ``python -m bot check``) failed one time in six.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.01)
+
+
+def _take(db: sqlite3.Connection, claims: Sequence[Claim]) -> Taken | None:
+    """Inside a write transaction: take ``claims`` in order, up to the first one held."""
+    now = time.time()
+    db.execute("DELETE FROM claims WHERE expires <= ?", (now,))
+    for claim in claims:
+        row = db.execute("SELECT holder FROM claims WHERE key = ?", (claim.key,)).fetchone()
+        if row is not None:
+            return Taken(claim.key, str(row[0]))
+        db.execute(
+            "INSERT INTO claims VALUES (?, ?, ?)", (claim.key, claim.holder, now + claim.ttl)
+        )
+    return None
+
+
 def _entry(row: tuple[object, ...]) -> JournalEntry:
     return JournalEntry.from_record(
         {name: str(value) for name, value in zip(_COLUMNS, row, strict=True)}
@@ -95,14 +135,9 @@ class SqliteStore:
         require_storable(key=key, holder=holder)
 
         def work(db: sqlite3.Connection) -> str | None:
-            now = time.time()
             with _write_transaction(db):
-                db.execute("DELETE FROM claims WHERE expires <= ?", (now,))
-                row = db.execute("SELECT holder FROM claims WHERE key = ?", (key,)).fetchone()
-                if row is not None:
-                    return str(row[0])
-                db.execute("INSERT INTO claims VALUES (?, ?, ?)", (key, holder, now + ttl))
-                return None
+                taken = _take(db, [Claim(key, holder, ttl)])
+            return None if taken is None else taken.holder
 
         return await self._run("claim", work)
 
@@ -114,15 +149,26 @@ class SqliteStore:
 
         await self._run("release", work)
 
-    async def begin(self, entry: JournalEntry, owner: str, lease: float) -> None:
+    async def begin(
+        self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
+    ) -> Taken | None:
         entry.with_changes(owner=owner).to_record()  # refuses text it cannot keep
+        for claim in claims:
+            require_storable(key=claim.key, holder=claim.holder)
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: sqlite3.Connection) -> Taken | None:
             row = astuple(entry.with_changes(owner=owner, lease_until=time.time() + lease))
             marks = ", ".join("?" * len(row))
-            db.execute(f"INSERT OR REPLACE INTO journal ({_COLUMN_LIST}) VALUES ({marks})", row)
+            with _write_transaction(db):
+                taken = _take(db, claims)
+                if taken is None:
+                    db.execute(
+                        f"INSERT OR REPLACE INTO journal ({_COLUMN_LIST}) VALUES ({marks})", row
+                    )
+            # committed either way: the claims taken before a held one stay taken
+            return taken
 
-        await self._run("begin", work)
+        return await self._run("begin", work)
 
     async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
         unknown = set(changes) - UPDATABLE
@@ -231,7 +277,7 @@ class SqliteStore:
         """Open (creating) the file and bring its schema up to this JournalEntry."""
         db = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(db, self._busy_timeout)
             db.execute("PRAGMA synchronous = NORMAL")
             with _write_transaction(db):
                 for statement in _SCHEMA:
