@@ -617,6 +617,7 @@ async def main() -> None:
     taken = []
     while batch := await store.take_orphans("subprocess", 60, limit=2):
         taken += [e.stop_id for e in batch]
+        await asyncio.sleep(0.002)
     await store.aclose()
     print(json.dumps(taken), flush=True)
 
@@ -648,6 +649,7 @@ async def test_another_process_and_this_one_take_each_orphan_exactly_once(
     mine: list[str] = []
     while batch := await store.take_orphans("test-process", 60, limit=2):
         mine += [e.stop_id for e in batch]
+        await asyncio.sleep(0.002)  # a SQLite call does not wait: leave the other a chance
     theirs = json.loads(await asyncio.wait_for(taker.stdout.readline(), 30))
     await taker.wait()
     await store.aclose()

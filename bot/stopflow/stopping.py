@@ -159,9 +159,12 @@ class StopSupervisor:
         watch it, tell."""
         ticket, grant = admitted.ticket, admitted.grant
         ticket_key, job_key = f"ticket:{ticket.id}", f"job:{ticket.room_id}:{ticket.job_id}"
+        # who holds the job (a second clicker is told), and which stop: only this stop may
+        # release it, not a later one of the same person after this claim expired
+        job_holder = f"{ticket.requester}/{ticket.id}"
         claims = (
             Claim(ticket_key, ticket.requester, max(ticket.expires_at - time.time(), 1.0)),
-            Claim(job_key, ticket.requester, self.deadline + 2 * DELIVERY_SECONDS + LEASE),
+            Claim(job_key, job_holder, self.deadline + 2 * DELIVERY_SECONDS + LEASE),
         )
         entry = JournalEntry(
             stop_id=ticket.id,
@@ -185,7 +188,7 @@ class StopSupervisor:
             try:
                 await self._supervise(Progress(entry, ticket, started), outlet)
             finally:
-                await self._quietly("release", self._store.release(job_key, ticket.requester))
+                await self._quietly("release", self._store.release(job_key, job_holder))
             return
         if taken.key == ticket_key:
             CLAIM_CONFLICTS.labels("ticket").inc()
@@ -193,14 +196,15 @@ class StopSupervisor:
             self._record("confirm", ticket, "ignored_already_used", grant.app_user_id, started)
             return
         CLAIM_CONFLICTS.labels("job").inc()
-        await self._note(outlet.to_clicker(notices.already_stopping(ticket, taken.holder)))
+        holder = taken.holder.split("/", 1)[0]
+        await self._note(outlet.to_clicker(notices.already_stopping(ticket, holder)))
         self._record(
             "confirm",
             ticket,
             "refused_in_flight",
             grant.app_user_id,
             started,
-            detail=f"already being stopped by {taken.holder}",
+            detail=f"already being stopped by {holder}",
         )
 
     async def _supervise(self, progress: Progress, outlet: Outlet) -> None:

@@ -14,13 +14,15 @@ every statement instead: under a burst of 200 clicks a claim took 3-5 ms and the
 behind one another for half a second (bench/burst.py). What can wait on the disk goes to the
 store's one worker thread, on a connection of its own, so the loop never does: opening the
 file, checkpoints (in WAL mode with ``synchronous=NORMAL`` the only writes that sync to disk;
-the loop's connection never makes one), and a call that finds another process writing (the
-loop's connection does not wait for the file lock: the thread's does, up to ``busy_timeout``).
+the loop's connection never makes one), the first write after a checkpoint (it restarts the
+WAL, which syncs its header), and a call that finds another process writing (the loop's
+connection does not wait for the file lock: the thread's does, up to ``busy_timeout``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -76,10 +78,10 @@ def _write_transaction(db: sqlite3.Connection) -> Iterator[None]:
     db.execute("BEGIN IMMEDIATE")
     try:
         yield
+        db.execute("COMMIT")  # a COMMIT that fails leaves the transaction open: roll it back
     except BaseException:
         db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 def _switch_to_wal(db: sqlite3.Connection, within: float) -> None:
@@ -98,6 +100,14 @@ def _switch_to_wal(db: sqlite3.Connection, within: float) -> None:
             if not _busy(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(0.01)
+
+
+def _roll_back(db: sqlite3.Connection) -> None:
+    """Leave no transaction open on the long-lived loop connection after a failure."""
+    if db.in_transaction:
+        # if even this fails, the connection is unusable: the next call fails closed, and says so
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -142,6 +152,7 @@ class SqliteStore:
         self._opening = asyncio.Lock()
         self._calls_since_checkpoint = 0
         self._checkpoint: asyncio.Future[None] | None = None
+        self._checkpointed = False  # the next write restarts the WAL, which syncs: in the thread
         self._closed = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stoplive-sqlite")
 
@@ -268,6 +279,8 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
+        if self._checkpoint is not None:
+            self._checkpoint.cancel()
         await asyncio.get_running_loop().run_in_executor(self._thread, close)
         self._thread.shutdown(wait=False)
 
@@ -275,38 +288,47 @@ class SqliteStore:
         """Run ``work`` on the loop's connection, or in the thread if another process holds
         the file's write lock; every failure becomes StoreUnavailable, counted."""
         try:
-            if self._closed:
-                raise StoreUnavailable(f"SQLite {operation} on {self._path}: store closed")
             db = self._loop_db or await self._open_for_loop()
-            try:
-                result = work(db)
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc):
-                    raise
-                result = await self._in_thread(work)  # nothing was written: ``work`` is whole
+            if self._closed:  # checked after every wait: aclose may have come meanwhile
+                raise StoreUnavailable("store closed")
+            if self._checkpointed:
+                result = await self._in_thread(work)
+                self._checkpointed = False
+            else:
+                try:
+                    result = work(db)
+                except sqlite3.Error as exc:
+                    _roll_back(db)
+                    if not (isinstance(exc, sqlite3.OperationalError) and _busy(exc)):
+                        raise
+                    result = await self._in_thread(work)  # rolled back: ``work`` runs whole
             self._checkpoint_now_and_then()
             return result
-        except StoreUnavailable:
+        except (StoreUnavailable, RuntimeError) as exc:  # RuntimeError: the thread shut down
             STORE_ERRORS.labels(operation).inc()
-            raise
+            raise StoreUnavailable(f"SQLite {operation} on {self._path}: {exc}") from exc
         except sqlite3.Error as exc:
             STORE_ERRORS.labels(operation).inc()
             raise StoreUnavailable(f"SQLite {operation} on {self._path}: {exc}") from exc
 
     async def _open_for_loop(self) -> sqlite3.Connection:
         async with self._opening:
+            if self._closed:
+                raise StoreUnavailable("store closed")
             if self._loop_db is None:
                 db = await asyncio.get_running_loop().run_in_executor(
                     self._thread, self._open, True
                 )
                 if self._closed:  # closed while it opened
                     db.close()
-                    raise StoreUnavailable(f"SQLite on {self._path}: store closed")
+                    raise StoreUnavailable("store closed")
                 self._loop_db = db
             return self._loop_db
 
     async def _in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
+            if self._closed:  # queued behind aclose's close()
+                raise StoreUnavailable("store closed")
             if self._thread_db is None:
                 self._thread_db = self._open()
             return work(self._thread_db)
@@ -326,8 +348,12 @@ class SqliteStore:
 
         def done(future: asyncio.Future[None]) -> None:
             self._checkpoint = None
-            if not future.cancelled() and future.exception() is not None:
+            if future.cancelled():
+                return
+            if future.exception() is not None:
                 STORE_ERRORS.labels("checkpoint").inc()
+            else:
+                self._checkpointed = True
 
         self._checkpoint = asyncio.ensure_future(self._in_thread(checkpoint))
         self._checkpoint.add_done_callback(done)
