@@ -2,7 +2,7 @@
 
     python -m bench.burst [--requests 200] [--store memory|sqlite|redis] [--replicas N]
                           [--every-replica] [--sequential] [--interleave STORE,STORE...]
-                          [--no-bare] [--baseline CHECKOUT]
+                          [--no-bare] [--baseline CHECKOUT] [--runs N]
 
 Every part runs as a process of its own: the app under test (``python -m bot``, or
 ``python -m bench.memory_bot`` for ``--store memory``, or ``python -m bench.bare_app``), the
@@ -35,6 +35,12 @@ compared under the very same machine load.
 <commit>``) under the same load, stand-ins and load generator, in a column of its own: the one
 fair "before and after" on a shared machine, where the load generator and the stand-ins take
 their share of the cores. Its outcome wording may differ, so it is timed to the announcement.
+
+``--runs N`` runs every app (stoplive, the baseline, the bare app) N times, each run starting
+with the next app in turn, and reports the median over the runs of each run's percentile: the
+burst figures move by tens of ms from one run to the next on a shared machine, so a single run
+cannot tell a 20 ms difference. Before anything is timed, the load generator sends two
+throwaway bursts of its own (see :func:`_warm_generator`).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -216,17 +223,18 @@ def burst(plan: Plan) -> Result:
         if plan.target == "stoplive" and "redis" in stores:
             (workdir / "redis").mkdir()
             redis_url = stack.enter_context(RedisServer(workdir / "redis")).url
-        apps: list[tuple[str, dict[str, str]]] = []
+        apps: list[tuple[list[str], dict[str, str]]] = []
         for store in stores if plan.target == "stoplive" else ("",):
             port = str(free_port())
             if plan.target == "bare":
-                apps.append(("bench.bare_app", env | {"PORT": port}))
+                apps.append((["-m", "bench.bare_app"], env | {"PORT": port}))
             elif store == "memory":
-                apps.append(("bench.memory_bot", env | {"PORT": port}))
+                apps.append((["-m", "bench.memory_bot"], env | {"PORT": port}))
             elif store == "redis":
-                apps.append(("bot", env | {"PORT": port, "STOPLIVE_REDIS_URL": redis_url}))
+                redis_env = {"PORT": port, "STOPLIVE_REDIS_URL": redis_url}
+                apps.append((stoplive_command(plan.app_root), env | redis_env))
             else:
-                apps.append(("bot", env | {"PORT": port}))
+                apps.append((stoplive_command(plan.app_root), env | {"PORT": port}))
         stack.enter_context(app_processes(apps, workdir))
         urls = [f"http://127.0.0.1:{app_env['PORT']}" for _, app_env in apps]
         return asyncio.run(_load(plan, urls, slack_url, tally_url, jobs))
@@ -260,17 +268,44 @@ def app_environment(
     }
 
 
+# Runs ``bot`` from the checkout named in argv[1] and from nowhere else. Putting the checkout
+# first on PYTHONPATH is not enough: a checkout whose ``bot`` has no ``__init__.py`` (such as
+# eabe710) is a namespace package, and a regular ``bot`` further along the path (this
+# checkout, installed editable or exported in PYTHONPATH) wins over it, so the "baseline" ran
+# this checkout's code. Pinning the package to the checkout's directory first rules that out.
+_PINNED_STOPLIVE = """
+import importlib.machinery, importlib.util, runpy, sys
+root = sys.argv.pop(1)
+spec = importlib.machinery.PathFinder.find_spec("bot", [root])
+if spec is None:
+    sys.exit(f"no bot package in {root}")
+bot = importlib.util.module_from_spec(spec)  # a namespace package's spec has no loader
+sys.modules["bot"] = bot
+if spec.loader is not None:
+    spec.loader.exec_module(bot)
+runpy.run_module("bot", run_name="__main__", alter_sys=True)
+"""
+
+
+def stoplive_command(checkout: str = "") -> list[str]:
+    """The interpreter's arguments that run stoplive: this checkout's (``-m bot``), or the
+    code of another ``checkout`` only (see ``_PINNED_STOPLIVE``)."""
+    return ["-c", _PINNED_STOPLIVE, checkout] if checkout else ["-m", "bot"]
+
+
 @contextmanager
-def app_processes(apps: Sequence[tuple[str, dict[str, str]]], workdir: Path) -> Iterator[None]:
-    """One process per ``(module, environment)``, logging to files in ``workdir`` (shown if the
-    run fails)."""
+def app_processes(
+    apps: Sequence[tuple[list[str], dict[str, str]]], workdir: Path
+) -> Iterator[None]:
+    """One process per ``(interpreter arguments, environment)``, logging to files in
+    ``workdir`` (shown if the run fails)."""
     processes: list[tuple[subprocess.Popen[bytes], Path]] = []
     try:
-        for module, env in apps:
+        for arguments, env in apps:
             log = workdir / f"app-{env['PORT']}.log"
             with log.open("wb") as sink:
                 process = subprocess.Popen(
-                    [sys.executable, "-m", module],
+                    [sys.executable, *arguments],
                     cwd=workdir,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -321,6 +356,7 @@ async def _load(
                 f"timed out waiting for Slack calls; {_missing(seen, jobs, verifies)}"
             )
 
+        await _warm_generator(http, slack_url, len(jobs))
         for app in apps:
             await _warm_up(http, app, slack_url, verifies)
 
@@ -410,6 +446,23 @@ async def _load(
     return result
 
 
+async def _warm_generator(http: aiohttp.ClientSession, slack_url: str, requests: int) -> None:
+    """A throwaway burst of ``requests`` signed posts at the Slack stand-in (it answers 404),
+    twice, before anything is timed: the load generator's own first burst (connections, heap,
+    first calls) is slower, and without this it fell on whichever app was measured first. The
+    same checkout measured twice in one run differed by 27-74 ms in command ack p50."""
+
+    async def junk(i: int) -> None:
+        body = command_body("help", user(i), CHANNEL, f"{slack_url}/hooks/unused")
+        async with http.post(
+            slack_url + "/_warm-up", data=body, headers=signed_headers(body)
+        ) as response:
+            await response.read()
+
+    for _ in range(2):
+        await asyncio.gather(*(junk(i) for i in range(requests)))
+
+
 async def _warm_up(http: aiohttp.ClientSession, app: str, slack_url: str, verifies: bool) -> None:
     """Until the app listens; then one command (Bolt's first auth.test) and, for stoplive, a
     health check (it pings the state store: the connection or file a deployment's health
@@ -483,33 +536,44 @@ def _missing(seen: Recorded, jobs: Sequence[str], verifies: bool) -> str:
 
 
 def print_comparison(
-    plan: Plan, ours: Result, bare: Result | None, baseline: Result | None = None
+    plan: Plan,
+    ours: Sequence[Result],
+    bare: Sequence[Result] = (),
+    baseline: Sequence[Result] = (),
 ) -> None:
+    """One row per figure, one column group per app; with several runs of each, every cell is
+    the median over the runs of that run's percentile."""
     mode = "one after another" if plan.sequential else "at once"
+    runs = f"; median of {len(ours)} runs" if len(ours) > 1 else ""
     print(
         f"{plan.requests} /stoplive commands, then {plan.requests} clicks, {mode}; "
         f"stoplive: {plan.label}; load average {os.getloadavg()[0]:.1f} "
-        f"on {os.cpu_count()} cores (ms)"
+        f"on {os.cpu_count()} cores{runs} (ms)"
     )
     header = f"{'':26}{'stoplive p50':>14}{'p99':>9}{'max':>9}"
     header += f"{'baseline p50':>15}{'p99':>9}{'max':>9}" if baseline else ""
     print(header + (f"{'bare p50':>12}{'p99':>9}{'max':>9}" if bare else ""))
     for key in KEYS:
         row = f"{key:26}"
-        for result in (r for r in (ours, baseline, bare) if r is not None):
-            samples = result.samples[key]
-            row += (
-                "".join(
-                    f"{percentile(samples, q):9.1f}" if samples else f"{'-':>9}"
-                    for q in (50, 99, 100)
-                )
-                + "   "
-            )
+        for results in (r for r in (ours, baseline, bare) if r):
+            for q in (50, 99, 100):
+                cells = [percentile(r.samples[key], q) for r in results if r.samples[key]]
+                row += f"{statistics.median(cells):9.1f}" if cells else f"{'-':>9}"
+            row += "   "
         print(row.rstrip())
-    if ours.refused:
+    if len(ours) > 1:
+        print("p99 of each run (the spread the medians above come from):")
+        for key in ("command ack", "click ack", "click -> announcement"):
+            row = f"{key:26}"
+            for name, results in (("stoplive", ours), ("baseline", baseline), ("bare", bare)):
+                cells = [f"{percentile(r.samples[key], 99):.0f}" for r in results if r.samples[key]]
+                row += f"  {name}: {' '.join(cells)}" if cells else ""
+            print(row)
+    refused = [len(r.refused) for r in ours if r.refused]
+    if refused:
         print(
-            f"NOT STOPPED: {len(ours.refused)}/{plan.requests} clicks were refused because the "
-            "state store did not answer (the figures above are of the others)"
+            f"NOT STOPPED: {max(refused)}/{plan.requests} clicks (in the worst run) were refused "
+            "because the state store did not answer (the figures above are of the others)"
         )
 
 
@@ -532,6 +596,12 @@ def main() -> None:
         help="also run the stoplive of another checkout (an older commit) under the same load",
     )
     parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="run every app this many times, each run starting with another; report medians",
+    )
+    parser.add_argument(
         "--interleave",
         default="",
         help="comma-separated stores, one stoplive each, users spread over them (e.g. "
@@ -549,28 +619,39 @@ def main() -> None:
     plan.check()
     if options.baseline and (plan.interleave or plan.replicas > 1 or plan.store != "sqlite"):
         raise SystemExit("--baseline compares one stoplive on the default store (SQLite)")
-    ours = burst(plan)
+    if options.runs < 1:
+        raise SystemExit("--runs must be at least 1")
+    if options.runs > 1 and (plan.interleave or plan.every_replica):
+        raise SystemExit("--runs compares whole apps: not with --interleave or --every-replica")
     if plan.interleave:
+        ours = burst(plan)
         parts = ours.split(job_ids(plan), len(plan.interleave))
         for store, part in zip(plan.interleave, parts, strict=True):
             print_comparison(
-                replace(plan, interleave=(), store=store, requests=part.requests), part, None
+                replace(plan, interleave=(), store=store, requests=part.requests), [part]
             )
         return
-    baseline = None
+    columns = {"ours": plan}
     if options.baseline:
         root = str(Path(options.baseline).resolve())
         if not (Path(root) / "bot" / "__main__.py").is_file():
             raise SystemExit(f"--baseline {options.baseline}: no stoplive checkout there")
-        baseline = burst(replace(plan, app_root=root))
-    bare = None
+        columns["baseline"] = replace(plan, app_root=root)
     if not options.no_bare:
-        bare = burst(Plan(target="bare", requests=plan.requests, sequential=plan.sequential))
+        columns["bare"] = Plan(target="bare", requests=plan.requests, sequential=plan.sequential)
+    results: dict[str, list[Result]] = {name: [] for name in columns}
+    order = list(columns)
+    for run in range(options.runs):
+        # each run starts with another column: what the machine does over time, and whatever
+        # a first run pays, falls on every app alike
+        start = run % len(order)
+        for name in order[start:] + order[:start]:
+            results[name].append(burst(columns[name]))
     if options.baseline:
         print(f"baseline: stoplive of {options.baseline}")
-    print_comparison(plan, ours, bare, baseline)
+    print_comparison(plan, results["ours"], results.get("bare", []), results.get("baseline", []))
     if plan.every_replica:
-        holds, verdict = ours.once_only(job_ids(plan))
+        holds, verdict = results["ours"][0].once_only(job_ids(plan))
         print(verdict)
         if not holds:
             sys.exit(1)
