@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import pytest
 
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
+from bot.stopflow.stopping import job_claim, ticket_of
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, CHANNEL
@@ -141,6 +142,40 @@ async def test_a_stop_whose_owner_died_is_finished_by_another_replica(
     [entry] = await store.recent(0)
     assert entry.finished_at and entry.recovered_from == "replica-killed"
     assert await bot.stoplive.workflow.take_over_orphans() == 0  # finished once
+
+
+async def test_after_a_take_over_the_job_can_be_stopped_again_at_once(
+    start_bot: BotFactory,
+) -> None:
+    """The dead replica's job claim is given back when its stop is taken over: when the
+    outcome says the job is still live, nobody must wait minutes to stop it again."""
+    store = MemoryStore()
+    bot = await start_bot(store=store)
+    bot.metastudio.jobs[JOB].state = "PROCESSING"
+    died = orphan()
+    job_key, holder = job_claim(ticket_of(died))
+    await store.begin(died, owner="replica-killed", lease=-1, claims=[Claim(job_key, holder, 300)])
+    assert await bot.stoplive.workflow.take_over_orphans() == 1
+    await bot.slack.wait_for(bot.final_channel_message)
+    assert await bot.stoplive.background.drain(5)
+    value, _ = await bot.confirmation(STOP)
+    await bot.click("stoplive.confirm", value)
+    await bot.slack.wait_for(lambda: bot.metastudio.calls("POST", "/stop"))
+    assert len(bot.metastudio.calls("POST", "/stop")) == 1  # not "already being stopped"
+
+
+async def test_a_take_over_gives_back_only_the_claim_of_the_stop_it_took_over(
+    start_bot: BotFactory,
+) -> None:
+    store = MemoryStore()
+    bot = await start_bot(store=store)
+    bot.metastudio.jobs[JOB].state = "SUCCEED"
+    job_key, _ = job_claim(ticket_of(orphan()))
+    await store.begin(orphan(), owner="replica-killed", lease=-1)
+    await store.claim(job_key, f"{ALICE}/a-later-stop", 300)  # the old claim expired, a new stop
+    assert await bot.stoplive.workflow.take_over_orphans() == 1
+    await bot.slack.wait_for(bot.final_channel_message)
+    assert await store.claim(job_key, "probe", 1) == f"{ALICE}/a-later-stop"
 
 
 async def test_the_take_over_loop_finds_orphans_by_itself(start_bot: BotFactory) -> None:

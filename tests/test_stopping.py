@@ -20,7 +20,7 @@ from bot.stopflow.audit import AuditLog
 from bot.stopflow.gate import AdmittedClick
 from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
-from bot.stopflow.stopping import StopSupervisor
+from bot.stopflow.stopping import StopSupervisor, job_claim
 from bot.stopflow.store import MemoryStore
 from bot.stopflow.tickets import Ticket, TicketKey
 
@@ -86,24 +86,28 @@ async def bug() -> Any:
     raise RuntimeError("a bug in the client")
 
 
-async def run(
-    metastudio: ScriptedMetaStudio, caplog: pytest.LogCaptureFixture, deadline: float = 5.0
-) -> tuple[RecordingOutlet, MemoryStore, list[dict[str, Any]]]:
-    caplog.set_level(logging.INFO, logger="stoplive.audit")
+def supervisor(
+    metastudio: ScriptedMetaStudio,
+    store: MemoryStore,
+    outlet: RecordingOutlet,
+    deadline: float = 5.0,
+) -> StopSupervisor:
     policy = Policy(
         Allowlist.from_data({"U0ALICE01": "ops"}, source="t"), "x", 300, KEY, verify_for=0.2
     )
-    store, outlet = MemoryStore(), RecordingOutlet()
-    supervisor = StopSupervisor(
+    return StopSupervisor(
         policy,
-        metastudio,
+        metastudio,  # type: ignore[arg-type]
         store,
         AuditLog(),
         lambda *_: outlet,
         "replica-1",
-        deadline=deadline,  # type: ignore[arg-type]
+        deadline=deadline,
     )
-    ticket = Ticket.issue(
+
+
+def new_ticket() -> Ticket:
+    return Ticket.issue(
         key=KEY,
         room_id="room-1",
         job_id="job-1",
@@ -112,7 +116,15 @@ async def run(
         ttl=300,
         response_url="https://hooks/x",
     )
-    await supervisor.run(AdmittedClick(ticket, Grant("ops")), outlet, 0.0)
+
+
+async def run(
+    metastudio: ScriptedMetaStudio, caplog: pytest.LogCaptureFixture, deadline: float = 5.0
+) -> tuple[RecordingOutlet, MemoryStore, list[dict[str, Any]]]:
+    caplog.set_level(logging.INFO, logger="stoplive.audit")
+    store, outlet = MemoryStore(), RecordingOutlet()
+    stops = supervisor(metastudio, store, outlet, deadline)
+    await stops.run(AdmittedClick(new_ticket(), Grant("ops")), outlet, 0.0)
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
     return outlet, store, [line for line in lines if line["event"] == "outcome"]
 
@@ -152,3 +164,52 @@ async def test_a_job_that_stays_live_is_still_live_not_stopped(
 async def test_the_job_claim_is_released_whatever_the_end(caplog: pytest.LogCaptureFixture) -> None:
     _, store, _ = await run(ScriptedMetaStudio(bug, live_job), caplog)
     assert await store.claim("job:room-1:job-1", "U0BOB0002", 10) is None
+
+
+async def test_a_finishing_stop_never_releases_a_later_stop_of_the_same_person() -> None:
+    """Stop 1's job claim expires while its stop call hangs; Alice confirms again (stop 2),
+    which takes the claim. When stop 1 ends, stop 2 must still hold the job: a claim keyed on
+    the person alone would be released by stop 1 and let a third click send another stop."""
+    store, outlet = MemoryStore(), RecordingOutlet()
+    answers = [asyncio.Event(), asyncio.Event()]
+    stopping = asyncio.Event()
+
+    async def held_stop() -> StopAccepted:
+        answer = answers[metastudio.stops - 1]
+        stopping.set()
+        await answer.wait()
+        return StopAccepted(request_id="rid")
+
+    async def ended_job() -> SmartLiveJob:
+        return SmartLiveJob(job_id="job-1", room_id="room-1", state="SUCCEED")
+
+    metastudio = ScriptedMetaStudio(held_stop, ended_job)
+    stops = supervisor(metastudio, store, outlet)
+    first, second = new_ticket(), new_ticket()
+    key, first_holder = job_claim(first)
+    one = asyncio.create_task(stops.run(AdmittedClick(first, Grant("ops")), outlet, 0.0))
+    await asyncio.wait_for(stopping.wait(), 5)
+    assert await store.claim(key, "probe", 1) == first_holder
+    await store.release(key, first_holder)  # as if its claim had expired
+    stopping.clear()
+    two = asyncio.create_task(stops.run(AdmittedClick(second, Grant("ops")), outlet, 0.0))
+    await asyncio.wait_for(stopping.wait(), 5)
+    answers[0].set()
+    await asyncio.wait_for(one, 5)
+    assert await store.claim(key, "probe", 1) == job_claim(second)[1]  # still stop 2's
+    answers[1].set()
+    await asyncio.wait_for(two, 5)
+    assert metastudio.stops == 2
+    assert await store.claim(key, "probe", 1) is None  # stop 2 gave it back
+
+
+async def test_the_job_claim_is_refused_to_a_second_stop_and_names_the_requester(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store, outlet = MemoryStore(), RecordingOutlet()
+    key, _ = job_claim(new_ticket())
+    await store.claim(key, "U0BOB0002/some-stop", 60)
+    stops = supervisor(ScriptedMetaStudio(accepted, live_job), store, outlet)
+    await stops.run(AdmittedClick(new_ticket(), Grant("ops")), outlet, 0.0)
+    [(where, reply)] = outlet.said
+    assert where == "clicker" and "<@U0BOB0002>" in reply.text and "some-stop" not in reply.text

@@ -108,6 +108,14 @@ class Progress:
         return self.outcome(Verdict.UNREADABLE if self.unreadable else Verdict.UNKNOWN)
 
 
+def job_claim(ticket: Ticket) -> tuple[str, str]:
+    """The job's claim key (one stop in flight per job) and this stop's holder of it. The
+    holder names the requester (a second clicker is told who) and the stop: only this stop, or
+    whoever takes it over, may release it, never a later stop of the same person that took the
+    claim after this one's expired."""
+    return f"job:{ticket.room_id}:{ticket.job_id}", f"{ticket.requester}/{ticket.id}"
+
+
 def ticket_of(entry: JournalEntry) -> Ticket:
     """The journal entry as the ticket it came from (without its seal: nobody clicks it)."""
     return Ticket(
@@ -158,10 +166,8 @@ class StopSupervisor:
         """Claim the confirmation and the job, journal the stop (one store call), send it,
         watch it, tell."""
         ticket, grant = admitted.ticket, admitted.grant
-        ticket_key, job_key = f"ticket:{ticket.id}", f"job:{ticket.room_id}:{ticket.job_id}"
-        # who holds the job (a second clicker is told), and which stop: only this stop may
-        # release it, not a later one of the same person after this claim expired
-        job_holder = f"{ticket.requester}/{ticket.id}"
+        ticket_key = f"ticket:{ticket.id}"
+        job_key, job_holder = job_claim(ticket)
         claims = (
             Claim(ticket_key, ticket.requester, max(ticket.expires_at - time.time(), 1.0)),
             Claim(job_key, job_holder, self.deadline + 2 * DELIVERY_SECONDS + LEASE),
@@ -322,12 +328,15 @@ class StopSupervisor:
 
     async def take_over(self, entry: JournalEntry) -> None:
         """Finish a stop whose owner is gone: never send a stop, read the job, tell the truth
-        (revising the original channel message when the journal has it), audit ``recovered_by``."""
+        (revising the original channel message when the journal has it), audit ``recovered_by``,
+        then give the job back (its claim would otherwise refuse a new stop for minutes, just
+        when the outcome may say the job is still live)."""
         TAKEOVERS.inc()
         log.warning("taking over stop %s from %s", entry.stop_id, entry.recovered_from or "?")
+        ticket = ticket_of(entry)
         progress = Progress(
             entry,
-            ticket_of(entry),
+            ticket,
             time.monotonic(),
             sent=True,
             answered=entry.step == "answered",
@@ -347,6 +356,7 @@ class StopSupervisor:
             await self._conclude(progress, outcome, outlet, DELIVERY_SECONDS)
         finally:
             renewing.cancel()
+        await self._quietly("release", self._store.release(*job_claim(ticket)))
 
     # --- the end of every stop ----------------------------------------------------------
 
