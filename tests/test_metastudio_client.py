@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from aiohttp import web
 from pydantic import SecretStr
 
 from bot.metastudio import (
@@ -23,8 +24,9 @@ from bot.metastudio import (
     UnreadableAnswer,
 )
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
-from bot.metastudio.client import MAX_PAGES, PAGE_SIZE
+from bot.metastudio.client import MAX_PAGES, PAGE_SIZE, URL_CACHE_SIZE
 from bot.metastudio.retry import RetryPolicy
+from bot.sandbox.standins import serve_on_loopback
 from bot.sandbox.standins.metastudio import (
     INVALID,
     ROOMS,
@@ -589,3 +591,40 @@ async def test_a_refused_token_blames_no_clock_however_far_off(
             await client.get_job(ROOM, JOB, "ops-alice")
     assert raised.value.status == 401 and raised.value.clock_skew is None
     assert client.clock_is_off
+
+
+async def test_an_endpoint_with_a_path_keeps_it_on_every_call() -> None:
+    """Paths are merged with the endpoint once and reused (a stop reads its job many times):
+    the endpoint's own path stays in front, as httpx merges it, on every call."""
+    seen: list[str] = []
+
+    async def job(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        return web.json_response({"job_id": JOB, "state": "PROCESSING"})
+
+    application = web.Application()
+    application.router.add_get("/{tail:.*}", job)
+    runner, url = await serve_on_loopback(application)
+    try:
+        async with MetaStudioClient(
+            base_url=f"{url}/gateway/",
+            project_id="p",
+            auth=TokenAuth(SecretStr("t")),
+        ) as client:
+            for _ in range(3):
+                assert (await client.get_job(ROOM, JOB, "ops")).job_id == JOB
+    finally:
+        await runner.cleanup()
+    assert seen == [f"/gateway/v1/p/smart-live-rooms/{ROOM}/smart-live-jobs/{JOB}"] * 3
+
+
+def test_the_merged_urls_kept_are_bounded() -> None:
+    client = MetaStudioClient(
+        base_url="https://metastudio.example", project_id="p", auth=TokenAuth(SecretStr("t"))
+    )
+    first = client._url("/v1/p/smart-live-rooms/r1")
+    assert first == httpx.URL("https://metastudio.example/v1/p/smart-live-rooms/r1")
+    assert client._url("/v1/p/smart-live-rooms/r1") is first  # parsed once
+    for i in range(URL_CACHE_SIZE * 2):
+        client._url(f"/v1/p/smart-live-rooms/r{i}")
+    assert len(client._urls) <= URL_CACHE_SIZE
