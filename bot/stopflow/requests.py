@@ -270,7 +270,8 @@ class RequestDesk:
         )
 
     async def _bounded(self, call: Awaitable[T]) -> T:
-        return await asyncio.wait_for(call, timeout=self._policy.lookup_timeout)
+        async with asyncio.timeout(self._policy.lookup_timeout):
+            return await call
 
 
 def live_in(room_id: str, jobs: Sequence[SmartLiveJob]) -> list[SmartLiveJob]:

@@ -313,10 +313,10 @@ class StopSupervisor:
         """One read of the job; True once it has ended. Failures are noted, not raised."""
         t = progress.ticket
         try:
-            job = await asyncio.wait_for(
-                self._metastudio.get_job(t.room_id, t.job_id, progress.entry.app_user_id),
-                timeout=within,
-            )
+            async with asyncio.timeout(within):  # in this task: wait_for would start another
+                job = await self._metastudio.get_job(
+                    t.room_id, t.job_id, progress.entry.app_user_id
+                )
         except READ_FAILURES as exc:
             progress.problem = describe(exc)
             progress.unreadable = isinstance(exc, UnreadableAnswer | ValueError)
