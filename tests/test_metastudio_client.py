@@ -24,7 +24,7 @@ from bot.metastudio import (
     UnreadableAnswer,
 )
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
-from bot.metastudio.client import MAX_PAGES, PAGE_SIZE, URL_CACHE_SIZE
+from bot.metastudio.client import MAX_PAGES, MAX_READS_IN_FLIGHT, PAGE_SIZE, URL_CACHE_SIZE
 from bot.metastudio.retry import RetryPolicy
 from bot.sandbox.standins import serve_on_loopback
 from bot.sandbox.standins.metastudio import (
@@ -628,3 +628,19 @@ def test_the_merged_urls_kept_are_bounded() -> None:
     for i in range(URL_CACHE_SIZE * 2):
         client._url(f"/v1/p/smart-live-rooms/r{i}")
     assert len(client._urls) <= URL_CACHE_SIZE
+
+
+async def test_a_stop_does_not_queue_behind_reads(metastudio: MetaStudioStandIn) -> None:
+    """A dozen slow reads (a list of every room, the watches of a burst) leave room for a
+    stop: it is sent at once, not after the reads ahead of it."""
+    other = "11111111-2222-4333-8444-555555555555"
+    metastudio.add_job(ROOM, other)
+    metastudio.inject(other, Fault("slow", on="get", times=12, seconds=0.6))
+    async with _client(metastudio) as client:
+        reads = [asyncio.create_task(client.get_job(ROOM, other, "ops")) for _ in range(12)]
+        await asyncio.sleep(0.1)  # the reads have taken what they may
+        started = time.monotonic()
+        await client.stop_job(ROOM, JOB, "ops")
+        assert time.monotonic() - started < 0.4  # a read takes 0.6 s
+        assert metastudio.most_in_flight <= MAX_READS_IN_FLIGHT + 1
+        await asyncio.gather(*reads)

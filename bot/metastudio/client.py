@@ -10,6 +10,7 @@ machine's clock is off (:attr:`MetaStudioClient.clock_skew_seconds`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -60,6 +61,10 @@ DEFAULT_TIMEOUT = httpx.Timeout(8.0, connect=3.0, pool=3.0)
 # the local stand-in (bench/client_vs_sdk.py); with a 200 ms round trip it still allows 40
 # calls a second per process, far more than any incident needs.
 MAX_IN_FLIGHT = 8
+# Of those, reads (a job watched after its stop, the lookups before a confirmation, a list of
+# every room) take at most this many: a stop never queues behind a 50-room list or the
+# watches of a burst of stops. The stop is the call that matters at 3 a.m.
+MAX_READS_IN_FLIGHT = MAX_IN_FLIGHT - 2
 # Absolute URLs kept per path. httpx parses a relative path, then the merge with base_url,
 # character by character in Python: a fifth of a call's CPU for stoplive's long job paths
 # (bench/client_vs_sdk.py). A stop reads its job again and again while it watches it.
@@ -107,6 +112,7 @@ class MetaStudioClient:
         self._prefix = f"/v1/{path_segment(project_id)}/smart-live-rooms"
         self._retry = retry or RetryPolicy()
         self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._reads_in_flight = asyncio.Semaphore(MAX_READS_IN_FLIGHT)
         self.clock_skew_seconds: float | None = None
         """How far this machine's clock is ahead of the servers' (negative: behind), from the
         ``Date`` header of the latest answer (IAM's too); None before any answer."""
@@ -326,12 +332,16 @@ class MetaStudioClient:
     ) -> httpx.Response:
         headers = {"X-App-UserId": check_app_user_id(app_user_id)}
         deadline = time.monotonic() + self._retry.budget
+        # a stop (the one call that is not idempotent) never waits for a read's turn
+        reads: contextlib.AbstractAsyncContextManager[Any] = (
+            self._reads_in_flight if idempotent else contextlib.nullcontext()
+        )
         attempt = 0
         while True:
             attempt += 1
             retry_after: float | None = None
             try:
-                async with self._in_flight:
+                async with reads, self._in_flight:
                     response = await self._http.request(
                         method, self._url(path), params=params, headers=headers
                     )
