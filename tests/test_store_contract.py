@@ -430,15 +430,12 @@ async def test_two_sqlite_stores_opening_one_new_file_at_once_both_work(tmp_path
         assert answers in ([None, "A"], ["B", None])  # no StoreUnavailable: one winner
 
 
-async def test_sqlite_waits_for_another_writer_in_its_thread_never_on_the_loop(
-    tmp_path: Path,
-) -> None:
-    path = str(tmp_path / "state.sqlite3")
-    store = SqliteStore(path)
-    await store.ping()  # the file exists, in WAL mode
+async def another_writer(path: str) -> threading.Event:
+    """Another process's connection, holding ``path``'s write lock until the event is set
+    (it commits and closes within 5 s either way)."""
     locked, release = threading.Event(), threading.Event()
 
-    def other_process_writing() -> None:
+    def writing() -> None:
         db = sqlite3.connect(path, isolation_level=None)
         db.execute("BEGIN IMMEDIATE")
         locked.set()
@@ -446,9 +443,18 @@ async def test_sqlite_waits_for_another_writer_in_its_thread_never_on_the_loop(
         db.execute("COMMIT")
         db.close()
 
-    writer = threading.Thread(target=other_process_writing)
-    writer.start()
+    threading.Thread(target=writing, daemon=True).start()
     await asyncio.to_thread(locked.wait, 5)
+    return release
+
+
+async def test_sqlite_waits_for_another_writer_in_its_thread_never_on_the_loop(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "state.sqlite3")
+    store = SqliteStore(path)
+    await store.ping()  # the file exists, in WAL mode
+    release = await another_writer(path)
     gaps: list[float] = []
 
     async def ticker() -> None:
@@ -466,7 +472,6 @@ async def test_sqlite_waits_for_another_writer_in_its_thread_never_on_the_loop(
     release.set()
     assert await claiming is None  # ... then taken
     await ticking
-    writer.join()
     assert max(gaps) < 0.15  # and the loop went on meanwhile
     assert await store.claim("job:1", "U2", 60) == "U1"
     await store.aclose()
@@ -484,25 +489,12 @@ async def test_sqlite_calls_wait_for_the_one_waiting_on_another_writer(tmp_path:
     path = str(tmp_path / "state.sqlite3")
     store = SqliteStore(path)
     await store.ping()
-    locked, release = threading.Event(), threading.Event()
-
-    def other_process_writing() -> None:
-        db = sqlite3.connect(path, isolation_level=None)
-        db.execute("BEGIN IMMEDIATE")
-        locked.set()
-        release.wait(5)
-        db.execute("COMMIT")
-        db.close()
-
-    writer = threading.Thread(target=other_process_writing)
-    writer.start()
-    await asyncio.to_thread(locked.wait, 5)
+    release = await another_writer(path)
     before = waited()
     claims = [asyncio.create_task(store.claim(f"job:{n}", "U1", 60)) for n in range(20)]
     await asyncio.sleep(0.2)
     release.set()
     assert await asyncio.gather(*claims) == [None] * 20
-    writer.join()
     assert waited() - before == 1  # only the first went to the thread
     await store.aclose()
 
