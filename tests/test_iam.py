@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from bot.metastudio import IamError, MetaStudioClient, MetaStudioError
 from bot.metastudio.auth import IamPasswordAuth
+from bot.metastudio.client import MAX_READS_IN_FLIGHT
 from bot.metastudio.retry import RetryPolicy
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from tests.conftest import FAST_RETRY, JOB, ROOM
@@ -169,12 +170,14 @@ async def test_a_burst_of_401s_renews_the_token_once(metastudio: MetaStudioStand
     async with iam_client(metastudio) as client:
         await client.get_job(ROOM, JOB, "ops-alice")
         metastudio.tokens.clear()  # IAM revoked it: every call in flight now gets a 401
-        # All eight leave with the revoked token; their 401s come back one by one, most of them
-        # after the token was renewed: those must not renew it again.
-        metastudio.latencies = [0.05 + 0.04 * n for n in range(8)]
-        jobs = await asyncio.gather(*(client.get_job(ROOM, JOB, "ops-alice") for _ in range(8)))
+        # As many reads as may be in flight leave with the revoked token; their 401s come back
+        # one by one, most of them after the token was renewed: those must not renew it again.
+        reads = MAX_READS_IN_FLIGHT
+        metastudio.latencies = [0.05 + 0.04 * n for n in range(reads)]
+        calls = (client.get_job(ROOM, JOB, "ops-alice") for _ in range(reads))
+        jobs = await asyncio.gather(*calls)
     assert all(job.is_live for job in jobs)
-    assert metastudio.iam_calls == 2 and metastudio.auth_failures == 8
+    assert metastudio.iam_calls == 2 and metastudio.auth_failures == reads
 
 
 class _TokensMetaStudioForgets(set[str]):
