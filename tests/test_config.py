@@ -91,6 +91,16 @@ def test_every_problem_is_named_in_one_message() -> None:
     assert "SECRET" not in text and "tok" not in text.replace("token", "")
 
 
+def test_a_setting_of_the_wrong_type_is_named_not_read() -> None:
+    """A number where a token belongs (settings built in code, not from the environment) is a
+    field problem; the cross-field checks, which read the raw values, must skip it, not
+    crash on it."""
+    text = problems(slack_bot_token=123, huaweicloud_sdk_sk=456, slack_signing_secret=None)
+    assert "SLACK_BOT_TOKEN: Input should be a valid string" in text
+    assert "HUAWEICLOUD_SDK_SK: Input should be a valid string" in text
+    assert "SLACK_SIGNING_SECRET: required" in text
+
+
 def test_field_problems_do_not_hide_cross_field_ones() -> None:
     """A bad URL (a field error) and a half-set AK/SK plus a broken allowlist (cross-field
     checks) are all named together."""
