@@ -66,24 +66,21 @@ from urllib.parse import urlencode
 import aiohttp
 
 from bench.common import (
-    AK,
     ROOM,
     ROOT,
-    SK,
     counted_metastudio_process,
     percentile,
     standin_process,
+    stoplive_env,
 )
 from bot.sandbox.slack_requests import action_payload, buttons, command_body
-from bot.sandbox.standins.metastudio import DEFAULT_PROJECT_ID
 from bot.stopflow.messages import HEADS
 from bot.stopflow.notices import cannot_confirm_safely
 from bot.stopflow.outcome import Verdict
-from tests.harness import SIGNING_SECRET, signed_headers
+from tests.harness import signed_headers
 from tests.redis_server import RedisServer
 
 CHANNEL = "C0BURST01"
-BOT_TOKEN = "xoxb-test"  # what the Slack stand-in accepts
 STORES = ("memory", "sqlite", "redis")
 KEYS = (
     "command ack",
@@ -217,7 +214,9 @@ def burst(plan: Plan) -> Result:
         ExitStack() as stack,
     ):
         workdir = Path(directory)
-        env = app_environment(plan, workdir, metastudio_url, slack_url)
+        allowlist = {user(i): f"ops-{i}" for i in range(plan.requests)}
+        checkout = Path(plan.app_root) if plan.app_root else ROOT
+        env = stoplive_env(workdir, metastudio_url, slack_url, allowlist, checkout)
         stores = plan.interleave or (plan.store,) * plan.replicas
         redis_url = ""
         if plan.target == "stoplive" and "redis" in stores:
@@ -238,34 +237,6 @@ def burst(plan: Plan) -> Result:
         stack.enter_context(app_processes(apps, workdir))
         urls = [f"http://127.0.0.1:{app_env['PORT']}" for _, app_env in apps]
         return asyncio.run(_load(plan, urls, slack_url, tally_url, jobs))
-
-
-def app_environment(
-    plan: Plan, workdir: Path, metastudio_url: str, slack_url: str
-) -> dict[str, str]:
-    """The app's environment: this one's minus every setting stoplive reads, plus the bench's."""
-    inherited = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_", "REDIS_"))
-    }
-    root = plan.app_root or str(ROOT)
-    path = os.pathsep.join(p for p in (root, inherited.get("PYTHONPATH", "")) if p)
-    return inherited | {
-        "PYTHONPATH": path,  # the app runs in the temporary directory, not in ROOT
-        "METASTUDIO_PROJECT_ID": DEFAULT_PROJECT_ID,
-        "METASTUDIO_ENDPOINT": metastudio_url,
-        "HUAWEICLOUD_SDK_AK": AK,
-        "HUAWEICLOUD_SDK_SK": SK,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack_url + "/api/",
-        "STOPLIVE_MODE": "http",
-        "STOPLIVE_HOST": "127.0.0.1",
-        "STOPLIVE_LOG_LEVEL": "WARNING",
-        "STOPLIVE_STATE_FILE": str(workdir / "stoplive-state.db"),
-        "STOPLIVE_ALLOWLIST": json.dumps({user(i): f"ops-{i}" for i in range(plan.requests)}),
-    }
 
 
 # Runs ``bot`` from the checkout named in argv[1] and from nowhere else. Putting the checkout

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+
+from bot.sandbox.standins.metastudio import DEFAULT_PROJECT_ID
+from tests.harness import SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 AK, SK = "HPUABENCHACCESSKEY00", "bench-secret-key"
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
+BOT_TOKEN = "xoxb-test"  # what the Slack stand-in accepts
+
+
+def stoplive_env(
+    workdir: Path,
+    metastudio_url: str,
+    slack_url: str,
+    allowlist: Mapping[str, str],
+    checkout: Path = ROOT,
+) -> dict[str, str]:
+    """The environment of a stoplive under a bench: this one's minus every setting stoplive
+    reads, plus the bench's. It runs in ``workdir`` (no ``.env`` there) and keeps its journal
+    there too; ``checkout`` is the stoplive it runs (see ``bench/burst.py --baseline``)."""
+    outside = ("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_", "REDIS_", "PORT")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(outside)}
+    path = os.pathsep.join(p for p in (str(checkout), inherited.get("PYTHONPATH", "")) if p)
+    return inherited | {
+        "PYTHONPATH": path,
+        "METASTUDIO_PROJECT_ID": DEFAULT_PROJECT_ID,
+        "METASTUDIO_ENDPOINT": metastudio_url,
+        "HUAWEICLOUD_SDK_AK": AK,
+        "HUAWEICLOUD_SDK_SK": SK,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_url + "/api/",
+        "STOPLIVE_MODE": "http",
+        "STOPLIVE_HOST": "127.0.0.1",
+        "STOPLIVE_LOG_LEVEL": "WARNING",
+        "STOPLIVE_STATE_FILE": str(workdir / "stoplive-state.db"),
+        "STOPLIVE_ALLOWLIST": json.dumps(dict(allowlist)),
+    }
 
 
 @contextmanager

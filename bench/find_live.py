@@ -13,48 +13,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.burst import BOT_TOKEN, CHANNEL, free_port
-from bench.common import AK, ROOT, SK, standin_process
-from bot.sandbox.standins.metastudio import DEFAULT_PROJECT_ID
-from tests.harness import ALICE, SIGNING_SECRET, command_body, signed_headers
+from bench.burst import CHANNEL, free_port
+from bench.common import AK, SK, standin_process, stoplive_env
+from tests.harness import ALICE, command_body, signed_headers
 
 TARGET_SECONDS = 2.0
-
-
-def bot_env(metastudio_url: str, slack_url: str, port: int, workdir: str) -> dict[str, str]:
-    """The bot's environment: this one's minus every setting stoplive reads, plus the bench's.
-    It runs in ``workdir`` (no ``.env`` there) and keeps its journal there too."""
-    outside = ("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_", "REDIS_URL", "PORT")
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(outside)}
-    path = os.pathsep.join(p for p in (str(ROOT), inherited.get("PYTHONPATH", "")) if p)
-    return {
-        **inherited,
-        "PYTHONPATH": path,
-        "STOPLIVE_STATE_FILE": os.path.join(workdir, "stoplive-state.db"),
-        "METASTUDIO_PROJECT_ID": DEFAULT_PROJECT_ID,
-        "METASTUDIO_ENDPOINT": metastudio_url,
-        "HUAWEICLOUD_SDK_AK": AK,
-        "HUAWEICLOUD_SDK_SK": SK,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack_url + "/api/",
-        "STOPLIVE_MODE": "http",
-        "PORT": str(port),
-        "STOPLIVE_HOST": "127.0.0.1",
-        "STOPLIVE_LOG_LEVEL": "WARNING",
-        "STOPLIVE_ALLOWLIST": json.dumps({ALICE: "ops-bench"}),
-    }
 
 
 async def measure(url: str, slack_url: str, runs: int) -> tuple[list[float], list[float], str]:
@@ -116,7 +89,8 @@ def main() -> None:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot"],
             cwd=workdir,
-            env=bot_env(metastudio, slack_url, port, workdir),
+            env=stoplive_env(Path(workdir), metastudio, slack_url, {ALICE: "ops-bench"})
+            | {"PORT": str(port)},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
