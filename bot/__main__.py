@@ -18,12 +18,15 @@ from bot.config import ConfigError, load_settings
 from bot.doctor import run_checks
 from bot.server import Transport
 from bot.stopflow.allowlist import ALLOWLIST_POLL_SECONDS
+from bot.stopflow.store import StateStore
 
 USAGE = "usage: python -m bot [check | sandbox]"
 log = logging.getLogger("bot")
 
 
-async def run() -> None:
+async def run(store: StateStore | None = None) -> None:
+    """Serve until SIGTERM or SIGINT. ``store`` replaces the one the settings name (only
+    ``bench/memory_bot.py`` does: no deployment may lose its journal on a restart)."""
     settings = load_settings()
     logging.getLogger().setLevel(settings.stoplive_log_level)
     stop = asyncio.Event()
@@ -32,7 +35,7 @@ async def run() -> None:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, settings.allowlist.reload_soon)
     watcher = asyncio.create_task(settings.allowlist.watch(ALLOWLIST_POLL_SECONDS))
-    transport = Transport(build(settings))
+    transport = Transport(build(settings, store=store))
     # What start-up built (every imported module, Bolt, pydantic's validators: ~90,000
     # objects) lives as long as the process, yet each full collection scanned it all: a
     # 30 ms pause falling on whatever ack was being served (bench/burst.py). Frozen, the
