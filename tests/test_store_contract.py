@@ -499,6 +499,46 @@ async def test_sqlite_calls_wait_for_the_one_waiting_on_another_writer(tmp_path:
     await store.aclose()
 
 
+async def test_sqlite_health_reads_do_not_wait_for_a_writer(tmp_path: Path) -> None:
+    """A ping (``/healthz``) reads: it answers while another process holds the write lock
+    and a claim waits for it in the thread."""
+    path = str(tmp_path / "state.sqlite3")
+    store = SqliteStore(path)
+    await store.ping()
+    release = await another_writer(path)
+    claiming = asyncio.create_task(store.claim("job:1", "U1", 60))
+    await asyncio.sleep(0.1)
+    await asyncio.wait_for(store.ping(), timeout=0.5)
+    assert not claiming.done()
+    release.set()
+    assert await claiming is None
+    await store.aclose()
+
+
+async def test_sqlite_a_cancelled_call_still_holds_back_the_next_until_the_thread_is_done(
+    tmp_path: Path,
+) -> None:
+    """Cancelling a call that waits in the thread for another process's lock does not stop
+    the thread: the calls after it still wait for it, instead of failing busy into the
+    thread behind it."""
+    path = str(tmp_path / "state.sqlite3")
+    store = SqliteStore(path)
+    await store.ping()
+    release = await another_writer(path)
+    before = waited()
+    first = asyncio.create_task(store.claim("job:1", "U1", 60))
+    await asyncio.sleep(0.1)
+    first.cancel()
+    second = asyncio.create_task(store.claim("job:2", "U2", 60))
+    await asyncio.sleep(0.1)
+    release.set()
+    assert await second is None
+    assert waited() - before == 1  # the second ran on the loop, after the first
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    await store.aclose()
+
+
 async def test_sqlite_folds_its_wal_back_into_the_file_as_it_goes(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
     store = SqliteStore(str(path))

@@ -272,7 +272,8 @@ class SqliteStore:
         def work(db: sqlite3.Connection) -> None:
             db.execute("SELECT count(*) FROM journal").fetchone()
 
-        await self._run("ping", work)
+        # a read needs no write lock (WAL): /healthz must not wait for a writer
+        await self._run("ping", work, writes=False)
 
     async def aclose(self) -> None:
         def close() -> None:  # closing may checkpoint, so in the thread
@@ -289,19 +290,26 @@ class SqliteStore:
         await asyncio.get_running_loop().run_in_executor(self._thread, close)
         self._thread.shutdown(wait=False)
 
-    async def _run(self, operation: str, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(
+        self, operation: str, work: Callable[[sqlite3.Connection], T], *, writes: bool = True
+    ) -> T:
         """Run ``work`` on the loop's connection, or in the thread if another process holds
-        the file's write lock; every failure becomes StoreUnavailable, counted."""
+        the file's write lock; every failure becomes StoreUnavailable, counted. ``writes``:
+        False for work that only reads, which never waits for a writer."""
         try:
             db = self._loop_db or await self._open_for_loop()
-            while self._thread_call is not None:
+            while writes and self._thread_call is not None:
                 await asyncio.wait([self._thread_call])
             if self._closed:  # checked after every wait: aclose may have come meanwhile
                 raise StoreUnavailable("store closed")
-            if self._checkpointed:
+            if writes and self._checkpointed:
                 self._checkpointed = False
                 STORE_WAITS.labels("after_checkpoint").inc()
-                result = await self._for_loop_in_thread(work)
+                try:
+                    result = await self._for_loop_in_thread(work)
+                except BaseException:
+                    self._checkpointed = True  # the WAL was not restarted: the next one does
+                    raise
             else:
                 try:
                     result = work(db)
@@ -326,9 +334,7 @@ class SqliteStore:
             if self._closed:
                 raise StoreUnavailable("store closed")
             if self._loop_db is None:
-                db = await asyncio.get_running_loop().run_in_executor(
-                    self._thread, self._open, True
-                )
+                db = await asyncio.get_running_loop().run_in_executor(self._thread, self._open_both)
                 if self._closed:  # closed while it opened
                     db.close()
                     raise StoreUnavailable("store closed")
@@ -336,16 +342,27 @@ class SqliteStore:
             return self._loop_db
 
     async def _for_loop_in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """A loop call the thread runs; the loop's calls wait until it is over."""
+        """A loop call the thread runs; the loop's calls wait until it is over. Over means
+        the thread is done with it: a caller cancelled meanwhile does not stop the thread, so
+        the call stays in the way (shielded) until the thread lets go of the lock."""
         call = asyncio.ensure_future(self._in_thread(work))
         self._thread_call = call
 
         def over(_: object) -> None:
             if self._thread_call is call:
                 self._thread_call = None
+            if not call.cancelled():
+                call.exception()  # a cancelled caller's failure is not "never retrieved"
 
         call.add_done_callback(over)
-        return await call
+        return await asyncio.shield(call)
+
+    def _open_both(self) -> sqlite3.Connection:
+        """In the thread: its own connection first (opening writes the schema, which a loop
+        write must not run into later), then the loop's, which it returns."""
+        if self._thread_db is None:
+            self._thread_db = self._open()
+        return self._open(for_loop=True)
 
     async def _in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
@@ -362,6 +379,8 @@ class SqliteStore:
         it never waits for, or holds up, a writer."""
         self._calls_since_checkpoint += 1
         if self._calls_since_checkpoint < CHECKPOINT_EVERY or self._checkpoint is not None:
+            return
+        if self._closed:
             return
         self._calls_since_checkpoint = 0
 
