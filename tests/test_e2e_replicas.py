@@ -9,11 +9,12 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
-from bot.stopflow.stopping import job_claim, ticket_of
+from bot.stopflow.stopping import LEASE, STOP_CALL_ALLOWANCE, job_claim, ticket_of
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, CHANNEL
@@ -144,15 +145,17 @@ async def test_a_stop_whose_owner_died_is_finished_by_another_replica(
     assert await bot.stoplive.workflow.take_over_orphans() == 0  # finished once
 
 
-async def test_after_a_take_over_the_job_can_be_stopped_again_at_once(
+async def test_after_a_take_over_the_job_can_be_stopped_again_once_the_first_call_is_over(
     start_bot: BotFactory,
 ) -> None:
-    """The dead replica's job claim is given back when its stop is taken over: when the
-    outcome says the job is still live, nobody must wait minutes to stop it again."""
+    """The dead replica's job claim is given back by the take-over once its stop call can no
+    longer be on its way (a lapsed lease does not prove the owner gone): when the outcome says
+    the job is still live, nobody waits the claim's whole life to stop it again."""
     store = MemoryStore()
     bot = await start_bot(store=store)
     bot.metastudio.jobs[JOB].state = "PROCESSING"
-    died = orphan()
+    # clicked long enough ago that its stop call is over, however alive its owner may be
+    died = replace(orphan(), created_at=time.time() - STOP_CALL_ALLOWANCE - LEASE - 1)
     job_key, holder = job_claim(ticket_of(died))
     await store.begin(died, owner="replica-killed", lease=-1, claims=[Claim(job_key, holder, 300)])
     assert await bot.stoplive.workflow.take_over_orphans() == 1
@@ -162,6 +165,24 @@ async def test_after_a_take_over_the_job_can_be_stopped_again_at_once(
     await bot.click("stoplive.confirm", value)
     await bot.slack.wait_for(lambda: bot.metastudio.calls("POST", "/stop"))
     assert len(bot.metastudio.calls("POST", "/stop")) == 1  # not "already being stopped"
+
+
+async def test_a_take_over_keeps_the_job_claimed_while_the_first_call_may_be_on_its_way(
+    start_bot: BotFactory,
+) -> None:
+    store = MemoryStore()
+    bot = await start_bot(store=store)
+    bot.metastudio.jobs[JOB].state = "PROCESSING"
+    # its stop call may still be on its way for one more second
+    recent = replace(orphan(), created_at=time.time() - STOP_CALL_ALLOWANCE - LEASE + 1)
+    job_key, holder = job_claim(ticket_of(recent))
+    await store.begin(recent, owner="replica-late", lease=-1, claims=[Claim(job_key, holder, 300)])
+    assert await bot.stoplive.workflow.take_over_orphans() == 1
+    await bot.slack.wait_for(bot.final_channel_message)
+    assert await store.claim(job_key, "probe", 1) == holder  # no second stop yet
+    await asyncio.sleep(1.2)
+    assert await bot.stoplive.workflow.take_over_orphans() == 0  # the sweep gives it back
+    assert await store.claim(job_key, "probe", 1) is None
 
 
 async def test_a_take_over_gives_back_only_the_claim_of_the_stop_it_took_over(

@@ -91,6 +91,7 @@ def supervisor(
     store: MemoryStore,
     outlet: RecordingOutlet,
     deadline: float = 5.0,
+    stop_call_allowance: float = 3.0,
 ) -> StopSupervisor:
     policy = Policy(
         Allowlist.from_data({"U0ALICE01": "ops"}, source="t"), "x", 300, KEY, verify_for=0.2
@@ -103,6 +104,7 @@ def supervisor(
         lambda *_: outlet,
         "replica-1",
         deadline=deadline,
+        stop_call_allowance=stop_call_allowance,
     )
 
 
@@ -213,3 +215,20 @@ async def test_the_job_claim_is_refused_to_a_second_stop_and_names_the_requester
     await stops.run(AdmittedClick(new_ticket(), Grant("ops")), outlet, 0.0)
     [(where, reply)] = outlet.said
     assert where == "clicker" and "<@U0BOB0002>" in reply.text and "some-stop" not in reply.text
+
+
+async def test_a_stop_call_with_no_answer_is_cut_at_its_allowance_then_the_job_is_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The stop call is bounded on its own (a take-over counts on it being over by then): a
+    call that never answers is treated as an answer lost, and the job tells the truth."""
+    caplog.set_level(logging.INFO, logger="stoplive.audit")
+    store, outlet = MemoryStore(), RecordingOutlet()
+    metastudio = ScriptedMetaStudio(hang, live_job)
+    stops = supervisor(metastudio, store, outlet, deadline=5.0, stop_call_allowance=0.2)
+    started = asyncio.get_running_loop().time()
+    await stops.run(AdmittedClick(new_ticket(), Grant("ops")), outlet, 0.0)
+    assert asyncio.get_running_loop().time() - started < 4.0  # not the 5 s deadline
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
+    [outcome] = [line for line in lines if line["event"] == "outcome"]
+    assert outcome["outcome"] == "still_live" and metastudio.stops == 1

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 LEASE = 15.0  # a journal entry whose owner has not renewed it for this long is taken over
 RENEW_EVERY = 5.0
-STOP_CALL_ALLOWANCE = 30.0  # the stop call itself (with its retries), on top of the watch
+STOP_CALL_ALLOWANCE = 30.0  # the stop call itself (with its retries and waits): at most this
 READ_SECONDS = 10.0  # one read of the job while watching, at most
 MIN_READ_SECONDS = 2.0  # ... and at least
 PROGRESS_EVERY = 30.0  # how often the channel hears "still checking" during a long watch
@@ -140,21 +140,25 @@ class StopSupervisor:
         outlets: OutletFactory,
         replica: str,
         deadline: float | None = None,
+        stop_call_allowance: float = STOP_CALL_ALLOWANCE,
     ) -> None:
         self._policy = policy
         self._deadline = deadline
+        self._stop_call_allowance = stop_call_allowance
         self._metastudio = metastudio
         self._store = store
         self._audit = audit
         self._outlets = outlets
         self.replica = replica
+        # job claims of stops taken over, given back once the original stop call is over
+        self._releases: list[tuple[float, str, str]] = []
 
     @property
     def deadline(self) -> float:
         """How long a live stop may take from the stop call to a known outcome."""
         if self._deadline is not None:
             return self._deadline
-        return self.watch_for + STOP_CALL_ALLOWANCE
+        return self.watch_for + self._stop_call_allowance
 
     @property
     def watch_for(self) -> float:
@@ -248,8 +252,17 @@ class StopSupervisor:
         )
         progress.sent = True
         try:
-            accepted = await self._metastudio.stop_job(
-                ticket.room_id, ticket.job_id, progress.entry.app_user_id
+            # bounded on its own, so that a take-over knows when it can no longer be in flight
+            async with asyncio.timeout(self._stop_call_allowance):
+                accepted = await self._metastudio.stop_job(
+                    ticket.room_id, ticket.job_id, progress.entry.app_user_id
+                )
+        except TimeoutError:
+            log.warning(
+                "stop %s/%s: no answer within %.0f s; reading the job",
+                ticket.room_id,
+                ticket.job_id,
+                self._stop_call_allowance,
             )
         except MetaStudioError as exc:
             progress.answered, progress.request_id = True, exc.request_id
@@ -329,8 +342,7 @@ class StopSupervisor:
     async def take_over(self, entry: JournalEntry) -> None:
         """Finish a stop whose owner is gone: never send a stop, read the job, tell the truth
         (revising the original channel message when the journal has it), audit ``recovered_by``,
-        then give the job back (its claim would otherwise refuse a new stop for minutes, just
-        when the outcome may say the job is still live)."""
+        then give the job back once the original stop call is over (see :meth:`release_due`)."""
         TAKEOVERS.inc()
         log.warning("taking over stop %s from %s", entry.stop_id, entry.recovered_from or "?")
         ticket = ticket_of(entry)
@@ -346,17 +358,28 @@ class StopSupervisor:
         outlet = self._outlets(entry.channel_id, entry.response_url, entry.channel_ts)
         renewing = asyncio.create_task(self._renew(progress))
         try:
-            try:
-                async with asyncio.timeout(TAKEOVER_READ_SECONDS):
-                    ended = await self._read(progress, TAKEOVER_READ_SECONDS)
-            except TimeoutError:
-                ended = False
+            ended = await self._read(progress, TAKEOVER_READ_SECONDS)
             progress.watch_started = time.monotonic() - max(time.time() - entry.created_at, 0.0)
             outcome = progress.outcome(Verdict.STOPPED) if ended else progress.undecided("")
             await self._conclude(progress, outcome, outlet, DELIVERY_SECONDS)
         finally:
             renewing.cancel()
-        await self._quietly("release", self._store.release(*job_claim(ticket)))
+        # A lapsed lease says the owner stopped renewing, not that it is gone (a partition, a
+        # stalled process): its stop call may still be on its way until the allowance after
+        # the click. Until then the job stays claimed, so no second stop goes out; LEASE more
+        # allows for the replicas' clocks.
+        free_at = entry.created_at + self._stop_call_allowance + LEASE
+        self._releases.append((free_at, *job_claim(ticket)))
+        await self.release_due()
+
+    async def release_due(self) -> None:
+        """Give back the job claims of stops taken over whose original stop call is over
+        (each take-over sweep asks). A claim not given back expires on its own."""
+        now = time.time()
+        due = [release for release in self._releases if release[0] <= now]
+        self._releases = [release for release in self._releases if release[0] > now]
+        for _, key, holder in due:
+            await self._quietly("release", self._store.release(key, holder))
 
     # --- the end of every stop ----------------------------------------------------------
 

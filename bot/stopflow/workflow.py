@@ -133,6 +133,7 @@ class StopWorkflow:
     async def take_over_orphans(self) -> int:
         """One sweep of :meth:`run_takeovers`; how many stops it took over. Never raises: the
         loop must outlive a store outage or one take-over's bug."""
+        await self._stops.release_due()
         try:
             orphans = await self._store.take_orphans(self.replica, lease=LEASE)
         except StoreUnavailable as exc:
