@@ -17,7 +17,7 @@ from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.stopflow.stopping import LEASE, STOP_CALL_ALLOWANCE, job_claim, ticket_of
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
 from tests.conftest import JOB, ROOM, BotFactory
-from tests.harness import ALICE, CHANNEL
+from tests.harness import ALICE, CHANNEL, Harness
 from tests.redis_server import RedisServer
 
 STOP = f"{ROOM} {JOB}"
@@ -145,21 +145,27 @@ async def test_a_stop_whose_owner_died_is_finished_by_another_replica(
     assert await bot.stoplive.workflow.take_over_orphans() == 0  # finished once
 
 
+async def taken_over(bot: Harness, store: MemoryStore, clicked_ago: float) -> tuple[str, str]:
+    """A live job's stop, clicked ``clicked_ago`` seconds ago on a replica that stopped
+    renewing its lease while holding the job's claim, taken over by ``bot``; the claim."""
+    bot.metastudio.jobs[JOB].state = "PROCESSING"
+    entry = replace(orphan(), created_at=time.time() - clicked_ago)
+    job_key, holder = job_claim(ticket_of(entry))
+    await store.begin(entry, owner="replica-late", lease=-1, claims=[Claim(job_key, holder, 300)])
+    assert await bot.stoplive.workflow.take_over_orphans() == 1
+    await bot.slack.wait_for(bot.final_channel_message)
+    return job_key, holder
+
+
 async def test_after_a_take_over_the_job_can_be_stopped_again_once_the_first_call_is_over(
     start_bot: BotFactory,
 ) -> None:
-    """The dead replica's job claim is given back by the take-over once its stop call can no
-    longer be on its way (a lapsed lease does not prove the owner gone): when the outcome says
-    the job is still live, nobody waits the claim's whole life to stop it again."""
+    """The claim of a replica that stopped renewing is given back by the take-over once its
+    stop call can no longer be on its way (a lapsed lease does not prove the owner gone):
+    when the outcome says the job is still live, nobody waits the claim's whole life."""
     store = MemoryStore()
     bot = await start_bot(store=store)
-    bot.metastudio.jobs[JOB].state = "PROCESSING"
-    # clicked long enough ago that its stop call is over, however alive its owner may be
-    died = replace(orphan(), created_at=time.time() - STOP_CALL_ALLOWANCE - LEASE - 1)
-    job_key, holder = job_claim(ticket_of(died))
-    await store.begin(died, owner="replica-killed", lease=-1, claims=[Claim(job_key, holder, 300)])
-    assert await bot.stoplive.workflow.take_over_orphans() == 1
-    await bot.slack.wait_for(bot.final_channel_message)
+    await taken_over(bot, store, clicked_ago=STOP_CALL_ALLOWANCE + LEASE + 1)
     assert await bot.stoplive.background.drain(5)
     value, _ = await bot.confirmation(STOP)
     await bot.click("stoplive.confirm", value)
@@ -172,13 +178,8 @@ async def test_a_take_over_keeps_the_job_claimed_while_the_first_call_may_be_on_
 ) -> None:
     store = MemoryStore()
     bot = await start_bot(store=store)
-    bot.metastudio.jobs[JOB].state = "PROCESSING"
     # its stop call may still be on its way for one more second
-    recent = replace(orphan(), created_at=time.time() - STOP_CALL_ALLOWANCE - LEASE + 1)
-    job_key, holder = job_claim(ticket_of(recent))
-    await store.begin(recent, owner="replica-late", lease=-1, claims=[Claim(job_key, holder, 300)])
-    assert await bot.stoplive.workflow.take_over_orphans() == 1
-    await bot.slack.wait_for(bot.final_channel_message)
+    job_key, holder = await taken_over(bot, store, clicked_ago=STOP_CALL_ALLOWANCE + LEASE - 1)
     assert await store.claim(job_key, "probe", 1) == holder  # no second stop yet
     await asyncio.sleep(1.2)
     assert await bot.stoplive.workflow.take_over_orphans() == 0  # the sweep gives it back
