@@ -638,7 +638,8 @@ async def test_a_stop_does_not_queue_behind_reads(metastudio: MetaStudioStandIn)
     metastudio.inject(other, Fault("slow", on="get", times=12, seconds=0.6))
     async with _client(metastudio) as client:
         reads = [asyncio.create_task(client.get_job(ROOM, other, "ops")) for _ in range(12)]
-        await asyncio.sleep(0.1)  # the reads have taken what they may
+        await asyncio.sleep(0.1)
+        assert metastudio.in_flight == MAX_READS_IN_FLIGHT  # the reads have taken what they may
         started = time.monotonic()
         await client.stop_job(ROOM, JOB, "ops")
         assert time.monotonic() - started < 0.4  # a read takes 0.6 s

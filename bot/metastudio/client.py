@@ -255,7 +255,7 @@ class MetaStudioClient:
         app_user_id: str,
         *,
         states: Iterable[JobState] = (JobState.PROCESSING,),
-        concurrency: int = MAX_IN_FLIGHT,
+        concurrency: int = MAX_READS_IN_FLIGHT,
     ) -> list[RoomJobs]:
         """Each room's jobs in ``states``, read ``concurrency`` rooms at a time, in the order
         of ``rooms``. A room whose jobs cannot be read carries its failure instead of jobs."""

@@ -52,10 +52,8 @@ class JobChecks:
         ref, grant = admitted
         app_user = grant.app_user_id
         try:
-            job = await asyncio.wait_for(
-                self._metastudio.get_job(ref.room_id, ref.job_id, app_user),
-                timeout=self._policy.lookup_timeout,
-            )
+            async with asyncio.timeout(self._policy.lookup_timeout):
+                job = await self._metastudio.get_job(ref.room_id, ref.job_id, app_user)
         except LOOKUP_FAILURES as exc:
             reply, outcome = (
                 messages.job_unchecked(ref.room_id, ref.job_id, describe(exc)),
