@@ -378,3 +378,29 @@ def test_response_urls_must_point_at_slack() -> None:
     assert sort_body(local, CONTENT_TYPES["form"]) == Refusal(400, "foreign_response_url")
     allowed = frozenset({"hooks.slack.com", "127.0.0.1"})
     assert isinstance(sort_body(local, CONTENT_TYPES["form"], allowed), Accepted)
+
+
+@pytest.mark.parametrize(
+    ("response_url", "verdict"),
+    [
+        ("https://HOOKS.slack.com/commands/T1/2/x", "accepted"),
+        ("https://hooks.slack.com:443/commands/T1/2/x", "accepted"),
+        ("https://hooks.slack.com@evil.example/x", "foreign_response_url"),
+        ("https://evil.example#@hooks.slack.com/x", "foreign_response_url"),
+        ("https://evil.example?@hooks.slack.com/x", "foreign_response_url"),
+        ("https://hooks.slack.com.evil.example/x", "foreign_response_url"),
+        ("https://hooks.slack.com%2eevil.example/x", "foreign_response_url"),
+        ("https://evil.example\\@hooks.slack.com/x", "bad_command"),
+        ("https://xn--hooks-.slack.com/x", "bad_command"),
+    ],
+)
+def test_a_response_url_is_judged_by_the_host_it_would_reach(
+    response_url: str, verdict: str
+) -> None:
+    """The host checked is the one aiohttp (yarl) would connect to: no userinfo, fragment or
+    query trick makes a foreign host pass for Slack's, and a URL it cannot parse is refused."""
+    answer = sort_body(command(response_url=response_url), CONTENT_TYPES["form"])
+    if verdict == "accepted":
+        assert isinstance(answer, Accepted)
+    else:
+        assert answer == Refusal(400, verdict)

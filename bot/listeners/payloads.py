@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from yarl import URL
 
 from bot.config import SLACK_RESPONSE_HOSTS
 
@@ -162,8 +162,9 @@ def _validated(
 ) -> Sorted:
     try:
         checked = model.model_validate(payload)
-        host = urlsplit(checked.response_url).hostname
-    except (ValidationError, ValueError):
+        # yarl: the parser aiohttp connects with, so the host checked is the host posted to
+        host = URL(checked.response_url).host
+    except (ValidationError, ValueError):  # UnicodeError (a bad IDNA host) is a ValueError
         return Malformed(f"bad_{kind}")
     if host not in response_hosts:
         return Malformed("foreign_response_url")
