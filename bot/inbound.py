@@ -13,9 +13,11 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
+
+from pydantic import BaseModel
 
 from bot.config import SLACK_RESPONSE_HOSTS
 from bot.listeners.payloads import (
@@ -44,6 +46,8 @@ class Refusal:
 class Accepted:
     kind: str  # "command", "block_actions", "ssl_check", "event" or "url_verification"
     payload: dict[str, Any]  # what Bolt gets: the checked fields only, as Socket Mode's are
+    # the model the listener reads (payloads.CHECKED); ``payload`` is its dump
+    checked: BaseModel | None = field(default=None, compare=False)
 
 
 def check_signature(
@@ -93,4 +97,4 @@ def sort_body(
         return Refusal(400, verdict.reason)
     if isinstance(verdict, NotOurs):
         return Refusal(404, "not_handled")
-    return Accepted(verdict.kind, verdict.canonical)
+    return Accepted(verdict.kind, verdict.canonical, verdict.checked)

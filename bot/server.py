@@ -22,7 +22,8 @@ from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.socket_mode.async_internals import run_async_bolt_app, send_async_response
+from slack_bolt.adapter.socket_mode.async_internals import send_async_response
+from slack_bolt.adapter.socket_mode.internals import build_headers
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
@@ -35,7 +36,7 @@ from bot import metrics
 from bot.app import Stoplive
 from bot.config import SLACK_RESPONSE_HOSTS, ConfigError
 from bot.inbound import MAX_BODY, Accepted, Refusal, check_signature, sort_body
-from bot.listeners.payloads import Malformed, Ours, sort_event, sort_payload
+from bot.listeners.payloads import CHECKED, Malformed, Ours, sort_event, sort_payload
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -110,7 +111,9 @@ def web_app(
         # again for Bolt to parse again was a third of an ack's work (bench/burst.py). Bolt's
         # mode decides only whether Bolt verifies the signature (off: it was checked above,
         # over the raw bytes) and how lazy listeners copy a request (stoplive has none).
-        bolt_request = AsyncBoltRequest(body=accepted.payload, mode="socket_mode")
+        bolt_request = AsyncBoltRequest(
+            body=accepted.payload, mode="socket_mode", context={CHECKED: accepted.checked}
+        )
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     async def healthz(_: web.Request) -> web.Response:
@@ -232,7 +235,13 @@ class EnvelopeHandler(AsyncSocketModeHandler):
             payload=verdict.canonical,
             accepts_response_payload=req.accepts_response_payload,
         )
-        response = await run_async_bolt_app(self.app, checked)
+        bolt_request = AsyncBoltRequest(
+            body=verdict.canonical,
+            mode="socket_mode",
+            headers=build_headers(checked),
+            context={CHECKED: verdict.checked},
+        )
+        response = await self.app.async_dispatch(bolt_request)
         await send_async_response(client, checked, response, started)
 
 

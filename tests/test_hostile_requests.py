@@ -15,6 +15,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.audit_logging import JsonLines, RedactSecrets
 from bot.inbound import Accepted, Refusal, check_signature, sort_body
@@ -404,3 +405,27 @@ def test_a_response_url_is_judged_by_the_host_it_would_reach(
         assert isinstance(answer, Accepted)
     else:
         assert answer == Refusal(400, verdict)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"command": "/stoplive", "user_id": ALICE, "channel_id": CHANNEL, "text": f"{ROOM} {JOB}"},
+        good_click(),
+        {"type": "event_callback", "event": {"type": "app_home_opened", "user": ALICE}},
+    ],
+    ids=["command", "click", "home opened"],
+)
+async def test_a_payload_that_reached_bolt_unchecked_is_acked_and_dropped(
+    start_bot: BotFactory, log: Lines, body: dict[str, Any]
+) -> None:
+    """Both transports check a payload and hand the listener the checked model. Whatever
+    reaches Bolt another way (no model beside it) does nothing but get its ack."""
+    bot = await start_bot()
+    response = await bot.stoplive.bolt.async_dispatch(
+        AsyncBoltRequest(body=body, mode="socket_mode")
+    )
+    assert response.status == 200
+    assert await bot.stoplive.background.drain(5)
+    assert any("unchecked" in line for line in log.lines)
+    assert bot.metastudio.calls() == [] and bot.slack.url_posts == []

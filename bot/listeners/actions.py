@@ -10,12 +10,11 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from pydantic import ValidationError
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
-from bot.listeners.payloads import BlockActions
+from bot.listeners.payloads import CHECKED, BlockActions
 from bot.slack_outlet import SlackOutlet
 from bot.stopflow.messages import (
     CANCEL_ACTION,
@@ -34,11 +33,10 @@ log = logging.getLogger(__name__)
 
 def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> None:
     def handler(step: Step) -> Callable[..., Awaitable[None]]:
-        async def handle(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-            try:
-                click = BlockActions.model_validate(body)
-            except ValidationError:  # the transports check first; this is the last line
-                log.warning("ignored a malformed click", extra={"reason": "bad_block_actions"})
+        async def handle(ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient) -> None:
+            click = context.get(CHECKED)
+            if not isinstance(click, BlockActions):  # both transports check, and hand it over
+                log.warning("ignored an unchecked click", extra={"reason": "unchecked"})
                 await ack()
                 return
             channel = click.channel_id

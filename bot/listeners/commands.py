@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from pydantic import ValidationError
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
-from bot.listeners.payloads import SlashCommand
+from bot.listeners.payloads import CHECKED, SlashCommand
 from bot.listeners.workspace import Workspace
 from bot.slack_outlet import send_to_response_url
 from bot.stopflow.workflow import CommandRequest, StopWorkflow
@@ -31,11 +29,10 @@ def register(
             )
 
     @app.command(COMMAND)
-    async def stoplive(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
-        try:
-            checked = SlashCommand.model_validate(command)
-        except ValidationError:  # the transports check first; this is the last line
-            log.warning("ignored a malformed command", extra={"reason": "bad_command"})
+    async def stoplive(ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient) -> None:
+        checked = context.get(CHECKED)
+        if not isinstance(checked, SlashCommand):  # both transports check, and hand it over
+            log.warning("ignored an unchecked command", extra={"reason": "unchecked"})
             await ack()
             return
         request = CommandRequest(

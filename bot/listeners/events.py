@@ -4,15 +4,13 @@ last day of stops). The ack goes back at once; the store read and ``views.publis
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from pydantic import ValidationError
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
-from bot.listeners.payloads import AppHomeOpened
+from bot.listeners.payloads import CHECKED, AppHomeOpened
 from bot.listeners.workspace import Workspace
 from bot.slack_outlet import SLACK_FAILURES
 from bot.stopflow.history import History
@@ -35,11 +33,10 @@ async def publish_home(
 
 def register(app: AsyncApp, history: History, background: Background, workspace: Workspace) -> None:
     @app.event("app_home_opened")
-    async def home_opened(body: dict[str, Any], client: AsyncWebClient) -> None:
-        try:
-            opened = AppHomeOpened.model_validate(body)
-        except ValidationError:  # the transports check first; this is the last line
-            log.warning("ignored a malformed event", extra={"reason": "bad_event"})
+    async def home_opened(context: AsyncBoltContext, client: AsyncWebClient) -> None:
+        opened = context.get(CHECKED)
+        if not isinstance(opened, AppHomeOpened):  # both transports check, and hand it over
+            log.warning("ignored an unchecked event", extra={"reason": "unchecked"})
             return
         if opened.event.tab != "home":  # the Messages tab: nothing to publish
             return

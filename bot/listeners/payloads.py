@@ -7,14 +7,14 @@ Both transports use :func:`sort_payload` before Bolt sees anything, and hand Bol
 canonical form it returns (every field we read, with the type we read it as, nothing else). So
 a validly signed request or a Socket Mode envelope with odd types can never reach Bolt's
 context extraction or a listener and raise there: it is answered 400 (HTTP) or acked (Socket
-Mode) with one log line instead. The listeners parse with the same models, so what they read
-is what was checked.
+Mode) with one log line instead. The listeners read the checked models themselves (under
+:data:`CHECKED` in Bolt's context), so what they read is what was checked.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -116,12 +116,19 @@ class UrlVerification(_Strict):
 Kind = Literal["command", "block_actions", "ssl_check", "event", "url_verification"]
 
 
+CHECKED = "stoplive_checked"
+"""The Bolt context key under which the transports hand listeners the checked payload: a
+listener reads the very model that was checked, not a second parse of its dump."""
+
+
 @dataclass(frozen=True)
 class Ours:
-    """Well-formed and handled: ``canonical`` is what Bolt gets (a plain dict)."""
+    """Well-formed and handled: ``canonical`` is what Bolt gets (a plain dict), ``checked``
+    the model it was dumped from (None for an ``ssl_check``, which no listener reads)."""
 
     kind: Kind
     canonical: dict[str, Any]
+    checked: BaseModel | None = field(default=None, compare=False)  # canonical says it all
 
 
 @dataclass(frozen=True)
@@ -168,7 +175,7 @@ def _validated(
         return Malformed(f"bad_{kind}")
     if host not in response_hosts:
         return Malformed("foreign_response_url")
-    return Ours(kind, checked.model_dump(exclude_none=True))
+    return Ours(kind, checked.model_dump(exclude_none=True), checked)
 
 
 def sort_form(
@@ -201,7 +208,8 @@ def sort_event(payload: object) -> Sorted:
     kind = payload.get("type")
     if kind == "url_verification":
         try:
-            return Ours("url_verification", UrlVerification.model_validate(payload).model_dump())
+            handshake = UrlVerification.model_validate(payload)
+            return Ours("url_verification", handshake.model_dump(), handshake)
         except ValidationError:
             return Malformed("bad_url_verification")
     if kind != "event_callback":
@@ -217,4 +225,4 @@ def sort_event(payload: object) -> Sorted:
         return Malformed("bad_event")
     # The Messages tab sends the same event: acked like the Home tab's (an unanswered event is
     # retried, and many failures make Slack turn the subscription off); the listener skips it.
-    return Ours("event", checked.model_dump(exclude_none=True))
+    return Ours("event", checked.model_dump(exclude_none=True), checked)
