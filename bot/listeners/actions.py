@@ -6,7 +6,6 @@ MetaStudio" is a link: Slack opens it and still sends the click, which is only a
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -14,7 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
-from bot.listeners.payloads import CHECKED, BlockActions
+from bot.listeners.payloads import BlockActions, checked_in
 from bot.slack_outlet import SlackOutlet
 from bot.stopflow.messages import (
     CANCEL_ACTION,
@@ -28,15 +27,13 @@ from bot.stopflow.workflow import Click, Outlet, StopWorkflow
 
 Step = Callable[[Click, Outlet, str], Coroutine[Any, Any, None]]
 """A click, the outlet that answers it, and the click's ``response_url``."""
-log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> None:
     def handler(step: Step) -> Callable[..., Awaitable[None]]:
         async def handle(ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient) -> None:
-            click = context.get(CHECKED)
-            if not isinstance(click, BlockActions):  # both transports check, and hand it over
-                log.warning("ignored an unchecked click", extra={"reason": "unchecked"})
+            click = checked_in(context, BlockActions)
+            if click is None:
                 await ack()
                 return
             channel = click.channel_id

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import logging
-
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
-from bot.listeners.payloads import CHECKED, SlashCommand
+from bot.listeners.payloads import SlashCommand, checked_in
 from bot.listeners.workspace import Workspace
 from bot.slack_outlet import send_to_response_url
 from bot.stopflow.workflow import CommandRequest, StopWorkflow
 
 COMMAND = "/stoplive"
-log = logging.getLogger(__name__)
 
 
 def register(
@@ -30,9 +27,8 @@ def register(
 
     @app.command(COMMAND)
     async def stoplive(ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient) -> None:
-        checked = context.get(CHECKED)
-        if not isinstance(checked, SlashCommand):  # both transports check, and hand it over
-            log.warning("ignored an unchecked command", extra={"reason": "unchecked"})
+        checked = checked_in(context, SlashCommand)
+        if checked is None:
             await ack()
             return
         request = CommandRequest(

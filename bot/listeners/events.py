@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
-from bot.listeners.payloads import CHECKED, AppHomeOpened
+from bot.listeners.payloads import AppHomeOpened, checked_in
 from bot.listeners.workspace import Workspace
 from bot.slack_outlet import SLACK_FAILURES
 from bot.stopflow.history import History
@@ -34,9 +34,8 @@ async def publish_home(
 def register(app: AsyncApp, history: History, background: Background, workspace: Workspace) -> None:
     @app.event("app_home_opened")
     async def home_opened(context: AsyncBoltContext, client: AsyncWebClient) -> None:
-        opened = context.get(CHECKED)
-        if not isinstance(opened, AppHomeOpened):  # both transports check, and hand it over
-            log.warning("ignored an unchecked event", extra={"reason": "unchecked"})
+        opened = checked_in(context, AppHomeOpened)
+        if opened is None:
             return
         if opened.event.tab != "home":  # the Messages tab: nothing to publish
             return

@@ -14,13 +14,17 @@ Mode) with one log line instead. The listeners read the checked models themselve
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from yarl import URL
 
 from bot.config import SLACK_RESPONSE_HOSTS
+
+log = logging.getLogger(__name__)
 
 # Slack IDs (users, channels, teams) are short upper-case alphanumerics: U024BE7LH, C0INCIDENT.
 SlackId = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,32}$")]
@@ -119,6 +123,17 @@ Kind = Literal["command", "block_actions", "ssl_check", "event", "url_verificati
 CHECKED = "stoplive_checked"
 """The Bolt context key under which the transports hand listeners the checked payload: a
 listener reads the very model that was checked, not a second parse of its dump."""
+Checked = TypeVar("Checked", bound=BaseModel)
+
+
+def checked_in(context: Mapping[str, Any], model: type[Checked]) -> Checked | None:
+    """The ``model`` a transport checked and handed over in Bolt's ``context``; None (and one
+    log line) for anything that reached Bolt another way, which the listener only acks."""
+    checked = context.get(CHECKED)
+    if isinstance(checked, model):
+        return checked
+    log.warning("ignored an unchecked %s", model.__name__, extra={"reason": "unchecked"})
+    return None
 
 
 @dataclass(frozen=True)
