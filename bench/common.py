@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AK, SK = "HPUABENCHACCESSKEY00", "bench-secret-key"
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
 BOT_TOKEN = "xoxb-test"  # what the Slack stand-in accepts
+_METASTUDIO_ARGS = ("--room", ROOM, "--ak", AK, "--sk", SK)  # both MetaStudio stand-ins take
 
 
 def stoplive_env(
@@ -84,14 +85,7 @@ def standin_urls(module: str, *args: str, stdin: str = "", count: int = 1) -> It
 def metastudio_process(job_ids: Sequence[str]) -> AbstractContextManager[str]:
     """The MetaStudio stand-in with ``job_ids`` live in room ROOM, AK/SK as above."""
     return standin_process(
-        "bot.sandbox.standins.metastudio",
-        "--room",
-        ROOM,
-        "--ak",
-        AK,
-        "--sk",
-        SK,
-        stdin="\n".join(job_ids),
+        "bot.sandbox.standins.metastudio", *_METASTUDIO_ARGS, stdin="\n".join(job_ids)
     )
 
 
@@ -99,15 +93,7 @@ def counted_metastudio_process(job_ids: Sequence[str]) -> AbstractContextManager
     """:func:`metastudio_process` plus a tally of its stop calls: yields ``[base URL, tally
     URL]`` (``bench/counted_metastudio.py``)."""
     return standin_urls(
-        "bench.counted_metastudio",
-        "--room",
-        ROOM,
-        "--ak",
-        AK,
-        "--sk",
-        SK,
-        stdin="\n".join(job_ids),
-        count=2,
+        "bench.counted_metastudio", *_METASTUDIO_ARGS, stdin="\n".join(job_ids), count=2
     )
 
 

@@ -108,6 +108,12 @@ class Progress:
         return self.outcome(Verdict.UNREADABLE if self.unreadable else Verdict.UNKNOWN)
 
 
+def ticket_claim(ticket: Ticket) -> Claim:
+    """The confirmation's claim: whoever takes it first (Stop or Cancel) uses the ticket, once;
+    it lasts as long as the ticket could still be clicked."""
+    return Claim(f"ticket:{ticket.id}", ticket.requester, max(ticket.expires_at - time.time(), 1.0))
+
+
 def job_claim(ticket: Ticket) -> tuple[str, str]:
     """The job's claim key (one stop in flight per job) and this stop's holder of it. The
     holder names the requester (a second clicker is told who) and the stop: only this stop, or
@@ -170,10 +176,9 @@ class StopSupervisor:
         """Claim the confirmation and the job, journal the stop (one store call), send it,
         watch it, tell."""
         ticket, grant = admitted.ticket, admitted.grant
-        ticket_key = f"ticket:{ticket.id}"
         job_key, job_holder = job_claim(ticket)
         claims = (
-            Claim(ticket_key, ticket.requester, max(ticket.expires_at - time.time(), 1.0)),
+            ticket_claim(ticket),
             Claim(job_key, job_holder, self.deadline + 2 * DELIVERY_SECONDS + LEASE),
         )
         entry = JournalEntry(
@@ -200,7 +205,7 @@ class StopSupervisor:
             finally:
                 await self._quietly("release", self._store.release(job_key, job_holder))
             return
-        if taken.key == ticket_key:
+        if taken.key == claims[0].key:
             CLAIM_CONFLICTS.labels("ticket").inc()
             await self._note(outlet.to_clicker(notices.already_used()))
             self._record("confirm", ticket, "ignored_already_used", grant.app_user_id, started)

@@ -35,7 +35,7 @@ from bot.stopflow.markup import Reply
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
 from bot.stopflow.requests import Asker, RequestDesk, WorkspaceUrl
-from bot.stopflow.stopping import LEASE, StopSupervisor
+from bot.stopflow.stopping import LEASE, StopSupervisor, ticket_claim
 from bot.stopflow.store import StateStore, StoreUnavailable
 
 __all__ = ["Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
@@ -100,8 +100,8 @@ class StopWorkflow:
             return
         ticket = admitted.ticket
         try:
-            ttl = max(ticket.expires_at - time.time(), 1.0)
-            holder = await self._store.claim(f"ticket:{ticket.id}", ticket.requester, ttl)
+            claim = ticket_claim(ticket)  # the very claim a Stop click takes
+            holder = await self._store.claim(claim.key, claim.holder, claim.ttl)
         except StoreUnavailable as exc:
             # The confirmation is replaced all the same (its buttons go), but say so in the log.
             log.error("state store unavailable on cancel: %s", exc)

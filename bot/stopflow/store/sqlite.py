@@ -378,9 +378,11 @@ class SqliteStore:
         """Every CHECKPOINT_EVERY calls, fold the WAL into the file, in the thread. PASSIVE:
         it never waits for, or holds up, a writer."""
         self._calls_since_checkpoint += 1
-        if self._calls_since_checkpoint < CHECKPOINT_EVERY or self._checkpoint is not None:
-            return
-        if self._closed:
+        if (
+            self._calls_since_checkpoint < CHECKPOINT_EVERY
+            or self._checkpoint is not None
+            or self._closed
+        ):
             return
         self._calls_since_checkpoint = 0
 
