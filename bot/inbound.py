@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
+from yarl import query_to_pairs
 
 from bot.config import SLACK_RESPONSE_HOSTS
 from bot.listeners.payloads import (
@@ -70,6 +71,31 @@ def check_signature(
     return None
 
 
+def decode_form(text: str) -> list[tuple[str, str]] | None:
+    """A form body's fields, exactly as ``urllib.parse.parse_qsl`` reads them strictly (every
+    field ``name=value``, every escape UTF-8); None where it would refuse the body.
+
+    Why not ``parse_qsl`` alone: it decodes percent-escapes in a Python loop, 50 µs for a
+    1.3 kB click and 0.3 ms for the 8 kB of a click on a long message, all of it inside the
+    ack. yarl's ``query_to_pairs`` (what aiohttp reads forms with) does it in C and reads the
+    same, except that it is lenient: it keeps a field without ``=``, and puts U+FFFD where an
+    escape is not UTF-8. So a field without ``=`` is refused here, and a result holding U+FFFD
+    (sent as is, or put there) goes to ``parse_qsl`` to judge. A property test holds the two
+    readings equal on any text.
+    """
+    if not text:
+        return []
+    if not all("=" in field for field in text.split("&")):
+        return None
+    fields = query_to_pairs(text)
+    if any("\ufffd" in name or "\ufffd" in value for name, value in fields):
+        try:
+            return parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
+        except (ValueError, UnicodeDecodeError):
+            return None
+    return fields
+
+
 def sort_body(
     body: bytes, content_type: str, response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS
 ) -> Accepted | Refusal:
@@ -79,11 +105,8 @@ def sort_body(
     except UnicodeDecodeError:
         return Refusal(400, "not_utf8")
     if content_type == FORM:
-        try:
-            fields = parse_qsl(
-                text, keep_blank_values=True, strict_parsing=bool(text), errors="strict"
-            )
-        except (ValueError, UnicodeDecodeError):
+        fields = decode_form(text)
+        if fields is None:
             return Refusal(400, "bad_form")
         verdict = sort_form(fields, response_hosts)
     elif content_type == JSON:  # only the Events API sends JSON; commands and clicks are forms

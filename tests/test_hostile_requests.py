@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pytest
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.audit_logging import JsonLines, RedactSecrets
-from bot.inbound import Accepted, Refusal, check_signature, sort_body
+from bot.inbound import Accepted, Refusal, check_signature, decode_form, sort_body
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import (
     ALICE,
@@ -341,6 +341,29 @@ def test_check_signature_never_raises(
 def test_sort_body_never_raises(body: bytes, kind: str) -> None:
     verdict = sort_body(body, kind)
     assert getattr(verdict, "status", 200) in (400, 404) or isinstance(verdict, Accepted)
+
+
+# What a form's decoding can trip on: escapes good and bad (cut short, not hex, not UTF-8, an
+# encoded surrogate), separators, "+", and U+FFFD sent as is.
+FORM_PIECES = st.sampled_from(
+    [
+        *"ab=&+;%#?é€\ufffd\x00\n",
+        *("%41", "%e2%82%ac", "%26", "%3D", "%2B", "%0A", "%EF%BF%BD"),  # good escapes
+        *("%2", "%zz", "%ff", "%C3", "%ED%A0%80"),  # cut short, not hex, not UTF-8, surrogate
+    ]
+)
+
+
+@settings(max_examples=2000)
+@given(text=st.text() | st.lists(FORM_PIECES, max_size=40).map("".join))
+def test_forms_are_read_as_the_stdlib_reads_them_strictly(text: str) -> None:
+    """The fast reading (yarl's) is pinned to parse_qsl's strict one: same fields, or both
+    refuse."""
+    try:
+        strict = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
+    except (ValueError, UnicodeDecodeError):
+        strict = None
+    assert decode_form(text) == strict
 
 
 @given(

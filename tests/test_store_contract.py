@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 import pytest
@@ -344,6 +344,7 @@ surrogates = st.builds(
 def test_a_journal_record_round_trips_any_text(text: str, created: float) -> None:
     stop = entry(text, created, room_id=text, detail=text, outcome=text, request_id=text)
     assert JournalEntry.from_record(stop.to_record()) == stop
+    assert stop.row() == astuple(stop)  # the shallow row is the dataclass's own, in order
 
 
 @given(bad=surrogates)

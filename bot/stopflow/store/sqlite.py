@@ -29,11 +29,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import astuple, fields
+from dataclasses import fields
 from typing import Any, TypeVar
 
 from bot.metrics import STORE_ERRORS, STORE_WAITS
 from bot.stopflow.store.base import (
+    FIELDS,
     UPDATABLE,
     Claim,
     JournalEntry,
@@ -49,8 +50,7 @@ CHECKPOINT_EVERY = 100  # store calls between checkpoints (SQLite's own default 
 
 T = TypeVar("T")
 
-_COLUMNS = tuple(field.name for field in fields(JournalEntry))
-_COLUMN_LIST = ", ".join(_COLUMNS)
+_COLUMN_LIST = ", ".join(FIELDS)
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS claims"
     " (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL)",
@@ -132,7 +132,7 @@ def _take(db: sqlite3.Connection, claims: Sequence[Claim]) -> Taken | None:
 
 def _entry(row: tuple[object, ...]) -> JournalEntry:
     return JournalEntry.from_record(
-        {name: str(value) for name, value in zip(_COLUMNS, row, strict=True)}
+        {name: str(value) for name, value in zip(FIELDS, row, strict=True)}
     )
 
 
@@ -185,12 +185,13 @@ class SqliteStore:
     async def begin(
         self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
     ) -> Taken | None:
-        entry.with_changes(owner=owner).to_record()  # refuses text it cannot keep
+        entry.to_record()  # refuses text it cannot keep
+        require_storable(owner=owner)
         for claim in claims:
             require_storable(key=claim.key, holder=claim.holder)
 
         def work(db: sqlite3.Connection) -> Taken | None:
-            row = astuple(entry.with_changes(owner=owner, lease_until=time.time() + lease))
+            row = entry.with_changes(owner=owner, lease_until=time.time() + lease).row()
             marks = ", ".join("?" * len(row))
             with _write_transaction(db):
                 taken = _take(db, claims)
@@ -418,7 +419,7 @@ class SqliteStore:
                 for statement in _SCHEMA:
                     db.execute(statement)
                 present = {row[1] for row in db.execute("PRAGMA table_info(journal)")}
-                for name in _COLUMNS:
+                for name in FIELDS:
                     if name not in present:
                         db.execute(f"ALTER TABLE journal ADD COLUMN {_column_definition(name)}")
                 for statement in _INDEXES:
