@@ -69,6 +69,7 @@ from bench.common import (
     ROOM,
     ROOT,
     counted_metastudio_process,
+    median_difference,
     percentile,
     standin_process,
     stoplive_env,
@@ -89,6 +90,9 @@ KEYS = (
     "click -> announcement",
     "click -> verified",
 )
+# What a before/after comparison is judged on (issues 8 and 9): the acks' tails, the
+# announcement's median.
+COMPARED = (("command ack", 99), ("click ack", 99), ("click -> announcement", 50))
 STOPPED = HEADS[Verdict.STOPPED]
 NOT_SAFE = cannot_confirm_safely().text
 WAIT_SECONDS = 60.0  # for what Slack should have received
@@ -540,6 +544,12 @@ def print_comparison(
                 cells = [f"{percentile(r.samples[key], 99):.0f}" for r in results if r.samples[key]]
                 row += f"  {name}: {' '.join(cells)}" if cells else ""
             print(row)
+    if len(ours) > 1 and baseline:
+        print("stoplive - baseline: difference of the medians over the runs [95 % interval]:")
+        for key, q in COMPARED:
+            pair = [[percentile(r.samples[key], q) for r in rs] for rs in (ours, baseline)]
+            difference, low, high = median_difference(*pair)
+            print(f"  {key + f' p{q}':30}{difference:+7.0f} ms  [{low:+.0f}, {high:+.0f}]")
     refused = [len(r.refused) for r in ours if r.refused]
     if refused:
         print(

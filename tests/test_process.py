@@ -266,3 +266,22 @@ async def test_check_pings_redis_and_names_it_when_down(
         "FAIL state store: Redis (STOPLIVE_REDIS_URL)" in report
         and "Check STOPLIVE_REDIS_URL" in report
     )
+
+
+async def test_start_up_leaves_nothing_for_the_first_stop_to_import() -> None:
+    """A fresh interpreter, as a deployment starts: after start-up has settled, httpcore's
+    async backend is imported (not by the first stop, mid-burst) and start-up's objects are
+    frozen out of the collector."""
+    script = (
+        "import asyncio, gc, sys\n"
+        "from bot.__main__ import settle_start_up\n"
+        "assert 'anyio._backends._asyncio' not in sys.modules\n"
+        "asyncio.run(settle_start_up())\n"
+        "print('anyio._backends._asyncio' in sys.modules, gc.get_freeze_count() > 10_000)\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == 0
+    assert out.decode().split() == ["True", "True"]

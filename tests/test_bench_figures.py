@@ -1,0 +1,33 @@
+"""The benchmarks' statistics: pure functions, checked like any other."""
+
+from __future__ import annotations
+
+from bench.common import median_difference, percentile
+
+
+def test_the_same_runs_differ_by_nothing() -> None:
+    runs = [120.0, 95.0, 160.0, 101.0, 133.0, 99.0, 140.0]
+    difference, low, high = median_difference(runs, runs)
+    assert difference == 0
+    assert low < 0 < high  # resampling each side on its own still spreads
+
+
+def test_a_shift_wider_than_the_noise_shows() -> None:
+    theirs = [100.0, 104.0, 98.0, 110.0, 95.0, 102.0, 107.0, 99.0, 101.0]
+    ours = [value + 50 for value in theirs]
+    difference, low, high = median_difference(ours, theirs)
+    assert difference == 50
+    assert 40 <= low <= difference <= high <= 60
+
+
+def test_the_interval_is_reproducible() -> None:
+    ours, theirs = [1.0, 5.0, 3.0, 9.0], [2.0, 4.0, 8.0, 6.0]
+    assert median_difference(ours, theirs) == median_difference(ours, theirs)
+
+
+def test_percentile_picks_a_sample() -> None:
+    samples = [float(n) for n in range(1, 101)]
+    assert percentile(samples, 50) == 51
+    assert percentile(samples, 99) == 99
+    assert percentile(samples, 100) == 100
+    assert percentile([7.0], 99) == 7
