@@ -39,7 +39,9 @@ their share of the cores. Its outcome wording may differ, so it is timed to the 
 ``--runs N`` runs every app (stoplive, the baseline, the bare app) N times, each run starting
 with the next app in turn, and reports the median over the runs of each run's percentile: the
 burst figures move by tens of ms from one run to the next on a shared machine, so a single run
-cannot tell a 20 ms difference. Before anything is timed, the load generator sends two
+cannot tell a 20 ms difference. With a baseline it also prints stoplive's difference from it
+with a 95 % bootstrap interval (``median_difference``): nine runs were too few to tell a
+20 ms difference from the noise, 21 are enough for the intervals to say. Before anything is timed, the load generator sends two
 throwaway bursts of its own (see :func:`_warm_generator`).
 """
 
