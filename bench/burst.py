@@ -40,9 +40,9 @@ their share of the cores. Its outcome wording may differ, so it is timed to the 
 with the next app in turn, and reports the median over the runs of each run's percentile: the
 burst figures move by tens of ms from one run to the next on a shared machine, so a single run
 cannot tell a 20 ms difference. With a baseline it also prints stoplive's difference from it
-with a 95 % bootstrap interval (``median_difference``): nine runs were too few to tell a
-20 ms difference from the noise, 21 are enough for the intervals to say. Before anything is timed, the load generator sends two
-throwaway bursts of its own (see :func:`_warm_generator`).
+with a 95 % bootstrap interval (``median_difference``): nine runs were too few, 21 narrow the
+interval to about ±20 ms. Before anything is timed, the load generator sends two throwaway
+bursts of its own (see :func:`_warm_generator`).
 """
 
 from __future__ import annotations
@@ -549,7 +549,13 @@ def print_comparison(
     if len(ours) > 1 and baseline:
         print("stoplive - baseline: difference of the medians over the runs [95 % interval]:")
         for key, q in COMPARED:
-            pair = [[percentile(r.samples[key], q) for r in rs] for rs in (ours, baseline)]
+            pair = [
+                [percentile(r.samples[key], q) for r in rs if r.samples[key]]
+                for rs in (ours, baseline)
+            ]
+            if min(map(len, pair)) < 2:  # a run where nothing of the kind arrived
+                print(f"  {key + f' p{q}':30}{'-':>7}     (fewer than two runs with samples)")
+                continue
             difference, low, high = median_difference(*pair)
             print(f"  {key + f' p{q}':30}{difference:+7.0f} ms  [{low:+.0f}, {high:+.0f}]")
     refused = [len(r.refused) for r in ours if r.refused]

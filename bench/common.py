@@ -109,16 +109,19 @@ def median_difference(
     """``median(ours) - median(theirs)`` and its 95 % bootstrap interval (low, high).
 
     Why an interval: one burst's p99 moves by 30-100 ms from run to run on a shared machine,
-    so two medians a few ms apart say nothing; "no worse" holds when the interval reaches
-    below zero, a regression shows as an interval wholly above it. Seeded: the same runs always
-    print the same interval."""
+    so two medians a few ms apart say nothing. An interval wholly above zero shows a
+    regression; one that holds zero shows none, and its top is the most the runs allow. At
+    least two runs a side. Seeded: the same runs always print the same interval."""
+    if min(len(ours), len(theirs)) < 2 or resamples < 40:
+        raise ValueError("an interval needs two runs a side and 40 resamples")
     rng = random.Random(seed)
     differences = sorted(
         statistics.median(rng.choices(ours, k=len(ours)))
         - statistics.median(rng.choices(theirs, k=len(theirs)))
         for _ in range(resamples)
     )
-    low, high = differences[int(0.025 * resamples)], differences[int(0.975 * resamples) - 1]
+    tail = resamples // 40  # 2.5 % each side
+    low, high = differences[tail], differences[-1 - tail]
     return statistics.median(ours) - statistics.median(theirs), low, high
 
 

@@ -51,7 +51,7 @@ async def run(store: StateStore | None = None) -> None:
 async def settle_start_up() -> None:
     """Once everything is built, before the first request: nothing the first stop does should
     cost what start-up could have paid."""
-    # httpcore reaches anyio's asyncio backend only on its first request: 20-30 ms of imports
+    # httpcore reaches anyio's asyncio backend only on its first request: 20-40 ms of imports
     # that fell on the first stop after a start, in the middle of whatever acks were being
     # served (bench/burst.py). Imported now, it is also frozen below with the rest.
     await anyio.lowlevel.checkpoint()

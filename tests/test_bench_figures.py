@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.common import median_difference, percentile
 
 
@@ -31,3 +33,8 @@ def test_percentile_picks_a_sample() -> None:
     assert percentile(samples, 99) == 99
     assert percentile(samples, 100) == 100
     assert percentile([7.0], 99) == 7
+
+
+def test_one_run_a_side_is_no_interval() -> None:
+    with pytest.raises(ValueError, match="two runs"):
+        median_difference([10.0], [12.0, 11.0])

@@ -185,8 +185,7 @@ class SqliteStore:
     async def begin(
         self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
     ) -> Taken | None:
-        entry.to_record()  # refuses text it cannot keep
-        require_storable(owner=owner)
+        entry.with_changes(owner=owner).to_record()  # refuses text it cannot keep
         for claim in claims:
             require_storable(key=claim.key, holder=claim.holder)
 
