@@ -4,6 +4,7 @@ and given time to say so, and nothing (a half-sent request, Socket Mode) holds t
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import signal
 
@@ -40,6 +41,34 @@ async def test_cancel_lets_cut_work_say_so() -> None:
     assert said == ["shut down while checking"] and len(background) == 0
 
 
+async def test_spawned_work_lets_the_acks_already_due_go_first() -> None:
+    """Work spawned by a listener starts a turn late: what the loop already had to run (the
+    next requests' handlers, their acks) runs before it."""
+    background = Background()
+    order: list[str] = []
+
+    async def stop() -> None:
+        order.append("stop")
+
+    background.spawn(stop())
+    asyncio.get_running_loop().call_soon(order.append, "next ack")
+    assert await background.drain(1.0) is True
+    assert order == ["next ack", "stop"]
+
+
+async def test_work_cancelled_before_it_began_is_closed_not_leaked() -> None:
+    background = Background()
+    ran: list[str] = []
+
+    async def stop() -> None:
+        ran.append("stop")
+
+    work = stop()
+    background.spawn(work)
+    assert await background.cancel(1.0) is True
+    assert ran == [] and inspect.getcoroutinestate(work) == inspect.CORO_CLOSED
+
+
 async def test_cancel_gives_up_on_work_that_ignores_it() -> None:
     background = Background()
     released = asyncio.Event()
@@ -52,7 +81,7 @@ async def test_cancel_gives_up_on_work_that_ignores_it() -> None:
                 continue
 
     background.spawn(stubborn())
-    await asyncio.sleep(0)  # it has started (a task cancelled before it starts just ends)
+    await asyncio.sleep(0.01)  # it has started (work cancelled before it starts just ends)
     assert await background.cancel(0.05) is False
     released.set()
     assert await background.drain(1.0) is True
