@@ -1,6 +1,6 @@
 """Log set-up: audit lines go to stdout as bare JSON (one event a line, for log pipelines);
 everything else goes to stderr as one JSON object a line (ts, level, logger, msg, fields), with
-secret header values redacted.
+secret header values and Slack response URLs redacted.
 
 JSON because messages carry what requests and MetaStudio said: as a JSON string a newline or an
 escape sequence is data, so no input can forge or hide a line. Redaction happens in a filter on
@@ -29,6 +29,18 @@ _SECRET_VALUE = re.compile(
     r"(?:(?P<quote>['\"])(?P<quoted>.*?)(?P=quote)|(?P<bare>[^\r\n]+))",
     re.IGNORECASE,
 )
+# A Slack response_url (or webhook): whoever holds its path may post into the channel, as the
+# app, for 30 minutes. slack_sdk prints the whole URL at DEBUG ("Sending a request - url: …"),
+# plainly, JSON-escaped (``\/``) or percent-encoded (``%2F``) as a payload carries it.
+_SEP = r"(?:/|\\/|%2F)"
+_HOOK_PATH = re.compile(
+    r"(?P<hook>hooks\.slack(?:-gov)?\.com"
+    + _SEP
+    + r"(?:commands|actions|services|triggers|workflows)"
+    + _SEP
+    + r")[^\s'\"<>&,;)}\]]+",
+    re.IGNORECASE,
+)
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
     "asctime",
@@ -41,11 +53,12 @@ def redact(text: str) -> str:
         quote = match.group("quote") or ""
         return f"{match.group('name')}{match.group('sep')}{quote}{REDACTED}{quote}"
 
-    return _SECRET_VALUE.sub(hide, text)
+    return _HOOK_PATH.sub(r"\g<hook>" + REDACTED, _SECRET_VALUE.sub(hide, text))
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces the value of every secret header in a record's message (and traceback)."""
+    """Blanks every secret header value and Slack response URL path in a record's message (and
+    traceback)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

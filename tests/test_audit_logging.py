@@ -44,6 +44,41 @@ def test_other_headers_are_left_alone() -> None:
     assert redact(line) == line
 
 
+HOOK_SECRETS = st.text(
+    alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"),
+    min_size=12,
+    max_size=40,
+)
+
+
+@given(
+    kind=st.sampled_from(["commands", "actions", "services"]),
+    secret=HOOK_SECRETS,
+    host=st.sampled_from(["hooks.slack.com", "HOOKS.SLACK.COM", "hooks.slack-gov.com"]),
+)
+def test_a_response_url_is_redacted_in_every_shape_it_is_printed(
+    kind: str, secret: str, host: str
+) -> None:
+    secret = "S3C" + secret  # never a piece of the surrounding text
+    url = f"https://{host}/{kind}/T0123ABC/4567890/{secret}"
+    shapes = [
+        f"Sending a request - url: {url}, body: {{}}, headers: {{}}",  # slack_sdk's webhook
+        f"{{'url': '{url}', 'text': 'x'}}",
+        json.dumps({"response_url": url}).replace("/", "\\/"),  # as Slack's JSON escapes it
+        "response_url=" + url.replace(":", "%3A").replace("/", "%2F") + "&text=x",  # a form
+        f"no answer from {url}.",
+    ]
+    for shape in shapes:
+        cleaned = redact(shape)
+        assert secret not in cleaned and "T0123ABC" not in cleaned, shape
+        assert host in cleaned and "[redacted]" in cleaned
+
+
+def test_other_slack_urls_are_left_alone() -> None:
+    line = "Sending a request - url: https://slack.com/api/chat.postMessage, body: {}"
+    assert redact(line) == line
+
+
 def record(message: str, *args: object, **extra: object) -> logging.LogRecord:
     made = logging.LogRecord("bot.x", logging.INFO, __file__, 1, message, args or None, None)
     made.__dict__.update(extra)
