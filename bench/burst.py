@@ -512,6 +512,11 @@ def _missing(seen: Recorded, jobs: Sequence[str], verifies: bool) -> str:
     return f"{len(missing)} jobs unfinished; Slack saw about {missing[0]}: {about}"
 
 
+def per_run(results: Sequence[Result], key: str, q: float) -> list[float]:
+    """Each run's ``q``-th percentile of ``key``, from the runs where it has samples."""
+    return [percentile(r.samples[key], q) for r in results if r.samples[key]]
+
+
 def print_comparison(
     plan: Plan,
     ours: Sequence[Result],
@@ -534,25 +539,22 @@ def print_comparison(
         row = f"{key:26}"
         for results in (r for r in (ours, baseline, bare) if r):
             for q in (50, 99, 100):
-                cells = [percentile(r.samples[key], q) for r in results if r.samples[key]]
+                cells = per_run(results, key, q)
                 row += f"{statistics.median(cells):9.1f}" if cells else f"{'-':>9}"
             row += "   "
         print(row.rstrip())
     if len(ours) > 1:
         print("p99 of each run (the spread the medians above come from):")
-        for key in ("command ack", "click ack", "click -> announcement"):
+        for key, _ in COMPARED:
             row = f"{key:26}"
             for name, results in (("stoplive", ours), ("baseline", baseline), ("bare", bare)):
-                cells = [f"{percentile(r.samples[key], 99):.0f}" for r in results if r.samples[key]]
+                cells = [f"{value:.0f}" for value in per_run(results, key, 99)]
                 row += f"  {name}: {' '.join(cells)}" if cells else ""
             print(row)
     if len(ours) > 1 and baseline:
         print("stoplive - baseline: difference of the medians over the runs [95 % interval]:")
         for key, q in COMPARED:
-            pair = [
-                [percentile(r.samples[key], q) for r in rs if r.samples[key]]
-                for rs in (ours, baseline)
-            ]
+            pair = [per_run(ours, key, q), per_run(baseline, key, q)]
             if min(map(len, pair)) < 2:  # a run where nothing of the kind arrived
                 print(f"  {key + f' p{q}':30}{'-':>7}     (fewer than two runs with samples)")
                 continue
