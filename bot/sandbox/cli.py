@@ -1,4 +1,4 @@
-"""``python -m bot sandbox [--script FILE]``: the terminal front of the sandbox.
+"""``python -m bot sandbox [--script FILE] [--logs]``: the terminal front of the sandbox.
 
 Lines come from ``--script FILE`` first (echoed, so the output reads as a conversation), then
 from standard input: typed at a prompt with readline history when it is a terminal, or piped
@@ -43,6 +43,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--script", type=Path, metavar="FILE", help="replay FILE's lines first, then read input"
     )
+    parser.add_argument(
+        "--logs",
+        action="store_true",
+        help="also print stoplive's operational log (warnings and errors) on stderr; without "
+        "it the conversation shows only what Slack would show",
+    )
     options = parser.parse_args(list(argv))
     script: list[str] = []
     if options.script is not None:
@@ -59,11 +65,22 @@ def main(argv: Sequence[str]) -> int:
             stream.reconfigure(errors="replace")
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    _operational_log(shown=options.logs)
     console = Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
     return asyncio.run(_converse(console, script))
+
+
+def _operational_log(*, shown: bool) -> None:
+    """The bot's log lines are for whoever runs it, not for the people in the conversation:
+    Slack would never show them, so the sandbox does not either unless asked (``--logs``).
+    Silenced at the root, so no library's "last resort" handler prints them instead."""
+    if shown:
+        logging.basicConfig(
+            level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+        )
+    else:
+        logging.getLogger().addHandler(logging.NullHandler())
+        logging.getLogger().setLevel(logging.CRITICAL + 1)
 
 
 def _loopback_only() -> None:

@@ -1,8 +1,9 @@
 """The terminal side of the sandbox: each message the bot sent, once, marked with where it went.
 
 ``(only you)`` is an ephemeral message (what only the person at the keyboard sees), ``#incidents``
-and ``#audit`` are channel posts, and ``(updated)`` marks a message revised in place. The
-buttons of the latest message are kept, numbered, for ``press N``.
+and ``#audit`` are channel posts, and ``(updated)`` marks a message revised in place. Every
+message that has buttons now is kept, so that ``press N`` means the latest of them even when a
+message without buttons (the #audit copy, a note) was printed after it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ INDENT = "  "
 
 
 @dataclass(frozen=True)
-class Latest:
-    """The latest message and what a click on one of its buttons must tell the app."""
+class Pressable:
+    """A message with buttons, and what a click on one of them must tell the app."""
 
+    key: str  # which message: a revision of it replaces it
+    where: str
     buttons: list[Button]
     ephemeral: bool
     ts: str
@@ -33,13 +36,20 @@ class Transcript:
     def __init__(self, console: Console, names: Names) -> None:
         self.console = console
         self.names = names
-        self.latest = Latest(buttons=[], ephemeral=True, ts="")
+        self._pressable: dict[str, Pressable] = {}  # oldest first
+        self._last_key = ""
 
     def show(
-        self, where: str, payload: Mapping[str, Any], *, updated: bool = False, ts: str = ""
+        self,
+        where: str,
+        payload: Mapping[str, Any],
+        *,
+        key: str,
+        updated: bool = False,
+        ts: str = "",
     ) -> None:
-        """Print one message the bot sent; its buttons become the ones ``press`` means.
-        ``ts`` is a channel message's (ephemeral messages have none)."""
+        """Print one message the bot sent. ``key`` names the message (a revision has its
+        original's), ``ts`` is a channel message's (ephemeral messages have none)."""
         shown = message(payload, self.names)
         header = Text("stoplive → ", style="dim")
         header.append(where, style="bold yellow" if where == ONLY_YOU else "bold green")
@@ -49,7 +59,23 @@ class Transcript:
         self.console.print(header)
         for line in shown.lines:
             self.console.print(Text(INDENT) + line)
-        self.latest = Latest(buttons=shown.buttons, ephemeral=where == ONLY_YOU, ts=ts)
+        self._last_key = key
+        self._pressable.pop(key, None)  # revised without buttons: they are gone
+        if shown.buttons:
+            self._pressable[key] = Pressable(
+                key, where, shown.buttons, ephemeral=where == ONLY_YOU, ts=ts
+            )
+
+    def forget(self, key: str) -> None:
+        """The message was deleted."""
+        self._pressable.pop(key, None)
+
+    def pressable(self) -> tuple[Pressable, bool] | None:
+        """The latest message that has buttons, and whether it is the latest message of all."""
+        if not self._pressable:
+            return None
+        latest = next(reversed(self._pressable.values()))
+        return latest, latest.key == self._last_key
 
     def typed(self, prompt: str, line: str) -> None:
         """Echo a line that was not typed at a terminal (a script, a pipe) so transcripts read

@@ -112,7 +112,7 @@ def help_text(problem: str | None = None) -> Reply:
         "`/stoplive recent` shows you the stops of the last 24 h (the app's Home tab too).\n"
         "An ID is a UUID as MetaStudio writes it (`24bad716-87b1-45e5-8912-6102f7693265`, "
         "or 32 hex digits); anything else is words of a room name.\n"
-        "*Example:* `/stoplive spring gala` or `" + EXAMPLE + "`",
+        "*Example:* `/stoplive spring sale` or `" + EXAMPLE + "`",
         first=first,
     )
     return Reply(text=body, blocks=[section(body)])
