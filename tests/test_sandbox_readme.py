@@ -99,6 +99,6 @@ async def test_the_help_list_keeps_each_entry_apart_from_its_description(
     starts = {line.index(line.split("  ", 2)[2].strip()) for line in typed if line.strip()}
     assert len(starts) == 1  # one column of descriptions
     for line in typed:
-        entry, gap, _ = line.strip().partition("  ")
+        _, gap, _ = line.strip().partition("  ")
         assert gap, line
     assert any(line.strip().startswith("/stoplive [words") for line in typed)

@@ -24,6 +24,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bot.audit_logging import silence
 from bot.sandbox import demo
 from bot.sandbox.commands import parse
 from bot.sandbox.mrkdwn import Names
@@ -34,12 +35,23 @@ from bot.sandbox.transcript import Transcript
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy")
 
 
-def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bot sandbox",
-        description="Try stoplive in a terminal: the real bot against local stand-ins of Slack "
-        "and MetaStudio. No Slack app, no cloud account, no configuration.",
-    )
+DESCRIPTION = """\
+Try stoplive in this terminal: the real bot against stand-ins of Slack and MetaStudio in this
+process. No Slack app, no cloud account, no configuration; nothing leaves 127.0.0.1.
+
+Type /stoplive commands as in Slack, press N to click a button, as NAME to be someone else,
+fault KIND to make MetaStudio misbehave, help for the rest. Lines may be piped in:
+python -m bot sandbox < examples/demo.txt"""
+EXIT_CODES = """\
+exit codes:
+  0  quit, the end of the input, or Ctrl-C
+  2  the command line is wrong, or --script FILE cannot be read"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's options, on its own parser or on ``python -m bot``'s ``sandbox``."""
+    parser.description, parser.epilog = DESCRIPTION, EXIT_CODES
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "--script", type=Path, metavar="FILE", help="replay FILE's lines first, then read input"
     )
@@ -49,7 +61,15 @@ def main(argv: Sequence[str]) -> int:
         help="also print stoplive's operational log (warnings and errors) on stderr; without "
         "it the conversation shows only what Slack would show",
     )
-    options = parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot sandbox")
+    add_arguments(parser)
+    return run(parser.parse_args(list(argv)))
+
+
+def run(options: argparse.Namespace) -> int:
     script: list[str] = []
     if options.script is not None:
         try:
@@ -73,14 +93,13 @@ def main(argv: Sequence[str]) -> int:
 def _operational_log(*, shown: bool) -> None:
     """The bot's log lines are for whoever runs it, not for the people in the conversation:
     Slack would never show them, so the sandbox does not either unless asked (``--logs``).
-    Silenced at the root, so no library's "last resort" handler prints them instead."""
+    """
     if shown:
         logging.basicConfig(
             level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
         )
     else:
-        logging.getLogger().addHandler(logging.NullHandler())
-        logging.getLogger().setLevel(logging.CRITICAL + 1)
+        silence()
 
 
 def _loopback_only() -> None:
