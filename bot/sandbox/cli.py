@@ -124,7 +124,8 @@ async def _converse(console: Console, script: list[str]) -> int:
         users={p.slack_id: p.name for p in demo.PEOPLE.values()} | {"U0BOT": "stoplive"},
         channels=demo.CHANNELS,
     )
-    transcript = Transcript(console, names)
+    # Fitted to a terminal, or to COLUMNS when it is set (a pipe is otherwise left whole).
+    transcript = Transcript(console, names, fitted=console.is_terminal or "COLUMNS" in os.environ)
     with tempfile.TemporaryDirectory(prefix="stoplive-sandbox-") as state_dir:
         sandbox = Sandbox(transcript, Path(state_dir))
         try:

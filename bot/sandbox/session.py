@@ -39,6 +39,7 @@ from bot.sandbox.commands import (
     SlashCommand,
     SwitchUser,
 )
+from bot.sandbox.mrkdwn import CODE_STYLE
 from bot.sandbox.slack_requests import action_payload, command_body, signed_headers
 from bot.sandbox.standins.metastudio import (
     ANY_JOB,
@@ -287,19 +288,31 @@ class Sandbox:
             live = [j for j in jobs if j.state in LIVE]
             summary = f"{len(live)} live job{'' if len(live) == 1 else 's'}"
             out.plain(
-                Text(f"  {room.name}", "bold") + f" · {room.room_id} · {summary}, "
-                f"{len(jobs) - len(live)} ended"
+                Text.assemble(
+                    (room.name, "bold"),
+                    f" · {room.room_id} · {summary}, {len(jobs) - len(live)} ended",
+                ),
+                "  ",
+                "    ",
             )
             for job in live:
                 live_for = span((now - job.start_time).total_seconds())
                 out.plain(
-                    Text(f"    {SLASH} {room.room_id} {job.job_id}", "cyan")
-                    + Text(f"   {job.state}, live for {live_for}", "dim")
+                    Text.assemble(
+                        (f"{SLASH} {room.room_id} {job.job_id}", CODE_STYLE),
+                        (f"   {job.state}, live for {live_for}", "dim"),
+                    ),
+                    "    ",
+                    "      ",
                 )
             if len(live) > 1:
                 out.plain(
-                    Text(f"    {SLASH} {room.room_id}", "cyan")
-                    + Text("   lists them to pick one", "dim")
+                    Text.assemble(
+                        (f"{SLASH} {room.room_id}", CODE_STYLE),
+                        ("   lists them to pick one", "dim"),
+                    ),
+                    "    ",
+                    "      ",
                 )
         out.plain()
         out.plain(Text("Type:", "bold"))
@@ -313,4 +326,8 @@ class Sandbox:
         ]
         column = max(len(left) for left, _ in lines) + 2
         for left, right in lines:
-            out.plain(Text(f"  {left:<{column}}", "cyan") + Text(right, "dim"))
+            out.plain(
+                Text.assemble((left, CODE_STYLE), " " * (column - len(left)), (right, "dim")),
+                "  ",
+                " " * (column + 2),
+            )

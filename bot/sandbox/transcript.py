@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bot.sandbox.mrkdwn import Button, Names, message, printable
+from bot.sandbox.wrap import fit
 
 ONLY_YOU = "(only you)"
 INDENT = "  "
@@ -33,9 +34,12 @@ class Pressable:
 
 
 class Transcript:
-    def __init__(self, console: Console, names: Names) -> None:
+    def __init__(self, console: Console, names: Names, *, fitted: bool = False) -> None:
+        """``fitted``: break lines at word boundaries to the console's width (a terminal, or
+        COLUMNS set); otherwise each line is printed whole, as a pipe wants it."""
         self.console = console
         self.names = names
+        self._fitted = fitted
         self._pressable: dict[str, Pressable] = {}  # oldest first
         self._last_key = ""
 
@@ -58,7 +62,7 @@ class Transcript:
         self.console.print()
         self.console.print(header)
         for line in shown.lines:
-            self.console.print(Text(INDENT) + line)
+            self._print(line, INDENT, INDENT * 2)
         self._last_key = key
         self._pressable.pop(key, None)  # revised without buttons: they are gone
         if shown.buttons:
@@ -86,7 +90,17 @@ class Transcript:
     def note(self, text: str | Text) -> None:
         """The sandbox's own words (not the bot's)."""
         for line in (text if isinstance(text, Text) else Text(text)).split("\n"):
-            self.console.print(Text("» ", style="dim") + line, style="italic")
+            for piece in self._fit(line, "» ", "  "):
+                piece.stylize("dim", 0, 1)
+                self.console.print(piece, style="italic")
 
-    def plain(self, text: Text | str = "") -> None:
-        self.console.print(text)
+    def plain(self, text: Text | str = "", indent: str = "", hang: str | None = None) -> None:
+        """A line of the sandbox's own, after ``indent``; wrapped lines start with ``hang``."""
+        self._print(text if isinstance(text, Text) else Text(text), indent, hang)
+
+    def _print(self, line: Text, first: str, rest: str | None) -> None:
+        for piece in self._fit(line, first, rest):
+            self.console.print(piece)
+
+    def _fit(self, line: Text, first: str, rest: str | None) -> list[Text]:
+        return fit(line, self.console.width if self._fitted else None, first, rest)
