@@ -107,3 +107,26 @@ async def test_the_help_list_keeps_each_entry_apart_from_its_description(
         _, gap, _ = line.strip().partition("  ")
         assert gap, line
     assert any(line.strip().startswith("/stoplive [words") for line in typed)
+
+
+def normal(line: str) -> str:
+    """A line with what changes from run to run (clock times, request IDs) made alike."""
+    line = re.sub(r"\b\d\d:\d\d UTC\b", "HH:MM UTC", line)
+    return re.sub(r"MetaStudio request [0-9a-f]{32}", "MetaStudio request R", line)
+
+
+async def test_the_quickstart_transcript_is_what_the_sandbox_prints(
+    tmp_path: Path, without_test_extras: str
+) -> None:
+    """Every line of the README's sample conversation, in order (``...`` skips some)."""
+    quickstart = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    [sample] = re.findall(r"^```\n(alice> .*?)^```$", quickstart, re.MULTILINE | re.DOTALL)
+    typed = [line.split("> ", 1)[1] for line in sample.splitlines() if re.match(r"\w+> ", line)]
+    code, out, err = await sandbox(
+        "".join(f"{line}\n" for line in typed), tmp_path, clean_env(without_test_extras)
+    )
+    assert code == 0, err
+    printed = iter(normal(line) for line in out.splitlines())
+    for line in sample.splitlines():
+        if line and line != "...":
+            assert normal(line) in printed, f"not printed (in this order): {line!r}"
