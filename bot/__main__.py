@@ -121,6 +121,11 @@ def parser() -> argparse.ArgumentParser:
         epilog=CHECK_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    check.add_argument(
+        "--logs",
+        action="store_true",
+        help="also write the operational log (at STOPLIVE_LOG_LEVEL, JSON lines) on stderr",
+    )
     check.set_defaults(command="check")
     trial = commands.add_parser(
         "sandbox", help="try stoplive in this terminal, with nothing to set up"
@@ -134,11 +139,15 @@ def main(argv: list[str]) -> int:
     options = parser().parse_args(argv)
     if callable(options.command):
         return int(options.command(options))
-    if options.command == "check":
-        silence()  # its report is the whole output: no library's log line in between
-        return asyncio.run(run_checks())
     level = os.environ.get("STOPLIVE_LOG_LEVEL", "INFO").upper()
-    configure_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
+    level = level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO"
+    if options.command == "check":
+        if options.logs:
+            configure_logging(level)
+        else:
+            silence()  # its report is the whole output: no library's log line in between
+        return asyncio.run(run_checks())
+    configure_logging(level)
     try:
         asyncio.run(run())
     except ConfigError as exc:

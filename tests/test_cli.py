@@ -46,7 +46,7 @@ def bare() -> dict[str, str]:
     ("args", "says"),
     [
         ((), ["check", "sandbox", "SLACK_APP_TOKEN", "exit codes:", "PORT is taken"]),
-        (("check",), ["One line per probe", "exit codes:", "a probe failed"]),
+        (("check",), ["One line per probe", "exit codes:", "a probe failed", "--logs"]),
         (("sandbox",), ["--script FILE", "--logs", "exit codes:", "examples/demo.txt"]),
     ],
 )
