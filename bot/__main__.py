@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import gc
@@ -15,14 +16,36 @@ from collections.abc import Awaitable
 import anyio.lowlevel
 
 from bot.app import build
-from bot.audit_logging import configure_logging
+from bot.audit_logging import configure_logging, silence
 from bot.config import ConfigError, load_settings
 from bot.doctor import run_checks
 from bot.server import Transport
 from bot.stopflow.allowlist import ALLOWLIST_POLL_SECONDS
 from bot.stopflow.store import StateStore
 
-USAGE = "usage: python -m bot [check | sandbox]"
+DESCRIPTION = """\
+stoplive: stop a Huawei Cloud MetaStudio livestream from Slack.
+
+With no command, run the bot: Socket Mode if SLACK_APP_TOKEN is set, HTTP mode on PORT
+otherwise, with the settings of the environment and ./.env (README: Configuration). It serves
+until SIGTERM or SIGINT, letting confirmed stops finish (gone within 30 s)."""
+RUN_EXIT_CODES = """\
+exit codes:
+  0  stopped by SIGTERM or SIGINT
+  1  refused to start: a setting is wrong (each one named), Slack refused SLACK_APP_TOKEN,
+     or PORT is taken
+  2  the command line is wrong"""
+CHECK_DESCRIPTION = """\
+Check a configuration before relying on it: validate the settings, open the state store,
+call Slack auth.test (and apps.connections.open in Socket Mode), make one signed, read-only
+MetaStudio call and compare this machine's clock with MetaStudio's. One line per probe
+(OK, WARN, FAIL with a "Fix:", or SKIP); each probe gives up after 10 s. Nothing is
+changed, but for creating an absent SQLite state file."""
+CHECK_EXIT_CODES = """\
+exit codes:
+  0  every probe is OK (a WARN is allowed)
+  1  a probe failed: its line says what to fix
+  2  the command line is wrong"""
 log = logging.getLogger("bot")
 
 
@@ -79,18 +102,52 @@ async def until(work: Awaitable[None], stop: asyncio.Event) -> bool:
     return False
 
 
-def main(argv: list[str]) -> int:
-    if argv[:1] == ["sandbox"]:
-        from bot.sandbox.cli import main as sandbox
+def parser() -> argparse.ArgumentParser:
+    """The command line, with ``--help`` for the program and for each command."""
+    from bot.sandbox import cli as sandbox
 
-        return sandbox(argv[1:])
+    top = argparse.ArgumentParser(
+        prog="python -m bot",
+        description=DESCRIPTION,
+        epilog=RUN_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    top.set_defaults(command=None)
+    commands = top.add_subparsers(title="commands", metavar="{check,sandbox}")
+    check = commands.add_parser(
+        "check",
+        help="check a configuration: one line per probe, exit 0 if all is well",
+        description=CHECK_DESCRIPTION,
+        epilog=CHECK_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument(
+        "--logs",
+        action="store_true",
+        help="also write the operational log (at STOPLIVE_LOG_LEVEL, JSON lines) on stderr",
+    )
+    check.set_defaults(command="check")
+    trial = commands.add_parser(
+        "sandbox", help="try stoplive in this terminal, with nothing to set up"
+    )
+    sandbox.add_arguments(trial)
+    trial.set_defaults(command=sandbox.run)
+    return top
+
+
+def main(argv: list[str]) -> int:
+    options = parser().parse_args(argv)
+    if callable(options.command):
+        return int(options.command(options))
     level = os.environ.get("STOPLIVE_LOG_LEVEL", "INFO").upper()
-    configure_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
-    if argv[:1] == ["check"]:
+    level = level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO"
+    if options.command == "check":
+        if options.logs:
+            configure_logging(level)
+        else:
+            silence()  # its report is the whole output: no library's log line in between
         return asyncio.run(run_checks())
-    if argv:
-        print(USAGE, file=sys.stderr)
-        return 2
+    configure_logging(level)
     try:
         asyncio.run(run())
     except ConfigError as exc:

@@ -110,3 +110,14 @@ def configure_logging(level: str = "INFO") -> None:
         audit_handler = logging.StreamHandler(sys.stdout)
         audit_handler.setFormatter(logging.Formatter("%(message)s"))
         audit.addHandler(audit_handler)
+
+
+def silence() -> None:
+    """No log line anywhere: for front ends whose output is read by people (``check``, the
+    sandbox), where a library's INFO line about a retry would read as part of the answer.
+    A handler at the root keeps logging's "last resort" from printing warnings anyway."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(logging.NullHandler())
+    root.setLevel(logging.CRITICAL + 1)

@@ -4,15 +4,20 @@ exactly what to fix, then exits 0 (all good) or 1.
 It reads, never writes (but for creating an absent SQLite journal): the state store (PING or
 open), Slack ``auth.test`` (and ``apps.connections.open`` in Socket Mode) and one signed
 MetaStudio read (how many rooms the project has). Every probe gets at most
-:data:`PROBE_SECONDS`, so the whole check ends within four of them whatever the network does;
-every failure, network ones included, is one FAIL line saying what to fix. Each line is
-flushed as it is written: someone piping it into ``tee`` at 3 a.m. sees progress, not nothing.
+:data:`PROBE_SECONDS`, so the whole check ends within four of them whatever the network does.
+
+Each probe prints exactly one line, :func:`report`'s ``STATUS probe: what was found. Fix:
+what to do``, and nothing else reaches stdout or stderr (no library's log line): OK, WARN, FAIL,
+or SKIP when an earlier failure makes the probe pointless. Each line is flushed as it is
+written: someone piping it into ``tee`` at 3 a.m. sees progress, not nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
@@ -32,7 +37,7 @@ from bot.metastudio.errors import clock_skew_words
 from bot.metastudio.text import safe_text
 from bot.stopflow.store import StoreUnavailable
 
-OK, WARN, FAIL = "OK  ", "WARN", "FAIL"
+OK, WARN, FAIL, SKIP = "OK  ", "WARN", "FAIL", "SKIP"
 PROBE_SECONDS = 10.0
 
 T = TypeVar("T")
@@ -40,6 +45,21 @@ T = TypeVar("T")
 
 def say(line: str) -> None:
     print(line, flush=True)
+
+
+def report(status: str, probe: str, found: str, fix: str = "") -> None:
+    """One probe's line: ``FAIL MetaStudio at …: HTTP 401 …. Fix: check …``."""
+    line = f"{status} {probe}: {found}"
+    if fix:
+        line = f"{line.rstrip('.')}. Fix: {fix}"
+    say(line)
+
+
+# With nothing configured, a newcomer needs the way in more than a list of missing names.
+START_HERE = (
+    "copy .env.example to .env and fill it in (README: Configuration, Set up in Slack); "
+    "to try stoplive first with nothing to set up, run python -m bot sandbox"
+)
 
 
 async def bounded(call: Awaitable[T]) -> T:
@@ -51,16 +71,31 @@ async def run_checks() -> int:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        say(f"{FAIL} configuration\n{exc}")
+        problems = [
+            line.strip().removeprefix("- ") for line in str(exc).splitlines() if line[:1] == " "
+        ]
+        if _nothing_configured():
+            report(FAIL, "configuration", "nothing is set (no .env here, no variables)", START_HERE)
+        else:
+            fix = "set them in the environment or .env (README: Configuration; .env.example)"
+            report(FAIL, "configuration", "; ".join(problems or [str(exc)]), fix)
+        report(SKIP, "state store, Slack, MetaStudio", "not checked without a configuration")
         return 1
     grants = settings.allowlist
-    say(
-        f"{OK} configuration: MetaStudio auth {settings.auth_mode.value}, "
-        f"{'Socket Mode' if settings.use_socket_mode else f'HTTP mode on port {settings.port}'}, "
-        f"{len(grants)} allowlisted user(s)"
+    mode = "Socket Mode" if settings.use_socket_mode else f"HTTP mode on port {settings.port}"
+    report(
+        OK,
+        "configuration",
+        f"MetaStudio auth {settings.auth_mode.value}, {mode}, {len(grants)} allowlisted user(s)",
     )
     results = [await _store(settings), await _slack(settings), await _metastudio(settings)]
     return 0 if all(results) else 1
+
+
+def _nothing_configured() -> bool:
+    """No ``.env`` here and not one of the settings' variables in the environment."""
+    names = {name.upper() for name in Settings.model_fields} | {"REDIS_URL"}
+    return not Path(".env").exists() and not names & {name.upper() for name in os.environ}
 
 
 async def _store(settings: Settings) -> bool:
@@ -69,29 +104,31 @@ async def _store(settings: Settings) -> bool:
     url = settings.stoplive_redis_url
     where = "Redis (STOPLIVE_REDIS_URL)" if url else f"SQLite file {settings.stoplive_state_file}"
     fix = (
-        "Check STOPLIVE_REDIS_URL (or REDIS_URL) and that Redis is up"
+        "check STOPLIVE_REDIS_URL (or REDIS_URL) and that Redis is up"
         if url
-        else "Check STOPLIVE_STATE_FILE: its folder must exist and be writable"
+        else "check STOPLIVE_STATE_FILE: its folder must exist and be writable"
     )
     store = build_store(settings)
     try:
         await bounded(store.ping())
     except (StoreUnavailable, TimeoutError) as exc:
         why = f"no answer within {PROBE_SECONDS:.0f} s" if isinstance(exc, TimeoutError) else exc
-        say(f"{FAIL} state store: {where}: {safe_text(why, 200)}. {fix}")
+        report(FAIL, "state store", f"{where}: {safe_text(why, 200)}", fix)
         return False
     finally:
         await store.aclose()
-    say(f"{OK} state store: {where} answers")
+    report(OK, "state store", f"{where} answers")
     return True
 
 
-def _network_failure(what: str, where: str, exc: BaseException, fix: str) -> str:
+def _network_failure(what: str, where: str, exc: BaseException, fix: str) -> None:
     if isinstance(exc, TimeoutError):
         why = f"no answer within {PROBE_SECONDS:.0f} s"
     else:
+        # the network's own error, not the client's wrapping of it (Unreachable, OutcomeUnknown)
+        exc = getattr(exc, "cause", None) or exc
         why = f"{type(exc).__name__}: {safe_text(exc, 200) or 'connection failed'}"
-    return f"{FAIL} {what}: cannot reach {where} ({why}). {fix}"
+    report(FAIL, what, f"cannot reach {where} ({why})", fix)
 
 
 def _slack_error(exc: SlackApiError) -> str:
@@ -106,39 +143,55 @@ _SLACK_NETWORK = (aiohttp.ClientError, OSError, TimeoutError, SlackClientError)
 
 
 async def _slack(settings: Settings) -> bool:
-    fix = "Check SLACK_API_URL and the network"
+    fix = "check SLACK_API_URL and the network"
+    app = "Slack app token"
     try:
         who = await bounded(slack_client(settings).auth_test())
     except SlackApiError as exc:
-        say(
-            f"{FAIL} Slack bot token: {_slack_error(exc)}. Fix SLACK_BOT_TOKEN "
-            "(OAuth & Permissions → Bot User OAuth Token, xoxb-…)"
+        report(
+            FAIL,
+            "Slack bot token",
+            _slack_error(exc),
+            "check SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token, xoxb-…)",
         )
-        return False
+        bot_token = False
     except _SLACK_NETWORK as exc:
-        say(_network_failure("Slack", settings.slack_api_url, exc, fix))
+        _network_failure("Slack bot token", settings.slack_api_url, exc, fix)
+        if settings.use_socket_mode:
+            report(SKIP, app, "not checked: Slack could not be reached")
         return False
-    say(
-        f"{OK} Slack bot token: {safe_text(who.get('user'), 80)} in "
-        f"{safe_text(who.get('team'), 80)} ({settings.slack_api_url})"
-    )
+    else:
+        bot_token = True
+        report(
+            OK,
+            "Slack bot token",
+            f"{safe_text(who.get('user'), 80)} in {safe_text(who.get('team'), 80)} "
+            f"({settings.slack_api_url})",
+        )
     if not settings.use_socket_mode or settings.slack_app_token is None:
-        return True
-    app_token = settings.slack_app_token.get_secret_value()
+        return bot_token
+    return await _app_token(settings, settings.slack_app_token.get_secret_value()) and bot_token
+
+
+async def _app_token(settings: Settings, app_token: str) -> bool:
+    fix = "check SLACK_API_URL and the network"
     try:
         await bounded(
             slack_client(settings, token=app_token).apps_connections_open(app_token=app_token)
         )
     except SlackApiError as exc:
-        say(
-            f"{FAIL} Slack app token: {_slack_error(exc)}. Fix SLACK_APP_TOKEN "
-            "(Basic Information → App-Level Tokens, scope connections:write, xapp-…)"
+        report(
+            FAIL,
+            "Slack app token",
+            _slack_error(exc),
+            "check SLACK_APP_TOKEN (Basic Information → App-Level Tokens, scope "
+            "connections:write, xapp-…)",
         )
         return False
     except _SLACK_NETWORK as exc:
-        say(_network_failure("Slack app token", settings.slack_api_url, exc, fix))
+        _network_failure("Slack app token", settings.slack_api_url, exc, fix)
         return False
-    say(f"{OK} Slack app token: Socket Mode connection allowed")
+    report(OK, "Slack app token", "Socket Mode connection allowed")
     return True
 
 
@@ -154,27 +207,30 @@ async def _metastudio_read(settings: Settings, client: MetaStudioClient, app_use
     try:
         count = await bounded(client.count_rooms(app_user))
     except IamError as exc:
-        say(f"{FAIL} IAM at {settings.iam_base_url}: {exc}. Fix: {_iam_hint(exc)}")
+        report(FAIL, f"IAM at {settings.iam_base_url}", str(exc), _iam_hint(exc))
         return False
     except MetaStudioError as exc:
-        say(f"{FAIL} {where}: {exc}. Fix: {_metastudio_hint(exc)}")
+        report(FAIL, where, str(exc), _metastudio_hint(exc))
         return False
     except UnreadableAnswer as exc:
-        say(
-            f"{FAIL} {where}: answered, but not as MetaStudio does ({exc.detail}). Check that "
-            "METASTUDIO_ENDPOINT is MetaStudio's API, not a proxy or a web page"
+        report(
+            FAIL,
+            where,
+            f"answered, but not as MetaStudio does ({exc.detail})",
+            "check that METASTUDIO_ENDPOINT is MetaStudio's API, not a proxy or a web page",
         )
         return False
     except (Unreachable, OutcomeUnknown, TimeoutError) as exc:
         servers = "MetaStudio or IAM" if settings.auth_mode is AuthMode.IAM_PASSWORD else where
-        fix = "Check METASTUDIO_REGION or METASTUDIO_ENDPOINT"
+        fix = "check METASTUDIO_REGION or METASTUDIO_ENDPOINT"
         if settings.auth_mode is AuthMode.IAM_PASSWORD:
             fix += ", HUAWEICLOUD_IAM_ENDPOINT"
-        say(_network_failure("MetaStudio", servers, exc, fix + " and the network"))
+        _network_failure("MetaStudio", servers, exc, fix + " and the network")
         return False
-    say(
-        f"{OK} MetaStudio ({settings.auth_mode.value}) at {settings.metastudio_base_url}: "
-        f"signed read works, project has {count} room(s)"
+    report(
+        OK,
+        f"MetaStudio ({settings.auth_mode.value}) at {settings.metastudio_base_url}",
+        f"signed read works, project has {count} room(s)",
     )
     return True
 
@@ -185,11 +241,17 @@ def _clock(client: MetaStudioClient, *, signed: bool) -> bool:
     clock) and only warns with IAM tokens (they are not)."""
     skew = client.clock_skew_seconds
     if skew is None:
+        report(SKIP, "clock", "MetaStudio gave no answer to compare it with")
         return True
     if client.clock_is_off:
-        say(f"{FAIL if signed else WARN} clock: {clock_skew_words(skew)}")
+        report(
+            FAIL if signed else WARN,
+            "clock",
+            clock_skew_words(skew),
+            "set this machine's clock right (NTP)",
+        )
         return not signed
-    say(f"{OK} clock: within {abs(skew):.0f} s of MetaStudio's")
+    report(OK, "clock", f"within {abs(skew):.0f} s of MetaStudio's")
     return True
 
 

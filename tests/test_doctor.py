@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import sys
 import time
@@ -72,8 +71,8 @@ async def test_a_slack_that_drops_the_connection_is_a_fail_line_not_a_traceback(
     settings = bot_settings(metastudio, slack, slack_api_url=dropping_server + "/api/")
     code, out, err, _ = await check(environment(settings), tmp_path)
     assert code == 1
-    assert f"FAIL Slack: cannot reach {dropping_server}/api/ (ServerDisconnectedError" in out
-    assert "Check SLACK_API_URL and the network" in out
+    assert f"FAIL Slack bot token: cannot reach {dropping_server}/api/ (ServerDisconnected" in out
+    assert "Fix: check SLACK_API_URL and the network" in out
     assert "OK   MetaStudio (AK/SK)" in out  # the other probes still ran
     assert "Traceback" not in out + err
 
@@ -145,11 +144,7 @@ async def test_a_clock_20_min_off_is_blamed_not_the_credentials(
     assert "Fix: set this machine's clock right (NTP)" in out
     assert "check HUAWEICLOUD_SDK_AK/SK" not in out
     assert "FAIL clock: this machine's clock is 20 min off" in out
-    logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
-    warnings = [
-        r["msg"] for r in logged if (r["level"], r["logger"]) == ("WARNING", "bot.metastudio")
-    ]
-    assert [w[:34] for w in warnings] == ["this machine's clock is 20 min off"]
+    assert err == ""  # the report is the whole output: no log line beside it
 
 
 async def test_a_good_clock_is_reported(

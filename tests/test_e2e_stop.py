@@ -100,7 +100,7 @@ async def test_confirm_stops_the_job_and_tells_the_channel(
         lambda: [p for p in bot.slack.posts(click_hook) if "Stopped" in p["text"]]
     )
     assert requester_view[0]["replace_original"] is True
-    assert "Stopping job" in bot.slack.posts(click_hook)[0]["text"]
+    assert "⏳ Stopping `Spring sale`…" in bot.slack.posts(click_hook)[0]["text"]
 
     assert await bot.stoplive.background.drain(5)
     outcome = [line for line in audit_lines(caplog) if line["event"] == "outcome"]

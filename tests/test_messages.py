@@ -372,7 +372,7 @@ def test_room_search_replies() -> None:
 
 def test_stop_sent_says_it_is_checking() -> None:
     reply = messages.stop_sent(ticket(), answered=True)
-    assert reply.text.startswith("⏳ Stopping: job `job-1` · by <@U0ALICE01>\n")
+    assert reply.text.startswith("⏳ Stopping: `room room-1` · by <@U0ALICE01>\n")
     assert "MetaStudio accepted the stop; checking the job…" in reply.text
     assert "did not answer" in messages.stop_sent(ticket(), answered=False).text
 
@@ -411,3 +411,25 @@ def test_restricted_and_empty_lists_speak_of_the_rooms_one_may_stop() -> None:
     assert messages.rooms_unlisted(None, "HTTP 500").text.startswith(
         "⚠️ Couldn't list the rooms: `HTTP 500`"
     )
+
+
+def test_the_notes_before_the_job_is_read_name_the_stream_confirmed() -> None:
+    """The stop call's notes and a refused stop read no job: they name the room the requester
+    confirmed (kept in the ticket), and the IDs go in the small print."""
+    named = ticket(room_name="Product launch")
+    note = messages.stopping(named)
+    assert note.text.startswith("⏳ Stopping `Product launch`… the result will be posted")
+    assert "Room `room-1` · Job `job-1`" in note.text
+    assert messages.stop_sent(named, answered=True).text.startswith(
+        "⏳ Stopping: `Product launch` · by <@U0ALICE01>\n"
+    )
+    refused = Outcome(
+        Verdict.REFUSED,
+        named,
+        "ops-alice",
+        answered=True,
+        error=MetaStudioError(500, "MSS.00000004", "Internal Error", "rid-1", None),
+    )
+    head = messages.announcement(refused).text.split("\n")[0]
+    assert head.startswith("❌ MetaStudio refused to stop `Product launch`: ")
+    assert messages.stopping(ticket()).text.startswith("⏳ Stopping `room room-1`…")

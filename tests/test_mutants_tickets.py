@@ -147,7 +147,8 @@ def test_an_unsealed_value_is_refused_for_what_it_is(value: object, why: str) ->
     [
         ("not json", "payload is not JSON"),
         (fields()[:7], "payload has the wrong shape"),
-        ([*fields(), 1], "payload has the wrong shape"),
+        ([*fields(), "Spring sale", 1], "payload has the wrong shape"),
+        ([*fields(), 1], "a text field is not text"),  # the room's name
         ({str(n): n for n in range(8)}, "payload has the wrong shape"),
         (12345678, "payload has the wrong shape"),
         (fields(requester=None), "a text field is not text"),

@@ -143,7 +143,7 @@ async def test_check_says_exactly_what_to_fix(
     out, _ = await asyncio.wait_for(process.communicate(), 30)
     report = out.decode()
     assert process.returncode == 1
-    assert "FAIL Slack bot token: invalid_auth. Fix SLACK_BOT_TOKEN" in report
+    assert "FAIL Slack bot token: invalid_auth. Fix: check SLACK_BOT_TOKEN" in report
     assert "FAIL MetaStudio" in report and "HTTP 401 MSS.00000001" in report
     assert "check HUAWEICLOUD_SDK_AK/SK" in report and "wrong" not in report.replace(
         "xoxb-wrong", ""
@@ -213,7 +213,7 @@ async def test_debug_logs_keep_the_iam_token_out(
         huaweicloud_iam_endpoint=metastudio.url,
         stoplive_log_level="DEBUG",
     )
-    process = await run_bot("check", env=environment(settings))
+    process = await run_bot("check", "--logs", env=environment(settings))
     out, err = await asyncio.wait_for(process.communicate(), 30)
     logged = out.decode() + err.decode()
     assert process.returncode == 0, logged
@@ -244,7 +244,7 @@ async def test_check_fails_on_a_journal_it_cannot_open(
     out, _ = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 1
     assert "FAIL state store: SQLite file" in out.decode()
-    assert "Check STOPLIVE_STATE_FILE" in out.decode()
+    assert "Fix: check STOPLIVE_STATE_FILE" in out.decode()
 
 
 async def test_check_pings_redis_and_names_it_when_down(
@@ -264,7 +264,7 @@ async def test_check_pings_redis_and_names_it_when_down(
     assert process.returncode == 1
     assert (
         "FAIL state store: Redis (STOPLIVE_REDIS_URL)" in report
-        and "Check STOPLIVE_REDIS_URL" in report
+        and "Fix: check STOPLIVE_REDIS_URL" in report
     )
 
 

@@ -144,3 +144,24 @@ def test_every_issued_ticket_fits_and_opens(room: str, job: str, url: str, ttl: 
     ticket = issue(room_id=room, job_id=job, response_url=url, ttl=ttl)
     assert len(ticket.encode()) <= MAX_VALUE
     assert Ticket.decode(ticket.encode(), KEY, ttl) == ticket
+
+
+def test_the_room_name_confirmed_travels_with_the_ticket() -> None:
+    ticket = issue(room_name="Product launch")
+    opened = Ticket.decode(ticket.encode(), KEY, TTL)
+    assert isinstance(opened, Ticket) and opened.room_name == "Product launch"
+    assert issue().room_name == "" and issue(room_name="名" * 500).room_name == "名" * 80
+
+
+def test_a_ticket_issued_before_room_names_still_opens() -> None:
+    """A rolling deploy: buttons shown by the previous version are clicked on this one."""
+    payload = json.loads(issue().encode().split(".", 2)[2])
+    opened = Ticket.decode(reseal(payload[:8]), KEY, TTL)
+    assert isinstance(opened, Ticket) and opened.room_name == ""
+
+
+def test_a_long_name_gives_way_to_the_response_url_and_the_value_still_fits() -> None:
+    url = "https://x/" + "a" * 1300
+    ticket = issue(room_id="r" * 64, job_id="j" * 64, response_url=url, room_name="\u202e" * 80)
+    assert len(ticket.encode()) <= MAX_VALUE
+    assert ticket.response_url == url and ticket.room_name == ""

@@ -1,4 +1,4 @@
-"""``python -m bot sandbox [--script FILE]``: the terminal front of the sandbox.
+"""``python -m bot sandbox [--script FILE] [--logs]``: the terminal front of the sandbox.
 
 Lines come from ``--script FILE`` first (echoed, so the output reads as a conversation), then
 from standard input: typed at a prompt with readline history when it is a terminal, or piped
@@ -24,6 +24,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bot.audit_logging import silence
 from bot.sandbox import demo
 from bot.sandbox.commands import parse
 from bot.sandbox.mrkdwn import Names
@@ -34,16 +35,41 @@ from bot.sandbox.transcript import Transcript
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy")
 
 
-def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bot sandbox",
-        description="Try stoplive in a terminal: the real bot against local stand-ins of Slack "
-        "and MetaStudio. No Slack app, no cloud account, no configuration.",
-    )
+DESCRIPTION = """\
+Try stoplive in this terminal: the real bot against stand-ins of Slack and MetaStudio in this
+process. No Slack app, no cloud account, no configuration; nothing leaves 127.0.0.1.
+
+Type /stoplive commands as in Slack, press N to click a button, as NAME to be someone else,
+fault KIND to make MetaStudio misbehave, help for the rest. Lines may be piped in:
+python -m bot sandbox < examples/demo.txt"""
+EXIT_CODES = """\
+exit codes:
+  0  quit, the end of the input, or Ctrl-C
+  2  the command line is wrong, or --script FILE cannot be read"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's options, on its own parser or on ``python -m bot``'s ``sandbox``."""
+    parser.description, parser.epilog = DESCRIPTION, EXIT_CODES
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "--script", type=Path, metavar="FILE", help="replay FILE's lines first, then read input"
     )
-    options = parser.parse_args(list(argv))
+    parser.add_argument(
+        "--logs",
+        action="store_true",
+        help="also print stoplive's operational log (warnings and errors) on stderr; without "
+        "it the conversation shows only what Slack would show",
+    )
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot sandbox")
+    add_arguments(parser)
+    return run(parser.parse_args(list(argv)))
+
+
+def run(options: argparse.Namespace) -> int:
     script: list[str] = []
     if options.script is not None:
         try:
@@ -59,11 +85,21 @@ def main(argv: Sequence[str]) -> int:
             stream.reconfigure(errors="replace")
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    _operational_log(shown=options.logs)
     console = Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
     return asyncio.run(_converse(console, script))
+
+
+def _operational_log(*, shown: bool) -> None:
+    """The bot's log lines are for whoever runs it, not for the people in the conversation:
+    Slack would never show them, so the sandbox does not either unless asked (``--logs``).
+    """
+    if shown:
+        logging.basicConfig(
+            level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+        )
+    else:
+        silence()
 
 
 def _loopback_only() -> None:
@@ -88,7 +124,8 @@ async def _converse(console: Console, script: list[str]) -> int:
         users={p.slack_id: p.name for p in demo.PEOPLE.values()} | {"U0BOT": "stoplive"},
         channels=demo.CHANNELS,
     )
-    transcript = Transcript(console, names)
+    # Fitted to a terminal, or to COLUMNS when it is set (a pipe is otherwise left whole).
+    transcript = Transcript(console, names, fitted=console.is_terminal or "COLUMNS" in os.environ)
     with tempfile.TemporaryDirectory(prefix="stoplive-sandbox-") as state_dir:
         sandbox = Sandbox(transcript, Path(state_dir))
         try:

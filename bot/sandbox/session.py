@@ -39,6 +39,7 @@ from bot.sandbox.commands import (
     SlashCommand,
     SwitchUser,
 )
+from bot.sandbox.mrkdwn import CODE_STYLE
 from bot.sandbox.slack_requests import action_payload, command_body, signed_headers
 from bot.sandbox.standins.metastudio import (
     ANY_JOB,
@@ -69,6 +70,9 @@ class Sandbox:
         self._transport: Transport | None = None
         self._http = httpx.AsyncClient(timeout=30.0, trust_env=False)  # loopback, no proxy
         self._hooks = itertools.count(1)
+        self._posts = itertools.count(1)
+        # response URL -> the message a replace_original posted there revises
+        self._replaces: dict[str, str] = {}
         self._last_seen = 0.0
 
     # --- start and stop ---------------------------------------------------------------------
@@ -136,6 +140,7 @@ class Sandbox:
 
     async def _slash(self, text: str) -> None:
         hook = self._new_hook()
+        self._replaces[hook] = f"ack:{hook}"  # the command's answer, shown from its ack
         body = command_body(
             text,
             self.user.slack_id,
@@ -144,35 +149,44 @@ class Sandbox:
             user_name=self.user.name,
             channel_name=demo.CHANNELS[demo.INCIDENTS],
         )
-        await self._post(body, "/stoplive")
+        await self._post(body, "/stoplive", key=f"ack:{hook}")
 
     async def _press(self, number: int) -> None:
-        latest = self.transcript.latest
-        buttons = latest.buttons
-        if not buttons:
-            self.transcript.note("The latest message has no buttons to press.")
+        found = self.transcript.pressable()
+        if found is None:
+            self.transcript.note("No message has buttons to press.")
             return
+        target, is_last = found
+        buttons = target.buttons
         if number > len(buttons):
-            self.transcript.note(f"The latest message has buttons 1 to {len(buttons)}.")
+            self.transcript.note(
+                f"The latest message with buttons has buttons 1 to {len(buttons)}."
+            )
             return
         button = buttons[number - 1]
+        if not is_last:  # the message right above has none: say which one is meant
+            self.transcript.note(
+                f"Pressing [{number}] {button.label} on the {target.where} message."
+            )
         if button.url:
             self.transcript.note(f"Slack would open {button.url} in your browser.")
+        hook = self._new_hook()
+        self._replaces[hook] = target.key  # replace_original on this URL revises that message
         payload = action_payload(
             button.action_id,
             button.value,
             self.user.slack_id,
             demo.INCIDENTS,
-            self.slack.response_url(self._new_hook()),
+            self.slack.response_url(hook),
             block_id=button.block_id,
             user_name=self.user.name,
             channel_name=demo.CHANNELS[demo.INCIDENTS],
-            message_ts=latest.ts or f"{time.time():.6f}",
-            is_ephemeral=latest.ephemeral,
+            message_ts=target.ts or f"{time.time():.6f}",
+            is_ephemeral=target.ephemeral,
         )
         await self._post(urlencode({"payload": json.dumps(payload)}), f"[{number}]")
 
-    async def _post(self, body: str, what: str) -> None:
+    async def _post(self, body: str, what: str, key: str = "") -> None:
         """Send as Slack sends, and show what Slack would show of the ack."""
         started = time.monotonic()
         try:
@@ -195,9 +209,9 @@ class Sandbox:
             )
             return
         if response.content:
-            self._show_ack(response)
+            self._show_ack(response, key or f"ack:{what}:{time.monotonic()}")
 
-    def _show_ack(self, response: httpx.Response) -> None:
+    def _show_ack(self, response: httpx.Response, key: str) -> None:
         """A command's ack may carry the whole answer (help, a refusal): Slack shows it."""
         try:
             payload = response.json()
@@ -205,26 +219,29 @@ class Sandbox:
             payload = {"text": response.text}
         if not isinstance(payload, Mapping):
             payload = {"text": response.text}
-        self.transcript.show(self._where_posted(payload), payload)
+        self.transcript.show(self._where_posted(payload), payload, key=key)
 
     def _observe(self, record: ApiCall | UrlPost) -> None:
         """Every call the bot makes to the Slack stand-in, as it is made."""
         self._last_seen = time.monotonic()
         if isinstance(record, UrlPost):
             body = record.body
+            original = self._replaces.get(record.hook, f"hook:{record.hook}")
             if body.get("delete_original"):
+                self.transcript.forget(original)
                 self.transcript.note("stoplive deleted its message.")
                 return
-            self.transcript.show(
-                self._where_posted(body), body, updated=bool(body.get("replace_original"))
-            )
+            replace = bool(body.get("replace_original"))
+            key = original if replace else f"hook:{record.hook}:{next(self._posts)}"
+            self.transcript.show(self._where_posted(body), body, key=key, updated=replace)
         elif record.method in ("chat.postMessage", "chat.update"):
             channel = str(record.args.get("channel", ""))
             where = "#" + demo.CHANNELS.get(channel, channel)
             if record.args.get("thread_ts"):
                 where += " (in the thread)"
             updated = record.method == "chat.update"
-            self.transcript.show(where, record.args, updated=updated, ts=record.ts)
+            key = f"ts:{record.ts}"
+            self.transcript.show(where, record.args, key=key, updated=updated, ts=record.ts)
 
     @staticmethod
     def _where_posted(payload: Mapping[str, Any]) -> str:
@@ -271,29 +288,46 @@ class Sandbox:
             live = [j for j in jobs if j.state in LIVE]
             summary = f"{len(live)} live job{'' if len(live) == 1 else 's'}"
             out.plain(
-                Text(f"  {room.name}", "bold") + f" · {room.room_id} · {summary}, "
-                f"{len(jobs) - len(live)} ended"
+                Text.assemble(
+                    (room.name, "bold"),
+                    f" · {room.room_id} · {summary}, {len(jobs) - len(live)} ended",
+                ),
+                "  ",
+                "    ",
             )
             for job in live:
                 live_for = span((now - job.start_time).total_seconds())
                 out.plain(
-                    Text(f"    {SLASH} {room.room_id} {job.job_id}", "cyan")
-                    + Text(f"   {job.state}, live for {live_for}", "dim")
+                    Text.assemble(
+                        (f"{SLASH} {room.room_id} {job.job_id}", CODE_STYLE),
+                        (f"   {job.state}, live for {live_for}", "dim"),
+                    ),
+                    "    ",
+                    "      ",
                 )
             if len(live) > 1:
                 out.plain(
-                    Text(f"    {SLASH} {room.room_id}", "cyan")
-                    + Text("   lists them to pick one", "dim")
+                    Text.assemble(
+                        (f"{SLASH} {room.room_id}", CODE_STYLE),
+                        ("   lists them to pick one", "dim"),
+                    ),
+                    "    ",
+                    "      ",
                 )
         out.plain()
         out.plain(Text("Type:", "bold"))
         lines = [
             (f"{SLASH} [words | <room_id> [<job_id>]]", "sent as your slash command in #incidents"),
-            ("press N", "press button [N] of the latest message"),
+            ("press N", "press button [N] of the latest message that has buttons"),
             *((f"as {p.name}", f"be @{p.name}, who {p.may}") for p in demo.PEOPLE.values()),
             *((f"fault {kind.value}", kind.description) for kind in FaultKind),
             ("help", "this list, with the rooms as they are now"),
             ("quit", "leave (so does the end of the input)"),
         ]
+        column = max(len(left) for left, _ in lines) + 2
         for left, right in lines:
-            out.plain(Text(f"  {left:<34}", "cyan") + Text(right, "dim"))
+            out.plain(
+                Text.assemble((left, CODE_STYLE), " " * (column - len(left)), (right, "dim")),
+                "  ",
+                " " * (column + 2),
+            )

@@ -112,7 +112,7 @@ def help_text(problem: str | None = None) -> Reply:
         "`/stoplive recent` shows you the stops of the last 24 h (the app's Home tab too).\n"
         "An ID is a UUID as MetaStudio writes it (`24bad716-87b1-45e5-8912-6102f7693265`, "
         "or 32 hex digits); anything else is words of a room name.\n"
-        "*Example:* `/stoplive spring gala` or `" + EXAMPLE + "`",
+        "*Example:* `/stoplive spring sale` or `" + EXAMPLE + "`",
         first=first,
     )
     return Reply(text=body, blocks=[section(body)])
@@ -373,12 +373,15 @@ def _more(hidden: int, room_id: str | None) -> list[Block]:
 
 
 def stopping(ticket: Ticket) -> Reply:
-    return Reply(
-        text=words(
-            "⏳ Stopping job {j} in room {r}… the result will be posted in the channel.",
-            j=data(ticket.job_id, ID_CAP),
-            r=data(ticket.room_id, ID_CAP),
-        )
+    """The requester's note while the stop call is out: the stream by the name they confirmed,
+    the IDs in the small print."""
+    return _reply(
+        words(
+            "⏳ Stopping {room}… the result will be posted in the channel.",
+            room=room_label(ticket.room_id, ticket.room_name),
+        ),
+        None,
+        _ids(ticket.room_id, ticket.job_id),
     )
 
 
@@ -470,8 +473,8 @@ def stop_sent(ticket: Ticket, answered: bool) -> Reply:
     )
     return _reply(
         words(
-            "⏳ Stopping: job {j} · by {who}",
-            j=data(ticket.job_id, ID_CAP),
+            "⏳ Stopping: {room} · by {who}",
+            room=room_label(ticket.room_id, ticket.room_name),
             who=mention(ticket.requester),
         ),
         words(status),
@@ -590,7 +593,10 @@ def _web_url(url: str) -> bool:
 
 
 def _room(outcome: Outcome) -> Mrkdwn:
-    return room_label(outcome.ticket.room_id, outcome.job.room_name if outcome.job else None)
+    """The name MetaStudio gave last: the job's as read, else the one confirmed (a refused stop
+    reads no job)."""
+    seen = outcome.job.room_name if outcome.job else None
+    return room_label(outcome.ticket.room_id, seen or outcome.ticket.room_name)
 
 
 def _head(outcome: Outcome) -> Mrkdwn:

@@ -153,14 +153,22 @@ class RequestDesk:
             if isinstance(exc, MetaStudioError) and 400 <= exc.status < 500 and not exc.retryable:
                 outcome = "job_missing" if exc.status == 404 else "job_read_refused"
                 live = await self._live_elsewhere(asker, room_id, job_id)
-                choices = [(j, self._ticket(asker, room_id, j.job_id).encode()) for j in live]
+                choices = [
+                    (j, self._ticket(asker, room_id, j.job_id, j.room_name).encode()) for j in live
+                ]
                 return messages.job_missing(room_id, job_id, exc, choices), outcome
             return self._confirm_reply(asker, room_id, job_id, None, describe(exc))
         if not job.is_live:
             # the one most likely meant: the room's live job now (the newest, if several)
             live = await self._live_elsewhere(asker, room_id, job_id)
             other = live[0] if live else None
-            value = self._ticket(asker, room_id, other.job_id).encode() if other else None
+            value = (
+                self._ticket(
+                    asker, room_id, other.job_id, other.room_name or job.room_name
+                ).encode()
+                if other
+                else None
+            )
             reply = messages.job_not_live(job, datetime.now(UTC), other, value)
             return reply, "job_not_live" if other is None else "job_not_live_offered"
         return self._confirm_reply(asker, room_id, job_id, job, None)
@@ -195,7 +203,7 @@ class RequestDesk:
             return messages.no_live_jobs(room_id, None), "no_live_job"
         if len(live) == 1:
             return self._confirm_reply(asker, room_id, live[0].job_id, live[0], None)
-        choices = [(job, self._ticket(asker, room_id, job.job_id)) for job in live]
+        choices = [(job, self._ticket(asker, room_id, job.job_id, job.room_name)) for job in live]
         return messages.picker(room_id, choices, datetime.now(UTC)), "picker_shown"
 
     async def _find(
@@ -240,7 +248,8 @@ class RequestDesk:
             reply, outcome = self._confirm_reply(asker, job.room_id or "", job.job_id, job, None)
             return reply, outcome, job
         choices = [
-            (job, self._ticket(asker, job.room_id or "", job.job_id).encode()) for job in live
+            (job, self._ticket(asker, job.room_id or "", job.job_id, job.room_name).encode())
+            for job in live
         ]
         reply = messages.live_jobs(choices, datetime.now(UTC), query, unreadable=unreadable)
         return reply, "list_shown", None
@@ -249,7 +258,7 @@ class RequestDesk:
         self, asker: Asker, room_id: str, job_id: str, job: SmartLiveJob | None, problem: str | None
     ) -> tuple[Reply, str]:
         reply = messages.confirmation(
-            self._ticket(asker, room_id, job_id),
+            self._ticket(asker, room_id, job_id, job.room_name if job else None),
             asker.grant.app_user_id,
             job,
             problem,
@@ -258,7 +267,9 @@ class RequestDesk:
         )
         return reply, "confirmation_shown" if problem is None else "confirmation_shown_unread"
 
-    def _ticket(self, asker: Asker, room_id: str, job_id: str) -> Ticket:
+    def _ticket(
+        self, asker: Asker, room_id: str, job_id: str, room_name: str | None = None
+    ) -> Ticket:
         return Ticket.issue(
             key=self._policy.ticket_key,
             room_id=room_id,
@@ -267,6 +278,7 @@ class RequestDesk:
             channel_id=asker.channel_id,
             ttl=self._policy.confirm_ttl,
             response_url=asker.response_url,
+            room_name=room_name,
         )
 
     async def _bounded(self, call: Awaitable[T]) -> T:

@@ -27,7 +27,9 @@ VERSION = "t1"
 MAX_VALUE = 2000  # Slack's limit for a button value
 _LABEL = b"stoplive ticket mac v1"
 _MAC_CHARS = 43  # 32 bytes, base64url without padding
-_FIELDS = 8  # id, room, job, requester, channel, issued_at, expires_at, response_url
+_FIELDS = 9  # id, room, job, requester, channel, issued_at, expires_at, response_url, room_name
+_LEGACY_FIELDS = 8  # issued before room_name: still opened during a rolling deploy
+ROOM_NAME_LIMIT = 80  # characters kept of the room's name (a message shows no more)
 
 
 class TicketKey:
@@ -73,6 +75,9 @@ class Ticket:
     expires_at: float  # epoch seconds, at most the confirmation TTL after issued_at
     response_url: str  # the command's: the fallback way into the channel
     sealed: str = ""  # the encoded, MAC'd value; set by issue and decode
+    # MetaStudio's name of the room when the confirmation was shown, so that the notes sent
+    # before the job is read again say "Stopping Product launch", not an ID ("" if unknown)
+    room_name: str = ""
 
     @classmethod
     def issue(
@@ -85,6 +90,7 @@ class Ticket:
         channel_id: str,
         ttl: float,
         response_url: str,
+        room_name: str | None = None,
         now: float | None = None,
     ) -> Ticket:
         issued = round(time.time() if now is None else now, 3)
@@ -94,14 +100,17 @@ class Ticket:
         # is left out (the channel is then reached by the Web API alone). IDs are checked to be
         # at most 64 characters before a ticket is issued, so the value then fits; if it still
         # does not, it is kept as it is and the caller leaves the button out (and decode would
-        # refuse it).
-        for url in (response_url, ""):
-            fields = [ident, room_id, job_id, requester, channel_id, issued, expires, url]
+        # refuse it). The room's name only names things, so it goes first.
+        kept = (room_name or "")[:ROOM_NAME_LIMIT]
+        for url, name in ((response_url, kept), (response_url, ""), ("", "")):
+            fields = [ident, room_id, job_id, requester, channel_id, issued, expires, url, name]
             payload = json.dumps(fields, separators=(",", ":"))
             sealed = f"{VERSION}.{key.mac(payload)}.{payload}"
             if len(sealed) <= MAX_VALUE:
                 break
-        return cls(ident, room_id, job_id, requester, channel_id, issued, expires, url, sealed)
+        return cls(
+            ident, room_id, job_id, requester, channel_id, issued, expires, url, sealed, name
+        )
 
     def expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expires_at
@@ -128,13 +137,14 @@ class Ticket:
             fields = json.loads(payload)
         except ValueError:
             return NotOurs("payload is not JSON")
-        if not isinstance(fields, list) or len(fields) != _FIELDS:
+        if not isinstance(fields, list) or len(fields) not in (_FIELDS, _LEGACY_FIELDS):
             return NotOurs("payload has the wrong shape")
         return cls._from_fields(fields, value, max_ttl)
 
     @classmethod
     def _from_fields(cls, fields: list[object], sealed: str, max_ttl: float) -> Ticket | NotOurs:
-        ident, room, job, requester, channel, issued, expires, response_url = fields
+        ident, room, job, requester, channel, issued, expires, response_url, *named = fields
+        room_name = named[0] if named else ""
         if not (
             isinstance(ident, str)
             and isinstance(room, str)
@@ -142,6 +152,7 @@ class Ticket:
             and isinstance(requester, str)
             and isinstance(channel, str)
             and isinstance(response_url, str)
+            and isinstance(room_name, str)
         ):
             return NotOurs("a text field is not text")
         if not (_is_number(issued) and _is_number(expires)):
@@ -160,7 +171,16 @@ class Ticket:
         except InvalidId as exc:
             return NotOurs(str(exc))
         return cls(
-            ident, room, job, requester, channel, issued_at, expires_at, response_url, sealed
+            ident,
+            room,
+            job,
+            requester,
+            channel,
+            issued_at,
+            expires_at,
+            response_url,
+            sealed,
+            room_name[:ROOM_NAME_LIMIT],
         )
 
 
