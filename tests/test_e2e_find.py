@@ -75,7 +75,10 @@ def tenant_queries(bot: Harness) -> list[dict[str, str]]:
 def refuse_tenant_list(bot: Harness, status: int = 403) -> None:
     """MetaStudio refuses ``ListSmartLiveJobs`` from now on, as an older region (404) or a
     narrower policy (403) does."""
-    body = {"error_code": "APIGW.0101", "error_msg": "The API does not exist or has not been published"}
+    body = {
+        "error_code": "APIGW.0101",
+        "error_msg": "The API does not exist or has not been published",
+    }
     bot.metastudio.inject(
         TENANT_JOBS, Fault("status", on="list", status=status, body=body, times=10**6)
     )
