@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.standins.metastudio import INVALID, ROOMS, TENANT_JOBS, Fault
+from bot.sandbox.standins.metastudio import INVALID, NO_SUCH_API, ROOMS, TENANT_JOBS, Fault
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, BOB, MALLORY, Harness, buttons
 
@@ -75,13 +75,8 @@ def tenant_queries(bot: Harness) -> list[dict[str, str]]:
 def refuse_tenant_list(bot: Harness, status: int = 403) -> None:
     """MetaStudio refuses ``ListSmartLiveJobs`` from now on, as an older region (404) or a
     narrower policy (403) does."""
-    body = {
-        "error_code": "APIGW.0101",
-        "error_msg": "The API does not exist or has not been published",
-    }
-    bot.metastudio.inject(
-        TENANT_JOBS, Fault("status", on="list", status=status, body=body, times=10**6)
-    )
+    refused = Fault("status", on="list", status=status, body=NO_SUCH_API, times=10**6)
+    bot.metastudio.inject(TENANT_JOBS, refused)
 
 
 async def stop_from(bot: Harness, confirmation: dict[str, Any]) -> dict[str, Any]:

@@ -54,6 +54,11 @@ UNAUTHORIZED = {"error_code": "MSS.00000001", "error_msg": "Unauthorized"}
 INVALID = {"error_code": "MSS.00000003", "error_msg": "Invalid parameter"}
 INTERNAL = {"error_code": "MSS.00000004", "error_msg": "Internal Error"}
 NOT_FOUND = {"error_code": "MSS.00000005", "error_msg": "Resource not found"}
+# API Gateway's answer for an API a region does not publish (the tenant list, in older ones)
+NO_SUCH_API = {
+    "error_code": "APIGW.0101",
+    "error_msg": "The API does not exist or has not been published in the environment",
+}
 ROOMS = "rooms"  # the key to inject faults into the rooms list with
 ANY_JOB = "*"  # the key to inject faults into the next call about any job
 TENANT_JOBS = "tenant-jobs"  # the key to inject faults into the tenant-wide job list with
