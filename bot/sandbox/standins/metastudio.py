@@ -529,15 +529,23 @@ def _hang_up(request: web.Request) -> None:
     request.transport.close()
 
 
-async def _serve(jobs: list[str], room: str, ak: str, sk: str, latency: float) -> None:
-    """Run the stand-in on its own (for the benchmarks in ``bench/``); prints its URL."""
+def standin_holding(
+    jobs: list[str], room: str, ak: str, sk: str, latency: float = 0.0
+) -> MetaStudioStandIn:
+    """A stand-in (for the benchmarks in ``bench/``) holding ``jobs`` live: each in ``room``,
+    or ``room/job`` in a room of its own; AK/SK as given, ``latency`` before every answer."""
     standin = MetaStudioStandIn(signer=stoplive_signer)
     standin.aksk[ak] = sk
     standin.latency = latency
     for job_id in jobs:
-        room_id, _, job = job_id.rpartition("/")  # "room/job" puts the job in a room of its own
+        room_id, _, job = job_id.rpartition("/")
         standin.add_job(room_id or room, job, room_name=f"Room {room_id or room}")
-    print(await standin.start(), flush=True)
+    return standin
+
+
+async def _serve(jobs: list[str], room: str, ak: str, sk: str, latency: float) -> None:
+    """Run the stand-in on its own (for the benchmarks in ``bench/``); prints its URL."""
+    print(await standin_holding(jobs, room, ak, sk, latency).start(), flush=True)
     await asyncio.Event().wait()
 
 
