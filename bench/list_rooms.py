@@ -22,7 +22,6 @@ from pydantic import SecretStr
 from bench.common import AK, SK, standin_process
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth
-from bot.metastudio.models import LIVE_STATES
 from bot.sandbox.standins.metastudio import DEFAULT_PROJECT_ID
 
 PROJECT = DEFAULT_PROJECT_ID
@@ -35,9 +34,7 @@ async def list_live_jobs(url: str, concurrency: int) -> tuple[float, int, int]:
     async with MetaStudioClient(base_url=url, project_id=PROJECT, auth=auth) as client:
         started = time.perf_counter()
         rooms = (await client.list_rooms("bench", live_only=True)).entries
-        found = await client.live_jobs_by_room(
-            rooms, "bench", states=LIVE_STATES, concurrency=concurrency
-        )
+        found = await client.live_jobs_by_room(rooms, "bench", concurrency=concurrency)
         took = time.perf_counter() - started
     failures = [f.failure for f in found if f.failure is not None]
     assert not failures, failures

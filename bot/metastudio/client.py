@@ -280,7 +280,7 @@ class MetaStudioClient:
         rooms: Sequence[SmartLiveRoom],
         app_user_id: str,
         *,
-        states: Iterable[JobState] = (JobState.PROCESSING,),
+        states: Iterable[JobState] = LIVE_STATES,
         concurrency: int = MAX_READS_IN_FLIGHT,
         deadline: float | None = None,
     ) -> list[RoomJobs]:

@@ -54,7 +54,7 @@ LOOKUP_FAILURES = (
 )
 # A list reads the tenant-wide job list (one call per 100 live jobs), or, where MetaStudio
 # refuses it, every live room (one page of rooms per 100, then one call per room, 6 at a
-# time): 50 rooms at 100 ms take about 1.2 s. What is read by this deadline is shown, and what
+# time): 50 rooms at 100 ms take 1.1 s. What is read by this deadline is shown, and what
 # is missing said.
 FIND_TIMEOUT = 10.0
 
