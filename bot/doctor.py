@@ -26,6 +26,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.app import build_metastudio, build_store, slack_client
 from bot.config import AuthMode, ConfigError, Settings, load_settings
 from bot.metastudio import (
+    READ_FAILURES,
     IamError,
     MetaStudioClient,
     MetaStudioError,
@@ -33,11 +34,13 @@ from bot.metastudio import (
     Unreachable,
     UnreadableAnswer,
 )
+from bot.metastudio.client import tenant_list_refused
 from bot.metastudio.errors import clock_skew_words
 from bot.metastudio.text import safe_text
 from bot.stopflow.store import StoreUnavailable
 
 OK, WARN, FAIL, SKIP = "OK  ", "WARN", "FAIL", "SKIP"
+_TENANT_LIST_FAILURES: tuple[type[Exception], ...] = (*READ_FAILURES, OutcomeUnknown, TimeoutError)
 PROBE_SECONDS = 10.0
 
 T = TypeVar("T")
@@ -199,6 +202,8 @@ async def _metastudio(settings: Settings) -> bool:
     app_user = next(iter(settings.allowlist.grants.values())).app_user_id
     async with build_metastudio(settings) as client:
         good = await _metastudio_read(settings, client, app_user)
+        if good:
+            await _tenant_list(client, app_user)
         return _clock(client, signed=settings.auth_mode is AuthMode.AKSK) and good
 
 
@@ -233,6 +238,27 @@ async def _metastudio_read(settings: Settings, client: MetaStudioClient, app_use
         f"signed read works, project has {count} room(s)",
     )
     return True
+
+
+async def _tenant_list(client: MetaStudioClient, app_user: str) -> None:
+    """Whether ``/stoplive`` can list every live job in one call (ListSmartLiveJobs) or reads
+    room by room: a WARN, never a FAIL, as the bot works either way (slower with many rooms)."""
+    try:
+        count = await bounded(client.count_live_jobs(app_user))
+    except _TENANT_LIST_FAILURES as exc:
+        what = "MetaStudio tenant-wide job list (ListSmartLiveJobs)"
+        if tenant_list_refused(exc):
+            report(
+                WARN,
+                what,
+                f"refused ({exc}): /stoplive lists live jobs room by room, one call per live "
+                "room (slower with many rooms)",
+                "allow ListSmartLiveJobs to list in one call",
+            )
+        else:
+            report(WARN, what, f"could not be checked ({exc or type(exc).__name__})")
+        return
+    report(OK, "MetaStudio tenant-wide job list", f"/stoplive lists in one call ({count} live now)")
 
 
 def _clock(client: MetaStudioClient, *, signed: bool) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bot.doctor import PROBE_SECONDS
-from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
+from bot.sandbox.standins.metastudio import NOT_FOUND, TENANT_JOBS, Fault, MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from tests.conftest import bot_settings
 from tests.test_process import environment
@@ -177,3 +177,24 @@ async def test_a_clock_off_only_warns_with_a_token(
     assert code == 0, out
     assert "OK   MetaStudio (fixed IAM token)" in out
     assert "WARN clock: this machine's clock is 20 min off (ahead of MetaStudio's)" in out
+
+
+async def test_the_tenant_job_list_is_reported_usable(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    code, out, _, _ = await check(environment(bot_settings(metastudio, slack)), tmp_path)
+    assert code == 0, out
+    assert "OK   MetaStudio tenant-wide job list: /stoplive lists in one call (1 live now)" in out
+
+
+@pytest.mark.parametrize("status", [403, 404])
+async def test_a_refused_tenant_job_list_is_a_warning_naming_the_fallback(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path, status: int
+) -> None:
+    metastudio.inject(TENANT_JOBS, Fault("status", on="list", status=status, body=NOT_FOUND))
+    code, out, _, _ = await check(environment(bot_settings(metastudio, slack)), tmp_path)
+    assert code == 0, out  # the bot works either way
+    assert (
+        f"WARN MetaStudio tenant-wide job list (ListSmartLiveJobs): refused (HTTP {status}" in out
+    )
+    assert "lists live jobs room by room, one call per live room" in out

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.standins.metastudio import INVALID, ROOMS, Fault
+from bot.sandbox.standins.metastudio import INVALID, NO_SUCH_API, ROOMS, TENANT_JOBS, Fault
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, BOB, MALLORY, Harness, buttons
 
@@ -66,6 +66,19 @@ def rooms_queries(bot: Harness) -> list[dict[str, str]]:
     return [s.query for s in bot.metastudio.calls("GET", "/smart-live-rooms")]
 
 
+def tenant_queries(bot: Harness) -> list[dict[str, str]]:
+    """The queries of the tenant-wide job list (``ListSmartLiveJobs``)."""
+    tenant = f"/v1/{bot.metastudio.project_id}/smart-live-jobs"
+    return [s.query for s in bot.metastudio.seen if s.path == tenant]
+
+
+def refuse_tenant_list(bot: Harness, status: int = 403) -> None:
+    """MetaStudio refuses ``ListSmartLiveJobs`` from now on, as an older region (404) or a
+    narrower policy (403) does."""
+    refused = Fault("status", on="list", status=status, body=NO_SUCH_API, times=10**6)
+    bot.metastudio.inject(TENANT_JOBS, refused)
+
+
 async def stop_from(bot: Harness, confirmation: dict[str, Any]) -> dict[str, Any]:
     await bot.click("stoplive.confirm", buttons(confirmation)["stoplive.confirm"])
     return await bot.slack.wait_for(bot.final_channel_message)
@@ -79,7 +92,7 @@ async def test_one_word_finds_the_one_live_job_and_stopping_takes_one_click(
     assert set(buttons(message)) == {"stoplive.confirm", "stoplive.cancel"}
     assert message["text"].startswith("Stop `Spring Gala 2026`?")
     [query] = rooms_queries(bot)
-    assert query["room_name"] == "gala" and query["live_state"] == "PROCESSING"
+    assert query["room_name"] == "gala" and query["live_state"] == "WAITING,PROCESSING"
     final = await stop_from(bot, message)
     assert final["text"].startswith("✅ Stopped: `Spring Gala 2026`")
     assert bot.metastudio.jobs[GALA_JOB].state == "SUCCEED"
@@ -146,7 +159,7 @@ async def test_rooms_matching_with_nothing_live_are_named(start_bot: BotFactory)
     )
     assert buttons(message) == {}
     live_query, all_query = rooms_queries(bot)
-    assert live_query["live_state"] == "PROCESSING" and "live_state" not in all_query
+    assert live_query["live_state"] == "WAITING,PROCESSING" and "live_state" not in all_query
 
 
 @pytest.mark.parametrize("text", ["", "list", " LIST "])
@@ -162,7 +175,10 @@ async def test_nothing_typed_lists_every_live_job_by_room(start_bot: BotFactory,
     ]
     assert rooms == ["*`Product launch`*", "*`Spring Gala 2026`*", "*`Spring sale`*"]
     assert len(stop_buttons(message)) == 4 and "Starting" in json.dumps(message["blocks"])
-    assert rooms_queries(bot)[0] == {"live_state": "PROCESSING", "offset": "0", "limit": "100"}
+    # one call: the tenant-wide job list, every live state
+    [call] = bot.metastudio.seen
+    assert call.path == f"/v1/{bot.metastudio.project_id}/smart-live-jobs"
+    assert call.query == {"state": "WAITING,PROCESSING", "offset": "0", "limit": "100"}
 
 
 async def test_nothing_live_anywhere(start_bot: BotFactory) -> None:
@@ -192,14 +208,14 @@ async def test_every_page_of_rooms_is_read(start_bot: BotFactory) -> None:
     shown = len(stop_buttons(message))
     assert 20 <= shown < 131 and len(message["blocks"]) <= 50
     assert f"…and {131 - shown} more: narrow it with" in json.dumps(message, ensure_ascii=False)
-    offsets = [q["offset"] for q in rooms_queries(bot)]
-    assert offsets == ["0", "100"]
+    offsets = [q["offset"] for q in tenant_queries(bot)]
+    assert offsets == ["0", "100"] and rooms_queries(bot) == []
     # a search pages too: 130 rooms match, none live
     for job in bot.metastudio.jobs.values():
         job.state = "FAILED"
     message = await answer(bot, "sale")
     assert message["text"].startswith("✅ Nothing live: 131 rooms match `sale`")
-    assert [q["offset"] for q in rooms_queries(bot)[2:]] == ["0", "0", "100"]
+    assert [q["offset"] for q in rooms_queries(bot)] == ["0", "0", "100"]
 
 
 async def test_a_restricted_user_sees_and_matches_only_their_rooms(
@@ -229,6 +245,7 @@ async def test_a_room_whose_jobs_cannot_be_read_is_named_and_offers_no_button(
     start_bot: BotFactory,
 ) -> None:
     bot = await project(start_bot)
+    refuse_tenant_list(bot)  # read room by room
     bot.metastudio.inject(GALA_ROOM, Fault("status", on="list", status=400, body=INVALID))
     message = await answer(bot, "spring")
     # the one readable live job is listed, not confirmed straight away: the other room may hide one

@@ -499,7 +499,9 @@ async def test_list_rooms_reads_every_page_as_documented(
 ) -> None:
     for n in range(249):
         metastudio.add_room(f"room-{n:03d}", f"Room {n}")
-    rooms = await client.list_rooms("ops-alice")
+    listing = await client.list_rooms("ops-alice")
+    assert listing.complete and listing.total == 250
+    rooms = listing.entries
     assert len(rooms) == 250 and len({r.room_id for r in rooms}) == 250
     first = next(r for r in rooms if r.room_id == ROOM)
     assert first.room_name == "Spring sale" and first.last_job_status == "PROCESSING"
@@ -519,14 +521,15 @@ async def test_list_rooms_by_name_and_live_state(
     metastudio.add_job("room-b", "job-b", room_name="SPRING launch", state="SUCCEED")
     metastudio.add_job("room-c", "job-c", room_name="Autumn spring-clean", state="WAITING")
     metastudio.add_room("room-d", "Winter")
-    by_name = await client.list_rooms("ops-alice", room_name="  Spring ")
+    by_name = (await client.list_rooms("ops-alice", room_name="  Spring ")).entries
     assert sorted(r.room_id for r in by_name) == sorted([ROOM, "room-b", "room-c"])
-    live = await client.list_rooms("ops-alice", room_name="spring", live_only=True)
-    assert [r.room_id for r in live] == [ROOM]
+    # a room whose job is still starting (WAITING) is live too
+    live = (await client.list_rooms("ops-alice", room_name="spring", live_only=True)).entries
+    assert sorted(r.room_id for r in live) == sorted([ROOM, "room-c"])
     queries = [c.query for c in metastudio.calls("GET", "/smart-live-rooms")]
     assert queries[0]["room_name"] == "Spring" and "live_state" not in queries[0]
-    assert queries[1]["live_state"] == "PROCESSING"
-    assert await client.list_rooms("ops-alice", room_name="nothing like it") == []
+    assert queries[1]["live_state"] == "WAITING,PROCESSING"
+    assert (await client.list_rooms("ops-alice", room_name="nothing like it")).entries == ()
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "x" * 257, "a\nb", "tab\there", "nul\x00"])
@@ -546,8 +549,9 @@ async def test_list_rooms_stops_after_max_pages_when_the_count_lies(
         "smart_live_rooms": [{"room_id": f"r{n}", "room_name": "x"} for n in range(PAGE_SIZE)],
     }
     metastudio.inject(ROOMS, Fault("status", on="list", status=200, body=full_page, times=10**6))
-    rooms = await client.list_rooms("ops-alice")
-    assert len(rooms) == PAGE_SIZE and len(metastudio.calls("GET")) == MAX_PAGES
+    listing = await client.list_rooms("ops-alice")
+    assert len(listing.entries) == PAGE_SIZE and len(metastudio.calls("GET")) == MAX_PAGES
+    assert listing.cut and not listing.complete and listing.total == 10**9
 
 
 async def test_live_jobs_by_room_reads_rooms_concurrently_within_the_bound(
@@ -557,7 +561,7 @@ async def test_live_jobs_by_room_reads_rooms_concurrently_within_the_bound(
         metastudio.add_job(f"room-{n:02d}", f"job-{n:02d}a", room_name=f"Room {n}")
         metastudio.add_job(f"room-{n:02d}", f"job-{n:02d}b", state="SUCCEED")
     metastudio.inject("room-05", Fault("status", on="list", status=400, body=INVALID))
-    rooms = await client.list_rooms("ops-alice", live_only=True)
+    rooms = (await client.list_rooms("ops-alice", live_only=True)).entries
     assert len(rooms) == 13
     metastudio.latency = 0.05
     metastudio.most_in_flight = 0
@@ -570,7 +574,7 @@ async def test_live_jobs_by_room_reads_rooms_concurrently_within_the_bound(
     live = {f.room.room_id: [j.job_id for j in f.jobs] for f in found if f.failure is None}
     assert live[ROOM] == [JOB] and live["room-11"] == ["job-11a"]
     job_queries = [c.query for c in metastudio.calls("GET", "/smart-live-jobs")]
-    assert {q["state"] for q in job_queries} == {"PROCESSING"}
+    assert {q["state"] for q in job_queries} == {"WAITING,PROCESSING"}  # every live state
 
 
 async def test_live_jobs_by_room_refuses_a_listed_room_id_it_would_not_send(

@@ -129,8 +129,12 @@ async def test_check_reports_what_works(metastudio: MetaStudioStandIn, slack: Sl
     assert "OK   configuration: MetaStudio auth AK/SK, HTTP mode" in report
     assert "OK   Slack bot token: stoplive in Acme" in report
     assert "OK   MetaStudio (AK/SK)" in report and "signed read works" in report
-    [read] = metastudio.calls("GET")
-    assert read.headers["Authorization"].startswith(f"SDK-HMAC-SHA256 Access={AK}")
+    rooms, tenant_list = metastudio.calls("GET")  # the rooms' count, then the live jobs'
+    assert rooms.path.endswith("/smart-live-rooms") and tenant_list.path.endswith(
+        "/smart-live-jobs"
+    )
+    assert rooms.headers["Authorization"].startswith(f"SDK-HMAC-SHA256 Access={AK}")
+    assert "OK   MetaStudio tenant-wide job list" in report
 
 
 async def test_check_says_exactly_what_to_fix(

@@ -294,3 +294,15 @@ def test_the_demo_project_has_something_to_try_for_everyone() -> None:
     people = demo.PEOPLE
     assert people["alice"].rooms is None and people["mallory"].app_user_id is None
     assert people["bob"].rooms is not None and len(people["bob"].rooms) == 1
+
+
+async def test_a_refused_tenant_job_list_lists_the_same_room_by_room(
+    tmp_path: Path, without_test_extras: str
+) -> None:
+    script = "\n".join(["/stoplive", "fault no-job-list", "/stoplive", "quit"])
+    code, out, err = await sandbox(script + "\n", tmp_path, clean_env(without_test_extras))
+    assert code == 0, err
+    before, after = out.split("alice> /stoplive\n")[1:3]
+    head = next(line for line in before.splitlines() if "live job" in line)
+    assert "Choose the job to stop" in head and head in after
+    assert "refuses its tenant-wide job list" in before  # the fault, armed between the two

@@ -36,6 +36,7 @@ USERS = ("alice", "bob", "mallory")
         ("fault 500", InjectFault(FaultKind.STOP_500)),
         ("fault lost-answer", InjectFault(FaultKind.LOST_ANSWER)),
         ("fault STAYS-LIVE", InjectFault(FaultKind.STAYS_LIVE)),
+        ("fault no-job-list", InjectFault(FaultKind.NO_JOB_LIST)),
         ("help", Help()),
         ("quit", Quit()),
         ("exit", Quit()),

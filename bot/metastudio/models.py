@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -102,6 +103,10 @@ class RoomStateFilter(StrEnum):
     NULL = "NULL"
 
 
+LIVE_ROOM_STATES = (RoomStateFilter.WAITING, RoomStateFilter.PROCESSING)
+"""The rooms filter's names for :data:`LIVE_STATES`: a room whose job is starting is live too."""
+
+
 @dataclass(frozen=True)
 class RoomJobs:
     """A room and its jobs in the asked states; ``failure`` says why they could not be read
@@ -110,6 +115,25 @@ class RoomJobs:
     room: SmartLiveRoom
     jobs: tuple[SmartLiveJob, ...] = ()
     failure: Exception | None = None
+
+
+Entry = TypeVar("Entry")
+
+
+@dataclass(frozen=True)
+class Listing(Generic[Entry]):
+    """What a paged list gave, and whether that is all of it: a list that stopped early
+    (``cut`` at the page cap, or ``stopped`` by a failure or the deadline after its first
+    page) still shows what it read, and must say what it did not."""
+
+    entries: tuple[Entry, ...]
+    total: int | None = None  # MetaStudio's ``count``, if it gave one
+    cut: bool = False  # the page cap was reached with more to come
+    stopped: Exception | None = None  # why reading ended before the last page
+
+    @property
+    def complete(self) -> bool:
+        return not self.cut and self.stopped is None
 
 
 def parse_time(value: object) -> datetime | None:

@@ -14,11 +14,13 @@ SLASH = "/stoplive"
 
 
 class FaultKind(StrEnum):
-    """MetaStudio misbehaviours one can ask for, each affecting the next stop only."""
+    """MetaStudio misbehaviours one can ask for: the next stop only, or (``no-job-list``) from
+    now on."""
 
     STOP_500 = "500"
     LOST_ANSWER = "lost-answer"
     STAYS_LIVE = "stays-live"
+    NO_JOB_LIST = "no-job-list"
 
     @property
     def description(self) -> str:
@@ -29,6 +31,8 @@ _FAULT_DESCRIPTIONS = {
     FaultKind.STOP_500: "MetaStudio answers the next stop (and its retries) with HTTP 500",
     FaultKind.LOST_ANSWER: "the next stop is applied, but its answer never arrives",
     FaultKind.STAYS_LIVE: "the next stop is accepted, but the job keeps running",
+    FaultKind.NO_JOB_LIST: "MetaStudio refuses its tenant-wide job list (404, as older regions "
+    "do): /stoplive lists room by room",
 }
 
 

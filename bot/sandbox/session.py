@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import sys
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ from bot.sandbox.mrkdwn import CODE_STYLE
 from bot.sandbox.slack_requests import action_payload, command_body, signed_headers
 from bot.sandbox.standins.metastudio import (
     ANY_JOB,
+    NO_SUCH_API,
+    TENANT_JOBS,
     Fault,
     MetaStudioStandIn,
     stoplive_signer,
@@ -253,14 +256,18 @@ class Sandbox:
         return f"{self.user.name}-{next(self._hooks)}"
 
     def _inject(self, kind: FaultKind) -> None:
+        key = ANY_JOB
         if kind is FaultKind.STOP_500:
             # every attempt the client makes at the next stop, so it is refused, not retried away
             fault = Fault("status", on="stop", times=RetryPolicy().attempts, status=500)
         elif kind is FaultKind.LOST_ANSWER:
             fault = Fault("lost_answer", on="stop")
+        elif kind is FaultKind.NO_JOB_LIST:
+            key = TENANT_JOBS
+            fault = Fault("status", on="list", times=sys.maxsize, status=404, body=NO_SUCH_API)
         else:
             fault = Fault("stays_live", on="stop")
-        self.metastudio.inject(ANY_JOB, fault)
+        self.metastudio.inject(key, fault)
         self.transcript.note(f"MetaStudio fault armed: {kind.description}.")
 
     # --- what there is to try -----------------------------------------------------------------

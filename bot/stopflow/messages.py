@@ -11,6 +11,7 @@ foreign text goes through :func:`~bot.stopflow.markup.data`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.metastudio.errors import MetaStudioError
@@ -752,29 +753,70 @@ def _unreadable_rooms(unreadable: Sequence[tuple[SmartLiveRoom, str]]) -> Mrkdwn
     )
 
 
+@dataclass(frozen=True)
+class Shortfall:
+    """A list of live jobs (``noun`` "live job") or of live rooms that was not read whole:
+    ``read`` of MetaStudio's ``total`` (if it counted them), and ``problem``, why reading
+    stopped (a failure or the deadline), or None if the list was cut at the page cap."""
+
+    noun: str
+    read: int
+    total: int | None
+    problem: str | None
+
+
+def _how_many(n: int, noun: str, shortfall: Shortfall | None) -> str:
+    """``2,000 live jobs``, or ``2,000+ live jobs`` when the list is not all there is."""
+    return f"{n:,}{'+' if shortfall else ''} {noun}{'s' if n != 1 or shortfall else ''}"
+
+
+def _shortfall(shortfall: Shortfall) -> Mrkdwn:
+    """What a list left out: one sentence, so a live job it missed is not taken as none."""
+    noun = shortfall.noun
+    total = shortfall.total if shortfall.total and shortfall.total > shortfall.read else None
+    counted = f" of the {total:,} MetaStudio counts" if total else ""
+    if shortfall.problem is None:
+        why = words(f"MetaStudio has more than the {shortfall.read:,} {noun}s read{counted}")
+    else:
+        why = words(
+            "{p}, after " + f"{shortfall.read:,} {noun}s{counted}",
+            p=data(shortfall.problem, 160),
+        )
+    return words(
+        f"⚠️ Not every {noun} is listed: " + "{why}. Narrow it with {cmd}, or use {ids}.",
+        why=why,
+        cmd=_command("<words of a room name>"),
+        ids=_command("<room_id>"),
+    )
+
+
 def live_jobs(
     choices: Sequence[tuple[SmartLiveJob, str]],
     now: datetime,
     query: str | None = None,
     *,
     unreadable: Sequence[tuple[SmartLiveRoom, str]] = (),
+    shortfall: Shortfall | None = None,
 ) -> Reply:
     """Live jobs across several rooms, grouped by room name (rooms in the order first seen),
     each with a "Stop…" button carrying the value the caller gave; as many as fit in Slack's
     50 blocks, then "…and N more" and how to narrow the list. ``unreadable``: rooms whose jobs
-    could not be read, with why, said under the head."""
+    could not be read, with why, and ``shortfall``: what the list left out, said under the
+    head (whose counts then read "2,000+")."""
     groups: dict[str, list[tuple[SmartLiveJob, str]]] = {}
     for job, value in choices:
         groups.setdefault(job.room_id or "", []).append((job, value))
     count = len(choices)
     head = words(
-        f"*Choose the job to stop:* {count} live job{'s' if count != 1 else ''} in "
-        f"{len(groups)} room{'s' if len(groups) != 1 else ''}" + "{m}.",
+        "*Choose the job to stop:* "
+        + f"{_how_many(count, 'live job', shortfall)} in {_how_many(len(groups), 'room', shortfall)}"
+        + "{m}.",
         m=_matching(query),
     )
-    blocks = [section(head)]
+    notes = [_shortfall(shortfall)] if shortfall else []
     if unreadable:
-        blocks.append(context(_unreadable_rooms(unreadable)))
+        notes.append(_unreadable_rooms(unreadable))
+    blocks = [section(head), *(context(note) for note in notes)]
     budget = MAX_BLOCKS - 3  # head is in; keep room for "…and N more" and the footer
     shown = 0
     for room_id, jobs in groups.items():
@@ -796,8 +838,7 @@ def live_jobs(
             shown += 1
     blocks.extend(_more(count - shown, None))
     blocks.append(context(words("You confirm on the next screen. Nothing is stopped yet.")))
-    text = words("{h}\n{u}", h=head, u=_unreadable_rooms(unreadable)) if unreadable else head
-    return Reply(text=text, blocks=blocks)
+    return Reply(text=join("\n", [head, *notes]), blocks=blocks)
 
 
 def nothing_live() -> Reply:
@@ -809,12 +850,19 @@ def nothing_live() -> Reply:
     )
 
 
-def jobs_unreadable(query: str | None, unreadable: Sequence[tuple[SmartLiveRoom, str]]) -> Reply:
-    """Rooms were listed as live, but none of their jobs could be read: no button,
-    and no claim that nothing is live."""
+def jobs_unreadable(
+    query: str | None,
+    unreadable: Sequence[tuple[SmartLiveRoom, str]],
+    shortfall: Shortfall | None = None,
+) -> Reply:
+    """No live job was seen, but some could not be read (rooms whose jobs failed, or a list
+    not read whole): no button, and no claim that nothing is live."""
+    notes = [_shortfall(shortfall)] if shortfall else []
+    if unreadable:
+        notes.append(_unreadable_rooms(unreadable))
     return _reply(
         words("⚠️ Couldn't tell which jobs are live{m}. Nothing was stopped.", m=_matching(query)),
-        _unreadable_rooms(unreadable),
+        join("\n", notes),
         None,
     )
 

@@ -31,6 +31,7 @@ from bot.stopflow import messages
 from bot.stopflow.allowlist import Grant
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.command import RoomSearch, ShowRecent, StopTarget
+from bot.stopflow.finding import Found, LiveFinder
 from bot.stopflow.gate import Admitted, CommandRequest, Gate, Refusal
 from bot.stopflow.history import History
 from bot.stopflow.markup import Reply
@@ -51,8 +52,10 @@ LOOKUP_FAILURES = (
     TimeoutError,
     ValueError,  # an answer that is not the documented JSON, from a client that let it through
 )
-# A list or a search reads every matching room (one page of rooms per 100, then one call per
-# room, 8 at a time): 50 rooms at 100 ms take about 1 s. Beyond this, the list is not coming.
+# A list reads the tenant-wide job list (one call per 100 live jobs), or, where MetaStudio
+# refuses it, every live room (one page of rooms per 100, then one call per room, 6 at a
+# time): 50 rooms at 100 ms take 1.1 s. What is read by this deadline is shown, and what
+# is missing said.
 FIND_TIMEOUT = 10.0
 
 
@@ -78,6 +81,7 @@ class RequestDesk:
         self._policy = policy
         self._gate = gate
         self._metastudio = metastudio
+        self._finder = LiveFinder(metastudio)
         self._audit = audit
         self._history = history
 
@@ -210,40 +214,43 @@ class RequestDesk:
         self, asker: Asker, query: str | None
     ) -> tuple[Reply, str, SmartLiveJob | None]:
         """Every live job the requester may stop, in the rooms whose name matches ``query``
-        (every room if None): rooms listed with ``live_state=PROCESSING``, then each room's
-        live jobs, a few rooms at a time. Rooms outside a restricted user's grant are dropped
-        before their jobs are read. Exactly one live job (and no room left unread) goes
+        (every room if None), as :class:`~bot.stopflow.finding.LiveFinder` reads them by
+        :data:`FIND_TIMEOUT`. Rooms outside a restricted user's grant are dropped before their
+        jobs are read. Exactly one live job (no room left unread, the list whole) goes
         straight to its confirmation; the job is returned then, for the audit line."""
         grant = asker.grant
+        deadline = asyncio.get_running_loop().time() + FIND_TIMEOUT
         try:
-            async with asyncio.timeout(FIND_TIMEOUT):
-                rooms = await self._metastudio.list_rooms(
-                    grant.app_user_id, room_name=query, live_only=True
-                )
-                rooms = [room for room in rooms if grant.covers(room.room_id)]
-                if not rooms and query is not None:  # which rooms matched, to say so
-                    matched = await self._metastudio.list_rooms(grant.app_user_id, room_name=query)
-                    matched = [room for room in matched if grant.covers(room.room_id)]
+            if query is None:
+                found = await self._finder.everything(grant, deadline)
+            else:
+                found = await self._finder.matching(grant, query, deadline)
+                if not found.rooms and found.listing is None:  # which rooms matched, to say so
+                    async with asyncio.timeout_at(deadline):
+                        listing = await self._metastudio.list_rooms(
+                            grant.app_user_id, room_name=query
+                        )
+                    matched = [room for room in listing.entries if grant.covers(room.room_id)]
                     if not matched:
                         restricted = grant.rooms is not None
                         return messages.no_room_matches(query, restricted), "no_room_match", None
                     return messages.no_live_in_matches(query, matched), "no_live_job", None
-                found = await self._metastudio.live_jobs_by_room(
-                    rooms, grant.app_user_id, states=LIVE_STATES
-                )
         except LOOKUP_FAILURES as exc:
             return messages.rooms_unlisted(query, describe(exc)), "rooms_unreadable", None
-        live, unreadable = sort_found(found)
-        if not live and unreadable:
-            return messages.jobs_unreadable(query, unreadable), "rooms_unreadable", None
+        live, unreadable = sort_found(found.rooms)
+        short = shortfall(found)
+        if not live and (unreadable or short):
+            reply = messages.jobs_unreadable(query, unreadable, short)
+            return reply, "rooms_unreadable", None
         if not live:
+            rooms = [entry.room for entry in found.rooms]
             reply = (
                 messages.nothing_live()
                 if query is None
                 else messages.no_live_in_matches(query, rooms)
             )
             return reply, "no_live_job", None
-        if len(live) == 1 and not unreadable:
+        if len(live) == 1 and not unreadable and short is None:
             job = live[0]
             reply, outcome = self._confirm_reply(asker, job.room_id or "", job.job_id, job, None)
             return reply, outcome, job
@@ -251,7 +258,9 @@ class RequestDesk:
             (job, self._ticket(asker, job.room_id or "", job.job_id, job.room_name).encode())
             for job in live
         ]
-        reply = messages.live_jobs(choices, datetime.now(UTC), query, unreadable=unreadable)
+        reply = messages.live_jobs(
+            choices, datetime.now(UTC), query, unreadable=unreadable, shortfall=short
+        )
         return reply, "list_shown", None
 
     def _confirm_reply(
@@ -319,6 +328,20 @@ def sort_found(
             for job in jobs
         )
     return live, unreadable
+
+
+def shortfall(found: Found) -> messages.Shortfall | None:
+    """What the list that named the rooms could not include, in words; None if it was read
+    whole."""
+    listing = found.listing
+    if listing is None:
+        return None
+    return messages.Shortfall(
+        noun=found.noun,
+        read=len(listing.entries),
+        total=listing.total,
+        problem=describe(listing.stopped) if listing.stopped is not None else None,
+    )
 
 
 def describe(exc: BaseException) -> str:

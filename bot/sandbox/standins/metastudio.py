@@ -10,8 +10,8 @@ out. Every answer carries a ``Date`` header from the stand-in's clock, which can
 (:attr:`MetaStudioStandIn.clock_offset`); signatures more than 15 min off *that* clock are
 refused, as the gateway does.
 
-Faults can be injected per job (or :data:`ANY_JOB`), room or the rooms list
-(:meth:`MetaStudioStandIn.inject`) and
+Faults can be injected per job (or :data:`ANY_JOB`), room, the rooms list or the tenant-wide
+job list (:meth:`MetaStudioStandIn.inject`) and
 for IAM (:attr:`MetaStudioStandIn.iam_faults`): an error answer or any body at all, 429 with
 Retry-After, a slow answer (or none: a long ``slow``), a dropped connection, a stop that is
 applied but whose answer never comes, and a stop that is accepted while the job keeps running.
@@ -20,6 +20,11 @@ applied but whose answer never comes, and a stop that is accepted while the job 
 ``room_name`` matched fuzzily (here: case-insensitive substring), ``live_state`` comma-separated
 ``WAITING``, ``PROCESSING``, ``SUCCESS``, ``FAILED``, ``CANCELED`` or ``NULL``). A room's live
 state is that of its live job if it has one, else of its newest job, ``NULL`` without jobs.
+``ListSmartLiveJobs`` (every job of the project, ``GET /v1/{project_id}/smart-live-jobs``) takes
+``state``, ``offset`` and ``limit`` as a room's job list does; an older region (or a narrower
+policy) refuses it: inject a 403 or 404 at :data:`TENANT_JOBS`. Every list answers at most
+:attr:`MetaStudioStandIn.page_limit` entries a page, whatever ``limit`` asked, with the true
+``count``.
 
 Not-documented choices (the API page lists 400/401/500 only): an unknown room or job gets
 404 ``MSS.00000005`` unless :attr:`MetaStudioStandIn.unknown` says otherwise (MetaStudio has
@@ -49,8 +54,14 @@ UNAUTHORIZED = {"error_code": "MSS.00000001", "error_msg": "Unauthorized"}
 INVALID = {"error_code": "MSS.00000003", "error_msg": "Invalid parameter"}
 INTERNAL = {"error_code": "MSS.00000004", "error_msg": "Internal Error"}
 NOT_FOUND = {"error_code": "MSS.00000005", "error_msg": "Resource not found"}
+# API Gateway's answer for an API a region does not publish (the tenant list, in older ones)
+NO_SUCH_API = {
+    "error_code": "APIGW.0101",
+    "error_msg": "The API does not exist or has not been published in the environment",
+}
 ROOMS = "rooms"  # the key to inject faults into the rooms list with
 ANY_JOB = "*"  # the key to inject faults into the next call about any job
+TENANT_JOBS = "tenant-jobs"  # the key to inject faults into the tenant-wide job list with
 DEFAULT_PROJECT_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 LIVE = ("WAITING", "PROCESSING")
 MAX_SKEW = timedelta(minutes=15)
@@ -174,6 +185,7 @@ class MetaStudioStandIn:
         self.in_flight = 0  # requests being answered right now
         self.most_in_flight = 0  # the most there ever were at once
         self.unknown: tuple[int, dict[str, str]] = (404, NOT_FOUND)  # for an unknown room/job
+        self.page_limit = 100  # the most entries a list answers per page, whatever was asked
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -205,7 +217,8 @@ class MetaStudioStandIn:
     def inject(self, key: str, fault: Fault) -> None:
         """Apply ``fault`` to calls about ``key``: a job ID (its get and stop), :data:`ANY_JOB`
         (the next such call about any job; a job's own faults come first), a room ID (its get,
-        and its job list: ``on="list"``) or :data:`ROOMS` (the rooms list)."""
+        and its job list: ``on="list"``), :data:`ROOMS` (the rooms list) or :data:`TENANT_JOBS`
+        (the tenant-wide job list, ``on="list"``)."""
         self.faults.setdefault(key, []).append(fault)
 
     def live_state(self, room_id: str) -> str:
@@ -230,6 +243,7 @@ class MetaStudioStandIn:
         base = "/v1/{project}/smart-live-rooms"
         app.router.add_post("/v3/auth/tokens", self._iam_token)
         app.router.add_get(base, self._list_rooms)
+        app.router.add_get("/v1/{project}/smart-live-jobs", self._list_tenant_jobs)
         app.router.add_get(base + "/{room}", self._get_room)
         app.router.add_get(base + "/{room}/smart-live-jobs", self._list_jobs)
         app.router.add_get(base + "/{room}/smart-live-jobs/{job}", self._get_job)
@@ -386,15 +400,29 @@ class MetaStudioStandIn:
             headers={"X-Subject-Token": token},
         )
 
-    @staticmethod
-    def _paging(request: web.Request) -> tuple[int, int] | None:
-        """``offset``/``limit`` as given, or None if they are not what the API accepts."""
+    def _paging(self, request: web.Request) -> tuple[int, int] | None:
+        """``offset`` and how many to answer (``limit``, at most :attr:`page_limit`), or None
+        if they are not what the API accepts."""
         try:
             offset = int(request.query.get("offset", "0"))
             limit = int(request.query.get("limit", "10"))
         except ValueError:
             return None
-        return (offset, limit) if offset >= 0 and 1 <= limit <= 100 else None
+        return (offset, min(limit, self.page_limit)) if offset >= 0 and 1 <= limit <= 100 else None
+
+    def _job_page(self, request: web.Request, room_id: str | None) -> web.Response:
+        """A page of jobs (of one room, or of every room), in the asked ``state`` values."""
+        if (paging := self._paging(request)) is None:
+            return self._answer(400, INVALID)
+        offset, limit = paging
+        states = set(request.query.get("state", "").split(",")) - {""}
+        jobs = [
+            j
+            for j in self.jobs.values()
+            if room_id in (None, j.room_id) and (not states or j.state in states)
+        ]
+        page = [j.as_json(self.rooms[j.room_id].room_name) for j in jobs[offset : offset + limit]]
+        return self._answer(200, {"count": len(jobs), "smart_live_jobs": page})
 
     def _room_json(self, room: Room) -> dict[str, Any]:
         jobs = sorted(
@@ -452,19 +480,16 @@ class MetaStudioStandIn:
         room_id = request.match_info["room"]
         if (faulted := await self._apply(request, self._fault(room_id, "list"))) is not None:
             return faulted
-        if (room := self.rooms.get(room_id)) is None:
+        if room_id not in self.rooms:
             return self._unknown()
-        if (paging := self._paging(request)) is None:
-            return self._answer(400, INVALID)
-        offset, limit = paging
-        states = set(request.query.get("state", "").split(",")) - {""}
-        jobs = [
-            j
-            for j in self.jobs.values()
-            if j.room_id == room_id and (not states or j.state in states)
-        ]
-        page = [j.as_json(room.room_name) for j in jobs[offset : offset + limit]]
-        return self._answer(200, {"count": len(jobs), "smart_live_jobs": page})
+        return self._job_page(request, room_id)
+
+    async def _list_tenant_jobs(self, request: web.Request) -> web.Response:
+        if (refusal := await self._guard(request)) is not None:
+            return refusal
+        if (faulted := await self._apply(request, self._fault(TENANT_JOBS, "list"))) is not None:
+            return faulted
+        return self._job_page(request, None)
 
     def _job(self, request: web.Request) -> Job | None:
         job = self.jobs.get(request.match_info["job"])
@@ -504,15 +529,23 @@ def _hang_up(request: web.Request) -> None:
     request.transport.close()
 
 
-async def _serve(jobs: list[str], room: str, ak: str, sk: str, latency: float) -> None:
-    """Run the stand-in on its own (for the benchmarks in ``bench/``); prints its URL."""
+def standin_holding(
+    jobs: list[str], room: str, ak: str, sk: str, latency: float = 0.0
+) -> MetaStudioStandIn:
+    """A stand-in (for the benchmarks in ``bench/``) holding ``jobs`` live: each in ``room``,
+    or ``room/job`` in a room of its own; AK/SK as given, ``latency`` before every answer."""
     standin = MetaStudioStandIn(signer=stoplive_signer)
     standin.aksk[ak] = sk
     standin.latency = latency
     for job_id in jobs:
-        room_id, _, job = job_id.rpartition("/")  # "room/job" puts the job in a room of its own
+        room_id, _, job = job_id.rpartition("/")
         standin.add_job(room_id or room, job, room_name=f"Room {room_id or room}")
-    print(await standin.start(), flush=True)
+    return standin
+
+
+async def _serve(jobs: list[str], room: str, ak: str, sk: str, latency: float) -> None:
+    """Run the stand-in on its own (for the benchmarks in ``bench/``); prints its URL."""
+    print(await standin_holding(jobs, room, ak, sk, latency).start(), flush=True)
     await asyncio.Event().wait()
 
 
