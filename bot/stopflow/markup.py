@@ -248,7 +248,9 @@ STATE_WORDS: dict[JobState, str] = {
     JobState.WAITING: "Starting",
     JobState.PROCESSING: "Live",
     JobState.SUCCEED: "Ended normally",
+    JobState.SUCCESS: "Ended normally",
     JobState.FAILED: "Ended with an error",
+    JobState.CANCELED: "Cancelled",
     JobState.BLOCKED: "Blocked",
 }
 

@@ -156,7 +156,7 @@ class RequestDesk:
                 choices = [(j, self._ticket(asker, room_id, j.job_id).encode()) for j in live]
                 return messages.job_missing(room_id, job_id, exc, choices), outcome
             return self._confirm_reply(asker, room_id, job_id, None, describe(exc))
-        if not job.is_live:
+        if job.has_ended:  # a state stoplive does not know is confirmed, naming it
             # the one most likely meant: the room's live job now (the newest, if several)
             live = await self._live_elsewhere(asker, room_id, job_id)
             other = live[0] if live else None
