@@ -96,9 +96,7 @@ async def test_client_errors_are_not_retried(
 def sequence(metastudio: MetaStudioStandIn) -> list[str]:
     """The calls about the job, in order: "stop" or "read"."""
     return [
-        "stop" if seen.method == "POST" else "read"
-        for seen in metastudio.seen
-        if JOB in seen.path
+        "stop" if seen.method == "POST" else "read" for seen in metastudio.seen if JOB in seen.path
     ]
 
 

@@ -237,7 +237,8 @@ class Sandbox:
 
     def _inject(self, kind: FaultKind) -> None:
         if kind is FaultKind.STOP_500:
-            # every attempt the client makes at the next stop, so it is refused, not retried away
+            # every attempt the client makes at the next stop (it reads the live job between
+            # them): the outcome says the stop's answer was unclear, never "refused"
             fault = Fault("status", on="stop", times=RetryPolicy().attempts, status=500)
         elif kind is FaultKind.LOST_ANSWER:
             fault = Fault("lost_answer", on="stop")

@@ -132,6 +132,7 @@ class Job:
     start_time: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(minutes=62))
     end_time: datetime | None = None
     stops: int = 0
+    more: dict[str, Any] = field(default_factory=dict)  # other fields (block_reason, error_info)
 
     def end(self) -> None:
         self.state, self.end_time = "SUCCEED", datetime.now(UTC)
@@ -146,6 +147,7 @@ class Job:
             "create_time": iso(self.start_time),
             "lastupdate_time": iso(self.end_time or self.start_time),
             "some_new_field": {"added": "by Huawei later"},
+            **self.more,
         }
         if self.end_time:
             body["end_time"] = iso(self.end_time)
