@@ -171,10 +171,17 @@ class MetaStudioClient:
         attempt = 0
         while True:
             attempt += 1
+            # a stop sent again gets what is left of the budget, and no more
+            left = deadline - time.monotonic() if attempt > 1 else None
             try:
-                response = await self._call("POST", path, app_user_id, idempotent=False, what=what)
+                async with asyncio.timeout(left):
+                    response = await self._call(
+                        "POST", path, app_user_id, idempotent=False, what=what
+                    )
             except OutcomeUnknown as exc:
                 unknown = exc
+            except TimeoutError as exc:  # the budget ran out with the stop on its way
+                raise OutcomeUnknown(what, exc) from exc
             except MetaStudioError as exc:
                 if attempt == 1 or await self._still_live(room_id, job_id, app_user_id, deadline):
                     raise
