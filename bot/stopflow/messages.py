@@ -484,7 +484,7 @@ STOP_ANSWERS: dict[StopAnswer, str] = {
     StopAnswer.UNCLEAR: "MetaStudio answered the stop with an error that does not say whether "
     "it was applied",
     StopAnswer.NONE: "MetaStudio did not answer the stop",
-    StopAnswer.UNKNOWN: "stoplive restarted without knowing what MetaStudio answered the stop",
+    StopAnswer.UNKNOWN: "stoplive does not know what MetaStudio answered the stop",
 }
 
 
@@ -723,7 +723,7 @@ LOST: dict[StopAnswer, str] = {
     StopAnswer.UNCLEAR: "MetaStudio's answer to the stop was an error that does not say "
     "whether it was applied",
     StopAnswer.NONE: "MetaStudio's answer to the stop was lost",
-    StopAnswer.UNKNOWN: "What MetaStudio answered the stop is unknown (stoplive restarted)",
+    StopAnswer.UNKNOWN: "What MetaStudio answered the stop is unknown to stoplive",
 }
 
 

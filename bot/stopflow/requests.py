@@ -144,7 +144,8 @@ class RequestDesk:
         """The confirmation with the job as MetaStudio sees it. If MetaStudio refuses the read
         (404, or the 400 ``MSS.00000003`` it gives for an unknown room or job), say what it
         said and offer no button: the job's state is unknown and a stop would be refused
-        alike. If the read fails otherwise (no answer, 5xx), say so and confirm anyway."""
+        alike. If the read fails otherwise (no answer, 5xx), say so and confirm anyway. A job
+        in a state stoplive does not know is confirmed too, the state named: it may be live."""
         try:
             job = await self._bounded(
                 self._metastudio.get_job(room_id, job_id, asker.grant.app_user_id)
