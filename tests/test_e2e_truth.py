@@ -14,6 +14,7 @@ from dataclasses import replace
 import pytest
 
 from bot.sandbox.standins.metastudio import Fault
+from bot.stopflow.history import entry_text
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import buttons
@@ -186,6 +187,8 @@ async def test_a_replica_never_takes_over_its_own_running_stop(
     assert "did not answer" not in texts  # it did answer
     [line] = outcomes(caplog)
     assert line["outcome"] == "stopped" and not line.get("recovered_by")
+    [entry] = await store.recent(0)
+    assert entry.finished_at and "after a restart" not in entry_text(entry, "")
 
 
 async def test_a_take_over_watches_until_the_original_watch_would_have_ended(
