@@ -13,7 +13,7 @@ from bot.stopflow.tickets import Ticket
 class Verdict(StrEnum):
     STOPPED = "stopped"  # the job is seen ended
     STILL_LIVE = "still_live"  # stop accepted (or lost), but the job is still running
-    REFUSED = "refused"  # MetaStudio answered with an error: nothing was stopped
+    REFUSED = "refused"  # MetaStudio said no (4xx; a re-sent stop: and the job read live)
     UNKNOWN = "unknown"  # no answer, and the job could not be read either
     UNKNOWN_STATE = "unknown_state"  # the job is in a state stoplive does not know
     UNREADABLE = "unreadable"  # MetaStudio answered, but not in a form we can trust
@@ -47,7 +47,7 @@ class Outcome:
     answer: StopAnswer  # what came back to the stop call itself
     request_id: str = ""
     job: SmartLiveJob | None = None  # the last state we saw
-    error: MetaStudioError | None = None
+    error: MetaStudioError | None = None  # the refusal, or the 5xx/429 that left the stop unclear
     waited: float = 0.0  # seconds spent watching the job after the stop
     problem: str = ""  # why we could not know, when verdict is UNKNOWN or UNREADABLE
     iam_error: IamError | None = None  # when verdict is IAM_FAILED
