@@ -101,9 +101,22 @@ async def test_a_stop_whose_answer_is_lost_is_reconciled_from_the_job(
     assert len(bot.slack.calls("chat.postMessage")) == 1  # one message, revised in place
 
 
-async def test_a_lost_stop_that_did_not_apply_says_so(start_bot: BotFactory) -> None:
+async def test_a_dropped_stop_is_read_then_sent_again_while_the_job_is_live(
+    start_bot: BotFactory,
+) -> None:
     bot = await start_bot(stoplive_verify_seconds=0.5)
     bot.metastudio.inject(JOB, Fault("drop"))
+    value, _ = await bot.confirmation(f"{ROOM} {JOB}")
+    await bot.click("stoplive.confirm", value)
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert final["text"].startswith("✅ Stopped:") and bot.metastudio.jobs[JOB].stops == 1
+    stops_and_reads = [s.method for s in bot.metastudio.seen if s.path.endswith(("/stop", JOB))]
+    assert stops_and_reads[:4] == ["GET", "POST", "GET", "POST"]  # confirmation, stop, read, stop
+
+
+async def test_a_lost_stop_that_did_not_apply_says_so(start_bot: BotFactory) -> None:
+    bot = await start_bot(stoplive_verify_seconds=0.5)
+    bot.metastudio.inject(JOB, Fault("drop", times=10))  # every attempt, the job read live
     value, _ = await bot.confirmation(f"{ROOM} {JOB}")
     await bot.click("stoplive.confirm", value)
     final = await bot.slack.wait_for(bot.final_channel_message)

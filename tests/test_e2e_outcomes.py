@@ -210,11 +210,41 @@ async def test_a_long_watch_says_still_checking_then_revises_to_the_outcome(
     assert final["ts"] == checking[0].args["ts"]
     assert await bot.stoplive.background.drain(5)
     assert [line["outcome"] for line in outcomes(caplog)] == ["stopped"]
-    # one message, revised; the changed verdict is also a reply broadcast in its thread
-    posted, reply = (c.args for c in bot.slack.calls("chat.postMessage"))
-    assert "thread_ts" not in posted and reply["thread_ts"] == final["ts"]
-    assert reply["reply_broadcast"] is True
+    # one message, revised; "still live" when first known, then the changed verdict, each a
+    # reply broadcast in its thread
+    posted, early, reply = (c.args for c in bot.slack.calls("chat.postMessage"))
+    assert "thread_ts" not in posted
+    assert early["thread_ts"] == reply["thread_ts"] == final["ts"]
+    assert early["reply_broadcast"] is reply["reply_broadcast"] is True
+    assert early["text"].startswith("🔴 Still live after ")
     assert reply["text"].startswith("✅ Stopped: `Spring sale` · by <@U0ALICE01> (was: Still live)")
+
+
+async def test_still_live_after_the_first_window_is_told_loudly_at_once(
+    start_bot: BotFactory,
+) -> None:
+    """A responder hears "still live" when the first window ends, not when the watch ends:
+    a reply broadcast to the channel (a revision notifies nobody), while the watch goes on."""
+    bot = await start_bot(stoplive_verify_seconds=0.5, stoplive_watch_seconds=60)
+    bot.metastudio.inject(JOB, Fault("stays_live"))
+    value, _ = await bot.confirmation(STOP)
+    await bot.click("stoplive.confirm", value)
+    [early] = await bot.slack.wait_for(
+        lambda: [c.args for c in bot.slack.calls("chat.postMessage") if "thread_ts" in c.args],
+        within=5,
+    )
+    assert early["reply_broadcast"] is True
+    assert early["text"].startswith("🔴 Still live after ")
+    assert "`Spring sale` · stop asked by <@U0ALICE01>" in early["text"]
+    assert "MetaStudio accepted the stop; the job is Live" in early["text"]
+    assert "I keep watching for up to " in early["text"]
+    assert bot.final_channel_message() is None or "Stopped" not in str(bot.final_channel_message())
+    job = bot.metastudio.jobs[JOB]
+    job.state, job.end_time = "SUCCEED", datetime.now(UTC)
+    await bot.slack.wait_for(
+        lambda: (m := bot.final_channel_message()) and m["text"].startswith("✅ Stopped") and m
+    )
+    assert await bot.stoplive.background.drain(5)
 
 
 async def test_a_message_slack_refuses_as_built_arrives_as_plain_text(

@@ -208,7 +208,10 @@ async def test_the_take_over_loop_finds_orphans_by_itself(start_bot: BotFactory)
     loop = asyncio.create_task(bot.stoplive.workflow.run_takeovers(stop, every=0.05))
     await store.begin(orphan(step="sent"), owner="replica-killed", lease=-1)
     final = await bot.slack.wait_for(bot.final_channel_message)
-    assert final["ts"] == ORIGINAL_TS and "lost" in final["text"]  # the stop's answer was lost
+    assert final["ts"] == ORIGINAL_TS  # revised in place
+    # the journal never learnt what came back: not "did not answer", not "lost"
+    assert "What MetaStudio answered the stop is unknown" in final["text"]
+    assert "did not answer" not in final["text"] and "lost" not in final["text"]
     stop.set()
     await asyncio.wait_for(loop, 5)
 

@@ -20,7 +20,7 @@ from bot.stopflow import history, markup, messages
 from bot.stopflow.allowlist import Allowlist, Grant
 from bot.stopflow.buttons import JobRef, OutcomeButtons
 from bot.stopflow.history import History, permalink
-from bot.stopflow.outcome import Outcome, Verdict
+from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.policy import Policy
 from bot.stopflow.store import JournalEntry, MemoryStore, StoreUnavailable
 from bot.stopflow.tickets import Ticket, TicketKey
@@ -278,9 +278,9 @@ def test_check_again_says_the_state_in_plain_words(state: str, first: str) -> No
     assert "MetaStudio request `rid-7`" in reply.text
     stop_again = [
         e for b in blocks if b["type"] == "actions" for e in b["elements"]
-    ]  # "Stop again" only while it is live
+    ]  # "Stop again" unless it has ended: a state stoplive does not know may still be live
     assert [e["action_id"] for e in stop_again] == (
-        [messages.STOP_AGAIN_ACTION] if state == "PROCESSING" else []
+        [] if state == "SUCCEED" else [messages.STOP_AGAIN_ACTION]
     )
 
 
@@ -375,18 +375,24 @@ def test_outcome_buttons_link_to_the_console_and_stop_again_only_while_live() ->
         "cn-north-4",
         "p" * 32,
     )
-    live = links.for_outcome(Outcome(Verdict.STILL_LIVE, t, "ops", True, job=live_job()))
+    live = links.for_outcome(
+        Outcome(Verdict.STILL_LIVE, t, "ops", StopAnswer.ANSWERED, job=live_job())
+    )
     assert live == {
         "console_url": f"https://console.example/cn-north-4/{'p' * 32}/rooms/{ROOM}/jobs/job-1",
         "check_value": f"{ROOM} job-1",
         "stop_value": f"{ROOM} job-1",
     }
-    ended = links.for_outcome(Outcome(Verdict.STOPPED, t, "ops", True, job=live_job("SUCCEED")))
+    ended = links.for_outcome(
+        Outcome(Verdict.STOPPED, t, "ops", StopAnswer.ANSWERED, job=live_job("SUCCEED"))
+    )
     assert ended["stop_value"] is None and ended["check_value"] == f"{ROOM} job-1"
-    unknown = links.for_outcome(Outcome(Verdict.UNKNOWN, t, "ops", False))
+    unknown = links.for_outcome(Outcome(Verdict.UNKNOWN, t, "ops", StopAnswer.NONE))
     assert unknown["stop_value"] is None
     assert (
-        OutcomeButtons().for_outcome(Outcome(Verdict.STOPPED, t, "ops", True))["console_url"]
+        OutcomeButtons().for_outcome(Outcome(Verdict.STOPPED, t, "ops", StopAnswer.ANSWERED))[
+            "console_url"
+        ]
         is None
     )
 

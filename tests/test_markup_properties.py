@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import Block as SdkBlock
 from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.stopflow import markup, messages
-from bot.stopflow.outcome import Outcome, Verdict
+from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.tickets import Ticket, TicketKey
 
 KEY = TicketKey.from_signing_secret("test-signing-secret")
@@ -230,11 +230,11 @@ def test_every_message_is_valid_and_safe(
     shown_job = job(name, job_id=text, state=state)
     error = MetaStudioError(400, code, message, text, None)
     outcomes = [
-        Outcome(Verdict.STOPPED, t, text, True, text, shown_job),
-        Outcome(Verdict.STOPPED, t, "ops", False, "", None),
-        Outcome(Verdict.STILL_LIVE, t, "ops", True, "rid", shown_job, waited=30),
-        Outcome(Verdict.REFUSED, t, "ops", True, text, error=error),
-        Outcome(Verdict.UNKNOWN, t, "ops", False, problem=message),
+        Outcome(Verdict.STOPPED, t, text, StopAnswer.ANSWERED, text, shown_job),
+        Outcome(Verdict.STOPPED, t, "ops", StopAnswer.NONE, "", None),
+        Outcome(Verdict.STILL_LIVE, t, "ops", StopAnswer.ANSWERED, "rid", shown_job, waited=30),
+        Outcome(Verdict.REFUSED, t, "ops", StopAnswer.ANSWERED, text, error=error),
+        Outcome(Verdict.UNKNOWN, t, "ops", StopAnswer.NONE, problem=message),
     ]
     replies = [
         messages.help_text(),
@@ -254,7 +254,7 @@ def test_every_message_is_valid_and_safe(
         messages.expired(ticket(text, text)),
         messages.not_yours(ticket(requester=text)),
         messages.broken_button(),
-        messages.stop_sent(ticket(text, text, text), answered=False),
+        messages.stop_sent(ticket(text, text, text), StopAnswer.NONE),
         messages.still_checking(t, shown_job, 12.5),
         messages.still_checking(t, None, 12.5),
         messages.result_posted(text),
@@ -292,8 +292,18 @@ def test_every_message_is_valid_and_safe(
 @given(name=foreign)
 def test_a_room_name_never_adds_a_line(name: str) -> None:
     """Foreign text stays on one line: a message shows as many lines whatever the name."""
-    outcome = Outcome(Verdict.STILL_LIVE, ticket(), "ops", True, "rid", job(name), waited=5)
-    benign = Outcome(Verdict.STILL_LIVE, ticket(), "ops", True, "rid", job("Spring sale"), waited=5)
+    outcome = Outcome(
+        Verdict.STILL_LIVE, ticket(), "ops", StopAnswer.ANSWERED, "rid", job(name), waited=5
+    )
+    benign = Outcome(
+        Verdict.STILL_LIVE,
+        ticket(),
+        "ops",
+        StopAnswer.ANSWERED,
+        "rid",
+        job("Spring sale"),
+        waited=5,
+    )
     reply, usual = messages.announcement(outcome), messages.announcement(benign)
     assert reply.text.count("\n") == usual.text.count("\n")
     assert reply.blocks[0]["text"]["text"].count("\n") == usual.blocks[0]["text"]["text"].count(

@@ -11,7 +11,7 @@ from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.metastudio.retry import RetryPolicy, parse_retry_after
 from bot.stopflow import markup, messages
 from bot.stopflow.markup import span
-from bot.stopflow.outcome import Outcome, Verdict
+from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.tickets import Ticket, TicketKey
 
 NOW = datetime(2026, 11, 24, 14, 3, 5, tzinfo=UTC)
@@ -230,7 +230,7 @@ def test_requester_messages_lead_with_the_verdict() -> None:
 
 
 def outcome(verdict: Verdict, **changes: object) -> Outcome:
-    values: dict[str, object] = {"answered": True, "request_id": "rid-1", "job": job()}
+    values: dict[str, object] = {"answer": StopAnswer.ANSWERED, "request_id": "rid-1", "job": job()}
     values.update(changes)
     return Outcome(verdict, ticket(), "ops-alice", **values)  # type: ignore[arg-type]
 
@@ -266,7 +266,7 @@ def test_announcements_lead_with_the_verdict_and_keep_the_small_print() -> None:
 
 
 def test_a_lost_answer_is_said_beside_the_verdict() -> None:
-    lost = messages.announcement(outcome(Verdict.STOPPED, answered=False, request_id=""))
+    lost = messages.announcement(outcome(Verdict.STOPPED, answer=StopAnswer.NONE, request_id=""))
     assert "MetaStudio's answer to the stop was lost" in lost.text
     assert "no MetaStudio request ID" in lost.text
 
@@ -371,10 +371,10 @@ def test_room_search_replies() -> None:
 
 
 def test_stop_sent_says_it_is_checking() -> None:
-    reply = messages.stop_sent(ticket(), answered=True)
+    reply = messages.stop_sent(ticket(), StopAnswer.ANSWERED)
     assert reply.text.startswith("⏳ Stopping: `room room-1` · by <@U0ALICE01>\n")
     assert "MetaStudio accepted the stop; checking the job…" in reply.text
-    assert "did not answer" in messages.stop_sent(ticket(), answered=False).text
+    assert "did not answer" in messages.stop_sent(ticket(), StopAnswer.NONE).text
 
 
 def test_a_list_that_left_rooms_out_says_which_and_why() -> None:
@@ -420,15 +420,15 @@ def test_the_notes_before_the_job_is_read_name_the_stream_confirmed() -> None:
     note = messages.stopping(named)
     assert note.text.startswith("⏳ Stopping `Product launch`… the result will be posted")
     assert "Room `room-1` · Job `job-1`" in note.text
-    assert messages.stop_sent(named, answered=True).text.startswith(
+    assert messages.stop_sent(named, StopAnswer.ANSWERED).text.startswith(
         "⏳ Stopping: `Product launch` · by <@U0ALICE01>\n"
     )
     refused = Outcome(
         Verdict.REFUSED,
         named,
         "ops-alice",
-        answered=True,
-        error=MetaStudioError(500, "MSS.00000004", "Internal Error", "rid-1", None),
+        StopAnswer.ANSWERED,
+        error=MetaStudioError(400, "MSS.00000003", "Invalid parameter", "rid-1", None),
     )
     head = messages.announcement(refused).text.split("\n")[0]
     assert head.startswith("❌ MetaStudio refused to stop `Product launch`: ")

@@ -93,22 +93,81 @@ async def test_client_errors_are_not_retried(
     assert len(metastudio.calls("POST", "/stop")) == 1
 
 
-async def test_a_500_is_retried_and_the_retry_succeeds(
+def sequence(metastudio: MetaStudioStandIn) -> list[str]:
+    """The calls about the job, in order: "stop" or "read"."""
+    return [
+        "stop" if seen.method == "POST" else "read" for seen in metastudio.seen if JOB in seen.path
+    ]
+
+
+async def test_a_500_to_a_stop_is_read_then_resent_while_the_job_is_live(
     client: MetaStudioClient, metastudio: MetaStudioStandIn
 ) -> None:
     metastudio.inject(JOB, Fault("status", status=500))
     assert (await client.stop_job(ROOM, JOB, "ops-alice")).request_id
-    assert len(metastudio.calls("POST", "/stop")) == 2
+    assert sequence(metastudio) == ["stop", "read", "stop"]  # never re-sent blindly
 
 
-async def test_a_persistent_500_ends_as_the_documented_error(
+@pytest.mark.parametrize("status", [502, 503, 504, 429])
+async def test_a_stop_applied_behind_an_error_is_not_resent_and_never_a_refusal(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn, status: int
+) -> None:
+    """A gateway answers 504 in front of a stop MetaStudio applied: the job is read, found
+    ended, and the stop is not sent again (a second one would be refused: the job is over)."""
+    gateway_page = "<html>504 Gateway Time-out</html>"
+    metastudio.inject(JOB, Fault("applied", status=status, body=gateway_page))
+    with pytest.raises(OutcomeUnknown) as raised:
+        await client.stop_job(ROOM, JOB, "ops-alice")
+    assert raised.value.answer is not None and raised.value.answer.status == status
+    assert raised.value.request_id.startswith("rid-")
+    assert sequence(metastudio) == ["stop", "read"]
+    assert metastudio.jobs[JOB].state == "SUCCEED"
+
+
+async def test_a_4xx_to_a_resent_stop_of_an_ended_job_is_unknown_not_refused(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    """The first stop was answered 503 and the job still read live (it was ending); the stop
+    sent again is refused because the first one ended it: not a refusal, the job says so."""
+    metastudio.inject(JOB, Fault("status", status=503))
+    metastudio.inject(JOB, Fault("applied", status=400, body=INVALID))
+    with pytest.raises(OutcomeUnknown) as raised:
+        await client.stop_job(ROOM, JOB, "ops-alice")
+    assert raised.value.answer is not None and raised.value.answer.status == 400
+    assert sequence(metastudio) == ["stop", "read", "stop", "read"]
+
+
+async def test_a_4xx_to_a_resent_stop_of_a_live_job_is_a_refusal_after_a_read(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    metastudio.inject(JOB, Fault("status", status=503))
+    metastudio.inject(JOB, Fault("status", status=403, body=UNAUTHORIZED))
+    with pytest.raises(MetaStudioError) as raised:
+        await client.stop_job(ROOM, JOB, "ops-alice")
+    assert raised.value.status == 403
+    assert sequence(metastudio) == ["stop", "read", "stop", "read"]
+
+
+async def test_a_stop_whose_job_cannot_be_read_after_a_500_is_unknown_and_not_resent(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    metastudio.inject(JOB, Fault("status", status=500))
+    metastudio.inject(JOB, Fault("status", on="get", status=500, times=10))
+    with pytest.raises(OutcomeUnknown):
+        await client.stop_job(ROOM, JOB, "ops-alice")
+    assert len(metastudio.calls("POST", "/stop")) == 1
+
+
+async def test_a_persistent_500_ends_unknown_carrying_the_documented_error(
     client: MetaStudioClient, metastudio: MetaStudioStandIn
 ) -> None:
     metastudio.inject(JOB, Fault("status", status=500, times=10))
-    with pytest.raises(MetaStudioError) as raised:
+    with pytest.raises(OutcomeUnknown) as raised:
         await client.stop_job(ROOM, JOB, "ops-alice")
-    assert (raised.value.status, raised.value.error_code) == (500, "MSS.00000004")
+    assert raised.value.answer is not None
+    assert (raised.value.answer.status, raised.value.answer.error_code) == (500, "MSS.00000004")
     assert len(metastudio.calls("POST", "/stop")) == FAST_RETRY.attempts
+    assert sequence(metastudio) == ["stop", "read", "stop", "read", "stop"]
 
 
 async def test_a_non_json_error_still_carries_status_and_request_id(
@@ -147,9 +206,10 @@ async def test_retry_after_beyond_the_budget_gives_up_at_once(
     metastudio.inject(JOB, Fault("status", status=429, headers={"Retry-After": "60"}))
     async with _client(metastudio, retry=RetryPolicy(budget=2.0)) as client:
         started = time.monotonic()
-        with pytest.raises(MetaStudioError) as raised:
+        with pytest.raises(OutcomeUnknown) as raised:
             await client.stop_job(ROOM, JOB, "ops-alice")
-    assert raised.value.status == 429 and raised.value.retry_after == 60
+    assert raised.value.answer is not None
+    assert raised.value.answer.status == 429 and raised.value.answer.retry_after == 60
     assert time.monotonic() - started < 1
 
 
@@ -165,17 +225,27 @@ async def test_a_stop_whose_answer_is_lost_is_unknown_and_not_resent(
     )  # it *was* applied: hence "unknown", not "failed"
 
 
-async def test_a_dropped_stop_is_unknown(
+async def test_a_dropped_stop_is_read_then_resent_while_the_job_is_live(
     client: MetaStudioClient, metastudio: MetaStudioStandIn
 ) -> None:
     metastudio.inject(JOB, Fault("drop"))
+    assert (await client.stop_job(ROOM, JOB, "ops-alice")).request_id
+    assert sequence(metastudio) == ["stop", "read", "stop"]
+    assert metastudio.jobs[JOB].state == "SUCCEED" and metastudio.jobs[JOB].stops == 1
+
+
+async def test_a_dropped_stop_of_an_unreadable_job_is_unknown(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    metastudio.inject(JOB, Fault("drop", on="any", times=10))
     with pytest.raises(OutcomeUnknown):
         await client.stop_job(ROOM, JOB, "ops-alice")
     assert metastudio.jobs[JOB].state == "PROCESSING"
+    assert len(metastudio.calls("POST", "/stop")) == 1
 
 
 async def test_a_slow_stop_times_out_as_unknown(metastudio: MetaStudioStandIn) -> None:
-    metastudio.inject(JOB, Fault("slow", seconds=1.0))
+    metastudio.inject(JOB, Fault("slow", on="any", seconds=1.0, times=10))
     async with _client(metastudio, timeout=httpx.Timeout(0.3)) as client:
         with pytest.raises(OutcomeUnknown) as raised:
             await client.stop_job(ROOM, JOB, "ops-alice")
@@ -424,9 +494,9 @@ async def test_a_huge_hostile_error_answer_is_cut_and_made_safe(
     client: MetaStudioClient, metastudio: MetaStudioStandIn
 ) -> None:
     page = "<html>\r\n\x1b[2J\x00" + "<p>bad gateway</p>\n" * 100_000 + "</html>"
-    metastudio.inject(JOB, Fault("status", status=502, body=page, times=10))
+    metastudio.inject(JOB, Fault("status", on="get", status=502, body=page, times=10))
     with pytest.raises(MetaStudioError) as raised:
-        await client.stop_job(ROOM, JOB, "ops-alice")
+        await client.get_job(ROOM, JOB, "ops-alice")
     message = raised.value.error_msg
     assert message.startswith("<html> [2J <p>bad gateway</p> <p>") and message.endswith("…")
     assert len(message) <= 300 and not any(ord(c) < 32 for c in str(raised.value))

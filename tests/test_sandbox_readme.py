@@ -61,7 +61,7 @@ async def test_the_shipped_demo_script_runs_to_the_end(
     # the notes sent before the job is read again name the stream confirmed, not its IDs
     assert "⏳ Stopping Spring sale… the result will be posted in the channel." in out
     assert "⏳ Stopping: Night market · by @alice" in out
-    assert "❌ MetaStudio refused to stop Product launch: MSS.00000004" in out
+    assert "❌ MetaStudio refused to stop Product launch: MSS.00000003" in out
     assert "refused to stop room" not in out and "Stopping job" not in out
     recent = turn(out, "alice> /stoplive recent")
     assert recent.count("✅ Stopped") == 2 and "❌ MetaStudio refused to stop" in recent

@@ -91,6 +91,9 @@ _LIST_ENDINGS: tuple[type[Exception], ...] = (*READ_FAILURES, TimeoutError)
 # What a room's job list may fail with, a room ID MetaStudio listed but we refuse included.
 _ROOM_READ_FAILURES: tuple[type[Exception], ...] = (*_LIST_ENDINGS, InvalidId)
 
+# What a read of the job between two stops may fail with (InvalidId, JSON: ValueErrors).
+_STILL_LIVE_FAILURES: tuple[type[Exception], ...] = (*READ_FAILURES, TimeoutError, ValueError)
+
 Model = TypeVar("Model", bound=BaseModel)
 Entry = TypeVar("Entry", SmartLiveJob, SmartLiveRoom)
 
@@ -169,18 +172,71 @@ class MetaStudioClient:
     # --- the calls --------------------------------------------------------------------------
 
     async def stop_job(self, room_id: str, job_id: str, app_user_id: str) -> StopAccepted:
-        """Stop a job. Raises :class:`OutcomeUnknown` if the request may have been applied but
-        no answer came, and :class:`UnreadableAnswer` for a 2xx that is not MetaStudio's (an
-        HTML page from a proxy): in both cases look at the job before telling anyone anything.
+        """Stop a job, never sending the stop again blindly.
+
+        Once a stop was sent, an answer that is neither a yes (2xx) nor a no (4xx) (a 5xx
+        from a gateway that may sit behind an applied stop, a 429, a timeout, a dropped
+        connection) leaves its fate unknown: the job is read, and the stop sent again only if
+        the job is still live, within the retry policy's attempts and budget. A 4xx to a stop
+        sent again is a refusal only if a read shows the job still live: the first stop may
+        have ended it, and a stop of an ended job is refused.
+
+        Raises :class:`OutcomeUnknown` when the job must be watched to know (it was not seen
+        live, could not be read, or the budget ran out), and :class:`UnreadableAnswer` for a
+        2xx that is not MetaStudio's (an HTML page from a proxy): in both cases look at the
+        job before telling anyone anything.
         """
         path = self._job_path(room_id, job_id) + "/stop"
         what = f"stop job {job_id}"
-        response = await self._call("POST", path, app_user_id, idempotent=False, what=what)
-        request_id = _request_id(response)
-        # The API documents no body for a 200: empty or a JSON object is MetaStudio's answer.
-        if response.content.strip():
-            _json_object(response, what)
-        return StopAccepted(request_id=request_id)
+        deadline = time.monotonic() + self._retry.budget
+        attempt = 0
+        while True:
+            attempt += 1
+            # a stop sent again gets what is left of the budget, and no more
+            left = deadline - time.monotonic() if attempt > 1 else None
+            try:
+                async with asyncio.timeout(left):
+                    response = await self._call(
+                        "POST", path, app_user_id, idempotent=False, what=what
+                    )
+            except OutcomeUnknown as exc:
+                unknown = exc
+            except TimeoutError as exc:  # the budget ran out with the stop on its way
+                raise OutcomeUnknown(what, exc) from exc
+            except MetaStudioError as exc:
+                if attempt == 1 or await self._still_live(room_id, job_id, app_user_id, deadline):
+                    raise
+                raise OutcomeUnknown(what, exc) from exc
+            else:
+                request_id = _request_id(response)
+                # The API documents no body for a 200: empty or a JSON object is its answer.
+                if response.content.strip():
+                    _json_object(response, what)
+                return StopAccepted(request_id=request_id)
+            retry_after = unknown.answer.retry_after if unknown.answer is not None else None
+            wait = self._retry.delay(attempt, retry_after)
+            if attempt >= self._retry.attempts or time.monotonic() + wait > deadline:
+                raise unknown
+            await asyncio.sleep(wait)
+            if not await self._still_live(room_id, job_id, app_user_id, deadline):
+                raise unknown
+            log.warning("%s; the job is still live, so the stop is sent again", unknown)
+
+    async def _still_live(
+        self, room_id: str, job_id: str, app_user_id: str, deadline: float
+    ) -> bool:
+        """Whether a read within ``deadline`` (monotonic) sees the job live; False when it
+        cannot be read in time: only a job seen live is stopped again."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            async with asyncio.timeout(left):
+                job = await self.get_job(room_id, job_id, app_user_id)
+        except _STILL_LIVE_FAILURES as exc:
+            log.warning("stop job %s: the job could not be read (%s)", job_id, exc)
+            return False
+        return job.is_live
 
     async def get_job(self, room_id: str, job_id: str, app_user_id: str) -> SmartLiveJob:
         what = f"read job {job_id}"
@@ -438,6 +494,8 @@ class MetaStudioClient:
                 error = _error(response, self.clock_skew_seconds if self.clock_is_off else None)
                 if not error.retryable:
                     raise error
+                if not idempotent:  # neither yes nor no: the caller reads before resending
+                    raise OutcomeUnknown(what, error)
                 failure, retry_after = error, error.retry_after
             wait = self._retry.delay(attempt, retry_after)
             if attempt >= self._retry.attempts or time.monotonic() + wait > deadline:

@@ -58,11 +58,23 @@ class MetaStudioError(Exception):
 
 
 class OutcomeUnknown(Exception):
-    """The call was sent but no answer came back: it may or may not have taken effect."""
+    """The call was sent and what came back says neither yes (2xx) nor no (4xx): no answer
+    (a timeout, a dropped connection), or an error in front of or inside MetaStudio (5xx,
+    429). It may or may not have taken effect. ``answer`` is that error, when one came."""
 
     def __init__(self, what: str, cause: BaseException) -> None:
-        super().__init__(f"{what}: no answer from MetaStudio ({type(cause).__name__})")
+        self.answer = cause if isinstance(cause, MetaStudioError) else None
+        if self.answer is not None:
+            said = f"MetaStudio answered HTTP {self.answer.status} {self.answer.error_code}"
+            text = f"{what}: {said}, which does not say whether it was applied"
+        else:
+            text = f"{what}: no answer from MetaStudio ({type(cause).__name__})"
+        super().__init__(text)
         self.cause = cause
+
+    @property
+    def request_id(self) -> str:
+        return self.answer.request_id if self.answer is not None else ""
 
 
 class Unreachable(Exception):

@@ -16,10 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobState(StrEnum):
+    """Every job state stoplive knows. Huawei's models name ended jobs differently
+    (``SUCCEED`` in a job, ``SUCCESS`` in the rooms filter, ``CANCELED`` in a room's last job),
+    so all of them are here; anything else is :attr:`Liveness.UNKNOWN`, never "ended"."""
+
     WAITING = "WAITING"
     PROCESSING = "PROCESSING"
     SUCCEED = "SUCCEED"
+    SUCCESS = "SUCCESS"
     FAILED = "FAILED"
+    CANCELED = "CANCELED"
     BLOCKED = "BLOCKED"
 
     @property
@@ -28,7 +34,26 @@ class JobState(StrEnum):
         return self in LIVE_STATES
 
 
+class Liveness(StrEnum):
+    """What a job's state means for a stop: the one place a state is classified."""
+
+    LIVE = "live"  # WAITING, PROCESSING: a stop means something
+    ENDED = "ended"  # SUCCEED, SUCCESS, FAILED, CANCELED, BLOCKED: nothing left to stop
+    UNKNOWN = "unknown"  # a state stoplive does not know: never announced as ended
+
+
 LIVE_STATES: tuple[JobState, ...] = (JobState.WAITING, JobState.PROCESSING)
+ENDED_STATES: tuple[JobState, ...] = tuple(s for s in JobState if s not in LIVE_STATES)
+
+
+def liveness(state: str) -> Liveness:
+    """``state`` as MetaStudio wrote it, classified (exact spelling: MetaStudio's are upper
+    case, and a state spelt otherwise is not one we know)."""
+    try:
+        known = JobState(state)
+    except ValueError:
+        return Liveness.UNKNOWN
+    return Liveness.LIVE if known.is_live else Liveness.ENDED
 
 
 class _Answer(BaseModel):
@@ -46,6 +71,7 @@ class SmartLiveJob(_Answer):
     create_time: str | None = None
     lastupdate_time: str | None = None
     error_info: dict[str, object] | None = None
+    block_reason: str | None = None  # why Huawei blocked the job (a compliance "special exit")
     request_id: str = ""
 
     @property
@@ -56,9 +82,28 @@ class SmartLiveJob(_Answer):
             return None
 
     @property
+    def liveness(self) -> Liveness:
+        return liveness(self.state)
+
+    @property
     def is_live(self) -> bool:
-        state = self.known_state
-        return state is not None and state.is_live
+        return self.liveness is Liveness.LIVE
+
+    @property
+    def has_ended(self) -> bool:
+        """Seen in a state that is known to be over; an unknown state has not ended."""
+        return self.liveness is Liveness.ENDED
+
+    @property
+    def end_reason(self) -> str | None:
+        """Why the job ended, as MetaStudio says it (``block_reason``, then ``error_info``'s
+        code and message), raw: the caller makes it safe to show. None when it says nothing."""
+        parts = [self.block_reason or ""]
+        if self.error_info:
+            code, message = self.error_info.get("error_code"), self.error_info.get("error_msg")
+            parts.append(": ".join(str(part) for part in (code, message) if part))
+        shown = " · ".join(part.strip() for part in parts if part and part.strip())
+        return shown or None
 
     @property
     def started_at(self) -> datetime | None:

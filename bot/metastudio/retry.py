@@ -1,8 +1,9 @@
 """When to try a MetaStudio call again, and how long to wait.
 
-Only what is safe is retried: a request that never left (connection refused), an answer that
-says "try again" (5xx, 429), and reads whose repetition changes nothing. A stop that may have
-been applied is never sent twice blindly: see :class:`~bot.metastudio.errors.OutcomeUnknown`.
+Only what is safe is retried: a request that never left (connection refused), and reads whose
+repetition changes nothing (after a 5xx, a 429, a dropped connection). A stop that may have been
+applied (any answer but a 2xx or a 4xx) is never sent twice blindly: the job is read first, and
+the stop sent again only while it is live (:meth:`~bot.metastudio.client.MetaStudioClient.stop_job`).
 """
 
 from __future__ import annotations

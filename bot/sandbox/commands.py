@@ -18,6 +18,7 @@ class FaultKind(StrEnum):
     now on."""
 
     STOP_500 = "500"
+    REFUSED = "refused"
     LOST_ANSWER = "lost-answer"
     STAYS_LIVE = "stays-live"
     NO_JOB_LIST = "no-job-list"
@@ -29,6 +30,7 @@ class FaultKind(StrEnum):
 
 _FAULT_DESCRIPTIONS = {
     FaultKind.STOP_500: "MetaStudio answers the next stop (and its retries) with HTTP 500",
+    FaultKind.REFUSED: "MetaStudio refuses the next stop (HTTP 400 MSS.00000003); the job stays live",
     FaultKind.LOST_ANSWER: "the next stop is applied, but its answer never arrives",
     FaultKind.STAYS_LIVE: "the next stop is accepted, but the job keeps running",
     FaultKind.NO_JOB_LIST: "MetaStudio refuses its tenant-wide job list (404, as older regions "

@@ -44,6 +44,7 @@ from bot.sandbox.mrkdwn import CODE_STYLE
 from bot.sandbox.slack_requests import action_payload, command_body, signed_headers
 from bot.sandbox.standins.metastudio import (
     ANY_JOB,
+    INVALID,
     NO_SUCH_API,
     TENANT_JOBS,
     Fault,
@@ -258,8 +259,11 @@ class Sandbox:
     def _inject(self, kind: FaultKind) -> None:
         key = ANY_JOB
         if kind is FaultKind.STOP_500:
-            # every attempt the client makes at the next stop, so it is refused, not retried away
+            # every attempt the client makes at the next stop (it reads the live job between
+            # them): the outcome says the stop's answer was unclear, never "refused"
             fault = Fault("status", on="stop", times=RetryPolicy().attempts, status=500)
+        elif kind is FaultKind.REFUSED:
+            fault = Fault("status", on="stop", status=400, body=INVALID)
         elif kind is FaultKind.LOST_ANSWER:
             fault = Fault("lost_answer", on="stop")
         elif kind is FaultKind.NO_JOB_LIST:

@@ -39,7 +39,7 @@ class JobRef:
 class OutcomeButtons:
     """What the outcome message's buttons carry: the console link (from the
     ``STOPLIVE_CONSOLE_URL`` template, already checked by the settings) and the job's
-    reference for "Check again", and for "Stop again" while the job is seen live."""
+    reference for "Check again", and for "Stop again" while the job is not seen ended."""
 
     console_template: str | None = None
     region: str = ""
@@ -59,9 +59,10 @@ class OutcomeButtons:
         """Keyword arguments for :func:`~bot.stopflow.messages.announcement`."""
         t = outcome.ticket
         ref = JobRef.decode(f"{t.room_id} {t.job_id}")
-        live = outcome.job is not None and outcome.job.is_live
+        # a job in a state stoplive does not know may still be live: it can be stopped again
+        stoppable = outcome.job is not None and not outcome.job.has_ended
         return {
             "console_url": self.console_url(t.room_id, t.job_id),
             "check_value": ref.encode() if ref else None,
-            "stop_value": ref.encode() if ref and live else None,
+            "stop_value": ref.encode() if ref and stoppable else None,
         }

@@ -61,7 +61,7 @@ class JobChecks:
             )
         else:
             reply = messages.job_now(job, datetime.now(UTC), stop_value=ref.encode())
-            outcome = "live" if job.is_live else "not_live"
+            outcome = "live" if job.is_live else "not_live" if job.has_ended else "unknown_state"
         await outlet.to_clicker(reply)
         self._record("check_again", click, ref, app_user, outcome, started)
 

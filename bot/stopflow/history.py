@@ -107,7 +107,9 @@ def entry_text(entry: JournalEntry, workspace_url: str) -> Mrkdwn:
     if link is not None:
         where.append(Mrkdwn(f"<{link}|channel message>"))
     where.append(words("Room {r} · Job {j}", r=data(entry.room_id, ID_CAP), j=data(entry.job_id)))
-    if entry.recovered_from:
+    # a replica's own sweep may take its own stop (its lease lapsed while the store refused
+    # writes) and leave it running: that is not a restart
+    if entry.recovered_from and entry.recovered_from != entry.owner:
         where.append(words("finished after a restart"))
     return words("{h}\n{w}", h=head, w=join(" · ", where))
 

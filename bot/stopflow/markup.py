@@ -248,7 +248,9 @@ STATE_WORDS: dict[JobState, str] = {
     JobState.WAITING: "Starting",
     JobState.PROCESSING: "Live",
     JobState.SUCCEED: "Ended normally",
+    JobState.SUCCESS: "Ended normally",
     JobState.FAILED: "Ended with an error",
+    JobState.CANCELED: "Cancelled",
     JobState.BLOCKED: "Blocked",
 }
 
@@ -278,6 +280,8 @@ def job_facts(job: SmartLiveJob, now: datetime) -> Mrkdwn:
     elif started:
         length = span((now - started).total_seconds())
         parts.append(words("live for " + length + " (since {at})", at=clock(started)))
+    if reason := job.end_reason:  # a block's reason, an error: what a responder acts on
+        parts.append(words("MetaStudio says: {r}", r=data(reason, MESSAGE_CAP)))
     return join(" · ", parts)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.metastudio.errors import MetaStudioError
-from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
+from bot.metastudio.models import JobState, Liveness, SmartLiveJob, SmartLiveRoom
 from bot.stopflow.markup import (
     ID_CAP,
     MAX_BLOCKS,
@@ -42,7 +42,7 @@ from bot.stopflow.markup import (
     state_word,
     words,
 )
-from bot.stopflow.outcome import Outcome, Verdict
+from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.tickets import Ticket
 
 CONFIRM_ACTION = "stoplive.confirm"
@@ -60,6 +60,7 @@ HEADS: dict[Verdict, str] = {
     Verdict.STILL_LIVE: "🔴 Still live",
     Verdict.REFUSED: "❌ MetaStudio refused to stop",
     Verdict.UNKNOWN: "❓ Outcome unknown",
+    Verdict.UNKNOWN_STATE: "❓ Outcome unknown",
     Verdict.UNREADABLE: "❓ Outcome unknown",
     Verdict.SHUT_DOWN: "❓ Outcome unknown",
     Verdict.IAM_FAILED: "❌ Not stopped (no IAM token)",
@@ -87,6 +88,20 @@ def _ids(room_id: str, job_id: str | None = None, *extra: Mrkdwn) -> Mrkdwn:
 
 def _state(job: SmartLiveJob) -> Mrkdwn:
     return words("MetaStudio state {s}", s=data(job.state, ID_CAP))
+
+
+def _unknown_state(job: SmartLiveJob) -> Mrkdwn:
+    """A state stoplive does not know, named as MetaStudio wrote it: never taken for ended."""
+    return words("MetaStudio reports {s}, which stoplive does not know", s=data(job.state, ID_CAP))
+
+
+def _seen(job: SmartLiveJob | None) -> Mrkdwn:
+    """How the job was last seen, in plain words (the raw state when it is not one we know)."""
+    if job is None:
+        return words("not readable yet")
+    if job.liveness is Liveness.UNKNOWN:
+        return words("in a state I don't know ({s})", s=data(job.state, ID_CAP))
+    return words(state_word(job))
 
 
 def _command(*parts: str) -> Mrkdwn:
@@ -280,6 +295,8 @@ def confirmation(
     lines = [head]
     if job is not None:
         lines.append(job_facts(job, now))
+        if job.liveness is Liveness.UNKNOWN:
+            lines.append(words("⚠️ {u}; you can still stop it.", u=_unknown_state(job)))
     if lookup_problem is not None:
         lines.append(
             words(
@@ -435,12 +452,12 @@ def job_now(job: SmartLiveJob, now: datetime, stop_value: str | None = None) -> 
     room = room_label(job.room_id or "", job.room_name)
     if job.is_live:
         first = "🔴 Still live: {room} is {w}"
-    elif job.known_state is not None:
+    elif job.has_ended:
         first = "✅ Ended: {room} is not live ({w})"
     else:
-        first = "❓ Unknown state: {room} is in a state I don't know ({w})"
-    head = words(first + " · checked at {t}", room=room, w=words(state_word(job)), t=clock(now))
-    buttons = outcome_actions(stop_value=stop_value) if job.is_live else None
+        first = "❓ Unknown state: {room} is {w}"
+    head = words(first + " · checked at {t}", room=room, w=_seen(job), t=clock(now))
+    buttons = outcome_actions(stop_value=stop_value) if not job.has_ended else None
     return _reply(
         head,
         job_facts(job, now),
@@ -465,13 +482,19 @@ def job_unchecked(room_id: str, job_id: str, problem: str) -> Reply:
 # --- In the channel --------------------------------------------------------------------------
 
 
-def stop_sent(ticket: Ticket, answered: bool) -> Reply:
+# What came back to the stop call, as the start of a sentence.
+STOP_ANSWERS: dict[StopAnswer, str] = {
+    StopAnswer.ANSWERED: "MetaStudio accepted the stop",
+    StopAnswer.UNCLEAR: "MetaStudio answered the stop with an error that does not say whether "
+    "it was applied",
+    StopAnswer.NONE: "MetaStudio did not answer the stop",
+    StopAnswer.UNKNOWN: "stoplive does not know what MetaStudio answered the stop",
+}
+
+
+def stop_sent(ticket: Ticket, answer: StopAnswer) -> Reply:
     """Posted as soon as the stop call returns; revised in place once the job is seen."""
-    status = (
-        "MetaStudio accepted the stop; checking the job…"
-        if answered
-        else "MetaStudio did not answer the stop; checking the job…"
-    )
+    status = STOP_ANSWERS[answer] + "; checking the job…"
     return _reply(
         words(
             "⏳ Stopping: {room} · by {who}",
@@ -487,7 +510,6 @@ def still_checking(ticket: Ticket, job: SmartLiveJob | None, waited: float) -> R
     """Progress while a job that is still live keeps being watched: the channel message says
     so instead of sitting at "checking"."""
     room = room_label(ticket.room_id, job.room_name if job else None)
-    seen = words(state_word(job)) if job else words("not readable yet")
     return _reply(
         words(
             "⏳ Still checking: {room} · stop asked by {who}",
@@ -496,7 +518,7 @@ def still_checking(ticket: Ticket, job: SmartLiveJob | None, waited: float) -> R
         ),
         words(
             "After " + span(waited) + " the job is {seen}; I keep watching until it ends.",
-            seen=seen,
+            seen=_seen(job),
         ),
         _ids(ticket.room_id, ticket.job_id, *([_state(job)] if job else [])),
     )
@@ -516,6 +538,23 @@ def announcement(
     )
     return _reply(
         _head(outcome), _detail(outcome), _small(outcome), *([buttons] if buttons else [])
+    )
+
+
+def still_watching(so_far: Outcome, waited: float, left: float) -> Reply:
+    """The thread reply (broadcast to the channel) when the first window ends with the job
+    not seen ended: a responder hears at once, not when the watch ends."""
+    return Reply(
+        text=words(
+            "{h} after " + span(waited) + ": {room} · stop asked by {who}\n"
+            "{said}; the job is {seen}. I keep watching for up to " + span(left) + " and will "
+            "reply here.",
+            h=words(HEADS[so_far.verdict]),
+            room=_room(so_far),
+            who=mention(so_far.ticket.requester),
+            said=words(STOP_ANSWERS[so_far.answer]),
+            seen=_seen(so_far.job),
+        )
     )
 
 
@@ -627,19 +666,22 @@ def _detail(outcome: Outcome) -> Mrkdwn:
         if outcome.answered:
             return ended
         return words(
-            "{e} MetaStudio's answer to the stop was lost; the job's state confirms it.", e=ended
+            "{e} {l}; the job's state confirms it.", e=ended, l=words(LOST[outcome.answer])
         )
+    said = STOP_ANSWERS[outcome.answer]
     if outcome.verdict is Verdict.STILL_LIVE:
-        said = (
-            "MetaStudio accepted the stop"
-            if outcome.answered
-            else "MetaStudio did not answer the stop"
-        )
         state = words(state_word(job)) if job else words("live")
         return words(
             said + ", but the stream is still {s} after " + span(outcome.waited) + ". "
             "It may not have stopped: check MetaStudio or run /stoplive again.",
             s=state,
+        )
+    if outcome.verdict is Verdict.UNKNOWN_STATE and job is not None:
+        return words(
+            said + ", and after " + span(outcome.waited) + " {u}: it may still be live. "
+            "Check MetaStudio or run {c} to see its state.",
+            u=_unknown_state(job),
+            c=_command(outcome.ticket.room_id, outcome.ticket.job_id),
         )
     if outcome.verdict is Verdict.REFUSED:
         status = outcome.error.status if outcome.error else 0
@@ -661,7 +703,6 @@ def _detail(outcome: Outcome) -> Mrkdwn:
             s=state,
             c=again,
         )
-    said = "MetaStudio accepted the stop" if outcome.answered else "No answer from MetaStudio"
     if outcome.verdict is Verdict.UNREADABLE:
         return words(
             "MetaStudio answered, but not in the documented form ({p}), so I cannot say whether "
@@ -681,6 +722,16 @@ def _detail(outcome: Outcome) -> Mrkdwn:
         "Check MetaStudio before trying again.",
         p=data(outcome.problem, MESSAGE_CAP),
     )
+
+
+# After "the stream ended …": what came back to the stop, when it was not a plain answer.
+LOST: dict[StopAnswer, str] = {
+    StopAnswer.ANSWERED: "",
+    StopAnswer.UNCLEAR: "MetaStudio's answer to the stop was an error that does not say "
+    "whether it was applied",
+    StopAnswer.NONE: "MetaStudio's answer to the stop was lost",
+    StopAnswer.UNKNOWN: "What MetaStudio answered the stop is unknown to stoplive",
+}
 
 
 def _next_step(outcome: Outcome) -> Mrkdwn:
@@ -722,10 +773,14 @@ def _ended_line(outcome: Outcome) -> Mrkdwn:
     if job is None:
         return words("The stream has ended.")
     ended, started = job.ended_at, job.started_at
+    reason = job.end_reason
+    why = words(" MetaStudio says: {r}.", r=data(reason, MESSAGE_CAP)) if reason else words("")
     if ended is None:
-        return words("The stream has ended ({w}).", w=words(state_word(job)))
+        return words("The stream has ended ({w}).{y}", w=words(state_word(job)), y=why)
     length = f" after {span((ended - started).total_seconds())}" if started else ""
-    return words("The stream ended at {t}" + length + ".", t=clock(ended))
+    normal = job.known_state in (JobState.SUCCEED, JobState.SUCCESS)
+    how = words("") if normal else words(" ({w})", w=words(state_word(job)))
+    return words("The stream ended at {t}" + length + "{h}.{y}", t=clock(ended), h=how, y=why)
 
 
 # --- Finding a job by room name --------------------------------------------------------------

@@ -148,7 +148,8 @@ class RequestDesk:
         """The confirmation with the job as MetaStudio sees it. If MetaStudio refuses the read
         (404, or the 400 ``MSS.00000003`` it gives for an unknown room or job), say what it
         said and offer no button: the job's state is unknown and a stop would be refused
-        alike. If the read fails otherwise (no answer, 5xx), say so and confirm anyway."""
+        alike. If the read fails otherwise (no answer, 5xx), say so and confirm anyway. A job
+        in a state stoplive does not know is confirmed too, the state named: it may be live."""
         try:
             job = await self._bounded(
                 self._metastudio.get_job(room_id, job_id, asker.grant.app_user_id)
@@ -162,7 +163,7 @@ class RequestDesk:
                 ]
                 return messages.job_missing(room_id, job_id, exc, choices), outcome
             return self._confirm_reply(asker, room_id, job_id, None, describe(exc))
-        if not job.is_live:
+        if job.has_ended:  # a state stoplive does not know is confirmed, naming it
             # the one most likely meant: the room's live job now (the newest, if several)
             live = await self._live_elsewhere(asker, room_id, job_id)
             other = live[0] if live else None

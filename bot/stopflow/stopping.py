@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +28,12 @@ from bot.metastudio import (
     Unreachable,
     UnreadableAnswer,
 )
-from bot.metastudio.models import SmartLiveJob
+from bot.metastudio.models import Liveness, SmartLiveJob
 from bot.metrics import CLAIM_CONFLICTS, CLICK_TO_ANNOUNCE_SECONDS, STOPS, STORE_ERRORS, TAKEOVERS
 from bot.stopflow import messages, notices
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.gate import AdmittedClick
-from bot.stopflow.outcome import Outcome, Verdict
+from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
 from bot.stopflow.requests import describe
@@ -50,7 +50,6 @@ MIN_READ_SECONDS = 2.0  # ... and at least
 PROGRESS_EVERY = 30.0  # how often the channel hears "still checking" during a long watch
 DELIVERY_SECONDS = 30.0  # one Slack delivery, retries included
 SHUTDOWN_NOTE_SECONDS = 3.0  # what a cancelled stop may spend telling the channel
-TAKEOVER_READ_SECONDS = 10.0
 # A read of the job after the stop can fail in these ways; each is noted and the watch goes on.
 READ_FAILURES = (
     MetaStudioError,
@@ -71,14 +70,15 @@ class Progress:
     ticket: Ticket
     started: float  # time.monotonic() of the click (or of the take-over)
     sent: bool = False
-    answered: bool = False
+    answer: StopAnswer = StopAnswer.UNKNOWN
+    unclear: MetaStudioError | None = None  # the 5xx/429 that answered the stop, if one did
     request_id: str = ""
     job: SmartLiveJob | None = None
     problem: str = ""
     unreadable: bool = False
     watch_started: float = 0.0
     recovered_by: str = ""
-    said_still_checking: bool = False  # the channel was told the job is still live
+    told: Verdict | None = None  # what the thread was told when the first window ended
     lease_lost: bool = False
     note: asyncio.Task[None] | None = None  # the "Stopping…" note, sent beside the stop call
 
@@ -88,7 +88,8 @@ class Progress:
             "verdict": verdict,
             "ticket": self.ticket,
             "app_user": self.entry.app_user_id,
-            "answered": self.answered,
+            "answer": self.answer,
+            "error": self.unclear,
             "request_id": self.request_id,
             "job": self.job,
             "waited": waited,
@@ -100,11 +101,12 @@ class Progress:
 
     def undecided(self, why: str) -> Outcome:
         """The outcome when the watch could not finish: the truest of what we saw."""
-        if self.job is not None and not self.job.is_live:
+        if self.job is not None and self.job.has_ended:
             return self.outcome(Verdict.STOPPED)
         self.problem = self.problem or why
         if self.job is not None:
-            return self.outcome(Verdict.STILL_LIVE)
+            live = self.job.liveness is Liveness.LIVE
+            return self.outcome(Verdict.STILL_LIVE if live else Verdict.UNKNOWN_STATE)
         return self.outcome(Verdict.UNREADABLE if self.unreadable else Verdict.UNKNOWN)
 
 
@@ -158,6 +160,9 @@ class StopSupervisor:
         self.replica = replica
         # job claims of stops taken over, given back once the original stop call is over
         self._releases: list[tuple[float, str, str]] = []
+        # the stops this process is running (its own or taken over): a take-over sweep that
+        # finds one of them (its lease lapsed while the store refused writes) leaves it alone
+        self._running: set[str] = set()
 
     @property
     def deadline(self) -> float:
@@ -200,9 +205,12 @@ class StopSupervisor:
             await self._fail_closed("begin", ticket, grant.app_user_id, outlet, started, exc)
             return
         if taken is None:
+            self._running.add(ticket.id)
             try:
-                await self._supervise(Progress(entry, ticket, started), outlet)
+                progress = Progress(entry, ticket, started)
+                await self._supervise(progress, outlet, self._stop_and_watch(progress, outlet))
             finally:
+                self._running.discard(ticket.id)
                 await self._quietly("release", self._store.release(job_key, job_holder))
             return
         if taken.key == claims[0].key:
@@ -222,13 +230,16 @@ class StopSupervisor:
             detail=f"already being stopped by {holder}",
         )
 
-    async def _supervise(self, progress: Progress, outlet: Outlet) -> None:
-        """Run the stop under its deadline and turn whatever happens into one outcome."""
+    async def _supervise(
+        self, progress: Progress, outlet: Outlet, work: Coroutine[Any, Any, Outcome]
+    ) -> None:
+        """Run ``work`` (a stop, or a take-over's watch) under the deadline, renewing the
+        journal lease, and turn whatever happens into one outcome."""
         renewing = asyncio.create_task(self._renew(progress))
         try:
             try:
                 async with asyncio.timeout(self.deadline):
-                    outcome = await self._stop_and_watch(progress, outlet)
+                    outcome = await work
             except TimeoutError:
                 outcome = progress.undecided(f"no outcome within {self.deadline:.0f} s")
             except Exception as exc:  # a bug must still end in an outcome, and be logged
@@ -243,7 +254,7 @@ class StopSupervisor:
         await self._conclude(progress, outcome, outlet, DELIVERY_SECONDS)
 
     def _cut_short(self, progress: Progress) -> Outcome:
-        if progress.job is not None and not progress.job.is_live:
+        if progress.job is not None and progress.job.has_ended:
             return progress.outcome(Verdict.STOPPED)
         if not progress.sent:  # cancelled before the call: nothing was sent
             return progress.outcome(Verdict.NOT_SENT)
@@ -269,19 +280,26 @@ class StopSupervisor:
                 ticket.job_id,
                 self._stop_call_allowance,
             )
-        except MetaStudioError as exc:
-            progress.answered, progress.request_id = True, exc.request_id
+            progress.answer = StopAnswer.NONE
+        except MetaStudioError as exc:  # a no (the client read the job if it was a re-send)
+            progress.answer, progress.request_id = StopAnswer.ANSWERED, exc.request_id
             return progress.outcome(Verdict.REFUSED, error=exc)
         except IamError as exc:
             return progress.outcome(Verdict.IAM_FAILED, iam_error=exc, problem=str(exc))
         except (OutcomeUnknown, Unreachable) as exc:
             log.warning("stop %s/%s: %s; reading the job", ticket.room_id, ticket.job_id, exc)
+            unclear = exc.answer if isinstance(exc, OutcomeUnknown) else None
+            if unclear is not None:  # an answer that says neither yes nor no
+                progress.answer, progress.unclear = StopAnswer.UNCLEAR, unclear
+                progress.request_id = unclear.request_id
+            else:
+                progress.answer = StopAnswer.NONE
         except UnreadableAnswer as exc:  # a 2xx we cannot read: the job will tell
-            progress.answered, progress.request_id = True, exc.request_id
+            progress.answer, progress.request_id = StopAnswer.ANSWERED, exc.request_id
             progress.problem, progress.unreadable = describe(exc), True
         else:
-            progress.answered, progress.request_id = True, accepted.request_id
-        reply = messages.stop_sent(ticket, answered=progress.answered)
+            progress.answer, progress.request_id = StopAnswer.ANSWERED, accepted.request_id
+        reply = messages.stop_sent(ticket, progress.answer)
         # The journal learns the stop's answer while the channel hears of it: neither waits
         # for the other (a take-over reads the job either way).
         ts, _ = await asyncio.gather(
@@ -289,23 +307,21 @@ class StopSupervisor:
                 outlet.announce(reply, final=False, fallback_url=ticket.response_url),
                 DELIVERY_SECONDS,
             ),
-            self._journal(
-                progress,
-                step="answered" if progress.answered else "unanswered",
-                request_id=progress.request_id,
-            ),
+            self._journal(progress, step=progress.answer.value, request_id=progress.request_id),
         )
         CLICK_TO_ANNOUNCE_SECONDS.observe(time.monotonic() - progress.started)
         if ts:
             await self._journal(progress, channel_ts=ts)
-        return await self._watch(progress, outlet)
+        progress.watch_started = time.monotonic()
+        return await self._watch(progress, outlet, progress.watch_started + self.watch_for)
 
-    async def _watch(self, progress: Progress, outlet: Outlet) -> Outcome:
-        """Read the job (backing off) until it has ended or the watch runs out. Past
-        ``verify_for`` the channel message says the job is still being checked (revised every
-        PROGRESS_EVERY seconds), so it never sits at "checking" unexplained."""
-        started = progress.watch_started = time.monotonic()
-        until = started + self.watch_for
+    async def _watch(self, progress: Progress, outlet: Outlet, until: float) -> Outcome:
+        """Read the job (backing off) until it has ended or the watch runs out (``until``,
+        monotonic). When ``verify_for`` ends with the job not seen ended, the thread hears it
+        at once (a reply broadcast to the channel: a revision notifies nobody), and the channel
+        message says the job is still being checked (revised every PROGRESS_EVERY seconds), so
+        it never sits at "checking" unexplained."""
+        started = progress.watch_started
         next_progress = started + self._policy.verify_for
         delay = 0.25
         while True:
@@ -319,10 +335,14 @@ class StopSupervisor:
                 break
             if now >= next_progress:
                 next_progress = now + PROGRESS_EVERY
-                note = messages.still_checking(progress.ticket, progress.job, now - started)
                 fallback = progress.ticket.response_url
+                if progress.told is None:  # the first window is over: say it loud, once
+                    so_far = progress.undecided("")
+                    progress.told = so_far.verdict
+                    loud = messages.still_watching(so_far, now - started, until - now)
+                    await self._note(outlet.reply_in_thread(loud))
+                note = messages.still_checking(progress.ticket, progress.job, now - started)
                 await self._note(outlet.announce(note, final=False, fallback_url=fallback))
-                progress.said_still_checking = True
             await asyncio.sleep(delay)
             delay = min(delay * 1.6, 5.0)
         return progress.undecided("the job could not be read")
@@ -340,35 +360,42 @@ class StopSupervisor:
             progress.unreadable = isinstance(exc, UnreadableAnswer | ValueError)
             return False
         progress.job, progress.problem, progress.unreadable = job, "", False
-        return not job.is_live
+        return job.has_ended
 
     # --- a take-over --------------------------------------------------------------------
 
-    async def take_over(self, entry: JournalEntry) -> None:
-        """Finish a stop whose owner is gone: never send a stop, read the job, tell the truth
-        (revising the original channel message when the journal has it), audit ``recovered_by``,
-        then give the job back once the original stop call is over (see :meth:`release_due`)."""
+    async def take_over(self, entry: JournalEntry) -> bool:
+        """Finish a stop whose owner is gone: never send a stop, watch the job until the
+        original's watch would have ended, tell the truth (revising the original channel
+        message when the journal has it), audit ``recovered_by``, then give the job back once
+        the original stop call is over (see :meth:`release_due`). False, doing nothing, for a
+        stop this process is running itself: its lease lapsed while the store refused writes,
+        and it is still watching."""
+        if entry.stop_id in self._running:
+            log.warning("stop %s is running here; not taken over", entry.stop_id)
+            return False
         TAKEOVERS.inc()
         log.warning("taking over stop %s from %s", entry.stop_id, entry.recovered_from or "?")
         ticket = ticket_of(entry)
+        answer = StopAnswer.from_step(entry.step)
         progress = Progress(
             entry,
             ticket,
             time.monotonic(),
             sent=True,
-            answered=entry.step == "answered",
+            answer=answer,
             request_id=entry.request_id,
             recovered_by=self.replica,
         )
         outlet = self._outlets(entry.channel_id, entry.response_url, entry.channel_ts)
-        renewing = asyncio.create_task(self._renew(progress))
+        # "waited" counts from the click; the watch ends when the original's would have
+        progress.watch_started = time.monotonic() - max(time.time() - entry.created_at, 0.0)
+        until = progress.watch_started + self.deadline
+        self._running.add(entry.stop_id)
         try:
-            ended = await self._read(progress, TAKEOVER_READ_SECONDS)
-            progress.watch_started = time.monotonic() - max(time.time() - entry.created_at, 0.0)
-            outcome = progress.outcome(Verdict.STOPPED) if ended else progress.undecided("")
-            await self._conclude(progress, outcome, outlet, DELIVERY_SECONDS)
+            await self._supervise(progress, outlet, self._watch(progress, outlet, until))
         finally:
-            renewing.cancel()
+            self._running.discard(entry.stop_id)
         # A lapsed lease says the owner stopped renewing, not that it is gone (a partition, a
         # stalled process): its stop call may still be on its way until the allowance after
         # the click. Until then the job stays claimed, so no second stop goes out; LEASE more
@@ -376,6 +403,7 @@ class StopSupervisor:
         free_at = entry.created_at + self._stop_call_allowance + LEASE
         self._releases.append((free_at, *job_claim(ticket)))
         await self.release_due()
+        return True
 
     async def release_due(self) -> None:
         """Give back the job claims of stops taken over whose original stop call is over
@@ -417,8 +445,7 @@ class StopSupervisor:
             outlet.announce(reply, final=True, fallback_url=ticket.response_url), within
         )
         if ts and is_loud(outcome, progress):  # a revision notifies nobody; a reply does
-            previous = Verdict.STILL_LIVE if progress.said_still_checking else None
-            thread = messages.thread_reply(outcome, previous)
+            thread = messages.thread_reply(outcome, progress.told)
             await self._deliver(outlet.reply_in_thread(thread), left())
         if progress.note is not None:  # so the outcome replaces "Stopping…", not the reverse
             await asyncio.wait([progress.note], timeout=left())
@@ -528,16 +555,28 @@ def is_loud(outcome: Outcome, progress: Progress) -> bool:
     return (
         outcome.verdict is not Verdict.STOPPED
         or bool(outcome.recovered_by)
-        or progress.said_still_checking
+        or progress.told is not None
     )
 
 
+STOP_ANSWER_DETAIL = {
+    StopAnswer.ANSWERED: "",
+    StopAnswer.UNCLEAR: "stop answer unclear",
+    StopAnswer.NONE: "stop unanswered",
+    StopAnswer.UNKNOWN: "stop answer unknown to the journal",
+}
+
+
 def outcome_detail(outcome: Outcome) -> str | None:
-    if outcome.error is not None:
-        return f"HTTP {outcome.error.status} {outcome.error.error_code}: {outcome.error.error_msg}"
-    parts = [] if outcome.answered else ["stop unanswered"]
+    error = outcome.error
+    said = f"HTTP {error.status} {error.error_code}: {error.error_msg}" if error else ""
+    if outcome.verdict is Verdict.REFUSED:
+        return said or None
+    parts = [STOP_ANSWER_DETAIL[outcome.answer]]
+    if said:
+        parts.append(said)
     if outcome.job is not None:
         parts.append(f"job {outcome.job.state}")
     if outcome.problem:
         parts.append(outcome.problem)
-    return "; ".join(parts) or None
+    return "; ".join(part for part in parts if part) or None

@@ -124,15 +124,27 @@ class StopWorkflow:
 
     async def run_takeovers(self, stop: asyncio.Event, every: float = TAKEOVER_EVERY) -> None:
         """Until ``stop`` is set: every ``every`` seconds, take over the stops whose owner is
-        gone (its lease expired) and finish them. Run it beside the transport."""
-        while not stop.is_set():
-            await self.take_over_orphans()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)
+        gone (its lease expired) and finish them. Run it beside the transport. Each sweep runs
+        on its own, since a take-over watches its job as long as the original would have: one
+        long watch never keeps the next orphan waiting. Once ``stop`` is set, the take-overs
+        under way finish; cancelled, they are cut short, each saying what it knows."""
+        sweeps: set[asyncio.Task[int]] = set()
+        try:
+            while not stop.is_set():
+                sweep = asyncio.create_task(self.take_over_orphans())
+                sweeps.add(sweep)
+                sweep.add_done_callback(sweeps.discard)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=every)
+            await asyncio.gather(*sweeps)
+        finally:
+            for sweep in sweeps:
+                sweep.cancel()
+            await asyncio.gather(*sweeps, return_exceptions=True)
 
     async def take_over_orphans(self) -> int:
-        """One sweep of :meth:`run_takeovers`; how many stops it took over. Never raises: the
-        loop must outlive a store outage or one take-over's bug."""
+        """One sweep of :meth:`run_takeovers`: how many stops it took over, once they are
+        finished. Never raises: the loop must outlive a store outage or one take-over's bug."""
         await self._stops.release_due()
         try:
             orphans = await self._store.take_orphans(self.replica, lease=LEASE)
@@ -145,7 +157,7 @@ class StopWorkflow:
         for entry, result in zip(orphans, results, strict=True):
             if isinstance(result, Exception):
                 log.error("take-over of stop %s failed", entry.stop_id, exc_info=result)
-        return len(orphans)
+        return sum(1 for result in results if result is not False)
 
     async def health(self) -> str | None:
         """None when stoplive can stop streams safely; otherwise why not (for ``/healthz``)."""

@@ -14,7 +14,10 @@ Faults can be injected per job (or :data:`ANY_JOB`), room, the rooms list or the
 job list (:meth:`MetaStudioStandIn.inject`) and
 for IAM (:attr:`MetaStudioStandIn.iam_faults`): an error answer or any body at all, 429 with
 Retry-After, a slow answer (or none: a long ``slow``), a dropped connection, a stop that is
-applied but whose answer never comes, and a stop that is accepted while the job keeps running.
+applied but whose answer never comes (``lost_answer``) or is an error (``applied``: a gateway's
+504 in front of a stop that worked), a stop that is accepted while the job keeps running
+(``stays_live``), or that ends it only after a while, in another state meanwhile
+(``ends_after``: ``STOPPING``, say). A job's ``state`` may be set to anything at all.
 
 ``ListSmartLiveRooms`` answers as documented (``offset`` counts entries, ``limit`` per page,
 ``room_name`` matched fuzzily (here: case-insensitive substring), ``live_state`` comma-separated
@@ -111,8 +114,10 @@ def stoplive_signer(request: SignedRequest, ak: str, sk: str) -> str:
 @dataclass
 class Fault:
     """What to do instead of (or before) answering: ``kind`` is one of ``status``, ``slow``,
-    ``drop``, ``lost_answer``, ``stays_live``. ``on`` is ``stop``, ``get``, ``list`` or
-    ``any``. A ``status`` body may be JSON-able, ``str`` (sent as text) or ``bytes``."""
+    ``drop``, ``lost_answer``, ``stays_live``, ``applied`` (the stop is applied, then answered
+    like ``status``), ``ends_after`` (the stop is accepted; the job ends ``seconds`` later, in
+    state ``body`` until then if given). ``on`` is ``stop``, ``get``, ``list`` or ``any``. A
+    ``status`` body may be JSON-able, ``str`` (sent as text) or ``bytes``."""
 
     kind: str
     on: str = "stop"
@@ -138,6 +143,10 @@ class Job:
     start_time: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(minutes=62))
     end_time: datetime | None = None
     stops: int = 0
+    more: dict[str, Any] = field(default_factory=dict)  # other fields (block_reason, error_info)
+
+    def end(self) -> None:
+        self.state, self.end_time = "SUCCEED", datetime.now(UTC)
 
     def as_json(self, room_name: str) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -149,6 +158,7 @@ class Job:
             "create_time": iso(self.start_time),
             "lastupdate_time": iso(self.end_time or self.start_time),
             "some_new_field": {"added": "by Huawei later"},
+            **self.more,
         }
         if self.end_time:
             body["end_time"] = iso(self.end_time)
@@ -353,19 +363,24 @@ class MetaStudioStandIn:
         if fault is None:
             return None
         if fault.kind == "status":
-            body = fault.body if fault.body is not None else INTERNAL
-            headers = {"X-Request-Id": "rid-" + uuid.uuid4().hex[:8], **fault.headers}
-            if isinstance(body, str):
-                return web.Response(status=fault.status, text=body, headers=headers)
-            if isinstance(body, bytes):
-                return web.Response(status=fault.status, body=body, headers=headers)
-            return self._answer(fault.status, body, headers)
+            return self._status(fault)
         if fault.kind == "slow":
             await self._pause(fault.seconds)
         elif fault.kind == "drop":
             _hang_up(request)
             return web.Response()
         return None
+
+    @staticmethod
+    def _status(fault: Fault) -> web.Response:
+        """The answer a ``status`` (or ``applied``) fault gives."""
+        body = fault.body if fault.body is not None else INTERNAL
+        headers = {"X-Request-Id": "rid-" + uuid.uuid4().hex[:8], **fault.headers}
+        if isinstance(body, str):
+            return web.Response(status=fault.status, text=body, headers=headers)
+        if isinstance(body, bytes):
+            return web.Response(status=fault.status, body=body, headers=headers)
+        return MetaStudioStandIn._answer(fault.status, body, headers)
 
     # --- endpoints --------------------------------------------------------------------------
 
@@ -516,10 +531,17 @@ class MetaStudioStandIn:
         if job.state not in LIVE:
             return self._answer(400, INVALID)
         job.stops += 1
-        if fault is None or fault.kind != "stays_live":
-            job.state, job.end_time = "SUCCEED", datetime.now(UTC)
-        if fault is not None and fault.kind == "lost_answer":
+        kind = fault.kind if fault is not None else ""
+        if kind == "ends_after" and fault is not None:
+            if isinstance(fault.body, str):
+                job.state = fault.body
+            asyncio.get_running_loop().call_later(fault.seconds, job.end)
+        elif kind != "stays_live":
+            job.end()
+        if kind == "lost_answer":
             _hang_up(request)
+        if kind == "applied" and fault is not None:
+            return self._status(fault)
         return self._answer(200, {})
 
 
