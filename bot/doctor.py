@@ -1,9 +1,10 @@
 """``python -m bot check``: can this configuration stop a stream? Prints what works and
 exactly what to fix, then exits 0 (all good) or 1.
 
-It reads, never writes (but for creating an absent SQLite journal): the state store (PING or
-open), Slack ``auth.test`` (and ``apps.connections.open`` in Socket Mode) and one signed
-MetaStudio read (how many rooms the project has). Every probe gets at most
+It reads, never writes (but for creating an absent SQLite journal, and Redis's health key,
+which expires on its own): the state store (a write probe, then its set-up: persistence,
+eviction, role, this host's clock against Redis's), Slack ``auth.test`` (and
+``apps.connections.open`` in Socket Mode) and one signed MetaStudio read (how many rooms the project has). Every probe gets at most
 :data:`PROBE_SECONDS`, so the whole check ends within four of them whatever the network does;
 every failure, network ones included, is one FAIL line saying what to fix. Each line is
 flushed as it is written: someone piping it into ``tee`` at 3 a.m. sees progress, not nothing.
@@ -30,7 +31,7 @@ from bot.metastudio import (
 )
 from bot.metastudio.errors import clock_skew_words
 from bot.metastudio.text import safe_text
-from bot.stopflow.store import StoreUnavailable
+from bot.stopflow.store import StoreRefusesWrites, StoreUnavailable
 
 OK, WARN, FAIL = "OK  ", "WARN", "FAIL"
 PROBE_SECONDS = 10.0
@@ -76,13 +77,22 @@ async def _store(settings: Settings) -> bool:
     store = build_store(settings)
     try:
         await bounded(store.ping())
+        caveats = await bounded(store.caveats())
+    except StoreRefusesWrites as exc:
+        say(
+            f"{FAIL} state store: {where} answers but is refusing writes ({safe_text(exc, 200)})."
+            " Give it memory (maxmemory) or point the URL at the primary, not a replica"
+        )
+        return False
     except (StoreUnavailable, TimeoutError) as exc:
         why = f"no answer within {PROBE_SECONDS:.0f} s" if isinstance(exc, TimeoutError) else exc
         say(f"{FAIL} state store: {where}: {safe_text(why, 200)}. {fix}")
         return False
     finally:
         await store.aclose()
-    say(f"{OK} state store: {where} answers")
+    say(f"{OK} state store: {where} answers and takes writes")
+    for caveat in caveats:
+        say(f"{WARN} state store: {where} {caveat}")
     return True
 
 

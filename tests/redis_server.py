@@ -80,11 +80,28 @@ class RedisServer:
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()
-            self._process.wait(10)
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:  # it refuses SIGTERM while writing its first AOF
+                self._process.kill()
+                self._process.wait(5)
             self._process = None
 
     def flush(self) -> None:
         _command(self.port, "FLUSHALL")
+
+    def send(self, command: str) -> str:
+        """One inline command (``CONFIG SET maxmemory 1``); the first line of its answer."""
+        return _command(self.port, command)
+
+    def out_of_memory(self) -> None:
+        """Over ``maxmemory`` with ``noeviction``: answers, refuses every write."""
+        assert self.send("CONFIG SET maxmemory-policy noeviction") == "+OK"
+        assert self.send("CONFIG SET maxmemory 1") == "+OK"
+
+    def read_only(self) -> None:
+        """A read-only replica of a server that is not there: answers, refuses every write."""
+        assert self.send(f"REPLICAOF 127.0.0.1 {free_port()}") == "+OK"
 
     def __enter__(self) -> RedisServer:
         self.start()

@@ -42,6 +42,7 @@ __all__ = ["Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
 
 log = logging.getLogger(__name__)
 TAKEOVER_EVERY = 5.0
+CAVEATS_EVERY = 720  # take-over sweeps between two looks at the store's set-up: about an hour
 
 
 class StopWorkflow:
@@ -125,7 +126,11 @@ class StopWorkflow:
     async def run_takeovers(self, stop: asyncio.Event, every: float = TAKEOVER_EVERY) -> None:
         """Until ``stop`` is set: every ``every`` seconds, take over the stops whose owner is
         gone (its lease expired) and finish them. Run it beside the transport."""
+        sweeps = 0
         while not stop.is_set():
+            if sweeps % CAVEATS_EVERY == 0:
+                await self.warn_of_caveats()
+            sweeps += 1
             await self.take_over_orphans()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every)
@@ -148,12 +153,30 @@ class StopWorkflow:
         return len(orphans)
 
     async def health(self) -> str | None:
-        """None when stoplive can stop streams safely; otherwise why not (for ``/healthz``)."""
+        """None when stoplive can stop streams safely; otherwise why not, as one fixed word
+        (``/healthz`` is public: the detail, which names the store's address, is logged).
+        The store's probe is a write: a store that answers but refuses writes refuses every
+        stop, so it is unhealthy too."""
         try:
             await asyncio.wait_for(self._store.ping(), timeout=2.0)
-        except (StoreUnavailable, TimeoutError) as exc:
-            return f"state store unavailable: {exc or 'no answer within 2 s'}"
+        except StoreUnavailable as exc:
+            log.warning("health: state store: %s", exc)
+            return exc.reason
+        except TimeoutError:
+            log.warning("health: state store: no answer within 2 s")
+            return StoreUnavailable.reason
         return None
+
+    async def warn_of_caveats(self) -> None:
+        """Log what in the store's set-up may lose or refuse stoplive's writes, or this
+        replica's clock being off from the store's (a run of takeovers does, now and then)."""
+        try:
+            caveats = await self._store.caveats()
+        except StoreUnavailable as exc:
+            log.warning("could not read the state store's set-up: %s", exc)
+            return
+        for caveat in caveats:
+            log.warning("state store: %s", caveat)
 
     # --- plumbing -----------------------------------------------------------------------
 
