@@ -33,7 +33,7 @@ import runpy, sys, time
 offset, wall, wall_ns = float(sys.argv[1]), time.time, time.time_ns
 time.time = lambda: wall() + offset
 time.time_ns = lambda: wall_ns() + int(offset * 1e9)
-sys.argv = ["bot"]
+sys.argv = ["bot", *sys.argv[2:]]
 runpy.run_module("bot", run_name="__main__", alter_sys=True)
 """
 

@@ -8,6 +8,7 @@ The stand-ins run in the test's process, as in ``test_replicas_process.py``.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,10 +18,10 @@ import pytest
 
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
-from tests.bot_process import BotProcess
+from tests.bot_process import SHIFTED_CLOCK, BotProcess
 from tests.conftest import JOB, ROOM, bot_settings
 from tests.redis_server import RedisServer
-from tests.test_doctor import check
+from tests.test_doctor import ROOT, check
 from tests.test_process import environment
 from tests.test_replicas_process import (
     channel_story,
@@ -91,13 +92,10 @@ async def test_redis_emptied_mid_stop_the_stop_is_concluded_and_its_button_stays
     await asyncio.sleep(0.8)
     own_redis_server.flush()
 
-    async def written_back() -> bool:  # once the stop has answered and been journaled
-        return [e.stop_id for e in await journal(own_redis_server.url)] != []
-
-    await eventually(written_back, 10)
-    again = await second.click(http, slack, value)
+    # the owner concludes: the channel does not stay at "⏳ Stopping"
     [posted] = await slack.wait_for(lambda: channel_story(slack, JOB)[:1], 20)
     assert await slack.wait_for(lambda: final_update(slack, posted.ts, "✅ Stopped:"), 20)
+    again = await second.click(http, slack, value)  # its claims went with the data
     told = await slack.wait_for(lambda: slack.posts(again), 20)
     assert told[0]["text"].startswith("✋ Already used")
     assert stop_calls(metastudio, JOB) == 1 and metastudio.jobs[JOB].stops == 1
@@ -266,3 +264,26 @@ async def test_a_ticket_clicked_before_expiry_is_used_even_on_a_replica_whose_cl
     assert outcomes(c, JOB) == []
     [entry] = await journal(own_redis_server.url)
     assert entry.outcome == "stopped"
+
+
+async def test_check_warns_when_this_hosts_clock_is_off_from_redis(
+    metastudio: MetaStudioStandIn,
+    slack: SlackStandIn,
+    own_redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    own_redis_server.send("CONFIG SET appendonly yes")  # nothing else to warn of
+    env = environment(bot_settings(metastudio, slack, stoplive_redis_url=own_redis_server.url))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SHIFTED_CLOCK, "-45", "check",
+        env={**env, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0 and "Traceback" not in (out + err).decode()
+    [warning] = [line for line in out.decode().splitlines() if line.startswith("WARN")]
+    assert (
+        "this host's clock is 45 s behind Redis's: leases and claims use Redis's clock" in warning
+    )
