@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,26 +42,33 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+Spawn = Callable[..., Awaitable[BotProcess]]
+
+
 @pytest.fixture
-async def bots() -> AsyncIterator[list[BotProcess]]:
-    """Replicas a test starts; each is closed after it."""
+def settings(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, own_redis_server: RedisServer
+) -> dict[str, Any]:
+    """Every replica's settings: the stand-ins, and the test's own Redis."""
+    return bot_settings(metastudio, slack, stoplive_redis_url=own_redis_server.url)
+
+
+@pytest.fixture
+async def spawn(
+    settings: dict[str, Any], http: httpx.AsyncClient, tmp_path: Path
+) -> AsyncIterator[Spawn]:
+    """Start a replica ``name`` (``clock_offset`` seconds off, ``overrides`` on ``settings``)
+    and return once it is healthy; every one is closed after the test."""
     started: list[BotProcess] = []
-    yield started
+
+    async def start(name: str, clock_offset: float = 0.0, **overrides: Any) -> BotProcess:
+        bot = BotProcess(name, {**settings, **overrides}, tmp_path / name, clock_offset)
+        started.append(bot)
+        await bot.start(http)
+        return bot
+
+    yield start
     await asyncio.gather(*(bot.close() for bot in started))
-
-
-async def start(
-    bots: list[BotProcess],
-    http: httpx.AsyncClient,
-    name: str,
-    settings: dict[str, object],
-    directory: Path,
-    clock_offset: float = 0.0,
-) -> BotProcess:
-    bot = BotProcess(name, settings, directory / name, clock_offset=clock_offset)
-    bots.append(bot)
-    await bot.start(http)
-    return bot
 
 
 def first_words(slack: SlackStandIn, hook: str) -> str:
@@ -75,17 +83,12 @@ async def test_redis_emptied_mid_stop_the_stop_is_concluded_and_its_button_stays
     slack: SlackStandIn,
     own_redis_server: RedisServer,
     http: httpx.AsyncClient,
-    bots: list[BotProcess],
-    tmp_path: Path,
+    spawn: Spawn,
 ) -> None:
     """The stop answer takes 2 s; Redis is emptied 0.8 s after the click. The owner hears
     "missing" (not "taken over"), writes its entry and claims back and concludes; the same
     Stop button clicked again is "already used", not a second stop."""
-    settings = bot_settings(metastudio, slack, stoplive_redis_url=own_redis_server.url)
-    first, second = await asyncio.gather(
-        start(bots, http, "first", settings, tmp_path),
-        start(bots, http, "second", settings, tmp_path),
-    )
+    first, second = await asyncio.gather(spawn("first"), spawn("second"))
     value = await first.confirmation(http, slack, STOP)
     metastudio.inject(JOB, Fault("slow", seconds=2.0))
     await first.click(http, slack, value)
@@ -116,12 +119,12 @@ async def test_a_redis_refusing_writes_fails_health_and_every_stop_and_says_so(
     slack: SlackStandIn,
     own_redis_server: RedisServer,
     http: httpx.AsyncClient,
-    bots: list[BotProcess],
+    spawn: Spawn,
+    settings: dict[str, Any],
     tmp_path: Path,
     refusing: str,
 ) -> None:
-    settings = bot_settings(metastudio, slack, stoplive_redis_url=own_redis_server.url)
-    bot = await start(bots, http, "bot", settings, tmp_path)
+    bot = await spawn("bot")
     value = await bot.confirmation(http, slack, STOP)
     getattr(own_redis_server, refusing)()  # PING still answers PONG
     health = await http.get(bot.url + "/healthz")
@@ -143,12 +146,8 @@ async def test_a_redis_refusing_writes_fails_health_and_every_stop_and_says_so(
 
 
 async def test_check_warns_of_a_redis_that_keeps_nothing_or_evicts(
-    metastudio: MetaStudioStandIn,
-    slack: SlackStandIn,
-    own_redis_server: RedisServer,
-    tmp_path: Path,
+    own_redis_server: RedisServer, settings: dict[str, Any], tmp_path: Path
 ) -> None:
-    settings = bot_settings(metastudio, slack, stoplive_redis_url=own_redis_server.url)
     own_redis_server.send("CONFIG SET maxmemory 100mb")
     own_redis_server.send("CONFIG SET maxmemory-policy allkeys-lru")
     code, out, _, _ = await check(environment(settings), tmp_path)
@@ -168,11 +167,9 @@ async def test_healthz_says_a_fixed_word_and_logs_the_address(
     slack: SlackStandIn,
     own_redis_server: RedisServer,
     http: httpx.AsyncClient,
-    bots: list[BotProcess],
-    tmp_path: Path,
+    spawn: Spawn,
 ) -> None:
-    settings = bot_settings(metastudio, slack, stoplive_redis_url=own_redis_server.url)
-    bot = await start(bots, http, "bot", settings, tmp_path)
+    bot = await spawn("bot")
     own_redis_server.stop()
     health = await http.get(bot.url + "/healthz")
     assert (health.status_code, health.json()) == (
@@ -208,17 +205,12 @@ async def test_a_replica_whose_clock_is_ahead_does_not_take_over_a_fresh_stop(
     slack: SlackStandIn,
     own_redis_server: RedisServer,
     http: httpx.AsyncClient,
-    bots: list[BotProcess],
-    tmp_path: Path,
+    spawn: Spawn,
 ) -> None:
     """B's clock is 20 s ahead: by it, A's 15 s lease (renewed every 5 s) has always lapsed,
     so B's first sweep would take A's stop over while its answer is 7 s away. Leases are on
     Redis's clock, so B leaves A's stop alone (and warns of its clock)."""
-    settings = bot_settings(metastudio, slack, stoplive_redis_url=own_redis_server.url)
-    a, b = await asyncio.gather(
-        start(bots, http, "a", settings, tmp_path),
-        start(bots, http, "b", settings, tmp_path, clock_offset=20.0),
-    )
+    a, b = await asyncio.gather(spawn("a"), spawn("b", clock_offset=20.0))
     value = await a.confirmation(http, slack, STOP)
     metastudio.inject(JOB, Fault("slow", seconds=7.0))  # B sweeps (every 5 s) meanwhile
     clicked = time.monotonic()
@@ -238,17 +230,12 @@ async def test_a_ticket_clicked_before_expiry_is_used_even_on_a_replica_whose_cl
     slack: SlackStandIn,
     own_redis_server: RedisServer,
     http: httpx.AsyncClient,
-    bots: list[BotProcess],
-    tmp_path: Path,
+    spawn: Spawn,
 ) -> None:
     """TTL 5 s: clicked at 3.8 s on A; the same button at 7.5 s on C, whose clock is 30 s
     behind (so by it the ticket is still valid). One stop; C's click is "already used"."""
-    settings = bot_settings(
-        metastudio, slack, stoplive_redis_url=own_redis_server.url, stoplive_confirm_ttl=5
-    )
     a, c = await asyncio.gather(
-        start(bots, http, "a", settings, tmp_path),
-        start(bots, http, "c", settings, tmp_path, clock_offset=-30.0),
+        spawn("a", stoplive_confirm_ttl=5), spawn("c", -30.0, stoplive_confirm_ttl=5)
     )
     value = await a.confirmation(http, slack, STOP)
     issued = time.monotonic()
@@ -267,13 +254,10 @@ async def test_a_ticket_clicked_before_expiry_is_used_even_on_a_replica_whose_cl
 
 
 async def test_check_warns_when_this_hosts_clock_is_off_from_redis(
-    metastudio: MetaStudioStandIn,
-    slack: SlackStandIn,
-    own_redis_server: RedisServer,
-    tmp_path: Path,
+    own_redis_server: RedisServer, settings: dict[str, Any], tmp_path: Path
 ) -> None:
     own_redis_server.send("CONFIG SET appendonly yes")  # nothing else to warn of
-    env = environment(bot_settings(metastudio, slack, stoplive_redis_url=own_redis_server.url))
+    env = environment(settings)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", SHIFTED_CLOCK, "-45", "check",
         env={**env, "PYTHONPATH": str(ROOT)},

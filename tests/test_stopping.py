@@ -109,15 +109,16 @@ def supervisor(
     )
 
 
-def new_ticket() -> Ticket:
+def new_ticket(ttl: float = 300, now: float | None = None) -> Ticket:
     return Ticket.issue(
         key=KEY,
         room_id="room-1",
         job_id="job-1",
         requester="U0ALICE01",
         channel_id="C1",
-        ttl=300,
+        ttl=ttl,
         response_url="https://hooks/x",
+        now=now,
     )
 
 
@@ -239,14 +240,5 @@ def test_a_tickets_claim_outlives_it_by_the_clock_margin_whatever_this_clock_say
     """Clicked 1.2 s before it expires, the claim used to last 1.2 s (1 s at least): a replica
     whose clock is behind could then take the same ticket again. It lasts the ticket's whole
     life plus the margin, read without this replica's clock."""
-    ticket = Ticket.issue(
-        key=KEY,
-        room_id="room-1",
-        job_id="job-1",
-        requester="U1",
-        channel_id="C1",
-        ttl=20,
-        response_url="",
-        now=time.time() - 18.8,
-    )
+    ticket = new_ticket(ttl=20, now=time.time() - 18.8)
     assert ticket_claim(ticket).ttl == 20 + CLOCK_MARGIN >= 20 + 300
