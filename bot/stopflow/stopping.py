@@ -129,12 +129,6 @@ def ticket_claim(ticket: Ticket) -> Claim:
     return Claim(f"ticket:{ticket.id}", ticket.requester, ticket.life + CLOCK_MARGIN)
 
 
-def job_claim_ttl(deadline: float) -> float:
-    """How long a stop holds its job: its deadline, two deliveries and a lease (it is given
-    back as soon as the stop is over)."""
-    return deadline + 2 * DELIVERY_SECONDS + LEASE
-
-
 def job_claim(ticket: Ticket) -> tuple[str, str]:
     """The job's claim key (one stop in flight per job) and this stop's holder of it. The
     holder names the requester (a second clicker is told who) and the stop: only this stop, or
@@ -198,7 +192,7 @@ class StopSupervisor:
         watch it, tell."""
         ticket, grant = admitted.ticket, admitted.grant
         job_key, job_holder = job_claim(ticket)
-        claims = (ticket_claim(ticket), Claim(job_key, job_holder, job_claim_ttl(self.deadline)))
+        claims = self._claims(ticket)
         entry = JournalEntry(
             stop_id=ticket.id,
             room_id=ticket.room_id,
@@ -507,18 +501,15 @@ class StopSupervisor:
         without its claims the same confirmation (or another of the job) could stop again.
         OWNED once written; ELSEWHERE if a stop of the same confirmation got in meanwhile."""
         entry = progress.entry.with_changes(**changes)
-        job_key, job_holder = job_claim(progress.ticket)
-        claims = (
-            ticket_claim(progress.ticket),
-            Claim(job_key, job_holder, job_claim_ttl(self.deadline)),
-        )
-        taken = await self._store.begin(entry, self.replica, LEASE, claims)
+        taken = await self._store.begin(entry, self.replica, LEASE, self._claims(progress.ticket))
         if taken is not None and taken.key != entry_key(entry.stop_id):
             # a claim went to another stop meanwhile: ours is still sent, and still ours
             taken = await self._store.begin(entry, self.replica, LEASE)
         if taken is None:
             log.warning("the state store lost stop %s; wrote it back", entry.stop_id)
             return Ownership.OWNED
+        if taken.holder == self.replica:  # written back by this stop's other journal write
+            return await self._store.update(entry.stop_id, self.replica, LEASE, **changes)
         log.error(
             "the state store lost stop %s, and %s took %s meanwhile",
             entry.stop_id,
@@ -526,6 +517,13 @@ class StopSupervisor:
             taken.key,
         )
         return Ownership.ELSEWHERE
+
+    def _claims(self, ticket: Ticket) -> tuple[Claim, Claim]:
+        """A stop's claims, in the order they are taken: its confirmation, then its job (held
+        for the stop's deadline, two deliveries and a lease; given back once it is over)."""
+        job_key, job_holder = job_claim(ticket)
+        job_ttl = self.deadline + 2 * DELIVERY_SECONDS + LEASE
+        return ticket_claim(ticket), Claim(job_key, job_holder, job_ttl)
 
     async def _quietly(self, operation: str, call: Awaitable[object]) -> None:
         try:
