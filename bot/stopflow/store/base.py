@@ -86,9 +86,9 @@ class JournalEntry:
     outcome: str = ""  # the verdict, once known
     detail: str = ""  # what the audit line said
     owner: str = ""  # the replica working on it (or that finished it)
-    lease_until: float = 0.0  # epoch seconds; after it, anyone may take the stop over
+    lease_until: float = 0.0  # epoch seconds by the store's clock; after it, anyone may take over
     recovered_from: str = ""  # the owner a take-over found gone
-    finished_at: float = 0.0
+    finished_at: float = 0.0  # by the store's clock
 
     def row(self) -> tuple[str | float, ...]:
         """Every field's value, in :data:`FIELDS` order. Every field is flat, so this need
