@@ -44,9 +44,14 @@ def _command(port: int, command: str) -> str:
 class RedisServer:
     """One redis-server process in ``directory``, without persistence, on a fixed port."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(
+        self, directory: Path, port: int | None = None, options: dict[str, str] | None = None
+    ) -> None:
+        """``options``: more ``--name value`` arguments (``{"rename-command": "CONFIG ''"}``,
+        as managed Redis services do)."""
         self.directory = directory
         self.port = port or free_port()
+        self.options = options or {}
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,6 +64,8 @@ class RedisServer:
         options = {"bind": "127.0.0.1", "port": str(self.port), "dir": str(self.directory)}
         options |= {"save": "", "appendonly": "no", "logfile": str(log)}
         arguments = [text for name, value in options.items() for text in (f"--{name}", value)]
+        for name, value in self.options.items():
+            arguments += [f"--{name}", *value.split()]
         self._process = subprocess.Popen(
             [str(redis_server_binary()), *arguments],
             stdin=subprocess.DEVNULL,

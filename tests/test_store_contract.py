@@ -741,6 +741,16 @@ async def test_redis_caveats_name_no_persistence_eviction_and_a_replica(
     await store.aclose()
 
 
+async def test_redis_caveats_say_so_when_its_configuration_cannot_be_read(tmp_path: Path) -> None:
+    """Managed Redis services often disable CONFIG: say what to make sure of instead."""
+    with RedisServer(tmp_path, options={"rename-command": "CONFIG ''"}) as server:
+        store = RedisStore(server.url)
+        [caveat] = await store.caveats()
+        assert caveat.startswith("cannot read its configuration (CONFIG or ROLE refused)")
+        assert "appendonly yes" in caveat and "noeviction" in caveat
+        await store.aclose()
+
+
 @pytest.mark.parametrize(
     ("url", "problem"),
     [

@@ -65,6 +65,7 @@ class StopWorkflow:
         # the outcome message's buttons (Check again, Stop again)
         self.checks = JobChecks(policy, self._gate, metastudio, self._desk, self._audit)
         self._stops = StopSupervisor(policy, metastudio, store, self._audit, outlets, self.replica)
+        self._unhealthy_because: str | None = None  # what /healthz last said, if not ok
 
     # --- /stoplive ----------------------------------------------------------------------
 
@@ -160,12 +161,20 @@ class StopWorkflow:
         try:
             await asyncio.wait_for(self._store.ping(), timeout=2.0)
         except StoreUnavailable as exc:
-            log.warning("health: state store: %s", exc)
-            return exc.reason
+            return self._unhealthy(exc.reason, str(exc))
         except TimeoutError:
-            log.warning("health: state store: no answer within 2 s")
-            return StoreUnavailable.reason
+            return self._unhealthy(StoreUnavailable.reason, "no answer within 2 s")
+        if self._unhealthy_because is not None:
+            log.warning("health: the state store is back")
+            self._unhealthy_because = None
         return None
+
+    def _unhealthy(self, reason: str, detail: str) -> str:
+        """Log why, once per reason (a load balancer probes every few seconds)."""
+        if reason != self._unhealthy_because:
+            log.warning("health: %s: %s", reason, detail)
+            self._unhealthy_because = reason
+        return reason
 
     async def warn_of_caveats(self) -> None:
         """Log what in the store's set-up may lose or refuse stoplive's writes, or this
