@@ -48,10 +48,12 @@ async def one_stop(store: StateStore, owner: str) -> None:
         created_at=time.time(),
     )
     await store.begin(entry, owner, LEASE)
-    ok = await store.update(stop_id, owner, LEASE, step="sent")
-    ok &= await store.update(stop_id, owner, LEASE, step="answered", request_id="req-1")
-    ok &= await store.finish(stop_id, owner, "stopped", "job ended")
-    if not ok:
+    answers = [
+        await store.update(stop_id, owner, LEASE, step="sent"),
+        await store.update(stop_id, owner, LEASE, step="answered", request_id="req-1"),
+        await store.finish(stop_id, owner, "stopped", "job ended"),
+    ]
+    if not all(answers):
         raise RuntimeError("the owner lost its own entry")
     await store.release(f"job:{job_id}", "U024BE7LH")
 

@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.stopflow.allowlist import Allowlist, AllowlistError, LiveAllowlist
+from bot.stopflow.store.redis import redis_url_problem
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 CONSOLE_URL_PLACEHOLDERS = frozenset({"region", "project_id", "room_id", "job_id"})
@@ -124,11 +125,15 @@ def _redis_url(value: SecretStr | None) -> SecretStr | None:
         parts.port  # noqa: B018 - raises ValueError on a port that is not a number
     except ValueError:
         raise ValueError(f"must be {expected}") from None
-    if parts.scheme in ("redis", "rediss") and parts.hostname:
-        return value
-    if parts.scheme == "unix" and parts.path:
-        return value
-    raise ValueError(f"must be {expected}")
+    if not (
+        (parts.scheme in ("redis", "rediss") and parts.hostname)
+        or (parts.scheme == "unix" and parts.path)
+    ):
+        raise ValueError(f"must be {expected}")
+    problem = redis_url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 def _console_url(value: str | None) -> str | None:

@@ -1,10 +1,12 @@
 """``python -m bot check``: can this configuration stop a stream? Prints what works and
 exactly what to fix, then exits 0 (all good) or 1.
 
-It reads, never writes (but for creating an absent SQLite journal): the state store (PING or
-open), Slack ``auth.test`` (and ``apps.connections.open`` in Socket Mode) and one signed
-MetaStudio read (how many rooms the project has). Every probe gets at most
-:data:`PROBE_SECONDS`, so the whole check ends within four of them whatever the network does.
+It reads, never writes (but for creating an absent SQLite journal, and Redis's health key,
+which expires on its own): the state store (a write probe, then its set-up: persistence,
+eviction, role, this host's clock against Redis's), Slack ``auth.test`` (and
+``apps.connections.open`` in Socket Mode) and one signed MetaStudio read (how many rooms the
+project has). Every probe gets at most :data:`PROBE_SECONDS`, so the whole check ends within
+four of them whatever the network does.
 
 Each probe prints exactly one line, :func:`report`'s ``STATUS probe: what was found. Fix:
 what to do``, and nothing else reaches stdout or stderr (no library's log line): OK, WARN, FAIL,
@@ -37,7 +39,7 @@ from bot.metastudio import (
 from bot.metastudio.client import tenant_list_refused
 from bot.metastudio.errors import clock_skew_words
 from bot.metastudio.text import safe_text
-from bot.stopflow.store import StoreUnavailable
+from bot.stopflow.store import StoreRefusesWrites, StoreUnavailable
 
 OK, WARN, FAIL, SKIP = "OK  ", "WARN", "FAIL", "SKIP"
 _TENANT_LIST_FAILURES: tuple[type[Exception], ...] = (*READ_FAILURES, OutcomeUnknown, TimeoutError)
@@ -114,13 +116,24 @@ async def _store(settings: Settings) -> bool:
     store = build_store(settings)
     try:
         await bounded(store.ping())
+        caveats = await bounded(store.caveats())
+    except StoreRefusesWrites as exc:
+        report(
+            FAIL,
+            "state store",
+            f"{where} answers but is refusing writes ({safe_text(exc, 200)})",
+            "give it memory (maxmemory) or point the URL at the primary, not a replica",
+        )
+        return False
     except (StoreUnavailable, TimeoutError) as exc:
         why = f"no answer within {PROBE_SECONDS:.0f} s" if isinstance(exc, TimeoutError) else exc
         report(FAIL, "state store", f"{where}: {safe_text(why, 200)}", fix)
         return False
     finally:
         await store.aclose()
-    report(OK, "state store", f"{where} answers")
+    report(OK, "state store", f"{where} answers and takes writes")
+    for caveat in caveats:
+        report(WARN, "state store", f"{where} {caveat}")
     return True
 
 

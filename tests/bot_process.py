@@ -25,12 +25,28 @@ from tests.test_process import environment, free_port
 
 READY_SECONDS = 30.0  # a start on a loaded 2-core machine
 
+# ``python -m bot`` on a host whose clock is ``argv[1]`` seconds off: every read of the wall
+# clock in that process (the bot's, and the libraries') is shifted, as on a host whose NTP
+# failed. Done in the child before the bot is imported: the test's own process is untouched.
+SHIFTED_CLOCK = """
+import runpy, sys, time
+offset, wall, wall_ns = float(sys.argv[1]), time.time, time.time_ns
+time.time = lambda: wall() + offset
+time.time_ns = lambda: wall_ns() + int(offset * 1e9)
+sys.argv = ["bot", *sys.argv[2:]]
+runpy.run_module("bot", run_name="__main__", alter_sys=True)
+"""
+
 
 class BotProcess:
-    """One stoplive replica: started in ``directory`` with exactly ``settings`` (plus PORT)."""
+    """One stoplive replica: started in ``directory`` with exactly ``settings`` (plus PORT);
+    ``clock_offset`` seconds ahead of the real time (behind if negative), if not 0."""
 
-    def __init__(self, name: str, settings: dict[str, Any], directory: Path) -> None:
+    def __init__(
+        self, name: str, settings: dict[str, Any], directory: Path, clock_offset: float = 0.0
+    ) -> None:
         self.name = name
+        self.clock_offset = clock_offset
         self.port = free_port()
         self.env = environment({**settings, "port": self.port})
         self.directory = directory
@@ -40,11 +56,11 @@ class BotProcess:
     async def start(self, http: httpx.AsyncClient) -> None:
         """Start it and return once ``/healthz`` says it can stop streams safely."""
         out, err = self._logs()
+        run = ["-c", SHIFTED_CLOCK, str(self.clock_offset)] if self.clock_offset else ["-m", "bot"]
         with out, err:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
-                "-m",
-                "bot",
+                *run,
                 env=self.env,
                 cwd=self.directory,
                 stdout=out,

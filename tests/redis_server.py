@@ -44,9 +44,14 @@ def _command(port: int, command: str) -> str:
 class RedisServer:
     """One redis-server process in ``directory``, without persistence, on a fixed port."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    def __init__(
+        self, directory: Path, port: int | None = None, options: dict[str, str] | None = None
+    ) -> None:
+        """``options``: more ``--name value`` arguments (``{"rename-command": "CONFIG ''"}``,
+        as managed Redis services do)."""
         self.directory = directory
         self.port = port or free_port()
+        self.options = options or {}
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,6 +64,8 @@ class RedisServer:
         options = {"bind": "127.0.0.1", "port": str(self.port), "dir": str(self.directory)}
         options |= {"save": "", "appendonly": "no", "logfile": str(log)}
         arguments = [text for name, value in options.items() for text in (f"--{name}", value)]
+        for name, value in self.options.items():
+            arguments += [f"--{name}", *value.split()]
         self._process = subprocess.Popen(
             [str(redis_server_binary()), *arguments],
             stdin=subprocess.DEVNULL,
@@ -80,11 +87,28 @@ class RedisServer:
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()
-            self._process.wait(10)
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:  # it refuses SIGTERM while writing its first AOF
+                self._process.kill()
+                self._process.wait(5)
             self._process = None
 
     def flush(self) -> None:
         _command(self.port, "FLUSHALL")
+
+    def send(self, command: str) -> str:
+        """One inline command (``CONFIG SET maxmemory 1``); the first line of its answer."""
+        return _command(self.port, command)
+
+    def out_of_memory(self) -> None:
+        """Over ``maxmemory`` with ``noeviction``: answers, refuses every write."""
+        assert self.send("CONFIG SET maxmemory-policy noeviction") == "+OK"
+        assert self.send("CONFIG SET maxmemory 1") == "+OK"
+
+    def read_only(self) -> None:
+        """A read-only replica of a server that is not there: answers, refuses every write."""
+        assert self.send(f"REPLICAOF 127.0.0.1 {free_port()}") == "+OK"
 
     def __enter__(self) -> RedisServer:
         self.start()

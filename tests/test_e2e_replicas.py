@@ -246,7 +246,9 @@ async def test_a_store_that_cannot_be_reached_fails_closed_then_recovers(
     assert bot.metastudio.calls("POST", "/stop") == [] and bot.slack.calls("chat.postMessage") == []
     assert any(a["outcome"] == "refused_store_unavailable" for a in audit_lines(caplog))
     unhealthy = await bot.http.get(healthz)
-    assert unhealthy.status_code == 503 and "state store unavailable" in unhealthy.json()["reason"]
+    assert unhealthy.status_code == 503
+    assert unhealthy.json() == {"ok": False, "reason": "store_unavailable"}  # the detail: logged
+    assert "connection refused (test)" in caplog.text
 
     store.down = False  # the store is back: nothing to restart
     assert (await bot.http.get(healthz)).status_code == 200

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ from bot.stopflow.audit import AuditLog
 from bot.stopflow.gate import AdmittedClick
 from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
-from bot.stopflow.stopping import StopSupervisor, job_claim
+from bot.stopflow.stopping import CLOCK_MARGIN, StopSupervisor, job_claim, ticket_claim
 from bot.stopflow.store import MemoryStore
 from bot.stopflow.tickets import Ticket, TicketKey
 
@@ -108,15 +109,16 @@ def supervisor(
     )
 
 
-def new_ticket() -> Ticket:
+def new_ticket(ttl: float = 300, now: float | None = None) -> Ticket:
     return Ticket.issue(
         key=KEY,
         room_id="room-1",
         job_id="job-1",
         requester="U0ALICE01",
         channel_id="C1",
-        ttl=300,
+        ttl=ttl,
         response_url="https://hooks/x",
+        now=now,
     )
 
 
@@ -232,3 +234,11 @@ async def test_a_stop_call_with_no_answer_is_cut_at_its_allowance_then_the_job_i
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
     [outcome] = [line for line in lines if line["event"] == "outcome"]
     assert outcome["outcome"] == "still_live" and metastudio.stops == 1
+
+
+def test_a_tickets_claim_outlives_it_by_the_clock_margin_whatever_this_clock_says() -> None:
+    """Clicked 1.2 s before it expires, the claim used to last 1.2 s (1 s at least): a replica
+    whose clock is behind could then take the same ticket again. It lasts the ticket's whole
+    life plus the margin, read without this replica's clock."""
+    ticket = new_ticket(ttl=20, now=time.time() - 18.8)
+    assert ticket_claim(ticket).ttl == 20 + CLOCK_MARGIN >= 20 + 300

@@ -29,11 +29,14 @@ from bot.stopflow.store import (
     Claim,
     JournalEntry,
     MemoryStore,
+    Ownership,
     RedisStore,
     SqliteStore,
     StateStore,
+    StoreRefusesWrites,
     StoreUnavailable,
     Taken,
+    entry_key,
     open_store,
 )
 from bot.stopflow.store.memory import KEEP_FINISHED
@@ -315,14 +318,39 @@ async def test_a_finished_entry_is_forgotten_after_the_keep_time_an_open_one_nev
     assert [e.stop_id for e in await store.recent(0)] == ["open"]
 
 
-async def test_a_stop_begun_again_replaces_the_finished_one_and_is_kept(backend: Backend) -> None:
-    store = backend.open(keep_finished=0.2)
-    await store.begin(entry("stop"), "replica-a", 60)
-    await store.finish("stop", "replica-a", "stopped")
-    await store.begin(entry("stop"), "replica-b", 60)
-    await asyncio.sleep(0.3)
+async def test_begin_refuses_an_entry_that_exists_open_or_finished_and_takes_nothing(
+    backend: Backend,
+) -> None:
+    """A confirmation stops once even when its claim is gone (expired, or lost with a Redis
+    that forgot it): the journal entry itself refuses a second begin (SQLite replaced it)."""
+    store, other = backend.open(), backend.open()
+    assert await store.begin(entry("stop"), "replica-a", 60) is None
+    again = [Claim("ticket:again", "U2", 60)]
+    assert await other.begin(entry("stop"), "replica-b", 60, again) == Taken(
+        entry_key("stop"), "replica-a"
+    )
+    assert await other.claim("ticket:again", "U3", 60) is None  # nothing was taken
+    assert await store.finish("stop", "replica-a", "stopped")
+    assert await other.begin(entry("stop"), "replica-b", 60) == Taken(
+        entry_key("stop"), "replica-a"
+    )
     [found] = await store.recent(0)
-    assert (found.owner, found.step, found.finished_at) == ("replica-b", "confirmed", 0.0)
+    assert (found.owner, found.step, found.outcome) == ("replica-a", "finished", "stopped")
+
+
+async def test_update_and_finish_tell_a_missing_entry_from_another_owners(
+    backend: Backend,
+) -> None:
+    store = backend.open()
+    await store.begin(entry("stop"), "replica-a", 60)
+    assert await store.update("stop", "replica-a", 60, step="sent") is Ownership.OWNED
+    assert await store.update("stop", "replica-b", 60, step="sent") is Ownership.ELSEWHERE
+    assert await store.finish("stop", "replica-b", "stopped") is Ownership.ELSEWHERE
+    assert await store.update("gone", "replica-a", 60, step="sent") is Ownership.MISSING
+    assert await store.finish("gone", "replica-a", "stopped") is Ownership.MISSING
+    assert await store.finish("stop", "replica-a", "stopped") is Ownership.OWNED
+    # finished: an update is refused as not the owner's to make, not as missing
+    assert await store.update("stop", "replica-a", 60, step="sent") is Ownership.ELSEWHERE
 
 
 async def test_ping_answers(backend: Backend) -> None:
@@ -657,6 +685,83 @@ async def test_a_redis_that_accepts_and_never_answers_fails_within_two_seconds()
     assert time.monotonic() - started < 2.0
     await store.aclose()
     server.close()
+
+
+async def test_redis_flushed_or_restarted_empty_mid_stop_answers_missing_not_another_owner(
+    own_redis_server: RedisServer,
+) -> None:
+    """What the supervisor hears when Redis forgets its entry: "missing", so it writes the
+    entry back (begin) and carries on, instead of going quiet as if taken over."""
+    store = RedisStore(own_redis_server.url)
+    await store.begin(entry("stop"), "replica-a", 60, [Claim("ticket:1", "U1", 60)])
+    own_redis_server.flush()
+    assert await store.update("stop", "replica-a", 60, step="answered") is Ownership.MISSING
+    assert await store.begin(entry("stop", step="answered"), "replica-a", 60) is None
+    assert await store.update("stop", "replica-a", 60, channel_ts="1.2") is Ownership.OWNED
+    await asyncio.to_thread(own_redis_server.stop)
+    await asyncio.to_thread(own_redis_server.start)  # no persistence: empty again
+    assert await store.finish("stop", "replica-a", "stopped") is Ownership.MISSING
+    await store.aclose()
+
+
+@pytest.mark.parametrize("refusing", ["out_of_memory", "read_only"])
+async def test_a_redis_that_answers_but_refuses_writes_says_so_and_fails_its_ping(
+    own_redis_server: RedisServer, refusing: str
+) -> None:
+    store = RedisStore(own_redis_server.url)
+    await store.ping()
+    getattr(own_redis_server, refusing)()
+    with pytest.raises(StoreRefusesWrites, match="Redis ping"):
+        await store.ping()  # a PING would answer PONG
+    with pytest.raises(StoreRefusesWrites, match="Redis begin"):
+        await store.begin(entry(), "replica-a", 60, [Claim("ticket:1", "U1", 60)])
+    with pytest.raises(StoreRefusesWrites, match="Redis claim"):
+        await store.claim("job:1", "U1", 60)
+    await store.aclose()
+
+
+async def test_redis_caveats_name_no_persistence_eviction_and_a_replica(
+    own_redis_server: RedisServer,
+) -> None:
+    store = RedisStore(own_redis_server.url)
+    # the test server keeps nothing on disk (as a Redis started with no config file may)
+    [caveat] = await store.caveats()
+    assert caveat.startswith("keeps nothing on disk (appendonly no, no RDB save)")
+    own_redis_server.send("CONFIG SET appendonly yes")
+    assert await store.caveats() == []
+    own_redis_server.send("CONFIG SET maxmemory 100mb")
+    own_redis_server.send("CONFIG SET maxmemory-policy volatile-lru")
+    [caveat] = await store.caveats()
+    assert "may evict keys when full (maxmemory-policy volatile-lru)" in caveat
+    own_redis_server.send("CONFIG SET maxmemory-policy noeviction")
+    own_redis_server.read_only()
+    [caveat] = await store.caveats()
+    assert caveat.startswith("is a slave, not the primary")
+    assert abs(await store.clock_offset()) < 1.0  # one host, one clock
+    await store.aclose()
+
+
+async def test_redis_caveats_say_so_when_its_configuration_cannot_be_read(tmp_path: Path) -> None:
+    """Managed Redis services often disable CONFIG: say what to make sure of instead."""
+    with RedisServer(tmp_path, options={"rename-command": "CONFIG ''"}) as server:
+        store = RedisStore(server.url)
+        [caveat] = await store.caveats()
+        assert caveat.startswith("cannot read its configuration (CONFIG or ROLE refused)")
+        assert "appendonly yes" in caveat and "noeviction" in caveat
+        await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("redis://127.0.0.1:6379/0?socket_timeout=abc", "Invalid value for 'socket_timeout'"),
+        ("redis://:s3cret@127.0.0.1:6379/abc", "the database (the part after the last /)"),
+    ],
+)
+def test_a_redis_url_redis_py_would_misread_is_refused(url: str, problem: str) -> None:
+    with pytest.raises(ValueError, match="not a usable Redis URL") as refused:
+        open_store(url, "unused.sqlite3")
+    assert problem in str(refused.value) and "s3cret" not in str(refused.value)
 
 
 def test_a_bad_redis_url_is_refused_without_repeating_it() -> None:

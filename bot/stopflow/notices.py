@@ -49,10 +49,13 @@ def already_stopping(ticket: Ticket, holder: str) -> Reply:
     )
 
 
-def cannot_confirm_safely() -> Reply:
+def cannot_confirm_safely(refusing_writes: bool = False) -> Reply:
+    """No stop sent: the store did not take the claims. Which of its failures it was, so the
+    person who fixes it looks at the right thing (down, or up and refusing writes)."""
+    why = "is refusing writes" if refusing_writes else "is not answering"
     return Reply(
         text=words(
-            "⚠️ Not stopped: I can't confirm a stop safely right now (my state store is not "
-            "answering). Try again in a minute, or stop the job in the MetaStudio console."
+            f"⚠️ Not stopped: I can't confirm a stop safely right now (my state store {why}). "
+            "Try again in a minute, or stop the job in the MetaStudio console."
         )
     )

@@ -37,7 +37,15 @@ from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
 from bot.stopflow.requests import describe
-from bot.stopflow.store import Claim, JournalEntry, StateStore, StoreUnavailable
+from bot.stopflow.store import (
+    Claim,
+    JournalEntry,
+    Ownership,
+    StateStore,
+    StoreRefusesWrites,
+    StoreUnavailable,
+    entry_key,
+)
 from bot.stopflow.tickets import Ticket
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,9 @@ MIN_READ_SECONDS = 2.0  # ... and at least
 PROGRESS_EVERY = 30.0  # how often the channel hears "still checking" during a long watch
 DELIVERY_SECONDS = 30.0  # one Slack delivery, retries included
 SHUTDOWN_NOTE_SECONDS = 3.0  # what a cancelled stop may spend telling the channel
+# How far a replica's clock may be off and still work: Slack's request signatures are refused
+# beyond five minutes (bot/inbound.py), so no working replica is further off than this.
+CLOCK_MARGIN = 300.0
 # A read of the job after the stop can fail in these ways; each is noted and the watch goes on.
 READ_FAILURES = (
     MetaStudioError,
@@ -111,9 +122,13 @@ class Progress:
 
 
 def ticket_claim(ticket: Ticket) -> Claim:
-    """The confirmation's claim: whoever takes it first (Stop or Cancel) uses the ticket, once;
-    it lasts as long as the ticket could still be clicked."""
-    return Claim(f"ticket:{ticket.id}", ticket.requester, max(ticket.expires_at - time.time(), 1.0))
+    """The confirmation's claim: whoever takes it first (Stop or Cancel) uses the ticket, once.
+
+    It lasts as long as any replica could still accept a click of it: the ticket's whole life
+    plus :data:`CLOCK_MARGIN`, measured without this replica's clock. Its remaining life by
+    this clock (with a floor of 1 s) let a replica whose clock is behind take the same ticket
+    again once the claim had expired, and send a second stop."""
+    return Claim(f"ticket:{ticket.id}", ticket.requester, ticket.life + CLOCK_MARGIN)
 
 
 def job_claim(ticket: Ticket) -> tuple[str, str]:
@@ -182,10 +197,7 @@ class StopSupervisor:
         watch it, tell."""
         ticket, grant = admitted.ticket, admitted.grant
         job_key, job_holder = job_claim(ticket)
-        claims = (
-            ticket_claim(ticket),
-            Claim(job_key, job_holder, self.deadline + 2 * DELIVERY_SECONDS + LEASE),
-        )
+        claims = self._claims(ticket)
         entry = JournalEntry(
             stop_id=ticket.id,
             room_id=ticket.room_id,
@@ -213,7 +225,7 @@ class StopSupervisor:
                 self._running.discard(ticket.id)
                 await self._quietly("release", self._store.release(job_key, job_holder))
             return
-        if taken.key == claims[0].key:
+        if taken.key != job_key:  # the ticket's claim, or its journal entry: it was used
             CLAIM_CONFLICTS.labels("ticket").inc()
             await self._note(outlet.to_clicker(notices.already_used()))
             self._record("confirm", ticket, "ignored_already_used", grant.app_user_id, started)
@@ -457,12 +469,15 @@ class StopSupervisor:
             link = await self._deliver(outlet.permalink(), left()) if ts else None
             copy = messages.audit_copy(reply, ticket.channel_id, link)
             await self._deliver(outlet.copy_to(audit_channel, copy), left())
-        await self._quietly(
-            "finish",
-            self._store.finish(
-                ticket.id, self.replica, outcome.verdict.value, outcome_detail(outcome) or ""
-            ),
-        )
+        await self._quietly("finish", self._finish(progress, outcome))
+
+    async def _finish(self, progress: Progress, outcome: Outcome) -> None:
+        """Close the journal entry; one the store forgot is written back first, so the last
+        day's history still shows the stop."""
+        verdict, detail = outcome.verdict.value, outcome_detail(outcome) or ""
+        owned = await self._store.finish(progress.entry.stop_id, self.replica, verdict, detail)
+        if owned is Ownership.MISSING and await self._write_back(progress):
+            await self._store.finish(progress.entry.stop_id, self.replica, verdict, detail)
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -477,7 +492,8 @@ class StopSupervisor:
     ) -> None:
         STORE_ERRORS.labels(operation).inc()
         log.error("state store unavailable (%s): %s; no stop sent", operation, exc)
-        await self._note(outlet.to_requester(notices.cannot_confirm_safely()))
+        refusing = isinstance(exc, StoreRefusesWrites)
+        await self._note(outlet.to_requester(notices.cannot_confirm_safely(refusing)))
         self._record(
             "confirm", ticket, "refused_store_unavailable", app_user, started, detail=str(exc)
         )
@@ -493,13 +509,48 @@ class StopSupervisor:
         is already sent: the entry stays, and a take-over may finish it if we die."""
         try:
             owned = await self._store.update(progress.entry.stop_id, self.replica, LEASE, **changes)
+            if owned is Ownership.MISSING:  # the store forgot it: this stop is still ours
+                owned = await self._write_back(progress, **changes)
         except StoreUnavailable as exc:
             STORE_ERRORS.labels("update").inc()
             log.warning("journal update of %s failed: %s", progress.entry.stop_id, exc)
             return
-        if not owned and not progress.lease_lost:
+        if owned:
+            progress.entry = progress.entry.with_changes(**changes)  # what a write-back writes
+        elif not progress.lease_lost:
             progress.lease_lost = True
             log.error("stop %s was taken over by another replica", progress.entry.stop_id)
+
+    async def _write_back(self, progress: Progress, **changes: str) -> Ownership:
+        """Write back the entry (and claims) of a stop the store forgot while this replica ran
+        it: a Redis flushed, or restarted without persistence. The stop is still this
+        replica's, and without its entry nobody could take it over, nor the history show it;
+        without its claims the same confirmation (or another of the job) could stop again.
+        OWNED once written; ELSEWHERE if a stop of the same confirmation got in meanwhile."""
+        entry = progress.entry.with_changes(**changes)
+        taken = await self._store.begin(entry, self.replica, LEASE, self._claims(progress.ticket))
+        if taken is not None and taken.key != entry_key(entry.stop_id):
+            # a claim went to another stop meanwhile: ours is still sent, and still ours
+            taken = await self._store.begin(entry, self.replica, LEASE)
+        if taken is None:
+            log.warning("the state store lost stop %s; wrote it back", entry.stop_id)
+            return Ownership.OWNED
+        if taken.holder == self.replica:  # written back by this stop's other journal write
+            return await self._store.update(entry.stop_id, self.replica, LEASE, **changes)
+        log.error(
+            "the state store lost stop %s, and %s took %s meanwhile",
+            entry.stop_id,
+            taken.holder,
+            taken.key,
+        )
+        return Ownership.ELSEWHERE
+
+    def _claims(self, ticket: Ticket) -> tuple[Claim, Claim]:
+        """A stop's claims, in the order they are taken: its confirmation, then its job (held
+        for the stop's deadline, two deliveries and a lease; given back once it is over)."""
+        job_key, job_holder = job_claim(ticket)
+        job_ttl = self.deadline + 2 * DELIVERY_SECONDS + LEASE
+        return ticket_claim(ticket), Claim(job_key, job_holder, job_ttl)
 
     async def _quietly(self, operation: str, call: Awaitable[object]) -> None:
         try:

@@ -112,6 +112,12 @@ class Ticket:
             ident, room_id, job_id, requester, channel_id, issued, expires, url, sealed, name
         )
 
+    @property
+    def life(self) -> float:
+        """Seconds from issue to expiry, read without any clock: how long a claim on it must
+        last wherever it is taken (stopping.ticket_claim)."""
+        return max(self.expires_at - self.issued_at, 0.0)
+
     def expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expires_at
 

@@ -42,6 +42,7 @@ __all__ = ["Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
 
 log = logging.getLogger(__name__)
 TAKEOVER_EVERY = 5.0
+CAVEATS_EVERY = 720  # take-over sweeps between two looks at the store's set-up: about an hour
 
 
 class StopWorkflow:
@@ -64,6 +65,7 @@ class StopWorkflow:
         # the outcome message's buttons (Check again, Stop again)
         self.checks = JobChecks(policy, self._gate, metastudio, self._desk, self._audit)
         self._stops = StopSupervisor(policy, metastudio, store, self._audit, outlets, self.replica)
+        self._unhealthy_because: str | None = None  # what /healthz last said, if not ok
 
     # --- /stoplive ----------------------------------------------------------------------
 
@@ -127,10 +129,16 @@ class StopWorkflow:
         gone (its lease expired) and finish them. Run it beside the transport. Each sweep runs
         on its own, since a take-over watches its job as long as the original would have: one
         long watch never keeps the next orphan waiting. Once ``stop`` is set, the take-overs
-        under way finish; cancelled, they are cut short, each saying what it knows."""
+        under way finish; cancelled, they are cut short, each saying what it knows. Now and
+        then (every :data:`CAVEATS_EVERY` sweeps) it logs what in the store's set-up may lose
+        or refuse stoplive's writes."""
         sweeps: set[asyncio.Task[int]] = set()
+        count = 0
         try:
             while not stop.is_set():
+                if count % CAVEATS_EVERY == 0:
+                    await self.warn_of_caveats()
+                count += 1
                 sweep = asyncio.create_task(self.take_over_orphans())
                 sweeps.add(sweep)
                 sweep.add_done_callback(sweeps.discard)
@@ -160,12 +168,38 @@ class StopWorkflow:
         return sum(1 for result in results if result is not False)
 
     async def health(self) -> str | None:
-        """None when stoplive can stop streams safely; otherwise why not (for ``/healthz``)."""
+        """None when stoplive can stop streams safely; otherwise why not, as one fixed word
+        (``/healthz`` is public: the detail, which names the store's address, is logged).
+        The store's probe is a write: a store that answers but refuses writes refuses every
+        stop, so it is unhealthy too."""
         try:
             await asyncio.wait_for(self._store.ping(), timeout=2.0)
-        except (StoreUnavailable, TimeoutError) as exc:
-            return f"state store unavailable: {exc or 'no answer within 2 s'}"
+        except StoreUnavailable as exc:
+            return self._unhealthy(exc.reason, str(exc))
+        except TimeoutError:
+            return self._unhealthy(StoreUnavailable.reason, "no answer within 2 s")
+        if self._unhealthy_because is not None:
+            log.warning("health: the state store is back")
+            self._unhealthy_because = None
         return None
+
+    def _unhealthy(self, reason: str, detail: str) -> str:
+        """Log why, once per reason (a load balancer probes every few seconds)."""
+        if reason != self._unhealthy_because:
+            log.warning("health: %s: %s", reason, detail)
+            self._unhealthy_because = reason
+        return reason
+
+    async def warn_of_caveats(self) -> None:
+        """Log what in the store's set-up may lose or refuse stoplive's writes, or this
+        replica's clock being off from the store's (a run of takeovers does, now and then)."""
+        try:
+            caveats = await self._store.caveats()
+        except StoreUnavailable as exc:
+            log.warning("could not read the state store's set-up: %s", exc)
+            return
+        for caveat in caveats:
+            log.warning("state store: %s", caveat)
 
     # --- plumbing -----------------------------------------------------------------------
 

@@ -5,7 +5,16 @@ and never knows which one: Redis when several replicas share the work, a SQLite 
 default, memory in unit tests.
 """
 
-from bot.stopflow.store.base import Claim, JournalEntry, StateStore, StoreUnavailable, Taken
+from bot.stopflow.store.base import (
+    Claim,
+    JournalEntry,
+    Ownership,
+    StateStore,
+    StoreRefusesWrites,
+    StoreUnavailable,
+    Taken,
+    entry_key,
+)
 from bot.stopflow.store.memory import MemoryStore
 from bot.stopflow.store.redis import RedisStore
 from bot.stopflow.store.sqlite import DEFAULT_STATE_FILE, SqliteStore
@@ -26,10 +35,13 @@ __all__ = [
     "Claim",
     "JournalEntry",
     "MemoryStore",
+    "Ownership",
     "RedisStore",
     "SqliteStore",
     "StateStore",
+    "StoreRefusesWrites",
     "StoreUnavailable",
     "Taken",
+    "entry_key",
     "open_store",
 ]

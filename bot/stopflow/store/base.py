@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from enum import Enum
 from operator import attrgetter
 from typing import Protocol
 
@@ -21,6 +22,31 @@ from typing import Protocol
 class StoreUnavailable(Exception):
     """The store could not be reached or answered nonsense, or was handed text it cannot keep;
     the message says which."""
+
+    reason = "store_unavailable"  # the fixed word ``/healthz`` answers (the message is logged)
+
+
+class StoreRefusesWrites(StoreUnavailable):
+    """The store answers but will not write: Redis over ``maxmemory`` with ``noeviction``, or a
+    read-only replica. Told apart because "not answering" sends people to the wrong fix."""
+
+    reason = "store_refuses_writes"
+
+
+class Ownership(Enum):
+    """What :meth:`StateStore.update` and :meth:`StateStore.finish` found.
+
+    "Missing" is not "someone else's": a Redis flushed or restarted without persistence forgets
+    the entry while its owner is still at work, and that owner must write it back and carry on,
+    where a stop taken over by another replica must go quiet. Only ``OWNED`` is truthy.
+    """
+
+    OWNED = "owned"  # the change was applied
+    MISSING = "missing"  # no such entry: the store forgot it (or never had it)
+    ELSEWHERE = "elsewhere"  # another owner holds it, or it is already finished
+
+    def __bool__(self) -> bool:
+        return self is Ownership.OWNED
 
 
 def require_storable(**texts: str) -> None:
@@ -60,9 +86,9 @@ class JournalEntry:
     outcome: str = ""  # the verdict, once known
     detail: str = ""  # what the audit line said
     owner: str = ""  # the replica working on it (or that finished it)
-    lease_until: float = 0.0  # epoch seconds; after it, anyone may take the stop over
+    lease_until: float = 0.0  # epoch seconds by the store's clock; after it, anyone may take over
     recovered_from: str = ""  # the owner a take-over found gone
-    finished_at: float = 0.0
+    finished_at: float = 0.0  # by the store's clock
 
     def row(self) -> tuple[str | float, ...]:
         """Every field's value, in :data:`FIELDS` order. Every field is flat, so this need
@@ -107,10 +133,16 @@ class Claim:
 
 @dataclass(frozen=True)
 class Taken:
-    """A claim somebody already holds: ``holder`` has ``key``."""
+    """A claim somebody already holds: ``holder`` has ``key``. For a journal entry that already
+    exists, ``key`` is :func:`entry_key` of it and ``holder`` its owner."""
 
     key: str
     holder: str
+
+
+def entry_key(stop_id: str) -> str:
+    """What :meth:`StateStore.begin` names in :class:`Taken` when the entry itself exists."""
+    return f"stop:{stop_id}"
 
 
 # The fields a caller may change with :meth:`StateStore.update`.
@@ -118,7 +150,9 @@ UPDATABLE = frozenset({"step", "channel_ts", "request_id", "outcome", "detail"})
 
 
 class StateStore(Protocol):
-    """Claims (once-only) and the stop journal. Times are epoch seconds (``time.time()``)."""
+    """Claims (once-only) and the stop journal. Times are epoch seconds by the store's clock:
+    Redis's ``TIME`` for Redis (replicas' clocks need not agree), this host's otherwise.
+    ``created_at`` is the only time a caller writes, and no lease is measured from it."""
 
     async def claim(self, key: str, holder: str, ttl: float) -> str | None:
         """Take ``key`` for ``holder`` for ``ttl`` seconds if nobody holds it.
@@ -134,17 +168,20 @@ class StateStore(Protocol):
     ) -> Taken | None:
         """Take ``claims`` in order, then write a new journal entry owned by ``owner`` with a
         lease of ``lease`` seconds; all in one step (one round trip: a confirmed stop waits
-        for it). At the first claim somebody else holds, stop and return it: the entry is not
-        written, and the claims before it stay taken, as if each had been asked on its own.
-        None when the entry was written."""
+        for it). If an entry of the same ``stop_id`` exists (finished or not), nothing is taken
+        and its owner is returned under :func:`entry_key`: a confirmation stops once, even when
+        its claim has expired or was lost. At the first claim somebody else holds, stop and
+        return it: the entry is not written, and the claims before it stay taken, as if each
+        had been asked on its own. None when the entry was written."""
 
-    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
+    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> Ownership:
         """Apply ``changes`` (fields in UPDATABLE) and renew the lease, if ``owner`` still owns
-        the entry. False when it does not (someone took it over): the caller must stop work."""
+        the unfinished entry. ELSEWHERE when it does not (someone took it over: the caller must
+        go quiet); MISSING when there is no entry (the caller writes it back)."""
 
-    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
-        """Close the entry (outcome posted); it is kept for a day for ``recent``. False if
-        ``owner`` no longer owns it."""
+    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> Ownership:
+        """Close the entry (outcome posted); it is kept for a day for ``recent``. ELSEWHERE if
+        ``owner`` no longer owns it, MISSING if there is no entry."""
 
     async def take_orphans(self, owner: str, lease: float, limit: int = 10) -> list[JournalEntry]:
         """Atomically take over unfinished entries whose lease has expired: each is returned to
@@ -155,6 +192,12 @@ class StateStore(Protocol):
         """Entries created at or after ``since``, newest first (finished or not)."""
 
     async def ping(self) -> None:
-        """Raise StoreUnavailable unless the store answers."""
+        """Raise StoreUnavailable unless the store answers, StoreRefusesWrites unless it also
+        takes a write (Redis: a key of its own with a short expiry)."""
+
+    async def caveats(self) -> list[str]:
+        """What in the store's set-up may lose or refuse what stoplive writes, one sentence
+        each (``python -m bot check`` and the log warn of them); [] when nothing. Raises
+        StoreUnavailable like every call."""
 
     async def aclose(self) -> None: ...

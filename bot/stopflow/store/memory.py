@@ -13,7 +13,9 @@ from bot.stopflow.store.base import (
     UPDATABLE,
     Claim,
     JournalEntry,
+    Ownership,
     Taken,
+    entry_key,
     require_storable,
 )
 
@@ -47,32 +49,41 @@ class MemoryStore:
         entry = entry.with_changes(owner=owner, lease_until=time.time() + lease)
         entry.to_record()  # refuses text a shared store could not keep
         for claim in claims:
+            require_storable(key=claim.key, holder=claim.holder)
+        existing = self._journal.get(entry.stop_id)
+        if existing is not None:
+            return Taken(entry_key(entry.stop_id), existing.owner)
+        for claim in claims:
             holder = await self.claim(claim.key, claim.holder, claim.ttl)  # never awaits
             if holder is not None:
                 return Taken(claim.key, holder)
         self._journal[entry.stop_id] = entry
         return None
 
-    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
+    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> Ownership:
         unknown = set(changes) - UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         require_storable(stop_id=stop_id, owner=owner, **changes)
         entry = self._journal.get(stop_id)
-        if entry is None or entry.owner != owner or entry.finished_at:
-            return False
+        if entry is None:
+            return Ownership.MISSING
+        if entry.owner != owner or entry.finished_at:
+            return Ownership.ELSEWHERE
         self._journal[stop_id] = entry.with_changes(lease_until=time.time() + lease, **changes)
-        return True
+        return Ownership.OWNED
 
-    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
+    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> Ownership:
         require_storable(stop_id=stop_id, owner=owner, outcome=outcome, detail=detail)
         entry = self._journal.get(stop_id)
-        if entry is None or entry.owner != owner:
-            return False
+        if entry is None:
+            return Ownership.MISSING
+        if entry.owner != owner:
+            return Ownership.ELSEWHERE
         self._journal[stop_id] = entry.with_changes(
             step="finished", outcome=outcome, detail=detail, finished_at=time.time()
         )
-        return True
+        return Ownership.OWNED
 
     async def take_orphans(self, owner: str, lease: float, limit: int = 10) -> list[JournalEntry]:
         require_storable(owner=owner)
@@ -97,6 +108,9 @@ class MemoryStore:
 
     async def ping(self) -> None:
         return None
+
+    async def caveats(self) -> list[str]:
+        return []
 
     async def aclose(self) -> None:
         return None

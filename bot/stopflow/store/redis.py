@@ -5,8 +5,12 @@ entry is one hash per stop; ``leases`` is a sorted set of the unfinished stops b
 deadline (what a take-over scans) and ``created`` one of every kept stop by creation time
 (what ``recent`` reads). Every check-and-set is a Lua script, which Redis runs atomically, so
 exactly one replica wins a claim or takes over an orphan (the scripts reach entries by name,
-so this is for a standalone Redis, not Redis Cluster). Lease deadlines are the replicas'
-clocks (``time.time()``), so replicas on different hosts need synchronised clocks (NTP).
+so this is for a standalone Redis, not Redis Cluster). Lease deadlines and expiries are on
+Redis's clock (``TIME`` inside the scripts), so replicas' clocks need not agree.
+
+Redis must keep what it is given: with neither AOF nor RDB a restart empties it, and an
+eviction policy may drop claims. Stops in flight survive that (the supervisor writes its
+entry back); :meth:`RedisStore.caveats` says what to fix.
 
 Fail closed, and never hang: each socket operation is bounded by ``timeout`` and redis-py's
 own retries are off (a retried ``claim`` whose first answer was lost would report its own hold
@@ -17,21 +21,26 @@ that failed and opens a new one on the next call: the store carries on once Redi
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.connection import parse_url
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError, ResponseError
 
 from bot.metrics import STORE_ERRORS
 from bot.stopflow.store.base import (
     UPDATABLE,
     Claim,
     JournalEntry,
+    Ownership,
+    StoreRefusesWrites,
     StoreUnavailable,
     Taken,
+    entry_key,
     require_storable,
 )
 from bot.stopflow.store.memory import KEEP_FINISHED
@@ -44,6 +53,8 @@ TIMEOUT_SECONDS = 1.0
 MAX_CONNECTIONS = 16
 POOL_WAIT_SECONDS = 5.0  # a burst queues behind them; a Redis that is down fails at connect
 PREFIX = "stoplive:"
+HEALTH_KEY_MS = 10_000  # the health probe's key expires on its own: nothing to clean up
+CLOCK_WARN_SECONDS = 3.0  # a replica's clock this far from Redis's is worth a warning
 
 T = TypeVar("T")
 
@@ -59,56 +70,88 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0
 """
 
-# KEYS[1] entry, KEYS[2] leases, KEYS[3] created, then one key per claim; ARGV stop_id,
-# lease_until, created_at, the number of claims n, n holder/ttl-in-ms pairs, then the entry's
-# field/value pairs. Takes the claims in order; at one already held, returns {its position,
-# its holder} and writes nothing more. Else replaces a kept finished entry of the same id, and
-# its expiry, and returns 0.
-_BEGIN = """
+# Every script takes the time from Redis's clock (``TIME``), never the caller's: a lease
+# written by one replica and judged by another is measured on one clock. Written with six
+# decimals, as Python's float() reads it back.
+_NOW = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local function at(seconds) return string.format('%.6f', now + tonumber(seconds)) end
+"""
+
+# KEYS[1] entry, KEYS[2] leases, KEYS[3] created, then one key per claim; ARGV stop_id, lease
+# seconds, created_at, the number of claims n, n holder/ttl-in-ms pairs, then the entry's
+# field/value pairs. An entry of this id already there: returns {0, its owner}, takes
+# nothing. Else takes the claims in order; at one already held, returns {its position, its
+# holder} and writes nothing more. Else writes the entry and returns its lease_until.
+_BEGIN = (
+    _NOW
+    + """
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner then return {0, owner} end
 local n = tonumber(ARGV[4])
 for i = 1, n do
   if not redis.call('SET', KEYS[3 + i], ARGV[3 + 2 * i], 'NX', 'PX', ARGV[4 + 2 * i]) then
     return {i, redis.call('GET', KEYS[3 + i])}
   end
 end
-redis.call('DEL', KEYS[1])
+local lease_until = at(ARGV[2])
 redis.call('HSET', KEYS[1], unpack(ARGV, 5 + 2 * n))
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('HSET', KEYS[1], 'lease_until', lease_until)
+redis.call('ZADD', KEYS[2], lease_until, ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return 0
+return lease_until
 """
+)
 
-# KEYS[1] entry, KEYS[2] leases; ARGV stop_id, owner, lease_until, then field/value pairs.
-_UPDATE = """
+# What _UPDATE and _FINISH answer: applied, no such entry, somebody else's (or finished).
+_OWNED, _MISSING, _ELSEWHERE = 1, -1, 0
+_OWNERSHIP = {_OWNED: Ownership.OWNED, _MISSING: Ownership.MISSING, _ELSEWHERE: Ownership.ELSEWHERE}
+
+# KEYS[1] entry, KEYS[2] leases; ARGV stop_id, owner, lease seconds, then field/value pairs.
+_UPDATE = (
+    _NOW
+    + """
 local current = redis.call('HMGET', KEYS[1], 'owner', 'finished_at')
+if not current[1] then return -1 end
 if current[1] ~= ARGV[2] or tonumber(current[2]) ~= 0 then return 0 end
-redis.call('HSET', KEYS[1], 'lease_until', ARGV[3], unpack(ARGV, 4))
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+local lease_until = at(ARGV[3])
+redis.call('HSET', KEYS[1], 'lease_until', lease_until, unpack(ARGV, 4))
+redis.call('ZADD', KEYS[2], lease_until, ARGV[1])
 return 1
 """
+)
 
-# KEYS[1] entry, KEYS[2] leases; ARGV stop_id, owner, outcome, detail, finished_at, keep ms.
-_FINISH = """
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] then return 0 end
+# KEYS[1] entry, KEYS[2] leases; ARGV stop_id, owner, outcome, detail, keep ms.
+_FINISH = (
+    _NOW
+    + """
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner then return -1 end
+if owner ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'step', 'finished', 'outcome', ARGV[3], 'detail', ARGV[4],
-           'finished_at', ARGV[5])
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
+           'finished_at', at(0))
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 """
+)
 
-# KEYS[1] leases; ARGV now, owner, lease_until, limit, entry key prefix.
+# KEYS[1] leases; ARGV owner, lease seconds, limit, entry key prefix.
 # Returns the taken entries, each as HGETALL's flat field/value list.
-_TAKE_ORPHANS = """
+_TAKE_ORPHANS = (
+    _NOW
+    + """
 local taken = {}
-for _, stop_id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],
-                                    'LIMIT', 0, ARGV[4])) do
-  local key = ARGV[5] .. stop_id
+local lease_until = at(ARGV[2])
+for _, stop_id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', at(0),
+                                    'LIMIT', 0, ARGV[3])) do
+  local key = ARGV[4] .. stop_id
   local current = redis.call('HMGET', key, 'owner', 'finished_at')
   if current[1] and tonumber(current[2]) == 0 then
-    redis.call('HSET', key, 'owner', ARGV[2], 'lease_until', ARGV[3],
+    redis.call('HSET', key, 'owner', ARGV[1], 'lease_until', lease_until,
                'recovered_from', current[1])
-    redis.call('ZADD', KEYS[1], ARGV[3], stop_id)
+    redis.call('ZADD', KEYS[1], lease_until, stop_id)
     taken[#taken + 1] = redis.call('HGETALL', key)
   else
     redis.call('ZREM', KEYS[1], stop_id)
@@ -116,6 +159,7 @@ for _, stop_id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],
 end
 return taken
 """
+)
 
 # KEYS[1] created; ARGV since, entry key prefix. Drops index members whose entry expired.
 _RECENT = """
@@ -131,6 +175,67 @@ for i = 1, #index, 2 do
 end
 return found
 """
+
+
+def redis_url_problem(url: str) -> str | None:
+    """Why redis-py would misread ``url``, or None. A query value it cannot parse
+    (``?socket_timeout=abc``) raised only once the store was built, as a traceback; a database
+    part that is not a number (``/abc``) it silently reads as database 0. Never repeats the URL
+    (it may hold a password)."""
+    try:
+        parse_url(url)  # type: ignore[no-untyped-call]
+    except ValueError as exc:
+        return str(exc).replace("connection URL", "the URL").rstrip(".")
+    parts = urlsplit(url)
+    database = parts.path.removeprefix("/")
+    if parts.scheme != "unix" and database and not database.isdigit():
+        return "the database (the part after the last /) must be a number, like /0"
+    return None
+
+
+def _refuses_writes(exc: BaseException) -> bool:
+    """Redis answered, and the answer is that it will not write: out of memory under
+    ``noeviction``, or a read-only replica. Inside a script the error arrives as the script's
+    (a ResponseError quoting ``-OOM`` or ``-READONLY``), so the text is read too."""
+    if isinstance(exc, OutOfMemoryError | ReadOnlyError):
+        return True
+    return isinstance(exc, ResponseError) and any(
+        f"-{code} " in str(exc) for code in ("OOM", "READONLY")
+    )
+
+
+def _config_caveats(config: Mapping[str | None, str | None], role: str) -> list[str]:
+    """What CONFIG GET and ROLE said that may lose or refuse what stoplive writes."""
+    found: list[str] = []
+    if config.get("appendonly") != "yes" and not (config.get("save") or "").strip():
+        found.append(
+            "keeps nothing on disk (appendonly no, no RDB save): a restart forgets every claim "
+            "and journal entry; stops in flight carry on and write theirs back, but a "
+            "confirmation clicked again meanwhile may stop again. Set appendonly yes"
+        )
+    policy = config.get("maxmemory-policy")
+    if config.get("maxmemory") not in ("0", None) and policy != "noeviction":
+        found.append(
+            f"may evict keys when full (maxmemory-policy {policy}): claims and journal entries "
+            "would vanish. Set maxmemory-policy noeviction (a full Redis then refuses writes, "
+            "and stoplive refuses stops and fails /healthz)"
+        )
+    if role != "master":
+        found.append(
+            f"is a {role}, not the primary: writes are refused or lost. Point "
+            "STOPLIVE_REDIS_URL at the primary"
+        )
+    return found
+
+
+def clock_words(offset: float) -> str:
+    """This host's clock against Redis's, for ``check`` and the log."""
+    side = "behind" if offset > 0 else "ahead of"
+    return (
+        f"this host's clock is {abs(offset):.0f} s {side} Redis's: leases and claims use "
+        "Redis's clock, so stops are safe, but times this replica shows are off. Set the "
+        "clock right (NTP)"
+    )
 
 
 def _milliseconds(seconds: float) -> int:
@@ -152,6 +257,9 @@ class RedisStore:
     ) -> None:
         """Nothing is connected until the first call. ValueError if ``url`` is not a Redis URL
         (the message does not repeat the URL: it may hold a password)."""
+        problem = redis_url_problem(url)
+        if problem is not None:
+            raise ValueError(f"not a usable Redis URL: {problem}")
         try:
             pool = BlockingConnectionPool.from_url(
                 url,
@@ -174,6 +282,7 @@ class RedisStore:
         self._entries = prefix + "stop:"
         self._leases = prefix + "leases"
         self._created = prefix + "created"
+        self._health = prefix + "health"
         self._claim = self._redis.register_script(_CLAIM)
         self._release = self._redis.register_script(_RELEASE)
         self._begin = self._redis.register_script(_BEGIN)
@@ -199,15 +308,14 @@ class RedisStore:
     async def begin(
         self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
     ) -> Taken | None:
-        entry = entry.with_changes(owner=owner, lease_until=time.time() + lease)
-        record = entry.to_record()
+        record = entry.with_changes(owner=owner).to_record()  # lease_until: Redis's clock
         for claim in claims:
             require_storable(key=claim.key, holder=claim.holder)
         holds = [text for c in claims for text in (c.holder, str(_milliseconds(c.ttl)))]
         pairs = [text for field in record.items() for text in field]
         args = [
             entry.stop_id,
-            record["lease_until"],
+            str(lease),
             record["created_at"],
             str(len(claims)),
             *holds,
@@ -220,38 +328,43 @@ class RedisStore:
             *(self._claims + c.key for c in claims),
         ]
         answer = await self._call("begin", lambda: self._begin(keys, args))
-        if answer == 0:
+        if isinstance(answer, str):  # the lease_until it wrote
             return None
         try:
             position, holder = answer
+            if int(position) == 0:
+                return Taken(entry_key(entry.stop_id), str(holder))
             return Taken(claims[int(position) - 1].key, str(holder))
         except (TypeError, ValueError, IndexError):
             STORE_ERRORS.labels("begin").inc()
             raise StoreUnavailable("Redis begin: unreadable answer") from None
 
-    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
+    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> Ownership:
         unknown = set(changes) - UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         require_storable(stop_id=stop_id, owner=owner, **changes)
         pairs = [text for change in changes.items() for text in change]
-        args = [stop_id, owner, str(time.time() + lease), *pairs]
+        args = [stop_id, owner, str(lease), *pairs]
         keys = [self._entries + stop_id, self._leases]
-        return bool(await self._call("update", lambda: self._update(keys, args)))
+        return self._ownership(
+            "update", await self._call("update", lambda: self._update(keys, args))
+        )
 
-    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
+    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> Ownership:
         require_storable(stop_id=stop_id, owner=owner, outcome=outcome, detail=detail)
         keep = _milliseconds(self._keep_finished)
-        args = [stop_id, owner, outcome, detail, str(time.time()), str(keep)]
+        args = [stop_id, owner, outcome, detail, str(keep)]
         keys = [self._entries + stop_id, self._leases]
-        return bool(await self._call("finish", lambda: self._finish(keys, args)))
+        return self._ownership(
+            "finish", await self._call("finish", lambda: self._finish(keys, args))
+        )
 
     async def take_orphans(self, owner: str, lease: float, limit: int = 10) -> list[JournalEntry]:
         require_storable(owner=owner)
         if limit <= 0:
             return []
-        now = time.time()
-        args = [str(now), owner, str(now + lease), str(limit), self._entries]
+        args = [owner, str(lease), str(limit), self._entries]
         taken = await self._call("take_orphans", lambda: self._take_orphans([self._leases], args))
         return self._entries_from("take_orphans", taken)
 
@@ -263,7 +376,38 @@ class RedisStore:
         return sorted(entries, key=lambda e: e.created_at, reverse=True)
 
     async def ping(self) -> None:
-        await self._call("ping", self._redis.ping)
+        """A write with a short expiry, not a PING: a Redis over ``maxmemory`` or a read-only
+        replica answers PING but refuses every claim, so a PING alone kept such a replica in
+        a load balancer's rotation."""
+        await self._call("ping", lambda: self._redis.set(self._health, "1", px=HEALTH_KEY_MS))
+
+    async def clock_offset(self) -> float:
+        """Seconds Redis's clock is ahead of this process's (negative: behind), to within half
+        a round trip. Leases are on Redis's clock, so this matters only for what people read
+        (and says something is wrong with this host's time)."""
+        before = time.time()
+        seconds, microseconds = await self._call("time", self._redis.time)
+        return seconds + microseconds / 1e6 - (before + time.time()) / 2
+
+    async def caveats(self) -> list[str]:
+        found: list[str] = []
+        try:
+            config = await self._call("config", self._redis.config_get)  # one pattern in 6.2
+            role = str((await self._call("role", self._redis.role))[0])
+        except StoreUnavailable as exc:
+            if not isinstance(exc.__cause__, ResponseError):  # unreachable: not a caveat
+                raise
+            found.append(
+                "cannot read its configuration (CONFIG or ROLE refused): make sure it persists "
+                "what it is given (appendonly yes, or RDB snapshots), evicts nothing "
+                "(maxmemory-policy noeviction) and is the primary"
+            )
+        else:
+            found += _config_caveats(config, role)
+        offset = await self.clock_offset()
+        if abs(offset) > CLOCK_WARN_SECONDS:
+            found.append(clock_words(offset))
+        return found
 
     async def aclose(self) -> None:
         await self._redis.aclose()
@@ -275,10 +419,21 @@ class RedisStore:
             STORE_ERRORS.labels(operation).inc()
             raise StoreUnavailable(f"Redis {operation}: unreadable journal entry") from None
 
+    def _ownership(self, operation: str, answer: object) -> Ownership:
+        try:
+            return _OWNERSHIP[answer]  # type: ignore[index]
+        except (KeyError, TypeError):
+            STORE_ERRORS.labels(operation).inc()
+            raise StoreUnavailable(f"Redis {operation}: unreadable answer") from None
+
     async def _call(self, operation: str, command: Callable[[], Awaitable[T]]) -> T:
-        """Run one command; every failure becomes StoreUnavailable, counted."""
+        """Run one command; every failure becomes StoreUnavailable (StoreRefusesWrites when
+        Redis answered that it will not write), counted."""
         try:
             return await command()
         except (RedisError, OSError, UnicodeDecodeError) as exc:
             STORE_ERRORS.labels(operation).inc()
-            raise StoreUnavailable(f"Redis {operation}: {type(exc).__name__}: {exc}") from exc
+            message = f"Redis {operation}: {type(exc).__name__}: {exc}"
+            if _refuses_writes(exc):
+                raise StoreRefusesWrites(message) from exc
+            raise StoreUnavailable(message) from exc

@@ -38,8 +38,10 @@ from bot.stopflow.store.base import (
     UPDATABLE,
     Claim,
     JournalEntry,
+    Ownership,
     StoreUnavailable,
     Taken,
+    entry_key,
     require_storable,
 )
 from bot.stopflow.store.memory import KEEP_FINISHED
@@ -130,6 +132,15 @@ def _take(db: sqlite3.Connection, claims: Sequence[Claim]) -> Taken | None:
     return None
 
 
+def _ownership(db: sqlite3.Connection, changed: sqlite3.Cursor, stop_id: str) -> Ownership:
+    """After a conditional UPDATE of one entry: applied, or why not. The second read only runs
+    when the update was refused, which a working replica never sees."""
+    if changed.rowcount == 1:
+        return Ownership.OWNED
+    found = db.execute("SELECT 1 FROM journal WHERE stop_id = ?", (stop_id,)).fetchone()
+    return Ownership.MISSING if found is None else Ownership.ELSEWHERE
+
+
 def _entry(row: tuple[object, ...]) -> JournalEntry:
     return JournalEntry.from_record(
         {name: str(value) for name, value in zip(FIELDS, row, strict=True)}
@@ -193,43 +204,46 @@ class SqliteStore:
             row = entry.with_changes(owner=owner, lease_until=time.time() + lease).row()
             marks = ", ".join("?" * len(row))
             with _write_transaction(db):
+                found = db.execute(
+                    "SELECT owner FROM journal WHERE stop_id = ?", (entry.stop_id,)
+                ).fetchone()
+                if found is not None:
+                    return Taken(entry_key(entry.stop_id), str(found[0]))
                 taken = _take(db, claims)
                 if taken is None:
-                    db.execute(
-                        f"INSERT OR REPLACE INTO journal ({_COLUMN_LIST}) VALUES ({marks})", row
-                    )
+                    db.execute(f"INSERT INTO journal ({_COLUMN_LIST}) VALUES ({marks})", row)
             # committed either way: the claims taken before a held one stay taken
             return taken
 
         return await self._run("begin", work)
 
-    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> bool:
+    async def update(self, stop_id: str, owner: str, lease: float, **changes: str) -> Ownership:
         unknown = set(changes) - UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         require_storable(stop_id=stop_id, owner=owner, **changes)
         assignments = "".join(f", {name} = ?" for name in changes)  # names from UPDATABLE only
 
-        def work(db: sqlite3.Connection) -> bool:
+        def work(db: sqlite3.Connection) -> Ownership:
             cursor = db.execute(
                 f"UPDATE journal SET lease_until = ?{assignments}"
                 " WHERE stop_id = ? AND owner = ? AND finished_at = 0",
                 (time.time() + lease, *changes.values(), stop_id, owner),
             )
-            return cursor.rowcount == 1
+            return _ownership(db, cursor, stop_id)
 
         return await self._run("update", work)
 
-    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
+    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> Ownership:
         require_storable(stop_id=stop_id, owner=owner, outcome=outcome, detail=detail)
 
-        def work(db: sqlite3.Connection) -> bool:
+        def work(db: sqlite3.Connection) -> Ownership:
             cursor = db.execute(
                 "UPDATE journal SET step = 'finished', outcome = ?, detail = ?, finished_at = ?"
                 " WHERE stop_id = ? AND owner = ?",
                 (outcome, detail, time.time(), stop_id, owner),
             )
-            return cursor.rowcount == 1
+            return _ownership(db, cursor, stop_id)
 
         return await self._run("finish", work)
 
@@ -274,6 +288,9 @@ class SqliteStore:
 
         # a read needs no write lock (WAL): /healthz must not wait for a writer
         await self._run("ping", work, writes=False)
+
+    async def caveats(self) -> list[str]:
+        return []  # one host's file and clock: nothing to agree with
 
     async def aclose(self) -> None:
         def close() -> None:  # closing may checkpoint, so in the thread
