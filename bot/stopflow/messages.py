@@ -267,9 +267,13 @@ def confirmation(
     lookup_problem: str | None,
     ttl: int,
     now: datetime,
+    *,
+    cancel: Ticket,
 ) -> Reply:
     """The one red button. ``ticket.expires_at`` is the deadline shown (``ttl`` is kept for
-    callers; it is how ``expires_at`` was made)."""
+    callers; it is how ``expires_at`` was made). ``ticket`` is sealed for the Stop button,
+    ``cancel`` (the same ticket, :meth:`~bot.stopflow.tickets.Ticket.for_purpose`) for Cancel:
+    neither value works on the other button."""
     room = room_label(ticket.room_id, job.room_name if job else None)
     head = words(
         "*Stop {room}?* Viewers see the stream end now; a stopped job cannot be resumed "
@@ -315,7 +319,7 @@ def confirmation(
             accessibility_label=f"Stop {label} now",
         ),
         button(
-            "Cancel", CANCEL_ACTION, ticket.encode(), accessibility_label="Cancel, keep it live"
+            "Cancel", CANCEL_ACTION, cancel.encode(), accessibility_label="Cancel, keep it live"
         ),
     )
     blocks = [section(join("\n", lines)), context(small), buttons]

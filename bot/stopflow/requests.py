@@ -35,7 +35,7 @@ from bot.stopflow.gate import Admitted, CommandRequest, Gate, Refusal
 from bot.stopflow.history import History
 from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
-from bot.stopflow.tickets import Ticket
+from bot.stopflow.tickets import CANCEL, CONFIRM, PICK, Ticket
 
 T = TypeVar("T")
 WorkspaceUrl = Callable[[], Awaitable[str]]
@@ -153,14 +153,14 @@ class RequestDesk:
             if isinstance(exc, MetaStudioError) and 400 <= exc.status < 500 and not exc.retryable:
                 outcome = "job_missing" if exc.status == 404 else "job_read_refused"
                 live = await self._live_elsewhere(asker, room_id, job_id)
-                choices = [(j, self._ticket(asker, room_id, j.job_id).encode()) for j in live]
+                choices = [(j, self._pick(asker, room_id, j.job_id)) for j in live]
                 return messages.job_missing(room_id, job_id, exc, choices), outcome
             return self._confirm_reply(asker, room_id, job_id, None, describe(exc))
         if not job.is_live:
             # the one most likely meant: the room's live job now (the newest, if several)
             live = await self._live_elsewhere(asker, room_id, job_id)
             other = live[0] if live else None
-            value = self._ticket(asker, room_id, other.job_id).encode() if other else None
+            value = self._pick(asker, room_id, other.job_id) if other else None
             reply = messages.job_not_live(job, datetime.now(UTC), other, value)
             return reply, "job_not_live" if other is None else "job_not_live_offered"
         return self._confirm_reply(asker, room_id, job_id, job, None)
@@ -195,7 +195,7 @@ class RequestDesk:
             return messages.no_live_jobs(room_id, None), "no_live_job"
         if len(live) == 1:
             return self._confirm_reply(asker, room_id, live[0].job_id, live[0], None)
-        choices = [(job, self._ticket(asker, room_id, job.job_id)) for job in live]
+        choices = [(job, self._ticket(asker, room_id, job.job_id, PICK)) for job in live]
         return messages.picker(room_id, choices, datetime.now(UTC)), "picker_shown"
 
     async def _find(
@@ -239,26 +239,30 @@ class RequestDesk:
             job = live[0]
             reply, outcome = self._confirm_reply(asker, job.room_id or "", job.job_id, job, None)
             return reply, outcome, job
-        choices = [
-            (job, self._ticket(asker, job.room_id or "", job.job_id).encode()) for job in live
-        ]
+        choices = [(job, self._pick(asker, job.room_id or "", job.job_id)) for job in live]
         reply = messages.live_jobs(choices, datetime.now(UTC), query, unreadable=unreadable)
         return reply, "list_shown", None
 
     def _confirm_reply(
         self, asker: Asker, room_id: str, job_id: str, job: SmartLiveJob | None, problem: str | None
     ) -> tuple[Reply, str]:
+        ticket = self._ticket(asker, room_id, job_id, CONFIRM)
         reply = messages.confirmation(
-            self._ticket(asker, room_id, job_id),
+            ticket,
             asker.grant.app_user_id,
             job,
             problem,
             self._policy.confirm_ttl,
             datetime.now(UTC),
+            cancel=ticket.for_purpose(CANCEL, self._policy.ticket_key),
         )
         return reply, "confirmation_shown" if problem is None else "confirmation_shown_unread"
 
-    def _ticket(self, asker: Asker, room_id: str, job_id: str) -> Ticket:
+    def _pick(self, asker: Asker, room_id: str, job_id: str) -> str:
+        """The value of a "Stop…" button: a ticket only a pick accepts."""
+        return self._ticket(asker, room_id, job_id, PICK).encode()
+
+    def _ticket(self, asker: Asker, room_id: str, job_id: str, purpose: str) -> Ticket:
         return Ticket.issue(
             key=self._policy.ticket_key,
             room_id=room_id,
@@ -267,6 +271,7 @@ class RequestDesk:
             channel_id=asker.channel_id,
             ttl=self._policy.confirm_ttl,
             response_url=asker.response_url,
+            purpose=purpose,
         )
 
     async def _bounded(self, call: Awaitable[T]) -> T:

@@ -37,6 +37,7 @@ from bot.stopflow.policy import Policy
 from bot.stopflow.requests import Asker, RequestDesk, WorkspaceUrl
 from bot.stopflow.stopping import LEASE, StopSupervisor, ticket_claim
 from bot.stopflow.store import StateStore, StoreUnavailable
+from bot.stopflow.tickets import CANCEL, CONFIRM, PICK
 
 __all__ = ["Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
 
@@ -84,7 +85,7 @@ class StopWorkflow:
     async def pick(self, click: Click, outlet: Outlet) -> None:
         """A job chosen from a room's list: show its confirmation in place of the list."""
         started = time.monotonic()
-        admitted = await self._admit("pick", click, outlet, started)
+        admitted = await self._admit(PICK, click, outlet, started)
         if admitted is None:
             return
         ticket, grant = admitted.ticket, admitted.grant
@@ -95,7 +96,7 @@ class StopWorkflow:
 
     async def cancel(self, click: Click, outlet: Outlet) -> None:
         started = time.monotonic()
-        admitted = await self._admit("cancel", click, outlet, started)
+        admitted = await self._admit(CANCEL, click, outlet, started)
         if admitted is None:
             return
         ticket = admitted.ticket
@@ -116,7 +117,7 @@ class StopWorkflow:
 
     async def confirm(self, click: Click, outlet: Outlet) -> None:
         started = time.monotonic()
-        admitted = await self._admit("confirm", click, outlet, started)
+        admitted = await self._admit(CONFIRM, click, outlet, started)
         if admitted is not None:
             await self._stops.run(admitted, outlet, started)
 
@@ -160,8 +161,10 @@ class StopWorkflow:
     async def _admit(
         self, event: str, click: Click, outlet: Outlet, started: float
     ) -> AdmittedClick | None:
-        """The gate's verdict on a click; a refusal is answered and recorded here."""
-        checked = self._gate.click(click)
+        """The gate's verdict on a click; a refusal is answered and recorded here. ``event``
+        names the step (``pick``, ``confirm``, ``cancel``): it is also the purpose the
+        click's ticket must have been sealed for."""
+        checked = self._gate.click(click, event)  # the step's name is its tickets' purpose
         if not isinstance(checked, Refusal):
             return checked
         try:
