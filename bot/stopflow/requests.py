@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.metastudio import (
+    AboutAnotherRoom,
     IamError,
     MetaStudioClient,
     MetaStudioError,
@@ -144,17 +145,26 @@ class RequestDesk:
         """The confirmation with the job as MetaStudio sees it. If MetaStudio refuses the read
         (404, or the 400 ``MSS.00000003`` it gives for an unknown room or job), say what it
         said and offer no button: the job's state is unknown and a stop would be refused
-        alike. If the read fails otherwise (no answer, 5xx), say so and confirm anyway."""
+        alike. If it answers about a job of another room, refuse, whoever asks: MetaStudio
+        may resolve jobs by ID alone, so a stop under this room could end the other room's
+        stream. If the read fails otherwise (no answer, 5xx), say so and confirm anyway,
+        except to someone granted only some rooms: for them only a read showing the job in
+        the room (one of theirs, by the gate) earns a button."""
         try:
             job = await self._bounded(
                 self._metastudio.get_job(room_id, job_id, asker.grant.app_user_id)
             )
         except LOOKUP_FAILURES as exc:
+            if isinstance(exc, AboutAnotherRoom):
+                return messages.job_in_another_room(room_id, job_id), "refused_job_other_room"
             if isinstance(exc, MetaStudioError) and 400 <= exc.status < 500 and not exc.retryable:
                 outcome = "job_missing" if exc.status == 404 else "job_read_refused"
                 live = await self._live_elsewhere(asker, room_id, job_id)
                 choices = [(j, self._pick(asker, room_id, j.job_id)) for j in live]
                 return messages.job_missing(room_id, job_id, exc, choices), outcome
+            if asker.grant.rooms is not None:
+                reply = messages.job_room_unproven(room_id, job_id, describe(exc))
+                return reply, "job_room_unread"
             return self._confirm_reply(asker, room_id, job_id, None, describe(exc))
         if not job.is_live:
             # the one most likely meant: the room's live job now (the newest, if several)
