@@ -143,7 +143,11 @@ async def _slack(settings: Settings) -> bool:
 
 
 async def _metastudio(settings: Settings) -> bool:
-    app_user = next(iter(settings.allowlist.grants.values())).app_user_id
+    grants = settings.allowlist.grants
+    if not grants:  # revoked everyone: there is no MetaStudio user to read as
+        say(f"{WARN} MetaStudio: not checked: the allowlist is empty, so nobody may stop")
+        return True
+    app_user = next(iter(grants.values())).app_user_id
     async with build_metastudio(settings) as client:
         good = await _metastudio_read(settings, client, app_user)
         return _clock(client, signed=settings.auth_mode is AuthMode.AKSK) and good
