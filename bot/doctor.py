@@ -59,8 +59,32 @@ async def run_checks() -> int:
         f"{'Socket Mode' if settings.use_socket_mode else f'HTTP mode on port {settings.port}'}, "
         f"{len(grants)} allowlisted user(s)"
     )
+    _access(settings)
     results = [await _store(settings), await _slack(settings), await _metastudio(settings)]
     return 0 if all(results) else 1
+
+
+def _access(settings: Settings) -> None:
+    """Who may stop what, where, as the running bot would decide it: so that a setting that
+    did not take (a misspelt name, a file not where it was thought) shows here, not at 3 a.m."""
+    channels = sorted(settings.allowed_channels)
+    where = (
+        "in channels " + ", ".join(channels)
+        if channels
+        else "in any channel (STOPLIVE_ALLOWED_CHANNELS is not set)"
+    )
+    grants = settings.allowlist.grants
+    if not grants:
+        say(f"{WARN} access: nobody may stop streams (the allowlist is empty)")
+        return
+    say(f"{OK} access: /stoplive works {where}; {len(grants)} people may stop:")
+    for slack_id, grant in sorted(grants.items()):
+        rooms = (
+            "every room"
+            if grant.rooms is None
+            else ("room " if len(grant.rooms) == 1 else "rooms ") + ", ".join(sorted(grant.rooms))
+        )
+        say(f"       {slack_id} as MetaStudio user {grant.app_user_id}, in {rooms}")
 
 
 async def _store(settings: Settings) -> bool:

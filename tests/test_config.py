@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.app import metastudio_auth
-from bot.config import AuthMode, ConfigError, Settings, load_settings
+from bot.config import AuthMode, ConfigError, Settings, known_names, load_settings
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
@@ -548,3 +548,44 @@ def test_the_example_env_file_is_refused_until_filled_in() -> None:
         "  - MetaStudio auth: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or "
         "METASTUDIO_AUTH_TOKEN, or HUAWEICLOUD_IAM_USERNAME/PASSWORD/DOMAIN",
     ]
+
+
+# --- names no setting reads --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["STOPLIVE_ALLOWED_CHANNEL", "stoplive_allowed_channel"])
+def test_a_misspelt_setting_refuses_start_up_naming_the_closest(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Ignored, ``STOPLIVE_ALLOWED_CHANNEL`` (no S) would let /stoplive work everywhere."""
+    monkeypatch.setenv(name, "C0OPS0001")
+    text = problems(port="x")  # named with every other problem, never with its value
+    assert (
+        "  - STOPLIVE_ALLOWED_CHANNEL: not a stoplive setting (did you mean "
+        "STOPLIVE_ALLOWED_CHANNELS?); remove or rename it"
+    ) in text.splitlines()
+    assert "PORT: Input should be a valid integer" in text and "C0OPS0001" not in text
+
+
+def test_a_misspelt_setting_in_the_env_file_refuses_start_up(tmp_path: Path) -> None:
+    env_file = tmp_path / "dot.env"
+    env_file.write_text("STOPLIVE_CONFIRM_TLL=60\nSTOPLIVE_XYZZY=1\nOTHER_TOOL_SETTING=1\n")
+    lines = problems(_env_file=str(env_file)).splitlines()
+    assert (
+        "  - STOPLIVE_CONFIRM_TLL: not a stoplive setting (did you mean STOPLIVE_CONFIRM_TTL?); "
+        "remove or rename it"
+    ) in lines
+    [far] = [line for line in lines if "STOPLIVE_XYZZY" in line]
+    assert "known: STOPLIVE_ALLOWED_CHANNELS, STOPLIVE_ALLOWLIST," in far
+    assert not any("OTHER_TOOL_SETTING" in line for line in lines)  # not ours to judge
+
+
+def test_the_known_names_come_from_the_settings_model() -> None:
+    """A setting added to the model is known at once (its name and its aliases)."""
+
+    class Extended(Settings):
+        stoplive_serve_health: bool = False
+
+    fields = {name.upper() for name in Settings.model_fields}
+    assert known_names() == fields | {"REDIS_URL"}
+    assert known_names(Extended) == fields | {"REDIS_URL", "STOPLIVE_SERVE_HEALTH"}

@@ -182,3 +182,43 @@ async def test_a_clock_off_only_warns_with_a_token(
     assert code == 0, out
     assert "OK   MetaStudio (fixed IAM token)" in out
     assert "WARN clock: this machine's clock is 20 min off (ahead of MetaStudio's)" in out
+
+
+async def test_check_prints_the_access_in_force(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    room = "24bad716-87b1-45e5-8912-6102f7693265"
+    allowlist = {"U0BOB0002": "ops-bob", "U0ALICE01": {"app_user_id": "ops-alice", "rooms": [room]}}
+    settings = bot_settings(metastudio, slack, stoplive_allowlist=json.dumps(allowlist))
+    code, out, _, _ = await check(environment(settings), tmp_path)
+    assert code == 0, out
+    lines = out.splitlines()
+    start = lines.index(
+        "OK   access: /stoplive works in any channel (STOPLIVE_ALLOWED_CHANNELS is not set); "
+        "2 people may stop:"
+    )
+    assert lines[start + 1 : start + 3] == [
+        f"       U0ALICE01 as MetaStudio user ops-alice, in room {room}",
+        "       U0BOB0002 as MetaStudio user ops-bob, in every room",
+    ]
+
+    narrowed = {**settings, "stoplive_allowed_channels": "C0OPS0002,C0OPS0001"}
+    code, out, _, _ = await check(environment(narrowed), tmp_path)
+    assert "OK   access: /stoplive works in channels C0OPS0001, C0OPS0002; 2 people" in out
+
+
+async def test_check_says_when_nobody_may_stop_and_refuses_a_misspelt_name(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    code, out, err, _ = await check(
+        environment(bot_settings(metastudio, slack, stoplive_allowlist="{}")), tmp_path
+    )
+    assert code == 0, out + err
+    assert "WARN access: nobody may stop streams (the allowlist is empty)" in out
+    assert "WARN MetaStudio: not checked: the allowlist is empty" in out
+    assert "the allowlist is empty: nobody may stop streams" in err  # the log says so too
+
+    misspelt = {**environment(bot_settings(metastudio, slack)), "STOPLIVE_ALLOWED_CHANNEL": "C0X1"}
+    code, out, _, _ = await check(misspelt, tmp_path)
+    assert code == 1
+    assert "STOPLIVE_ALLOWED_CHANNEL: not a stoplive setting (did you mean" in out
