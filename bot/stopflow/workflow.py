@@ -43,6 +43,9 @@ __all__ = ["Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
 
 log = logging.getLogger(__name__)
 TAKEOVER_EVERY = 5.0
+# A day-old finished stop is forgotten within this of its time (one DELETE, or one scan of
+# Redis's index of a day's stops): no need to do it every sweep.
+PRUNE_EVERY = 600.0
 
 
 class StopWorkflow:
@@ -123,13 +126,27 @@ class StopWorkflow:
 
     # --- replicas and health ------------------------------------------------------------
 
-    async def run_takeovers(self, stop: asyncio.Event, every: float = TAKEOVER_EVERY) -> None:
+    async def run_takeovers(
+        self, stop: asyncio.Event, every: float = TAKEOVER_EVERY, prune_every: float = PRUNE_EVERY
+    ) -> None:
         """Until ``stop`` is set: every ``every`` seconds, take over the stops whose owner is
-        gone (its lease expired) and finish them. Run it beside the transport."""
+        gone (its lease expired) and finish them; every ``prune_every`` seconds (and first
+        thing), forget the journal's entries past keeping. Run it beside the transport."""
+        pruned_at: float | None = None
         while not stop.is_set():
             await self.take_over_orphans()
+            if pruned_at is None or time.monotonic() - pruned_at >= prune_every:
+                pruned_at = time.monotonic()
+                await self._prune()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every)
+
+    async def _prune(self) -> None:
+        """Never raises: the loop must outlive a store outage."""
+        try:
+            await self._store.prune()
+        except StoreUnavailable as exc:
+            log.warning("could not prune the stop journal: %s", exc)
 
     async def take_over_orphans(self) -> int:
         """One sweep of :meth:`run_takeovers`; how many stops it took over. Never raises: the

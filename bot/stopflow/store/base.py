@@ -143,8 +143,9 @@ class StateStore(Protocol):
         the entry. False when it does not (someone took it over): the caller must stop work."""
 
     async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
-        """Close the entry (outcome posted); it is kept for a day for ``recent``. False if
-        ``owner`` no longer owns it."""
+        """Close the entry (outcome posted); it is kept for a day for ``recent``, its
+        ``response_url`` blanked (whoever holds one may post into the channel as the app, and
+        a finished stop needs it no more). False if ``owner`` no longer owns it."""
 
     async def take_orphans(self, owner: str, lease: float, limit: int = 10) -> list[JournalEntry]:
         """Atomically take over unfinished entries whose lease has expired: each is returned to
@@ -153,6 +154,11 @@ class StateStore(Protocol):
 
     async def recent(self, since: float) -> list[JournalEntry]:
         """Entries created at or after ``since``, newest first (finished or not)."""
+
+    async def prune(self) -> None:
+        """Forget what is past keeping: entries finished longer ago than the keep time (a
+        day), expired claims. ``recent`` forgets them too, but a bot whose history nobody
+        opens must not keep every stop forever: the workflow calls this on a schedule."""
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""

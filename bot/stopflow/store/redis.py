@@ -91,7 +91,7 @@ return 1
 _FINISH = """
 if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'step', 'finished', 'outcome', ARGV[3], 'detail', ARGV[4],
-           'finished_at', ARGV[5])
+           'finished_at', ARGV[5], 'response_url', '')
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
@@ -117,6 +117,7 @@ end
 return taken
 """
 
+_NEVER = 1e300  # a creation time no entry has: recent() since it finds nothing
 # KEYS[1] created; ARGV since, entry key prefix. Drops index members whose entry expired.
 _RECENT = """
 local found = {}
@@ -261,6 +262,12 @@ class RedisStore:
         )
         entries = self._entries_from("recent", found)
         return sorted(entries, key=lambda e: e.created_at, reverse=True)
+
+    async def prune(self) -> None:
+        """Finished entries and claims expire by themselves (PEXPIRE, PX): what is left is
+        the ``created`` index's members whose entry expired, which ``recent`` drops as it
+        reads; run it asking for nothing newer than :data:`_NEVER`, for that alone."""
+        await self._call("prune", lambda: self._recent([self._created], [_NEVER, self._entries]))
 
     async def ping(self) -> None:
         await self._call("ping", self._redis.ping)
