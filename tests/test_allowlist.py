@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from bot.stopflow.allowlist import (
     MAX_BYTES,
     MAX_SHOWN_PROBLEMS,
+    SETTLE_SECONDS,
     Allowlist,
     AllowlistError,
     Grant,
@@ -380,7 +381,10 @@ def test_reload_applies_removals_and_refuses_a_bad_entry_alone(
     # unrestrict her). Carol's removal applies; Alice's entry is refused and named, so she may
     # not stop until it is fixed (the safe reading: never her old grant, never a wider one).
     caplog.clear()
-    write(path, f"{ALICE}: {{app_user_id: ops-alice, room: [r1]}}\n{BOB}: ops-bob\n")
+    write(
+        path,
+        f"{ALICE}: {{app_user_id: ops-alice, room: [r1]}}\n{BOB}: ops-bob\nu0bad: ops-x\n",
+    )
     with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
         assert live.reload() is True
         assert live.reload() is False  # the same version is not reported twice
@@ -392,7 +396,8 @@ def test_reload_applies_removals_and_refuses_a_bad_entry_alone(
             f"allowlist reloaded from STOPLIVE_ALLOWLIST_FILE ('{path}'): 1 users "
             "(0 restricted to rooms), was 2; refused, so these may not stop until fixed: "
             f"STOPLIVE_ALLOWLIST_FILE ('{path}'), entry 'U024BE7LH': unknown key 'room' "
-            "(allowed: app_user_id, rooms)",
+            f"(allowed: app_user_id, rooms); STOPLIVE_ALLOWLIST_FILE ('{path}'), entry "
+            "'u0bad': key must be a Slack user ID like U024BE7LH",
         )
     ]
 
@@ -447,9 +452,11 @@ def test_an_unusable_file_means_nobody_until_it_is_back(
         write(path, f"{ALICE}: [ops-alice\n")
     else:
         write(path, json.dumps([ALICE]))
+    started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
         assert live.reload() is True
-        assert live.reload() is False  # one ERROR line, not one a poll
+    if breakage == "deleted":  # nothing to wait for: no pause
+        assert time.monotonic() - started < SETTLE_SECONDS
     assert live.grant_for(ALICE) is None and live.grant_for(BOB) is None and len(live) == 0
     [(level, line)] = messages_of(caplog)
     assert level == "ERROR"
@@ -457,6 +464,9 @@ def test_an_unusable_file_means_nobody_until_it_is_back(
         "allowlist unusable, so nobody may stop streams until it is fixed: "
         f"STOPLIVE_ALLOWLIST_FILE ('{path}'): "
     )
+    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
+        assert live.reload() is False  # nobody already: one ERROR line, not one a poll
+    assert len(caplog.records) == 1
 
     caplog.clear()
     if path.is_dir():
@@ -466,6 +476,35 @@ def test_an_unusable_file_means_nobody_until_it_is_back(
         assert live.reload() is True
     assert live.grant_for(ALICE) == Grant("ops-alice", None) and len(live) == 2
     assert messages_of(caplog)[0][0] == "INFO"
+
+
+def test_a_file_caught_empty_mid_write_is_read_again(tmp_path: Path) -> None:
+    """Truncated and not yet written: empty for a moment, which is not "revoke everyone"."""
+    path = tmp_path / "allowlist.json"
+    write(path, {ALICE: "ops-alice", BOB: "ops-bob"})
+    live = LiveAllowlist.from_file(str(path))
+    path.write_bytes(b"")
+    timer = threading.Timer(0.05, lambda: path.write_bytes(json.dumps({ALICE: "a"}).encode()))
+    timer.start()
+    assert live.reload() is True
+    timer.join()
+    assert live.grant_for(ALICE) == Grant("a", None) and live.grant_for(BOB) is None
+
+
+def test_a_settled_file_is_read_once_and_a_broken_one_three_times(tmp_path: Path) -> None:
+    """No pause for a file that reads the same before and after; a file that never parses
+    is read READ_ATTEMPTS (3) times, ``settle`` seconds apart, then refused."""
+    path = tmp_path / "allowlist.json"
+    write(path, {ALICE: "ops-alice"})
+    live = LiveAllowlist.from_file(str(path), settle=0.5)
+    write(path, {BOB: "ops-bob"})
+    started = time.monotonic()
+    assert live.reload() is True
+    assert time.monotonic() - started < 0.4
+    write(path, "{not json")
+    started = time.monotonic()
+    assert live.reload() is True and len(live) == 0
+    assert 0.95 <= time.monotonic() - started < 1.4  # two pauses: three reads
 
 
 def test_a_file_caught_mid_write_is_read_again(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic_settings import SettingsConfigDict
 
 from bot.app import metastudio_auth
 from bot.config import AuthMode, ConfigError, Settings, known_names, load_settings
@@ -586,6 +587,28 @@ def test_the_known_names_come_from_the_settings_model() -> None:
     class Extended(Settings):
         stoplive_serve_health: bool = False
 
+    class Prefixed(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "env_prefix": "app_"})
+
     fields = {name.upper() for name in Settings.model_fields}
     assert known_names() == fields | {"REDIS_URL"}
     assert known_names(Extended) == fields | {"REDIS_URL", "STOPLIVE_SERVE_HEALTH"}
+    # a prefix applies to field names, not to aliases (as pydantic-settings reads them)
+    assert known_names(Prefixed) == {f"APP_{name}" for name in fields} | {
+        "STOPLIVE_REDIS_URL",
+        "REDIS_URL",
+    }
+
+
+def test_the_closest_name_is_found_on_what_follows_the_prefix(tmp_path: Path) -> None:
+    env_file = tmp_path / "dot.env"
+    env_file.write_text("STOPLIVE_MOD=http\n")
+    assert (
+        "  - STOPLIVE_MOD: not a stoplive setting (did you mean STOPLIVE_MODE?); remove or rename it"
+    ) in problems(_env_file=str(env_file)).splitlines()
+
+
+def test_an_env_file_that_is_a_directory_is_passed_over_as_pydantic_settings_does(
+    tmp_path: Path,
+) -> None:
+    assert settings(_env_file=str(tmp_path)).port == 3000

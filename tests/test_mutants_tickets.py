@@ -188,3 +188,29 @@ def test_the_window_allows_a_millisecond_of_rounding_and_no_more() -> None:
         NotOurs,
     )
     assert reason(issue(ttl=0).encode()) == "expiry is outside the confirmation window"
+
+
+@pytest.mark.parametrize(
+    ("purpose", "shown"),
+    [
+        ("x" * 18, "'" + "x" * 18 + "'"),  # 20 characters: shown whole
+        ("x" * 19, "'" + "x" * 16 + "..."),  # 21: cut to 20
+        (7, "7"),
+        (None, "None"),
+    ],
+)
+def test_a_ticket_sealed_for_another_purpose_names_it_briefly(purpose: object, shown: str) -> None:
+    assert reason(sealed(fields(purpose=purpose))) == (
+        f"sealed for another button ({shown}), not 'confirm'"
+    )
+
+
+def test_every_purpose_seals_and_opens_and_no_other_is_issued() -> None:
+    for purpose in ("pick", "confirm", "cancel"):
+        ticket = issue(purpose=purpose)
+        assert ticket.purpose == purpose
+        assert Ticket.decode(ticket.encode(), KEY, TTL, purpose=purpose) == ticket
+        assert json.loads(ticket.encode().split(".", 2)[2])[-1] == purpose
+    for wrong in ("", "Confirm", "stop"):
+        with pytest.raises(ValueError, match=f"unknown ticket purpose {wrong!r}"):
+            issue(purpose=wrong)

@@ -329,9 +329,12 @@ class LiveAllowlist:
     never a mix.
     """
 
-    def __init__(self, first: Allowlist, path: str | None = None) -> None:
+    def __init__(
+        self, first: Allowlist, path: str | None = None, settle: float = SETTLE_SECONDS
+    ) -> None:
         self._current = first
         self._path = path
+        self._settle = settle  # the pause before reading a file caught mid-write again
         self._lock = threading.Lock()
         self._wake = asyncio.Event()
         self._seen_stat: tuple[int, int, int, int] | None = None
@@ -341,10 +344,10 @@ class LiveAllowlist:
             log.warning("%s", EMPTY_WARNING)
 
     @classmethod
-    def from_file(cls, path: str) -> LiveAllowlist:
+    def from_file(cls, path: str, settle: float = SETTLE_SECONDS) -> LiveAllowlist:
         seen_stat = _stat(path)  # before reading: a change made meanwhile is seen by watch()
         raw = read_bounded(path)
-        live = cls(Allowlist.from_bytes(raw, source=file_source(path)), path)
+        live = cls(Allowlist.from_bytes(raw, source=file_source(path)), path, settle)
         live._seen_stat = seen_stat
         live._seen_digest = hashlib.sha256(raw).hexdigest()
         return live
@@ -364,8 +367,8 @@ class LiveAllowlist:
         return len(self._current)
 
     def reload(self) -> bool:
-        """Re-read the file. True if what it says took effect (nobody, if it is unusable);
-        False if there is no file to follow or nothing changed."""
+        """Re-read the file. True if what it says took effect (nobody, if it is unusable and
+        somebody could stop before); False if there is no file to follow or nothing changed."""
         if self._path is None:
             return False
         with self._lock:
@@ -395,7 +398,7 @@ class LiveAllowlist:
         return True
 
     def _read_settled(self, path: str) -> tuple[bytes, object]:
-        """The file's bytes and data, read again (after :data:`SETTLE_SECONDS`) while it looks
+        """The file's bytes and data, read again (after ``settle`` seconds) while it looks
         caught mid-write: changed during the read, empty, or not parsing. AllowlistError if
         it still cannot be read or parsed on the last attempt."""
         for attempt in range(1, READ_ATTEMPTS + 1):
@@ -411,12 +414,13 @@ class LiveAllowlist:
             else:
                 if last or (_stat(path) == before and raw.strip()):
                     return raw, data
-            time.sleep(SETTLE_SECONDS)  # in watch()'s worker thread, never on the loop
-        raise AssertionError("unreachable")  # pragma: no cover
+            time.sleep(self._settle)  # in watch()'s worker thread, never on the loop
+        raise AssertionError  # pragma: no cover - the last attempt returns or raises
 
     def _fail_closed(self, why: str) -> bool:
-        """Nobody may stop until the file is usable again; one ERROR line per cause."""
-        changed = self._failure != why or bool(self._current.grants)
+        """Nobody may stop until the file is usable again; one ERROR line per cause. True if
+        that took access away (False if nobody could stop already)."""
+        changed = bool(self._current.grants)
         self._current = Allowlist(grants={})
         self._seen_digest = None  # the same good content coming back must apply again
         if self._failure != why:
