@@ -2,10 +2,12 @@
 
 Nothing here stops anything. The access check is :class:`~bot.stopflow.gate.Gate`'s; this
 module adds what needs the network (the rooms and jobs as MetaStudio sees them) and issues the
-sealed tickets the buttons carry, so every Stop… and Stop button passes the same gate. A Stop…
-button is offered only for a job just seen live; a Stop button only for a job seen live, or one
-whose read failed without MetaStudio saying anything about it (an incident is no time to be
-blocked by a read, but a job MetaStudio says it does not know gets no button).
+sealed tickets the buttons carry (each sealed for its one button), so every Stop… and Stop
+button passes the same gate. A Stop… button is offered only for a job just seen live; a Stop
+button only for a job seen live in the asked room, or one whose read failed without MetaStudio
+saying anything about it (an incident is no time to be blocked by a read, but a job MetaStudio
+says it does not know, or places in another room, gets no button). Someone granted only some
+rooms gets no button after a failed read: only a read can show the job is in their room.
 """
 
 from __future__ import annotations
