@@ -523,7 +523,7 @@ def known_names(settings: type[BaseSettings] = Settings) -> frozenset[str]:
     """Every environment name the settings read (upper-case): each field's, with the model's
     prefix, and each of its alias choices. Derived from the model, so a new field is known
     the moment it is declared."""
-    prefix = str(settings.model_config.get("env_prefix", "")).upper()
+    prefix = str(settings.model_config.get("env_prefix") or "").upper()
     names: set[str] = set()
     for name, field in settings.model_fields.items():
         names.add(prefix + name.upper())

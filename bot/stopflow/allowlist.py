@@ -341,7 +341,7 @@ class LiveAllowlist:
         self._seen_digest: str | None = None
         self._failure: str | None = None  # why nobody may stop, while the file is unusable
         if not first.grants:  # revoking everyone survives a restart, and says so
-            log.warning("%s", EMPTY_WARNING)
+            log.warning(EMPTY_WARNING)
 
     @classmethod
     def from_file(cls, path: str, settle: float = SETTLE_SECONDS) -> LiveAllowlist:
