@@ -12,6 +12,9 @@ every other problem, in one message, and no message ever shows a value.
 
 from __future__ import annotations
 
+import contextlib
+import difflib
+import os
 import re
 import string
 from collections.abc import Callable
@@ -19,6 +22,7 @@ from enum import StrEnum
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
 from pydantic import (
     AliasChoices,
     Field,
@@ -517,17 +521,59 @@ def _lenient(cls: type[Settings], data: Any) -> Settings | None:
     return cls.model_construct(**values)
 
 
+OWN_PREFIX = "STOPLIVE_"
+
+
+def known_names(settings: type[BaseSettings] = Settings) -> frozenset[str]:
+    """Every environment name the settings read (upper-case): each field's, with the model's
+    prefix, and each of its alias choices. Derived from the model, so a new field is known
+    the moment it is declared."""
+    prefix = str(settings.model_config.get("env_prefix") or "").upper()
+    names: set[str] = set()
+    for name, field in settings.model_fields.items():
+        names.add(prefix + name.upper())
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        names.update(choice.upper() for choice in choices if isinstance(choice, str))
+    return frozenset(names)
+
+
+def unknown_names(env_file: object) -> list[str]:
+    """A problem line for each ``STOPLIVE_*`` name set in the environment or ``env_file`` that
+    no setting reads, with the closest known name: a misspelt name is otherwise ignored, and
+    an ignored ``STOPLIVE_ALLOWED_CHANNEL`` lets ``/stoplive`` work in every channel."""
+    given = {name.upper() for name in os.environ}
+    if isinstance(env_file, str | os.PathLike):
+        with contextlib.suppress(OSError, UnicodeDecodeError):  # Settings names those itself
+            given.update(name.upper() for name in dotenv_values(env_file))
+    known = known_names()
+    ours = sorted(name for name in known if name.startswith(OWN_PREFIX))
+    problems = []
+    for name in sorted(n for n in given if n.startswith(OWN_PREFIX) and n not in known):
+        # compared without the prefix they all share, which would make anything look close
+        tails = [known_name.removeprefix(OWN_PREFIX) for known_name in ours]
+        close = difflib.get_close_matches(name.removeprefix(OWN_PREFIX), tails, n=1)
+        hint = f"did you mean {OWN_PREFIX}{close[0]}?" if close else f"known: {', '.join(ours)}"
+        problems.append(f"{name}: not a stoplive setting ({hint}); remove or rename it")
+    return problems
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Read the settings, or raise ConfigError with every problem on its own line."""
+    """Read the settings, or raise ConfigError with every problem on its own line (names no
+    setting reads included: start-up refuses them rather than ignore a misspelt one)."""
     env_file = overrides.get("_env_file", ".env")
+    problems = unknown_names(env_file)
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = field_problems(exc)
+        problems.extend(field_problems(exc))
     except UnicodeDecodeError as exc:
-        problems = [f"{env_file}: not UTF-8 text (byte offset {exc.start})"]
+        problems.append(f"{env_file}: not UTF-8 text (byte offset {exc.start})")
     except OSError as exc:
-        problems = [f"{env_file}: cannot read it ({exc.strerror})"]
+        problems.append(f"{env_file}: cannot read it ({exc.strerror})")
+    else:
+        if not problems:
+            return settings
     raise ConfigError(
         "stoplive cannot start. Fix these settings (environment or .env):\n"
         + "\n".join(f"  - {line}" for line in problems)

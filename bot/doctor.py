@@ -93,6 +93,7 @@ async def run_checks() -> int:
         "configuration",
         f"MetaStudio auth {settings.auth_mode.value}, {mode}, {len(grants)} allowlisted user(s)",
     )
+    _access(settings)
     results = [await _store(settings), await _slack(settings), await _metastudio(settings)]
     return 0 if all(results) else 1
 
@@ -101,6 +102,29 @@ def _nothing_configured() -> bool:
     """No ``.env`` here and not one of the settings' variables in the environment."""
     names = {name.upper() for name in Settings.model_fields} | {"REDIS_URL"}
     return not Path(".env").exists() and not names & {name.upper() for name in os.environ}
+
+
+def _access(settings: Settings) -> None:
+    """Who may stop what, where, as the running bot would decide it: so that a setting that
+    did not take (a misspelt name, a file not where it was thought) shows here, not at 3 a.m."""
+    channels = sorted(settings.allowed_channels)
+    where = (
+        "in channels " + ", ".join(channels)
+        if channels
+        else "in any channel (STOPLIVE_ALLOWED_CHANNELS is not set)"
+    )
+    grants = settings.allowlist.grants
+    if not grants:
+        report(WARN, "access", "nobody may stop streams (the allowlist is empty)")
+        return
+    report(OK, "access", f"/stoplive works {where}; {len(grants)} people may stop")
+    for slack_id, grant in sorted(grants.items()):
+        rooms = (
+            "every room"
+            if grant.rooms is None
+            else ("room " if len(grant.rooms) == 1 else "rooms ") + ", ".join(sorted(grant.rooms))
+        )
+        report(OK, f"access of {slack_id}", f"as MetaStudio user {grant.app_user_id}, in {rooms}")
 
 
 async def _store(settings: Settings) -> bool:
@@ -212,7 +236,11 @@ async def _app_token(settings: Settings, app_token: str) -> bool:
 
 
 async def _metastudio(settings: Settings) -> bool:
-    app_user = next(iter(settings.allowlist.grants.values())).app_user_id
+    grants = settings.allowlist.grants
+    if not grants:  # revoked everyone: there is no MetaStudio user to read as
+        report(WARN, "MetaStudio", "not checked: the allowlist is empty, so nobody may stop")
+        return True
+    app_user = next(iter(grants.values())).app_user_id
     async with build_metastudio(settings) as client:
         good = await _metastudio_read(settings, client, app_user)
         if good:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from bot.stopflow.allowlist import (
     MAX_BYTES,
     MAX_SHOWN_PROBLEMS,
+    SETTLE_SECONDS,
     Allowlist,
     AllowlistError,
     Grant,
@@ -80,9 +82,8 @@ def test_both_shapes_and_what_they_grant() -> None:
         ),
         ('{"U024BE7LH": {"app_user_id": "a", "app_user_id": "b"}}', "'app_user_id' appears twice"),
         # shapes
-        ([], "must be a non-empty object"),
-        ({}, "must be a non-empty object"),
-        ("null", "must be a non-empty object"),
+        ([], "must be an object like"),
+        ("null", "must be an object like"),
         ({"alice": "a"}, "entry 'alice': key must be a Slack user ID"),
         ({"u024be7lh": "a"}, "key must be a Slack user ID"),
         ({ALICE: 7}, "value must be an app user ID string or"),
@@ -101,7 +102,7 @@ def test_both_shapes_and_what_they_grant() -> None:
         ("[" * 100_000, "STOPLIVE_ALLOWLIST: nested too deeply"),
         ('{"U024BE7LH": ' + "1" * 5000 + "}", "STOPLIVE_ALLOWLIST: not valid JSON (Exceeds"),
         (" " * MAX_BYTES + "{}", "STOPLIVE_ALLOWLIST: larger than 1024 KiB"),
-        (" " * (MAX_BYTES - 2) + "{}", "STOPLIVE_ALLOWLIST: must be a non-empty object"),
+        (" " * (MAX_BYTES - 2) + "[]", "STOPLIVE_ALLOWLIST: must be an object like"),
     ],
 )
 def test_refused_with_the_entry_named(text: object, needle: str) -> None:
@@ -347,51 +348,58 @@ def write(path: Path, data: object) -> None:
     os.replace(tmp, path)
 
 
-def test_reload_revokes_and_a_bad_version_keeps_the_last_good_one(
+CAROL = "U0CAROL01"
+
+
+def messages_of(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records]
+
+
+def test_reload_applies_removals_and_refuses_a_bad_entry_alone(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "allowlist.yaml"
-    write(path, {ALICE: "ops-alice", BOB: "ops-bob"})
+    write(path, {ALICE: "ops-alice", BOB: "ops-bob", CAROL: "ops-carol"})
     live = LiveAllowlist.from_file(str(path))
-    assert len(live) == 2 and live.grant_for(BOB) is not None
+    assert len(live) == 3 and live.grant_for(BOB) is not None
 
     assert live.reload() is False  # unchanged: nothing to do
-    write(path, {ALICE: "ops-alice"})
+    write(path, {ALICE: "ops-alice", CAROL: "ops-carol"})
     with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
         assert live.reload() is True
     assert live.grant_for(BOB) is None and live.grant_for(ALICE) is not None
-    assert [r.levelname for r in caplog.records] == ["INFO"]
-    assert caplog.records[0].getMessage() == (
-        f"allowlist reloaded from STOPLIVE_ALLOWLIST_FILE ('{path}'): 1 users "
-        "(0 restricted to rooms), was 2"
-    )
+    assert messages_of(caplog) == [
+        (
+            "INFO",
+            f"allowlist reloaded from STOPLIVE_ALLOWLIST_FILE ('{path}'): 2 users "
+            "(0 restricted to rooms), was 3",
+        )
+    ]
     assert BOB not in caplog.text
 
+    # One edit removes Carol and gets Alice's entry wrong (a typo that, read leniently, would
+    # unrestrict her). Carol's removal applies; Alice's entry is refused and named, so she may
+    # not stop until it is fixed (the safe reading: never her old grant, never a wider one).
     caplog.clear()
-    write(path, f"{ALICE}: {{app_user_id: ops-alice, room: [r1]}}\n")  # typo: would unrestrict
-    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
-        assert live.reload() is False
-        assert live.reload() is False  # the same bad version is not reported twice
-    assert [r.levelname for r in caplog.records] == ["WARNING"]
-    assert caplog.records[0].getMessage() == (
-        "allowlist not reloaded, the last good one stays in force: STOPLIVE_ALLOWLIST_FILE "
-        f"('{path}'), entry 'U024BE7LH': unknown key 'room' (allowed: app_user_id, rooms)"
+    write(
+        path,
+        f"{ALICE}: {{app_user_id: ops-alice, room: [r1]}}\n{BOB}: ops-bob\nu0bad: ops-x\n",
     )
-    assert live.grant_for(ALICE) == Grant("ops-alice", None)  # the last good one
-
-    caplog.clear()
-    path.unlink()
     with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
-        assert live.reload() is False
-    assert (
-        caplog.records[0]
-        .getMessage()
-        .startswith(
-            "allowlist not reloaded, the last good one stays in force: STOPLIVE_ALLOWLIST_FILE "
-            f"('{path}'): cannot read it"
+        assert live.reload() is True
+        assert live.reload() is False  # the same version is not reported twice
+    assert live.grant_for(CAROL) is None and live.grant_for(ALICE) is None
+    assert live.grant_for(BOB) == Grant("ops-bob", None)
+    assert messages_of(caplog) == [
+        (
+            "WARNING",
+            f"allowlist reloaded from STOPLIVE_ALLOWLIST_FILE ('{path}'): 1 users "
+            "(0 restricted to rooms), was 2; refused, so these may not stop until fixed: "
+            f"STOPLIVE_ALLOWLIST_FILE ('{path}'), entry 'U024BE7LH': unknown key 'room' "
+            f"(allowed: app_user_id, rooms); STOPLIVE_ALLOWLIST_FILE ('{path}'), entry "
+            "'u0bad': key must be a Slack user ID like U024BE7LH",
         )
-    )
-    assert live.grant_for(ALICE) is not None
+    ]
 
     caplog.clear()
     write(path, {ALICE: {"app_user_id": "ops-alice", "rooms": [ROOM_1]}, BOB: "ops-bob"})
@@ -400,6 +408,124 @@ def test_reload_revokes_and_a_bad_version_keeps_the_last_good_one(
     assert "2 users (1 restricted to rooms), was 1" in caplog.records[0].getMessage()
     grant = live.grant_for(ALICE)
     assert grant is not None and not grant.covers(ROOM_2) and live.grants.keys() == {ALICE, BOB}
+
+
+@pytest.mark.parametrize("emptied", ["{}", "", "# nobody for now\n"])
+def test_an_emptied_file_revokes_everyone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, emptied: str
+) -> None:
+    path = tmp_path / "allowlist.yaml"
+    write(path, {ALICE: "ops-alice", BOB: "ops-bob"})
+    live = LiveAllowlist.from_file(str(path))
+    write(path, emptied)
+    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
+        assert live.reload() is True
+    assert len(live) == 0 and live.grant_for(ALICE) is None and live.grant_for(BOB) is None
+    assert messages_of(caplog) == [
+        (
+            "WARNING",
+            f"allowlist reloaded from STOPLIVE_ALLOWLIST_FILE ('{path}'): 0 users "
+            "(0 restricted to rooms), was 2: the allowlist is empty: nobody may stop streams",
+        )
+    ]
+    # ... and a bot started on it starts, refusing everyone, and says so
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
+        assert len(LiveAllowlist.from_file(str(path))) == 0
+    assert messages_of(caplog) == [("WARNING", "the allowlist is empty: nobody may stop streams")]
+
+
+@pytest.mark.parametrize("breakage", ["deleted", "unreadable", "not YAML", "a list"])
+def test_an_unusable_file_means_nobody_until_it_is_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, breakage: str
+) -> None:
+    path = tmp_path / "allowlist.yaml"
+    good = {ALICE: "ops-alice", BOB: "ops-bob"}
+    write(path, good)
+    live = LiveAllowlist.from_file(str(path))
+    if breakage == "deleted":
+        path.unlink()
+    elif breakage == "unreadable":  # chmod 0 would not stop root: a directory in its place
+        path.unlink()
+        path.mkdir()
+    elif breakage == "not YAML":
+        write(path, f"{ALICE}: [ops-alice\n")
+    else:
+        write(path, json.dumps([ALICE]))
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
+        assert live.reload() is True
+    if breakage == "deleted":  # nothing to wait for: no pause
+        assert time.monotonic() - started < SETTLE_SECONDS
+    assert live.grant_for(ALICE) is None and live.grant_for(BOB) is None and len(live) == 0
+    [(level, line)] = messages_of(caplog)
+    assert level == "ERROR"
+    assert line.startswith(
+        "allowlist unusable, so nobody may stop streams until it is fixed: "
+        f"STOPLIVE_ALLOWLIST_FILE ('{path}'): "
+    )
+    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
+        assert live.reload() is False  # nobody already: one ERROR line, not one a poll
+    assert len(caplog.records) == 1
+
+    caplog.clear()
+    if path.is_dir():
+        path.rmdir()
+    write(path, good)  # the very same content as before: it applies again
+    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
+        assert live.reload() is True
+    assert live.grant_for(ALICE) == Grant("ops-alice", None) and len(live) == 2
+    assert messages_of(caplog)[0][0] == "INFO"
+
+
+def test_a_file_caught_empty_mid_write_is_read_again(tmp_path: Path) -> None:
+    """Truncated and not yet written: empty for a moment, which is not "revoke everyone"."""
+    path = tmp_path / "allowlist.json"
+    write(path, {ALICE: "ops-alice", BOB: "ops-bob"})
+    live = LiveAllowlist.from_file(str(path))
+    path.write_bytes(b"")
+    timer = threading.Timer(0.05, lambda: path.write_bytes(json.dumps({ALICE: "a"}).encode()))
+    timer.start()
+    assert live.reload() is True
+    timer.join()
+    assert live.grant_for(ALICE) == Grant("a", None) and live.grant_for(BOB) is None
+
+
+def test_a_settled_file_is_read_once_and_a_broken_one_three_times(tmp_path: Path) -> None:
+    """No pause for a file that reads the same before and after; a file that never parses
+    is read READ_ATTEMPTS (3) times, ``settle`` seconds apart, then refused."""
+    path = tmp_path / "allowlist.json"
+    write(path, {ALICE: "ops-alice"})
+    live = LiveAllowlist.from_file(str(path), settle=0.5)
+    write(path, {BOB: "ops-bob"})
+    started = time.monotonic()
+    assert live.reload() is True
+    assert time.monotonic() - started < 0.4
+    write(path, "{not json")
+    started = time.monotonic()
+    assert live.reload() is True and len(live) == 0
+    assert 0.95 <= time.monotonic() - started < 1.4  # two pauses: three reads
+
+
+def test_a_file_caught_mid_write_is_read_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file rewritten in place (no rename) may be read half-written: the reload reads it
+    again after a pause instead of taking a fragment for the allowlist."""
+    path = tmp_path / "allowlist.json"
+    write(path, {ALICE: "ops-alice", BOB: "ops-bob"})
+    live = LiveAllowlist.from_file(str(path))
+    whole = json.dumps({ALICE: "ops-alice"}).encode()
+    with path.open("r+b") as f:  # truncate and write the first half, as a slow writer would
+        f.truncate(0)
+        f.write(whole[: len(whole) // 2])
+    timer = threading.Timer(0.05, lambda: path.write_bytes(whole))
+    timer.start()
+    with caplog.at_level(logging.INFO, logger="bot.stopflow.allowlist"):
+        assert live.reload() is True
+    timer.join()
+    assert live.grant_for(ALICE) == Grant("ops-alice", None) and live.grant_for(BOB) is None
+    assert [level for level, _ in messages_of(caplog)] == ["INFO"]
 
 
 def test_an_allowlist_not_from_a_file_never_reloads() -> None:
@@ -457,7 +583,12 @@ async def test_a_revoked_user_is_refused_by_the_running_bot(
     assert "not on the stoplive allowlist" in response.json()["text"]
 
     write(path, f"{HARNESS_ALICE}: {{app_user_id: ops-alice, room: [x]}}\n")  # broken
-    assert live.reload() is False
+    assert live.reload() is True  # her entry is refused: no access rather than a wider one
+    response, _ = await bot.command(f"{ROOM} {JOB}", user=HARNESS_ALICE)
+    assert "not on the stoplive allowlist" in response.json()["text"]
+
+    write(path, f"{HARNESS_ALICE}: ops-alice\n")
+    assert live.reload() is True
     _, hook = await bot.command(f"{ROOM} {JOB}", user=HARNESS_ALICE)
     assert "stoplive.confirm" in buttons(await bot.first_post(hook))
     assert bot.metastudio.calls("POST") == []

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic_settings import SettingsConfigDict
 
 from bot.app import metastudio_auth
-from bot.config import AuthMode, ConfigError, Settings, load_settings
+from bot.config import AuthMode, ConfigError, Settings, known_names, load_settings
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
@@ -146,7 +147,7 @@ def test_field_problems_do_not_hide_cross_field_ones() -> None:
         ({"stoplive_allowlist_file": "/nope.yaml"}, "set one, not both"),
         ({"stoplive_allowlist": '{"U024BE7LH": "张三"}'}, "does not accept Chinese characters"),
         ({"stoplive_allowlist": '{"alice": "ops-alice"}'}, "key must be a Slack user ID"),
-        ({"stoplive_allowlist": "[]"}, "must be a non-empty object"),
+        ({"stoplive_allowlist": "[]"}, "must be an object like"),
         (
             {"stoplive_allowlist": '{"U024BE7LH": {"app_user_id": "a", "rooms": ["../x"]}}'},
             "room ID must be",
@@ -517,13 +518,13 @@ async def test_process_reloads_the_allowlist_file_on_sighup(
         await asyncio.wait_for(_line_with(process.stderr, "listening"), 20)
         allowlist.write_text('{"U024BE7LH": {"app_user_id": "ops-alice", "room": ["r1"]}}')
         process.send_signal(signal.SIGHUP)
-        warning = await asyncio.wait_for(_line_with(process.stderr, "not reloaded"), 20)
+        warning = await asyncio.wait_for(_line_with(process.stderr, "may not stop until"), 20)
         assert "WARNING" in warning and "unknown key 'room'" in warning
-        assert str(allowlist) in warning
+        assert str(allowlist) in warning and "0 users" in warning and "was 2" in warning
         allowlist.write_text('{"U024BE7LH": "ops-alice"}')
         process.send_signal(signal.SIGHUP)
         info = await asyncio.wait_for(_line_with(process.stderr, "allowlist reloaded"), 20)
-        assert "INFO" in info and "1 users" in info and "was 2" in info
+        assert "INFO" in info and "1 users" in info and "was 0" in info
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.communicate(), 20)
@@ -548,3 +549,66 @@ def test_the_example_env_file_is_refused_until_filled_in() -> None:
         "  - MetaStudio auth: set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or "
         "METASTUDIO_AUTH_TOKEN, or HUAWEICLOUD_IAM_USERNAME/PASSWORD/DOMAIN",
     ]
+
+
+# --- names no setting reads --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["STOPLIVE_ALLOWED_CHANNEL", "stoplive_allowed_channel"])
+def test_a_misspelt_setting_refuses_start_up_naming_the_closest(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Ignored, ``STOPLIVE_ALLOWED_CHANNEL`` (no S) would let /stoplive work everywhere."""
+    monkeypatch.setenv(name, "C0OPS0001")
+    text = problems(port="x")  # named with every other problem, never with its value
+    assert (
+        "  - STOPLIVE_ALLOWED_CHANNEL: not a stoplive setting (did you mean "
+        "STOPLIVE_ALLOWED_CHANNELS?); remove or rename it"
+    ) in text.splitlines()
+    assert "PORT: Input should be a valid integer" in text and "C0OPS0001" not in text
+
+
+def test_a_misspelt_setting_in_the_env_file_refuses_start_up(tmp_path: Path) -> None:
+    env_file = tmp_path / "dot.env"
+    env_file.write_text("STOPLIVE_CONFIRM_TLL=60\nSTOPLIVE_XYZZY=1\nOTHER_TOOL_SETTING=1\n")
+    lines = problems(_env_file=str(env_file)).splitlines()
+    assert (
+        "  - STOPLIVE_CONFIRM_TLL: not a stoplive setting (did you mean STOPLIVE_CONFIRM_TTL?); "
+        "remove or rename it"
+    ) in lines
+    [far] = [line for line in lines if "STOPLIVE_XYZZY" in line]
+    assert "known: STOPLIVE_ALLOWED_CHANNELS, STOPLIVE_ALLOWLIST," in far
+    assert not any("OTHER_TOOL_SETTING" in line for line in lines)  # not ours to judge
+
+
+def test_the_known_names_come_from_the_settings_model() -> None:
+    """A setting added to the model is known at once (its name and its aliases)."""
+
+    class Extended(Settings):
+        stoplive_serve_health: bool = False
+
+    class Prefixed(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "env_prefix": "app_"})
+
+    fields = {name.upper() for name in Settings.model_fields}
+    assert known_names() == fields | {"REDIS_URL"}
+    assert known_names(Extended) == fields | {"REDIS_URL", "STOPLIVE_SERVE_HEALTH"}
+    # a prefix applies to field names, not to aliases (as pydantic-settings reads them)
+    assert known_names(Prefixed) == {f"APP_{name}" for name in fields} | {
+        "STOPLIVE_REDIS_URL",
+        "REDIS_URL",
+    }
+
+
+def test_the_closest_name_is_found_on_what_follows_the_prefix(tmp_path: Path) -> None:
+    env_file = tmp_path / "dot.env"
+    env_file.write_text("STOPLIVE_MOD=http\n")
+    assert (
+        "  - STOPLIVE_MOD: not a stoplive setting (did you mean STOPLIVE_MODE?); remove or rename it"
+    ) in problems(_env_file=str(env_file)).splitlines()
+
+
+def test_an_env_file_that_is_a_directory_is_passed_over_as_pydantic_settings_does(
+    tmp_path: Path,
+) -> None:
+    assert settings(_env_file=str(tmp_path)).port == 3000

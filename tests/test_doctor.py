@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import sys
 import time
@@ -101,7 +102,11 @@ async def test_an_iam_that_never_answers_ends_within_the_probe_bound_output_unbu
     assert process.stdout is not None and process.stderr is not None
     try:
         first = await asyncio.wait_for(process.stdout.readline(), PROBE_SECONDS - 2)
-        store = await asyncio.wait_for(process.stdout.readline(), PROBE_SECONDS - 2)
+        access = await asyncio.wait_for(process.stdout.readline(), PROBE_SECONDS - 2)
+        while (
+            store := await asyncio.wait_for(process.stdout.readline(), PROBE_SECONDS - 2)
+        ).startswith(b"OK   access of "):  # the access block: one line a person
+            pass
         second = await asyncio.wait_for(process.stdout.readline(), PROBE_SECONDS - 2)
         assert process.returncode is None  # still waiting on IAM
         rest, err = await asyncio.wait_for(process.communicate(), PROBE_SECONDS + 10)
@@ -110,7 +115,8 @@ async def test_an_iam_that_never_answers_ends_within_the_probe_bound_output_unbu
             process.kill()
             await process.wait()
     took = time.monotonic() - started
-    assert first.startswith(b"OK   configuration") and store.startswith(b"OK   state store")
+    assert first.startswith(b"OK   configuration") and access.startswith(b"OK   access")
+    assert store.startswith(b"OK   state store")
     assert second.startswith(b"OK   Slack bot token")
     out = rest.decode()
     assert process.returncode == 1 and took < PROBE_SECONDS + 8
@@ -198,3 +204,42 @@ async def test_a_refused_tenant_job_list_is_a_warning_naming_the_fallback(
         f"WARN MetaStudio tenant-wide job list (ListSmartLiveJobs): refused (HTTP {status}" in out
     )
     assert "lists live jobs room by room, one call per live room" in out
+
+
+async def test_check_prints_the_access_in_force(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    room = "24bad716-87b1-45e5-8912-6102f7693265"
+    allowlist = {"U0BOB0002": "ops-bob", "U0ALICE01": {"app_user_id": "ops-alice", "rooms": [room]}}
+    settings = bot_settings(metastudio, slack, stoplive_allowlist=json.dumps(allowlist))
+    code, out, _, _ = await check(environment(settings), tmp_path)
+    assert code == 0, out
+    lines = out.splitlines()
+    start = lines.index(
+        "OK   access: /stoplive works in any channel (STOPLIVE_ALLOWED_CHANNELS is not set); "
+        "2 people may stop"
+    )
+    assert lines[start + 1 : start + 3] == [  # one line a person, in the probes' format
+        f"OK   access of U0ALICE01: as MetaStudio user ops-alice, in room {room}",
+        "OK   access of U0BOB0002: as MetaStudio user ops-bob, in every room",
+    ]
+
+    narrowed = {**settings, "stoplive_allowed_channels": "C0OPS0002,C0OPS0001"}
+    code, out, _, _ = await check(environment(narrowed), tmp_path)
+    assert "OK   access: /stoplive works in channels C0OPS0001, C0OPS0002; 2 people" in out
+
+
+async def test_check_says_when_nobody_may_stop_and_refuses_a_misspelt_name(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    code, out, err, _ = await check(
+        environment(bot_settings(metastudio, slack, stoplive_allowlist="{}")), tmp_path
+    )
+    assert code == 0, out + err
+    assert "WARN access: nobody may stop streams (the allowlist is empty)" in out
+    assert "WARN MetaStudio: not checked: the allowlist is empty" in out
+
+    misspelt = {**environment(bot_settings(metastudio, slack)), "STOPLIVE_ALLOWED_CHANNEL": "C0X1"}
+    code, out, _, _ = await check(misspelt, tmp_path)
+    assert code == 1
+    assert "STOPLIVE_ALLOWED_CHANNEL: not a stoplive setting (did you mean" in out

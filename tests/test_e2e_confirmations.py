@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from tests.conftest import JOB, ROOM, BotFactory
-from tests.harness import ALICE, CHANNEL
+from tests.harness import ALICE, CHANNEL, buttons
 
 STOP = f"{ROOM} {JOB}"
 OTHER_ROOM = "9d1f0c2e-0000-4000-8000-00000000abcd"
@@ -104,3 +104,34 @@ async def test_a_pick_goes_through_the_same_gate(start_bot: BotFactory) -> None:
     assert "not valid any more" in (await bot.first_post(pick_hook))["text"]
     _, other = await bot.click("stoplive.pick", pick, channel="C0ELSEWHERE")
     assert "works there only" in (await bot.first_post(other))["text"]
+
+
+async def test_a_button_value_works_only_with_its_own_button(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A picker's "Stop…" value sent as the confirmation's Stop (its action_id) would skip the
+    confirmation step; a Cancel value sent as Stop likewise. Each is refused, nothing stops."""
+    bot = await start_bot()
+    bot.metastudio.add_job(ROOM, "second-job", state="WAITING")
+    _, hook = await bot.command(ROOM)
+    picker = await bot.first_post(hook)
+    pick = next(b["accessory"]["value"] for b in picker["blocks"] if "accessory" in b)
+    _, as_stop = await bot.click("stoplive.confirm", pick)
+    assert "not valid any more" in (await bot.first_post(as_stop))["text"]
+    _, confirm_hook = await bot.command(f"{ROOM} {JOB}")
+    offered = buttons(await bot.first_post(confirm_hook))
+    _, cancel_as_stop = await bot.click("stoplive.confirm", offered["stoplive.cancel"])
+    assert "not valid any more" in (await bot.first_post(cancel_as_stop))["text"]
+    _, stop_as_pick = await bot.click("stoplive.pick", offered["stoplive.confirm"])
+    assert "not valid any more" in (await bot.first_post(stop_as_pick))["text"]
+    assert await bot.stoplive.background.drain(5)
+    assert bot.metastudio.calls("POST", "/stop") == []
+    refused = [line for line in audit_lines(caplog) if line["outcome"] == "refused_bad_ticket"]
+    assert [line["detail"] for line in refused] == [
+        "sealed for another button ('pick'), not 'confirm'",
+        "sealed for another button ('cancel'), not 'confirm'",
+        "sealed for another button ('confirm'), not 'pick'",
+    ]
+    # ... and each still works with its own button
+    _, pick_hook = await bot.click("stoplive.pick", pick)
+    assert "stoplive.confirm" in buttons(await bot.first_post(pick_hook))

@@ -184,3 +184,43 @@ async def test_every_outcome_is_copied_to_the_audit_channel(start_bot: BotFactor
     )
     assert f"✅ Stopped: `Spring sale` · by <@{ALICE}>" in copies[0].args["text"]
     assert "MetaStudio request `" in json.dumps(copies[0].args["blocks"])
+
+
+async def test_an_answer_about_another_rooms_job_is_refused_to_everyone(
+    start_bot: BotFactory,
+) -> None:
+    """A MetaStudio that finds jobs by ID alone answers ``/stoplive A <job of B>`` about B's
+    job; a stop sent under room A would then end B's stream. Nobody gets a button for it."""
+    bot = await start_bot(
+        stoplive_allowlist=json.dumps(
+            {ALICE: {"app_user_id": "ops-alice", "rooms": [ROOM]}, BOB: "ops-bob"}
+        )
+    )
+    other_job = "0c1d2e3f-0000-4000-8000-00000000b0b0"
+    bot.metastudio.add_job(OTHER_ROOM, other_job)
+    bot.metastudio.jobs_by_id_alone = True
+    for user in (ALICE, BOB):
+        _, hook = await bot.command(f"{ROOM} {other_job}", user=user)
+        message = await bot.first_post(hook)
+        assert "Not stopping: MetaStudio says job" in message["text"], user
+        assert buttons(message) == {}
+    assert await bot.stoplive.background.drain(5)
+    assert bot.metastudio.calls("POST", "/stop") == []
+
+
+async def test_a_failed_read_gives_no_button_to_someone_granted_some_rooms(
+    start_bot: BotFactory,
+) -> None:
+    """Only a read that shows the job in the room earns a restricted user a Stop button: with
+    the read failing, the job might be another room's (the unrestricted still confirm)."""
+    bot = await start_bot(
+        stoplive_allowlist=json.dumps(
+            {ALICE: {"app_user_id": "ops-alice", "rooms": [ROOM]}, BOB: "ops-bob"}
+        )
+    )
+    bot.metastudio.inject(JOB, Fault("status", on="get", status=500, times=10))
+    _, hook = await bot.command(f"{ROOM} {JOB}")
+    message = await bot.first_post(hook)
+    assert "can't check that it is in room" in message["text"] and buttons(message) == {}
+    _, bob_hook = await bot.command(f"{ROOM} {JOB}", user=BOB)
+    assert "stoplive.confirm" in buttons(await bot.first_post(bob_hook))

@@ -7,15 +7,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.stopflow.stopping import LEASE, STOP_CALL_ALLOWANCE, job_claim, ticket_of
-from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
+from bot.stopflow.store import (
+    Claim,
+    JournalEntry,
+    MemoryStore,
+    SqliteStore,
+    StoreUnavailable,
+    Taken,
+)
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, CHANNEL, Harness
 from tests.redis_server import RedisServer
@@ -302,3 +311,36 @@ async def test_redis_going_away_fails_closed_and_coming_back_is_picked_up(
     await bot.click("stoplive.confirm", value)
     final = await bot.slack.wait_for(bot.final_channel_message)
     assert final["text"].startswith("✅ Stopped")
+
+
+async def test_the_journal_is_pruned_on_a_schedule_and_keeps_no_finished_url(
+    start_bot: BotFactory, tmp_path: Path
+) -> None:
+    """A real stop into a SQLite journal: once finished, its response URL is blanked; past
+    the keep time it is pruned by the take-over loop, though nobody opened the history."""
+    path = tmp_path / "journal.sqlite3"
+    bot = await start_bot(store=SqliteStore(str(path), keep_finished=0.3))
+    value, _ = await bot.confirmation(f"{ROOM} {JOB}")
+    await bot.click("stoplive.confirm", value)
+    await bot.slack.wait_for(bot.final_channel_message)
+    assert await bot.stoplive.background.drain(5)
+
+    def journal() -> list[tuple[str, str]]:
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT step, response_url FROM journal").fetchall()
+
+    assert journal() == [("finished", "")]
+    await asyncio.sleep(0.4)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(
+        bot.stoplive.workflow.run_takeovers(stop, every=0.02, prune_every=0.05)
+    )
+    try:
+        for _ in range(100):
+            if not journal():
+                break
+            await asyncio.sleep(0.02)
+        assert journal() == []
+    finally:
+        stop.set()
+        await loop

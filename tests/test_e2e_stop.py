@@ -123,8 +123,9 @@ async def test_only_the_requester_can_confirm(start_bot: BotFactory) -> None:
 
 async def test_cancel_stops_nothing_and_disarms_the_confirmation(start_bot: BotFactory) -> None:
     bot = await start_bot()
-    value, _ = await bot.confirmation(STOP)
-    _, hook = await bot.click("stoplive.cancel", value)
+    value, command_hook = await bot.confirmation(STOP)
+    cancel = buttons(await bot.first_post(command_hook))["stoplive.cancel"]
+    _, hook = await bot.click("stoplive.cancel", cancel)
     assert "Cancelled" in (await bot.first_post(hook))["text"]
     _, late = await bot.click("stoplive.confirm", value)  # a late click on the old button
     # the late click's own answer, not anything said before it
@@ -259,7 +260,9 @@ async def test_healthz(start_bot: BotFactory) -> None:
 async def test_the_confirmation_button_carries_what_the_click_needs(start_bot: BotFactory) -> None:
     bot = await start_bot(stoplive_confirm_ttl=120)
     value, hook = await bot.confirmation(STOP)
-    ticket = Ticket.decode(value, TicketKey.from_signing_secret(SIGNING_SECRET), 120)
+    ticket = Ticket.decode(
+        value, TicketKey.from_signing_secret(SIGNING_SECRET), 120, purpose="confirm"
+    )
     assert isinstance(ticket, Ticket)
     assert (ticket.room_id, ticket.job_id, ticket.requester, ticket.channel_id) == (
         ROOM,

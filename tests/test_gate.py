@@ -51,7 +51,7 @@ def test_commands_and_clicks_share_one_check(
 ) -> None:
     gate = Gate(policy(frozenset({"C1", "C2"})))
     command = gate.command(CommandRequest(user, channel, f"{room} {JOB}", "https://hooks/y"))
-    click = gate.click(Click(user, channel, ticket(user, channel, room).encode()))
+    click = gate.click(Click(user, channel, ticket(user, channel, room).encode()), "confirm")
     if outcome is None:
         assert isinstance(command, Admitted) and isinstance(click, AdmittedClick)
     else:
@@ -67,8 +67,14 @@ def refused_as(result: AdmittedClick | Refusal) -> str:
 
 def test_a_click_is_checked_for_its_ticket_first() -> None:
     gate = Gate(policy())
-    assert refused_as(gate.click(Click(ALICE, "C1", "forged"))) == "refused_bad_ticket"
-    assert refused_as(gate.click(Click(BOB, "C1", ticket().encode()))) == "refused_not_requester"
-    assert refused_as(gate.click(Click(ALICE, "C2", ticket().encode()))) == "refused_other_channel"
-    late = gate.click(Click(ALICE, "C1", ticket().encode()), now=10**10)
+    assert refused_as(gate.click(Click(ALICE, "C1", "forged"), "confirm")) == "refused_bad_ticket"
+    assert (
+        refused_as(gate.click(Click(BOB, "C1", ticket().encode()), "confirm"))
+        == "refused_not_requester"
+    )
+    assert (
+        refused_as(gate.click(Click(ALICE, "C2", ticket().encode()), "confirm"))
+        == "refused_other_channel"
+    )
+    late = gate.click(Click(ALICE, "C1", ticket().encode()), "confirm", now=10**10)
     assert isinstance(late, Refusal) and late.outcome == "expired" and not late.to_clicker

@@ -246,8 +246,18 @@ def test_every_message_is_valid_and_safe(
         messages.job_not_live(shown_job, NOW),
         messages.no_live_jobs(text, name),
         messages.room_unreadable(text, message),
-        messages.confirmation(t, text, shown_job, message, 300, NOW),
-        messages.confirmation(ticket(text, text, text), text, None, None, 300, NOW),
+        messages.confirmation(
+            t, text, shown_job, message, 300, NOW, cancel=t.for_purpose("cancel", KEY)
+        ),
+        messages.confirmation(
+            ticket(text, text, text),
+            text,
+            None,
+            None,
+            300,
+            NOW,
+            cancel=t.for_purpose("cancel", KEY),
+        ),
         messages.picker(text, [(shown_job, t)] * 3, NOW),
         messages.stopping(ticket(text, text)),
         messages.cancelled(ticket(text, text)),

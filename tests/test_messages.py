@@ -161,7 +161,15 @@ def test_help_shows_placeholders_escaped() -> None:
 
 def test_confirmation_says_what_will_happen_and_when_it_expires() -> None:
     t = ticket(now=NOW.timestamp())
-    reply = messages.confirmation(t, "ops-alice", job(name="<!channel> sale"), None, 300, NOW)
+    reply = messages.confirmation(
+        t,
+        "ops-alice",
+        job(name="<!channel> sale"),
+        None,
+        300,
+        NOW,
+        cancel=t.for_purpose("cancel", KEY),
+    )
     shown = reply.blocks[0]["text"]["text"]
     assert shown.startswith(
         "*Stop `&lt;!channel&gt; sale`?* Viewers see the stream end now; a stopped job cannot be "
@@ -178,12 +186,15 @@ def test_confirmation_says_what_will_happen_and_when_it_expires() -> None:
     confirm, cancel = reply.blocks[2]["elements"]
     assert confirm["style"] == "danger" and "style" not in cancel
     assert confirm["accessibility_label"] == "Stop \u2039!channel\u203a sale now"
-    opened = Ticket.decode(confirm["value"], KEY, 300)
+    opened = Ticket.decode(confirm["value"], KEY, 300, purpose="confirm")
     assert isinstance(opened, Ticket) and opened.job_id == "job-1"
 
 
 def test_confirmation_after_a_failed_read_still_offers_the_stop() -> None:
-    reply = messages.confirmation(ticket(), "ops-alice", None, "HTTP 500", 300, NOW)
+    t = ticket()
+    reply = messages.confirmation(
+        t, "ops-alice", None, "HTTP 500", 300, NOW, cancel=t.for_purpose("cancel", KEY)
+    )
     assert "⚠️ I couldn't read the job (`HTTP 500`); you can still stop it." in str(reply.blocks)
     assert reply.text.startswith("Stop `room room-1`?")
 

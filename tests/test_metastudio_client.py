@@ -410,8 +410,8 @@ def _client(
         ({"state": "PROCESSING"}, "job_id: Field required"),
         ({"job_id": JOB, "state": "PROCESSING", "duration": "long"}, "duration"),
         ({"job_id": JOB, "state": "PROCESSING", "error_info": "oops"}, "error_info"),
-        ({"job_id": "another-job", "state": "PROCESSING"}, "another job or room"),
-        ({"job_id": JOB, "room_id": "another-room", "state": "PROCESSING"}, "another job"),
+        ({"job_id": "another-job", "state": "PROCESSING"}, "about another job"),
+        ({"job_id": JOB, "room_id": "another-room", "state": "PROCESSING"}, "another room"),
     ],
     ids=[
         "html",

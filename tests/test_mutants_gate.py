@@ -113,7 +113,7 @@ def test_target_of_reads_only_a_stop_request() -> None:
 
 
 def test_a_click_with_a_bad_value_is_told_to_the_clicker() -> None:
-    refused = gate().click(Click(ALICE, "C1", "forged"), now=NOW)
+    refused = gate().click(Click(ALICE, "C1", "forged"), "confirm", now=NOW)
     assert refused == Refusal(
         notices.button_not_valid(),
         "refused_bad_ticket",
@@ -124,7 +124,7 @@ def test_a_click_with_a_bad_value_is_told_to_the_clicker() -> None:
 
 def test_a_click_by_someone_else_is_told_to_them_and_names_the_requester() -> None:
     issued = ticket()
-    refused = gate().click(Click(BOB, "C1", issued.encode()), now=NOW)
+    refused = gate().click(Click(BOB, "C1", issued.encode()), "confirm", now=NOW)
     assert refused == Refusal(
         messages.not_yours(issued),
         "refused_not_requester",
@@ -136,7 +136,7 @@ def test_a_click_by_someone_else_is_told_to_them_and_names_the_requester() -> No
 
 def test_a_click_in_another_channel_is_told_to_the_clicker() -> None:
     issued = ticket()
-    refused = gate().click(Click(ALICE, "C2", issued.encode()), now=NOW)
+    refused = gate().click(Click(ALICE, "C2", issued.encode()), "confirm", now=NOW)
     assert refused == Refusal(
         notices.wrong_place(issued),
         "refused_other_channel",
@@ -148,20 +148,20 @@ def test_a_click_in_another_channel_is_told_to_the_clicker() -> None:
 
 def test_a_late_click_changes_the_requester_message() -> None:
     issued = ticket()
-    refused = gate().click(Click(ALICE, "C1", issued.encode()), now=NOW + TTL)
+    refused = gate().click(Click(ALICE, "C1", issued.encode()), "confirm", now=NOW + TTL)
     assert refused == Refusal(messages.expired(issued), "expired", ticket=issued)
 
 
 def test_a_click_without_a_time_reads_the_clock() -> None:
     fresh, old = ticket(now=time.time()), ticket(now=time.time() - 2 * TTL)
-    assert isinstance(gate().click(Click(ALICE, "C1", fresh.encode())), AdmittedClick)
-    late = gate().click(Click(ALICE, "C1", old.encode()))
+    assert isinstance(gate().click(Click(ALICE, "C1", fresh.encode()), "confirm"), AdmittedClick)
+    late = gate().click(Click(ALICE, "C1", old.encode()), "confirm")
     assert isinstance(late, Refusal) and late.outcome == "expired"
 
 
 def test_a_click_refused_by_access_still_carries_its_ticket() -> None:
     issued = ticket(channel="C9")  # a channel that is no longer allowed
-    refused = gate().click(Click(ALICE, "C9", issued.encode()), now=NOW)
+    refused = gate().click(Click(ALICE, "C9", issued.encode()), "confirm", now=NOW)
     assert refused == Refusal(
         messages.wrong_channel(list(CHANNELS)), "refused_channel", ticket=issued
     )
@@ -169,6 +169,20 @@ def test_a_click_refused_by_access_still_carries_its_ticket() -> None:
 
 def test_an_admitted_click_carries_its_ticket_and_grant() -> None:
     issued = ticket(requester=BOB, room=OTHER_ROOM)
-    admitted = gate().click(Click(BOB, "C1", issued.encode()), now=NOW)
+    admitted = gate().click(Click(BOB, "C1", issued.encode()), "confirm", now=NOW)
     assert isinstance(admitted, AdmittedClick)
     assert admitted.ticket == issued and admitted.grant.app_user_id == "ops-bob"
+
+
+def test_a_ticket_sealed_for_another_button_is_refused_like_a_forged_one() -> None:
+    picked = ticket().for_purpose("pick", KEY)
+    refused = gate().click(Click(ALICE, "C1", picked.encode()), "confirm", now=NOW)
+    assert refused == Refusal(
+        notices.button_not_valid(),
+        "refused_bad_ticket",
+        to_clicker=True,
+        detail="sealed for another button ('pick'), not 'confirm'",
+    )
+    assert isinstance(
+        gate().click(Click(ALICE, "C1", picked.encode()), "pick", now=NOW), AdmittedClick
+    )

@@ -40,9 +40,14 @@ def issue(**changes: object) -> Ticket:
 
 
 def fields(**changes: object) -> list[object]:
-    names = ["id", "room", "job", "requester", "channel", "issued", "expires", "url"]
+    names = ["id", "room", "job", "requester", "channel", "issued", "expires", "url", "purpose"]
+    names.append("room_name")
     values: dict[str, object] = dict(
-        zip(names, ["abc", ROOM, JOB, "U0ALICE01", "C1", NOW, NOW + TTL, URL], strict=True)
+        zip(
+            names,
+            ["abc", ROOM, JOB, "U0ALICE01", "C1", NOW, NOW + TTL, URL, "confirm", "Night market"],
+            strict=True,
+        )
     )
     values.update(changes)
     return [values[name] for name in names]
@@ -51,11 +56,11 @@ def fields(**changes: object) -> list[object]:
 def sealed(payload: object) -> str:
     """A value sealed with the real key around any payload (what only a key holder can make)."""
     text = json.dumps(payload, separators=(",", ":"))
-    return f"t1.{KEY.mac(text)}.{text}"
+    return f"t2.{KEY.mac(text)}.{text}"
 
 
 def reason(value: object) -> str:
-    opened = Ticket.decode(value, KEY, TTL)
+    opened = Ticket.decode(value, KEY, TTL, purpose="confirm")
     assert isinstance(opened, NotOurs)
     return opened.reason
 
@@ -65,7 +70,7 @@ def test_the_key_is_hkdf_sha256_of_the_signing_secret() -> None:
     prk = hmac.new(bytes(32), SECRET.encode(), hashlib.sha256).digest()
     okm = hmac.new(prk, b"stoplive ticket mac v1\x01", hashlib.sha256).digest()
     payload = '["x"]'
-    expected = hmac.new(okm, b"t1." + payload.encode(), hashlib.sha256).digest()
+    expected = hmac.new(okm, b"t2." + payload.encode(), hashlib.sha256).digest()
     assert KEY.mac(payload) == base64.urlsafe_b64encode(expected).rstrip(b"=").decode()
 
 
@@ -109,14 +114,14 @@ def test_a_value_of_exactly_2000_characters_is_kept_and_opens() -> None:
     url = "https://x/" + "a" * (MAX_VALUE - base - 10)
     ticket = issue(response_url=url)
     assert len(ticket.encode()) == MAX_VALUE and ticket.response_url == url
-    assert Ticket.decode(ticket.encode(), KEY, TTL) == ticket
+    assert Ticket.decode(ticket.encode(), KEY, TTL, purpose="confirm") == ticket
 
 
 def test_a_response_url_that_would_not_fit_is_left_out() -> None:
     base = len(issue(response_url="").encode())
     ticket = issue(response_url="https://x/" + "a" * (MAX_VALUE - base - 9))
     assert ticket.response_url == "" and len(ticket.encode()) == base
-    assert Ticket.decode(ticket.encode(), KEY, TTL) == ticket
+    assert Ticket.decode(ticket.encode(), KEY, TTL, purpose="confirm") == ticket
 
 
 def test_expired_reads_the_clock_when_not_given_a_time() -> None:
@@ -127,15 +132,16 @@ def test_expired_reads_the_clock_when_not_given_a_time() -> None:
 @pytest.mark.parametrize(
     ("value", "why"),
     [
-        ("t1.é", "not an ASCII string of at most 2000 characters"),
-        ("t1." + "a" * 43 + "." + "x" * (MAX_VALUE - 47), "MAC does not match"),
+        ("t2.é", "not an ASCII string of at most 2000 characters"),
+        ("t2." + "a" * 43 + "." + "x" * (MAX_VALUE - 47), "MAC does not match"),
         (
-            "t1." + "a" * 43 + "." + "x" * (MAX_VALUE - 46),
+            "t2." + "a" * 43 + "." + "x" * (MAX_VALUE - 46),
             "not an ASCII string of at most 2000 characters",
         ),
-        (b"t1", "not an ASCII string of at most 2000 characters"),
-        ("t2." + "a" * 43 + ".[]", "not a stoplive ticket"),
-        ("t1." + "a" * 42 + ".[]", "not a stoplive ticket"),
+        (b"t2", "not an ASCII string of at most 2000 characters"),
+        ("t1." + "a" * 43 + ".[]", "not a stoplive ticket"),  # before purposes were sealed
+        ("t3." + "a" * 43 + ".[]", "not a stoplive ticket"),
+        ("t2." + "a" * 42 + ".[]", "not a stoplive ticket"),
     ],
 )
 def test_an_unsealed_value_is_refused_for_what_it_is(value: object, why: str) -> None:
@@ -147,8 +153,9 @@ def test_an_unsealed_value_is_refused_for_what_it_is(value: object, why: str) ->
     [
         ("not json", "payload is not JSON"),
         (fields()[:7], "payload has the wrong shape"),
-        ([*fields(), "Spring sale", 1], "payload has the wrong shape"),
-        ([*fields(), 1], "a text field is not text"),  # the room's name
+        (fields()[:9], "payload has the wrong shape"),  # no room name
+        ([*fields(), 1], "payload has the wrong shape"),
+        (fields(room_name=1), "a text field is not text"),
         ({str(n): n for n in range(8)}, "payload has the wrong shape"),
         (12345678, "payload has the wrong shape"),
         (fields(requester=None), "a text field is not text"),
@@ -164,7 +171,7 @@ def test_an_unsealed_value_is_refused_for_what_it_is(value: object, why: str) ->
     ],
 )
 def test_a_sealed_payload_is_refused_for_what_is_wrong(payload: object, why: str) -> None:
-    value = sealed(payload) if not isinstance(payload, str) else f"t1.{KEY.mac(payload)}.{payload}"
+    value = sealed(payload) if not isinstance(payload, str) else f"t2.{KEY.mac(payload)}.{payload}"
     assert reason(value) == why
 
 
@@ -176,6 +183,37 @@ def test_a_bad_id_in_a_sealed_payload_is_named() -> None:
 
 
 def test_the_window_allows_a_millisecond_of_rounding_and_no_more() -> None:
-    assert isinstance(Ticket.decode(issue(now=0.0, ttl=TTL + 0.001).encode(), KEY, TTL), Ticket)
-    assert isinstance(Ticket.decode(issue(now=0.0, ttl=TTL + 0.002).encode(), KEY, TTL), NotOurs)
+    assert isinstance(
+        Ticket.decode(issue(now=0.0, ttl=TTL + 0.001).encode(), KEY, TTL, purpose="confirm"), Ticket
+    )
+    assert isinstance(
+        Ticket.decode(issue(now=0.0, ttl=TTL + 0.002).encode(), KEY, TTL, purpose="confirm"),
+        NotOurs,
+    )
     assert reason(issue(ttl=0).encode()) == "expiry is outside the confirmation window"
+
+
+@pytest.mark.parametrize(
+    ("purpose", "shown"),
+    [
+        ("x" * 18, "'" + "x" * 18 + "'"),  # 20 characters: shown whole
+        ("x" * 19, "'" + "x" * 16 + "..."),  # 21: cut to 20
+        (7, "7"),
+        (None, "None"),
+    ],
+)
+def test_a_ticket_sealed_for_another_purpose_names_it_briefly(purpose: object, shown: str) -> None:
+    assert reason(sealed(fields(purpose=purpose))) == (
+        f"sealed for another button ({shown}), not 'confirm'"
+    )
+
+
+def test_every_purpose_seals_and_opens_and_no_other_is_issued() -> None:
+    for purpose in ("pick", "confirm", "cancel"):
+        ticket = issue(purpose=purpose)
+        assert ticket.purpose == purpose
+        assert Ticket.decode(ticket.encode(), KEY, TTL, purpose=purpose) == ticket
+        assert json.loads(ticket.encode().split(".", 2)[2])[8] == purpose
+    for wrong in ("", "Confirm", "stop"):
+        with pytest.raises(ValueError, match=f"unknown ticket purpose {wrong!r}"):
+            issue(purpose=wrong)

@@ -68,7 +68,15 @@ def test_the_confirmation_shows_its_facts_and_numbers_its_buttons() -> None:
         ttl=300,
         response_url="http://127.0.0.1/hooks/x",
     )
-    reply = messages.confirmation(ticket, "ops-alice", None, None, 300, datetime.now(UTC))
+    reply = messages.confirmation(
+        ticket,
+        "ops-alice",
+        None,
+        None,
+        300,
+        datetime.now(UTC),
+        cancel=ticket.for_purpose("cancel", TicketKey(b"k" * 32)),
+    )
     shown = message(json.loads(json.dumps(reply.payload())), NAMES)  # as posted, over JSON
     text = "\n".join(line.plain for line in shown.lines)
     assert "24bad716-87b1-45e5-8912-6102f7693265" in text and "ops-alice" in text

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import stat
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.asyncio import Redis
 
 from bot.metrics import REGISTRY
 from bot.stopflow.store import (
@@ -353,6 +355,49 @@ async def test_update_and_finish_tell_a_missing_entry_from_another_owners(
     assert await store.update("stop", "replica-a", 60, step="sent") is Ownership.ELSEWHERE
 
 
+async def test_a_finished_stop_keeps_no_response_url(backend: Backend) -> None:
+    """A response URL lets whoever holds it post into the channel as the app: kept while the
+    stop may still need it (a take-over posts through it), blanked once the stop finished."""
+    store = backend.open()
+    url = "https://hooks.slack.com/commands/T0/1/secret-hook"
+    await store.begin(entry("stop", response_url=url), "replica-a", 60)
+    [found] = await store.recent(0)
+    assert found.response_url == url
+    assert await store.finish("stop", "replica-a", "stopped")
+    [found] = await backend.open().recent(0)
+    assert found.response_url == "" and found.outcome == "stopped"
+
+
+async def test_prune_forgets_finished_entries_past_keeping_without_recent(
+    backend: Backend,
+) -> None:
+    store = backend.open(keep_finished=0.2)
+    await store.begin(entry("open", created_at=time.time() - 48 * HOUR), "replica-a", 60)
+    await store.begin(entry("done"), "replica-a", 60)
+    assert await store.finish("done", "replica-a", "stopped")
+    await store.prune()
+    assert [e.stop_id for e in await store.recent(0)] == ["done", "open"]
+    await asyncio.sleep(0.3)
+    await store.prune()
+    assert await kept_ids(backend) == {"open"}
+
+
+async def kept_ids(backend: Backend) -> set[str]:
+    """The journal's entries as the storage holds them, read behind the store's back (so
+    that nothing ``recent`` forgets as it reads is counted as pruned)."""
+    if backend.name == "memory":
+        return set(backend.opened[0]._journal)  # type: ignore[attr-defined]
+    if backend.name == "sqlite":
+        with sqlite3.connect(backend.tmp_path / "state.sqlite3") as db:
+            return {row[0] for row in db.execute("SELECT stop_id FROM journal")}
+    client = Redis.from_url(backend.redis_url, decode_responses=True)
+    try:
+        created = [k for k in await client.keys("*") if k.endswith("created")]
+        return set(await client.zrange(created[0], 0, -1)) if created else set()
+    finally:
+        await client.aclose()
+
+
 async def test_ping_answers(backend: Backend) -> None:
     await backend.open().ping()
 
@@ -438,6 +483,34 @@ async def test_sqlite_creates_its_file_on_first_use_in_wal_mode(tmp_path: Path) 
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     await store.aclose()
+
+
+async def test_sqlite_keeps_its_files_private_and_forgets_a_finished_url(
+    tmp_path: Path,
+) -> None:
+    """Created 0600 (its -wal and -shm too) whatever the umask; an existing world-readable
+    file is narrowed; a finished stop's response URL is gone from the bytes on disk."""
+    old_umask = os.umask(0o022)
+    try:
+        path = tmp_path / "state.sqlite3"
+        store = SqliteStore(str(path))
+        url = "https://hooks.slack.com/commands/T0/1/secret-hook"
+        await store.begin(entry("stop", response_url=url), "replica-a", 60)
+        for name in ("state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+        assert await store.finish("stop", "replica-a", "stopped")
+        await store.aclose()  # checkpoints: the WAL's pages go into the file
+        assert url.encode() not in path.read_bytes()
+
+        older = tmp_path / "older.sqlite3"
+        older.touch(mode=0o644)
+        older.chmod(0o644)
+        reopened = SqliteStore(str(older))
+        await reopened.ping()
+        assert stat.S_IMODE(older.stat().st_mode) == 0o600
+        await reopened.aclose()
+    finally:
+        os.umask(old_umask)
 
 
 async def test_two_sqlite_stores_opening_one_new_file_at_once_both_work(tmp_path: Path) -> None:

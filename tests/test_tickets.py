@@ -37,12 +37,12 @@ def issue(**changes: object) -> Ticket:
 def reseal(payload: list[object], key: TicketKey = KEY) -> str:
     """A value sealed with ``key`` around any payload: what a forger with the key could make."""
     text = json.dumps(payload, separators=(",", ":"))
-    return f"t1.{key.mac(text)}.{text}"
+    return f"t2.{key.mac(text)}.{text}"
 
 
 def test_round_trip_keeps_every_field() -> None:
     ticket = issue()
-    opened = Ticket.decode(ticket.encode(), KEY, TTL)
+    opened = Ticket.decode(ticket.encode(), KEY, TTL, purpose="confirm")
     assert opened == ticket and not ticket.expired(NOW) and ticket.expired(NOW + TTL)
     assert len(ticket.encode()) < MAX_VALUE
 
@@ -56,8 +56,10 @@ def test_the_key_comes_from_the_signing_secret_and_is_not_it() -> None:
     secret = "8f742231b10e8888abcd99yyyzzz85a5"
     other = TicketKey.from_signing_secret("another-secret")
     value = issue().encode()
-    assert isinstance(Ticket.decode(value, TicketKey.from_signing_secret(secret), TTL), Ticket)
-    assert Ticket.decode(value, other, TTL) == NotOurs("MAC does not match")
+    assert isinstance(
+        Ticket.decode(value, TicketKey.from_signing_secret(secret), TTL, purpose="confirm"), Ticket
+    )
+    assert Ticket.decode(value, other, TTL, purpose="confirm") == NotOurs("MAC does not match")
     plain = hmac.new(secret.encode(), b"t1." + value.split(".", 2)[2].encode(), hashlib.sha256)
     assert base64.urlsafe_b64encode(plain.digest()).rstrip(b"=").decode() not in value
     assert "8f74" not in repr(KEY)
@@ -93,26 +95,26 @@ def test_even_a_validly_sealed_payload_must_make_sense(field: int, value: object
         ticket.response_url,
     ]
     payload[field] = value
-    assert isinstance(Ticket.decode(reseal(payload), KEY, TTL), NotOurs)
+    assert isinstance(Ticket.decode(reseal(payload), KEY, TTL, purpose="confirm"), NotOurs)
 
 
 def test_an_expiry_beyond_the_confirmation_window_is_refused() -> None:
     ticket = issue(ttl=TTL + 1)
-    assert Ticket.decode(ticket.encode(), KEY, TTL) == NotOurs(
+    assert Ticket.decode(ticket.encode(), KEY, TTL, purpose="confirm") == NotOurs(
         "expiry is outside the confirmation window"
     )
-    assert isinstance(Ticket.decode(issue(ttl=TTL).encode(), KEY, TTL), Ticket)
+    assert isinstance(Ticket.decode(issue(ttl=TTL).encode(), KEY, TTL, purpose="confirm"), Ticket)
 
 
 def test_the_old_plain_json_value_is_not_ours() -> None:
     old = json.dumps({"id": "x", "room_id": "r", "job_id": "j", "expires_at": 9.9e12})
-    assert isinstance(Ticket.decode(old, KEY, TTL), NotOurs)
+    assert isinstance(Ticket.decode(old, KEY, TTL, purpose="confirm"), NotOurs)
 
 
 @settings(max_examples=300)
 @given(st.one_of(st.text(), st.text(alphabet='t1.{}[]",0123456789abc-_'), st.binary()))
 def test_any_string_opens_to_a_ticket_or_a_refusal(value: object) -> None:
-    opened = Ticket.decode(value, KEY, TTL)
+    opened = Ticket.decode(value, KEY, TTL, purpose="confirm")
     assert isinstance(opened, NotOurs)  # a random string never carries our MAC
 
 
@@ -131,7 +133,7 @@ def test_any_single_character_change_is_refused(data: st.DataObject) -> None:
         edited = value[:at] + value[at + 1 :]
     else:
         edited = value[:at] + char + value[at:]
-    assert isinstance(Ticket.decode(edited, KEY, TTL), NotOurs)
+    assert isinstance(Ticket.decode(edited, KEY, TTL, purpose="confirm"), NotOurs)
 
 
 @given(
@@ -143,21 +145,49 @@ def test_any_single_character_change_is_refused(data: st.DataObject) -> None:
 def test_every_issued_ticket_fits_and_opens(room: str, job: str, url: str, ttl: int) -> None:
     ticket = issue(room_id=room, job_id=job, response_url=url, ttl=ttl)
     assert len(ticket.encode()) <= MAX_VALUE
-    assert Ticket.decode(ticket.encode(), KEY, ttl) == ticket
+    assert Ticket.decode(ticket.encode(), KEY, ttl, purpose="confirm") == ticket
+
+
+PURPOSES = ("pick", "confirm", "cancel")
+
+
+@pytest.mark.parametrize("sealed_for", PURPOSES)
+@pytest.mark.parametrize("clicked", PURPOSES)
+def test_a_ticket_opens_only_for_the_button_it_was_sealed_for(
+    sealed_for: str, clicked: str
+) -> None:
+    """A pick's "Stop…" value sent with the Stop button's action_id must not stop the job
+    without the confirmation step; nor may a Cancel value stand in for a Stop."""
+    ticket = issue(purpose=sealed_for)
+    opened = Ticket.decode(ticket.encode(), KEY, TTL, purpose=clicked)
+    if clicked == sealed_for:
+        assert opened == ticket and opened.purpose == clicked
+    else:
+        assert opened == NotOurs(f"sealed for another button ({sealed_for!r}), not {clicked!r}")
+
+
+def test_a_confirmations_cancel_is_the_same_ticket_for_another_button() -> None:
+    stop = issue(purpose="confirm")
+    cancel = stop.for_purpose("cancel", KEY)
+    assert cancel.encode() != stop.encode()
+    assert (cancel.id, cancel.room_id, cancel.job_id, cancel.expires_at) == (
+        stop.id,
+        stop.room_id,
+        stop.job_id,
+        stop.expires_at,
+    )
+    assert Ticket.decode(cancel.encode(), KEY, TTL, purpose="cancel") == cancel
+    with pytest.raises(ValueError, match="unknown ticket purpose"):
+        stop.for_purpose("stop", KEY)
+    with pytest.raises(ValueError, match="unknown ticket purpose"):
+        issue(purpose="")
 
 
 def test_the_room_name_confirmed_travels_with_the_ticket() -> None:
     ticket = issue(room_name="Product launch")
-    opened = Ticket.decode(ticket.encode(), KEY, TTL)
+    opened = Ticket.decode(ticket.encode(), KEY, TTL, purpose="confirm")
     assert isinstance(opened, Ticket) and opened.room_name == "Product launch"
     assert issue().room_name == "" and issue(room_name="名" * 500).room_name == "名" * 80
-
-
-def test_a_ticket_issued_before_room_names_still_opens() -> None:
-    """A rolling deploy: buttons shown by the previous version are clicked on this one."""
-    payload = json.loads(issue().encode().split(".", 2)[2])
-    opened = Ticket.decode(reseal(payload[:8]), KEY, TTL)
-    assert isinstance(opened, Ticket) and opened.room_name == ""
 
 
 def test_a_long_name_gives_way_to_the_response_url_and_the_value_still_fits() -> None:

@@ -3,6 +3,7 @@
 from bot.metastudio.client import MetaStudioClient
 from bot.metastudio.errors import (
     READ_FAILURES,
+    AboutAnotherRoom,
     IamError,
     MetaStudioError,
     OutcomeUnknown,
@@ -14,6 +15,7 @@ from bot.metastudio.models import JobState, RoomJobs, SmartLiveJob, SmartLiveRoo
 
 __all__ = [
     "READ_FAILURES",
+    "AboutAnotherRoom",
     "IamError",
     "InvalidId",
     "JobState",

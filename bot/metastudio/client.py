@@ -25,6 +25,7 @@ from bot.metastudio.auth import token_request_failure
 from bot.metastudio.errors import (
     CLOCK_SKEW_WARNING,
     READ_FAILURES,
+    AboutAnotherRoom,
     IamError,
     MetaStudioError,
     OutcomeUnknown,
@@ -248,9 +249,11 @@ class MetaStudioClient:
             what,
             response,
         )
-        if (job.job_id, job.room_id) != (job_id, room_id):
-            raise UnreadableAnswer(
-                what, "the answer is about another job or room", _request_id(response)
+        if job.job_id != job_id:
+            raise UnreadableAnswer(what, "the answer is about another job", _request_id(response))
+        if job.room_id != room_id:
+            raise AboutAnotherRoom(
+                what, "the answer is about a job of another room", _request_id(response)
             )
         return job
 

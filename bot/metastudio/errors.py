@@ -95,6 +95,12 @@ class UnreadableAnswer(Exception):
         self.request_id = request_id
 
 
+class AboutAnotherRoom(UnreadableAnswer):
+    """A read of one room's job answered about a job of another room: MetaStudio may resolve
+    jobs by ID alone, so a stop sent under the asked room could end the other room's stream.
+    Whatever else the answer says, no stop is offered on it."""
+
+
 class IamError(Exception):
     """No IAM token could be had: IAM refused (``status`` set) or could not be reached (0).
     Nothing was sent to MetaStudio, so no stop was made."""

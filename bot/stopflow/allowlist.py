@@ -15,7 +15,10 @@ types and duplicate keys are refused, YAML anchors and aliases are refused (a fe
 of nested aliases expand to gigabytes), and the text is bounded before any parser sees it.
 
 :class:`LiveAllowlist` holds the version in force and swaps in a re-read file atomically, so
-revoking someone needs no restart, and a bad new version never replaces a good one.
+revoking someone needs no restart. A re-read never keeps an old grant the file no longer
+gives: removals always apply, a bad entry is refused (its user may not stop until it is
+fixed, even one who could before), ``{}`` or an empty file means nobody, and a file that is
+gone or unreadable means nobody until it is back.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import os
 import re
 import stat
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,6 +45,11 @@ MAX_BYTES = 1024 * 1024  # far beyond any real team; bounds parse time and memor
 MAX_SHOWN_PROBLEMS = 10  # a wholly wrong file should not print a thousand lines
 ENTRY_KEYS = ("app_user_id", "rooms")
 ALLOWLIST_POLL_SECONDS = 5.0  # a stat() every 5 s costs nothing; a revocation lands within it
+# A file written in place (not by rename) may be read half-written: read again after a pause,
+# this many times in all, before taking what it says (an editor's save takes milliseconds).
+READ_ATTEMPTS = 3
+SETTLE_SECONDS = 0.2
+EMPTY_WARNING = "the allowlist is empty: nobody may stop streams"
 log = logging.getLogger(__name__)
 
 
@@ -105,29 +114,7 @@ class Allowlist:
     @classmethod
     def from_bytes(cls, raw: bytes, *, source: str) -> Allowlist:
         """Parse a file's content: JSON or YAML (YAML is a superset of JSON, so one parser)."""
-        _check_size(len(raw), source)
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise AllowlistError(
-                [f"{source}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})"]
-            ) from None
-        try:
-            data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader, stricter
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark
-            what = " ".join(part for part in (exc.context, exc.problem) if part)
-            where = f", line {mark.line + 1} column {mark.column + 1}" if mark else ""
-            raise AllowlistError(
-                [f"{source}: not valid JSON or YAML ({_one_line(what)}{where})"]
-            ) from None
-        except yaml.YAMLError as exc:
-            raise AllowlistError([f"{source}: not valid JSON or YAML ({_one_line(exc)})"]) from None
-        except ValueError as exc:  # e.g. an integer longer than Python will convert
-            raise AllowlistError([f"{source}: not valid YAML ({_one_line(exc)})"]) from None
-        except RecursionError:
-            raise AllowlistError([f"{source}: nested too deeply"]) from None
-        return cls.from_data(data, source=source)
+        return cls.from_data(parse_bytes(raw, source=source), source=source)
 
     @classmethod
     def from_file(cls, path: str) -> Allowlist:
@@ -135,10 +122,20 @@ class Allowlist:
 
     @classmethod
     def from_data(cls, data: object, *, source: str) -> Allowlist:
-        if not isinstance(data, dict) or not data:
-            raise AllowlistError(
-                [f'{source}: must be a non-empty object like {{"U024BE7LH": "ops-alice"}}']
-            )
+        """Every entry good, or AllowlistError naming each bad one (start-up refuses them).
+        ``{}`` is an allowlist of nobody: what revoking everyone looks like."""
+        allowlist, problems = cls.salvage(data, source=source)
+        if problems:
+            raise AllowlistError(problems)
+        return allowlist
+
+    @classmethod
+    def salvage(cls, data: object, *, source: str) -> tuple[Allowlist, list[str]]:
+        """The good entries, and a problem line for each bad one (its user is left out, so
+        a mistake in someone's entry takes their access away and never widens it).
+        AllowlistError if ``data`` is not an object at all: nobody's entry can be read."""
+        if not isinstance(data, dict):
+            raise AllowlistError([f'{source}: must be an object like {{"U024BE7LH": "ops-alice"}}'])
         grants: dict[str, Grant] = {}
         problems: list[str] = []
         for slack_id, entry in data.items():
@@ -150,9 +147,35 @@ class Allowlist:
                 grants[slack_id] = _grant(entry, where)
             except AllowlistError as exc:
                 problems.extend(exc.problems)
-        if problems:
-            raise AllowlistError(problems)
-        return cls(grants=grants)
+        return cls(grants=grants), problems
+
+
+def parse_bytes(raw: bytes, *, source: str) -> object:
+    """A file's content as data (an empty file is ``{}``), or AllowlistError if it is not
+    JSON or YAML."""
+    _check_size(len(raw), source)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AllowlistError(
+            [f"{source}: not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})"]
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader, stricter
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        what = " ".join(part for part in (exc.context, exc.problem) if part)
+        where = f", line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        raise AllowlistError(
+            [f"{source}: not valid JSON or YAML ({_one_line(what)}{where})"]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise AllowlistError([f"{source}: not valid JSON or YAML ({_one_line(exc)})"]) from None
+    except ValueError as exc:  # e.g. an integer longer than Python will convert
+        raise AllowlistError([f"{source}: not valid YAML ({_one_line(exc)})"]) from None
+    except RecursionError:
+        raise AllowlistError([f"{source}: nested too deeply"]) from None
+    return {} if data is None else data  # None: nothing but blanks and comments
 
 
 def file_source(path: str) -> str:
@@ -291,24 +314,40 @@ def _rooms(raw: object, where: str) -> frozenset[str]:
 class LiveAllowlist:
     """The allowlist in force, re-read from its file when that changes or on request.
 
-    A new version replaces the old one only if it parses; otherwise one WARNING names the
-    problem and the last good version stays in force. A swap is one attribute assignment, so
-    a request sees either the old or the new version, never a mix.
+    What a re-read finds takes effect, and never widens access by mistake:
+
+    - good entries apply; each bad one is refused and named in one WARNING, and its user may
+      not stop until it is fixed (so an edit that removes someone applies even if it breaks
+      someone else's entry, and a broken entry never keeps its old grant);
+    - ``{}`` or an empty file: nobody may stop (a WARNING says so);
+    - a file that is gone, unreadable, or not JSON or YAML at all: nobody may stop (one ERROR
+      line), until a readable file is back;
+    - a file read while being written (it changed during the read, or does not parse, or is
+      empty) is read again after a pause before any of that is decided.
+
+    A swap is one attribute assignment, so a request sees either the old or the new version,
+    never a mix.
     """
 
-    def __init__(self, first: Allowlist, path: str | None = None) -> None:
+    def __init__(
+        self, first: Allowlist, path: str | None = None, settle: float = SETTLE_SECONDS
+    ) -> None:
         self._current = first
         self._path = path
+        self._settle = settle  # the pause before reading a file caught mid-write again
         self._lock = threading.Lock()
         self._wake = asyncio.Event()
         self._seen_stat: tuple[int, int, int, int] | None = None
         self._seen_digest: str | None = None
+        self._failure: str | None = None  # why nobody may stop, while the file is unusable
+        if not first.grants:  # revoking everyone survives a restart, and says so
+            log.warning(EMPTY_WARNING)
 
     @classmethod
-    def from_file(cls, path: str) -> LiveAllowlist:
+    def from_file(cls, path: str, settle: float = SETTLE_SECONDS) -> LiveAllowlist:
         seen_stat = _stat(path)  # before reading: a change made meanwhile is seen by watch()
         raw = read_bounded(path)
-        live = cls(Allowlist.from_bytes(raw, source=file_source(path)), path)
+        live = cls(Allowlist.from_bytes(raw, source=file_source(path)), path, settle)
         live._seen_stat = seen_stat
         live._seen_digest = hashlib.sha256(raw).hexdigest()
         return live
@@ -328,37 +367,66 @@ class LiveAllowlist:
         return len(self._current)
 
     def reload(self) -> bool:
-        """Re-read the file. True if a new version took effect; False if there is no file,
-        its content is unchanged, or it is bad (then the last good version stays)."""
+        """Re-read the file. True if what it says took effect (nobody, if it is unusable and
+        somebody could stop before); False if there is no file to follow or nothing changed."""
         if self._path is None:
             return False
         with self._lock:
-            self._seen_stat = _stat(self._path)
             source = file_source(self._path)
             try:
-                raw = read_bounded(self._path)
+                raw, data = self._read_settled(self._path)
+                digest = hashlib.sha256(raw).hexdigest()
+                if digest == self._seen_digest and self._failure is None:
+                    return False
+                new, problems = Allowlist.salvage(data, source=source)
             except AllowlistError as exc:
-                log.warning("allowlist not reloaded, the last good one stays in force: %s", exc)
-                return False
-            digest = hashlib.sha256(raw).hexdigest()
-            if digest == self._seen_digest:
-                return False
-            self._seen_digest = digest
-            try:
-                new = Allowlist.from_bytes(raw, source=source)
-            except AllowlistError as exc:
-                log.warning("allowlist not reloaded, the last good one stays in force: %s", exc)
-                return False
+                return self._fail_closed(str(exc))
             old, self._current = self._current, new
+            self._seen_digest, self._failure = digest, None
         restricted = sum(1 for g in new.grants.values() if g.rooms is not None)
-        log.info(
-            "allowlist reloaded from %s: %d users (%d restricted to rooms), was %d",
-            source,
-            len(new),
-            restricted,
-            len(old),
+        summary = (
+            f"allowlist reloaded from {source}: {len(new)} users ({restricted} restricted to "
+            f"rooms), was {len(old)}"
         )
+        if problems:
+            refused = "; ".join(AllowlistError(problems).problems)
+            log.warning("%s; refused, so these may not stop until fixed: %s", summary, refused)
+        elif not new.grants:
+            log.warning("%s: %s", summary, EMPTY_WARNING)
+        else:
+            log.info("%s", summary)
         return True
+
+    def _read_settled(self, path: str) -> tuple[bytes, object]:
+        """The file's bytes and data, read again (after ``settle`` seconds) while it looks
+        caught mid-write: changed during the read, empty, or not parsing. AllowlistError if
+        it still cannot be read or parsed on the last attempt."""
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            last = attempt == READ_ATTEMPTS
+            before = _stat(path)
+            self._seen_stat = before
+            try:
+                raw = read_bounded(path)
+                data = parse_bytes(raw, source=file_source(path))
+            except AllowlistError:
+                if last or before == (0, 0, 0, 0):  # gone: nothing to wait for
+                    raise
+            else:
+                if last or (_stat(path) == before and raw.strip()):
+                    return raw, data
+            time.sleep(self._settle)  # in watch()'s worker thread, never on the loop
+        raise AssertionError  # pragma: no cover - the last attempt returns or raises
+
+    def _fail_closed(self, why: str) -> bool:
+        """Nobody may stop until the file is usable again; one ERROR line per cause. True if
+        that took access away (False if nobody could stop already)."""
+        changed = bool(self._current.grants)
+        self._current = Allowlist(grants={})
+        self._seen_digest = None  # the same good content coming back must apply again
+        if self._failure != why:
+            log.error("allowlist unusable, so nobody may stop streams until it is fixed: %s", why)
+        self._failure = why
+        return changed
 
     def reload_soon(self) -> None:
         """Ask :meth:`watch` to re-read the file now (a SIGHUP handler)."""

@@ -101,10 +101,14 @@ class Gate:
             return None
         return parsed if isinstance(parsed, StopTarget) else None
 
-    def click(self, click: Click, now: float | None = None) -> AdmittedClick | Refusal:
-        """A click on a confirmation (or a pick): the ticket first, then :meth:`admit`."""
+    def click(
+        self, click: Click, purpose: str, now: float | None = None
+    ) -> AdmittedClick | Refusal:
+        """A click on a confirmation (or a pick): the ticket first, then :meth:`admit`.
+        ``purpose`` is the clicked button's (the listener routes each ``action_id`` to the one
+        step that names it): a ticket sealed for another button is not one for this."""
         policy = self._policy
-        ticket = Ticket.decode(click.value, policy.ticket_key, policy.confirm_ttl)
+        ticket = Ticket.decode(click.value, policy.ticket_key, policy.confirm_ttl, purpose=purpose)
         if isinstance(ticket, NotOurs):
             return Refusal(
                 notices.button_not_valid(),

@@ -276,6 +276,45 @@ def room_unreadable(room_id: str, problem: str) -> Reply:
     )
 
 
+def job_in_another_room(room_id: str, job_id: str) -> Reply:
+    """MetaStudio answered a read of this room's job about a job of another room. No button,
+    for anyone: a stop sent under this room might end that other room's stream. The other
+    room is not named (the requester may have no access to it)."""
+    return _reply(
+        words(
+            "⛔ Not stopping: MetaStudio says job {j} is not in room {r}.",
+            j=data(job_id, ID_CAP),
+            r=data(room_id, ID_CAP),
+        ),
+        words(
+            "Check both IDs (MetaStudio's console shows each job's room), or use {cmd} to "
+            "see the room's live jobs. Nothing was stopped.",
+            cmd=_command(room_id),
+        ),
+        _ids(room_id, job_id),
+    )
+
+
+def job_room_unproven(room_id: str, job_id: str, problem: str) -> Reply:
+    """The read failed, and the requester may stop jobs in some rooms only: without a read
+    that shows the job in their room, no Stop button (for anyone else, the stop is offered
+    anyway: see :func:`confirmation`)."""
+    return _reply(
+        words(
+            "⚠️ I couldn't read job {j} ({p}), so I can't check that it is in room {r}.",
+            j=data(job_id, ID_CAP),
+            p=data(problem, MESSAGE_CAP),
+            r=data(room_id, ID_CAP),
+        ),
+        words(
+            "Your access covers some rooms only, so a stop needs that check first. Try again "
+            "in a moment, or use {cmd} to see the room's live jobs. Nothing was stopped.",
+            cmd=_command(room_id),
+        ),
+        _ids(room_id, job_id),
+    )
+
+
 def confirmation(
     ticket: Ticket,
     app_user: str,
@@ -283,9 +322,13 @@ def confirmation(
     lookup_problem: str | None,
     ttl: int,
     now: datetime,
+    *,
+    cancel: Ticket,
 ) -> Reply:
     """The one red button. ``ticket.expires_at`` is the deadline shown (``ttl`` is kept for
-    callers; it is how ``expires_at`` was made)."""
+    callers; it is how ``expires_at`` was made). ``ticket`` is sealed for the Stop button,
+    ``cancel`` (the same ticket, :meth:`~bot.stopflow.tickets.Ticket.for_purpose`) for Cancel:
+    neither value works on the other button."""
     room = room_label(ticket.room_id, job.room_name if job else None)
     head = words(
         "*Stop {room}?* Viewers see the stream end now; a stopped job cannot be resumed "
@@ -333,7 +376,7 @@ def confirmation(
             accessibility_label=f"Stop {label} now",
         ),
         button(
-            "Cancel", CANCEL_ACTION, ticket.encode(), accessibility_label="Cancel, keep it live"
+            "Cancel", CANCEL_ACTION, cancel.encode(), accessibility_label="Cancel, keep it live"
         ),
     )
     blocks = [section(join("\n", lines)), context(small), buttons]

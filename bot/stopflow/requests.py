@@ -2,10 +2,12 @@
 
 Nothing here stops anything. The access check is :class:`~bot.stopflow.gate.Gate`'s; this
 module adds what needs the network (the rooms and jobs as MetaStudio sees them) and issues the
-sealed tickets the buttons carry, so every Stop… and Stop button passes the same gate. A Stop…
-button is offered only for a job just seen live; a Stop button only for a job seen live, or one
-whose read failed without MetaStudio saying anything about it (an incident is no time to be
-blocked by a read, but a job MetaStudio says it does not know gets no button).
+sealed tickets the buttons carry (each sealed for its one button), so every Stop… and Stop
+button passes the same gate. A Stop… button is offered only for a job just seen live; a Stop
+button only for a job seen live in the asked room, or one whose read failed without MetaStudio
+saying anything about it (an incident is no time to be blocked by a read, but a job MetaStudio
+says it does not know, or places in another room, gets no button). Someone granted only some
+rooms gets no button after a failed read: only a read can show the job is in their room.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.metastudio import (
+    AboutAnotherRoom,
     IamError,
     MetaStudioClient,
     MetaStudioError,
@@ -36,7 +39,7 @@ from bot.stopflow.gate import Admitted, CommandRequest, Gate, Refusal
 from bot.stopflow.history import History
 from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
-from bot.stopflow.tickets import Ticket
+from bot.stopflow.tickets import CANCEL, CONFIRM, PICK, Ticket
 
 T = TypeVar("T")
 WorkspaceUrl = Callable[[], Awaitable[str]]
@@ -148,29 +151,34 @@ class RequestDesk:
         """The confirmation with the job as MetaStudio sees it. If MetaStudio refuses the read
         (404, or the 400 ``MSS.00000003`` it gives for an unknown room or job), say what it
         said and offer no button: the job's state is unknown and a stop would be refused
-        alike. If the read fails otherwise (no answer, 5xx), say so and confirm anyway. A job
-        in a state stoplive does not know is confirmed too, the state named: it may be live."""
+        alike. If it answers about a job of another room, refuse, whoever asks: MetaStudio
+        may resolve jobs by ID alone, so a stop under this room could end the other room's
+        stream. If the read fails otherwise (no answer, 5xx), say so and confirm anyway,
+        except to someone granted only some rooms: for them only a read showing the job in
+        the room (one of theirs, by the gate) earns a button. A job in a state stoplive does
+        not know is confirmed too, the state named: it may be live."""
         try:
             job = await self._bounded(
                 self._metastudio.get_job(room_id, job_id, asker.grant.app_user_id)
             )
         except LOOKUP_FAILURES as exc:
+            if isinstance(exc, AboutAnotherRoom):
+                return messages.job_in_another_room(room_id, job_id), "refused_job_other_room"
             if isinstance(exc, MetaStudioError) and 400 <= exc.status < 500 and not exc.retryable:
                 outcome = "job_missing" if exc.status == 404 else "job_read_refused"
                 live = await self._live_elsewhere(asker, room_id, job_id)
-                choices = [
-                    (j, self._ticket(asker, room_id, j.job_id, j.room_name).encode()) for j in live
-                ]
+                choices = [(j, self._pick(asker, room_id, j.job_id, j.room_name)) for j in live]
                 return messages.job_missing(room_id, job_id, exc, choices), outcome
+            if asker.grant.rooms is not None:
+                reply = messages.job_room_unproven(room_id, job_id, describe(exc))
+                return reply, "job_room_unread"
             return self._confirm_reply(asker, room_id, job_id, None, describe(exc))
         if job.has_ended:  # a state stoplive does not know is confirmed, naming it
             # the one most likely meant: the room's live job now (the newest, if several)
             live = await self._live_elsewhere(asker, room_id, job_id)
             other = live[0] if live else None
             value = (
-                self._ticket(
-                    asker, room_id, other.job_id, other.room_name or job.room_name
-                ).encode()
+                self._pick(asker, room_id, other.job_id, other.room_name or job.room_name)
                 if other
                 else None
             )
@@ -208,7 +216,9 @@ class RequestDesk:
             return messages.no_live_jobs(room_id, None), "no_live_job"
         if len(live) == 1:
             return self._confirm_reply(asker, room_id, live[0].job_id, live[0], None)
-        choices = [(job, self._ticket(asker, room_id, job.job_id, job.room_name)) for job in live]
+        choices = [
+            (job, self._ticket(asker, room_id, job.job_id, PICK, job.room_name)) for job in live
+        ]
         return messages.picker(room_id, choices, datetime.now(UTC)), "picker_shown"
 
     async def _find(
@@ -256,8 +266,7 @@ class RequestDesk:
             reply, outcome = self._confirm_reply(asker, job.room_id or "", job.job_id, job, None)
             return reply, outcome, job
         choices = [
-            (job, self._ticket(asker, job.room_id or "", job.job_id, job.room_name).encode())
-            for job in live
+            (job, self._pick(asker, job.room_id or "", job.job_id, job.room_name)) for job in live
         ]
         reply = messages.live_jobs(
             choices, datetime.now(UTC), query, unreadable=unreadable, shortfall=short
@@ -267,18 +276,24 @@ class RequestDesk:
     def _confirm_reply(
         self, asker: Asker, room_id: str, job_id: str, job: SmartLiveJob | None, problem: str | None
     ) -> tuple[Reply, str]:
+        ticket = self._ticket(asker, room_id, job_id, CONFIRM, job.room_name if job else None)
         reply = messages.confirmation(
-            self._ticket(asker, room_id, job_id, job.room_name if job else None),
+            ticket,
             asker.grant.app_user_id,
             job,
             problem,
             self._policy.confirm_ttl,
             datetime.now(UTC),
+            cancel=ticket.for_purpose(CANCEL, self._policy.ticket_key),
         )
         return reply, "confirmation_shown" if problem is None else "confirmation_shown_unread"
 
+    def _pick(self, asker: Asker, room_id: str, job_id: str, room_name: str | None) -> str:
+        """The value of a "Stop…" button: a ticket only a pick accepts."""
+        return self._ticket(asker, room_id, job_id, PICK, room_name).encode()
+
     def _ticket(
-        self, asker: Asker, room_id: str, job_id: str, room_name: str | None = None
+        self, asker: Asker, room_id: str, job_id: str, purpose: str, room_name: str | None = None
     ) -> Ticket:
         return Ticket.issue(
             key=self._policy.ticket_key,
@@ -289,6 +304,7 @@ class RequestDesk:
             ttl=self._policy.confirm_ttl,
             response_url=asker.response_url,
             room_name=room_name,
+            purpose=purpose,
         )
 
     async def _bounded(self, call: Awaitable[T]) -> T:

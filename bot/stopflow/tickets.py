@@ -1,7 +1,11 @@
 """A confirmation, carried in the button's ``value``, sealed so nobody can forge or edit it.
 
 Slack sends back the clicked button's value but not the ephemeral message around it, so the
-value holds everything the click needs: who asked, for what, where, and until when. Anyone
+value holds everything the click needs: who asked, for what, where, until when, and which
+button it belongs to (its *purpose*: a "Stop…" pick, the Stop or the Cancel of one
+confirmation). The purpose is sealed with the rest and the click's action must name the same
+one: a pick's value sent with the Stop button's ``action_id`` would otherwise stop the job
+without the confirmation step. Anyone
 who can send a validly signed interaction (any member's client) can put any string there, so
 the value carries an HMAC-SHA256 over every field, checked in constant time before anything in
 it is read. The key is derived from the Slack signing secret (HKDF with a fixed label): every
@@ -19,17 +23,22 @@ import json
 import math
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.metastudio.ids import InvalidId, check_resource_id
 
-VERSION = "t1"
+VERSION = "t2"  # t1 values had no purpose: refused, like any stale button
 MAX_VALUE = 2000  # Slack's limit for a button value
 _LABEL = b"stoplive ticket mac v1"
 _MAC_CHARS = 43  # 32 bytes, base64url without padding
-_FIELDS = 9  # id, room, job, requester, channel, issued_at, expires_at, response_url, room_name
-_LEGACY_FIELDS = 8  # issued before room_name: still opened during a rolling deploy
+# id, room, job, requester, channel, issued_at, expires_at, response_url, purpose, room_name
+_FIELDS = 10
 ROOM_NAME_LIMIT = 80  # characters kept of the room's name (a message shows no more)
+
+PICK = "pick"  # a "Stop…" button: shows the job's confirmation
+CONFIRM = "confirm"  # a confirmation's Stop button: stops the job
+CANCEL = "cancel"  # a confirmation's Cancel button: disarms it (same id as its Stop)
+PURPOSES = frozenset({PICK, CONFIRM, CANCEL})
 
 
 class TicketKey:
@@ -74,6 +83,7 @@ class Ticket:
     issued_at: float  # epoch seconds
     expires_at: float  # epoch seconds, at most the confirmation TTL after issued_at
     response_url: str  # the command's: the fallback way into the channel
+    purpose: str = CONFIRM  # the one button this value is for (PICK, CONFIRM or CANCEL)
     sealed: str = ""  # the encoded, MAC'd value; set by issue and decode
     # MetaStudio's name of the room when the confirmation was shown, so that the notes sent
     # before the job is read again say "Stopping Product launch", not an ID ("" if unknown)
@@ -91,32 +101,60 @@ class Ticket:
         ttl: float,
         response_url: str,
         room_name: str | None = None,
+        purpose: str = CONFIRM,
         now: float | None = None,
     ) -> Ticket:
         issued = round(time.time() if now is None else now, 3)
         expires = round(issued + ttl, 3)
         ident = secrets.token_urlsafe(9)
-        # Slack's response URLs are ~100 ASCII characters; one that would not fit in a button
-        # is left out (the channel is then reached by the Web API alone). IDs are checked to be
-        # at most 64 characters before a ticket is issued, so the value then fits; if it still
-        # does not, it is kept as it is and the caller leaves the button out (and decode would
-        # refuse it). The room's name only names things, so it goes first.
-        kept = (room_name or "")[:ROOM_NAME_LIMIT]
-        for url, name in ((response_url, kept), (response_url, ""), ("", "")):
-            fields = [ident, room_id, job_id, requester, channel_id, issued, expires, url, name]
-            payload = json.dumps(fields, separators=(",", ":"))
-            sealed = f"{VERSION}.{key.mac(payload)}.{payload}"
-            if len(sealed) <= MAX_VALUE:
-                break
-        return cls(
-            ident, room_id, job_id, requester, channel_id, issued, expires, url, sealed, name
+        unsealed = cls(
+            ident,
+            room_id,
+            job_id,
+            requester,
+            channel_id,
+            issued,
+            expires,
+            response_url,
+            room_name=(room_name or "")[:ROOM_NAME_LIMIT],
         )
+        return unsealed.for_purpose(purpose, key)
 
     @property
     def life(self) -> float:
         """Seconds from issue to expiry, read without any clock: how long a claim on it must
         last wherever it is taken (stopping.ticket_claim)."""
         return max(self.expires_at - self.issued_at, 0.0)
+
+    def for_purpose(self, purpose: str, key: TicketKey) -> Ticket:
+        """This ticket sealed for another button: same id, fields and expiry (a confirmation's
+        Cancel takes the very claim its Stop would), but a value only that button accepts."""
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown ticket purpose {purpose!r}")
+        # Slack's response URLs are ~100 ASCII characters; one that would not fit in a button
+        # is left out (the channel is then reached by the Web API alone). IDs are checked to be
+        # at most 64 characters before a ticket is issued, so the value then fits; if it still
+        # does not, it is kept as it is and the caller leaves the button out (and decode would
+        # refuse it). The room's name only names things, so it goes first.
+        choices = ((self.response_url, self.room_name), (self.response_url, ""), ("", ""))
+        for url, name in choices:
+            fields = [
+                self.id,
+                self.room_id,
+                self.job_id,
+                self.requester,
+                self.channel_id,
+                self.issued_at,
+                self.expires_at,
+                url,
+                purpose,
+                name,
+            ]
+            payload = json.dumps(fields, separators=(",", ":"))
+            sealed = f"{VERSION}.{key.mac(payload)}.{payload}"
+            if len(sealed) <= MAX_VALUE:
+                break
+        return replace(self, response_url=url, purpose=purpose, sealed=sealed, room_name=name)
 
     def expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.expires_at
@@ -128,9 +166,12 @@ class Ticket:
         return self.sealed
 
     @classmethod
-    def decode(cls, value: object, key: TicketKey, max_ttl: float) -> Ticket | NotOurs:
+    def decode(
+        cls, value: object, key: TicketKey, max_ttl: float, *, purpose: str
+    ) -> Ticket | NotOurs:
         """The ticket in a button value, or why it is not one of ours. The MAC is checked
-        (in constant time) before any field is read; then types, IDs and the expiry window."""
+        (in constant time) before any field is read; then types, IDs, the expiry window, and
+        that it was sealed for ``purpose`` (the clicked button's)."""
         if not isinstance(value, str) or not value.isascii() or len(value) > MAX_VALUE:
             return NotOurs("not an ASCII string of at most 2000 characters")
         version, _, rest = value.partition(".")
@@ -143,14 +184,17 @@ class Ticket:
             fields = json.loads(payload)
         except ValueError:
             return NotOurs("payload is not JSON")
-        if not isinstance(fields, list) or len(fields) not in (_FIELDS, _LEGACY_FIELDS):
+        if not isinstance(fields, list) or len(fields) != _FIELDS:
             return NotOurs("payload has the wrong shape")
-        return cls._from_fields(fields, value, max_ttl)
+        return cls._from_fields(fields, value, max_ttl, purpose)
 
     @classmethod
-    def _from_fields(cls, fields: list[object], sealed: str, max_ttl: float) -> Ticket | NotOurs:
-        ident, room, job, requester, channel, issued, expires, response_url, *named = fields
-        room_name = named[0] if named else ""
+    def _from_fields(
+        cls, fields: list[object], sealed: str, max_ttl: float, purpose: str
+    ) -> Ticket | NotOurs:
+        ident, room, job, requester, channel, issued, expires, response_url, sealed_for, name = (
+            fields
+        )
         if not (
             isinstance(ident, str)
             and isinstance(room, str)
@@ -158,9 +202,11 @@ class Ticket:
             and isinstance(requester, str)
             and isinstance(channel, str)
             and isinstance(response_url, str)
-            and isinstance(room_name, str)
+            and isinstance(name, str)
         ):
             return NotOurs("a text field is not text")
+        if sealed_for != purpose:
+            return NotOurs(f"sealed for another button ({_shown(sealed_for)}), not {purpose!r}")
         if not (_is_number(issued) and _is_number(expires)):
             return NotOurs("a time is not a number")
         try:
@@ -185,9 +231,16 @@ class Ticket:
             issued_at,
             expires_at,
             response_url,
+            purpose,
             sealed,
-            room_name[:ROOM_NAME_LIMIT],
+            name[:ROOM_NAME_LIMIT],
         )
+
+
+def _shown(value: object) -> str:
+    """A sealed field as a refusal may name it: ours, but kept short all the same."""
+    text = repr(value)
+    return text if len(text) <= 20 else text[:17] + "..."
 
 
 def _is_number(value: object) -> bool:

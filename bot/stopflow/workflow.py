@@ -37,12 +37,16 @@ from bot.stopflow.policy import Policy
 from bot.stopflow.requests import Asker, RequestDesk, WorkspaceUrl
 from bot.stopflow.stopping import LEASE, StopSupervisor, ticket_claim
 from bot.stopflow.store import StateStore, StoreUnavailable
+from bot.stopflow.tickets import CANCEL, CONFIRM, PICK
 
 __all__ = ["Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
 
 log = logging.getLogger(__name__)
 TAKEOVER_EVERY = 5.0
 CAVEATS_EVERY = 720  # take-over sweeps between two looks at the store's set-up: about an hour
+# A day-old finished stop is forgotten within this of its time (one DELETE, or one scan of
+# Redis's index of a day's stops): no need to do it every sweep.
+PRUNE_EVERY = 600.0
 
 
 class StopWorkflow:
@@ -86,7 +90,7 @@ class StopWorkflow:
     async def pick(self, click: Click, outlet: Outlet) -> None:
         """A job chosen from a room's list: show its confirmation in place of the list."""
         started = time.monotonic()
-        admitted = await self._admit("pick", click, outlet, started)
+        admitted = await self._admit(PICK, click, outlet, started)
         if admitted is None:
             return
         ticket, grant = admitted.ticket, admitted.grant
@@ -97,7 +101,7 @@ class StopWorkflow:
 
     async def cancel(self, click: Click, outlet: Outlet) -> None:
         started = time.monotonic()
-        admitted = await self._admit("cancel", click, outlet, started)
+        admitted = await self._admit(CANCEL, click, outlet, started)
         if admitted is None:
             return
         ticket = admitted.ticket
@@ -118,22 +122,26 @@ class StopWorkflow:
 
     async def confirm(self, click: Click, outlet: Outlet) -> None:
         started = time.monotonic()
-        admitted = await self._admit("confirm", click, outlet, started)
+        admitted = await self._admit(CONFIRM, click, outlet, started)
         if admitted is not None:
             await self._stops.run(admitted, outlet, started)
 
     # --- replicas and health ------------------------------------------------------------
 
-    async def run_takeovers(self, stop: asyncio.Event, every: float = TAKEOVER_EVERY) -> None:
+    async def run_takeovers(
+        self, stop: asyncio.Event, every: float = TAKEOVER_EVERY, prune_every: float = PRUNE_EVERY
+    ) -> None:
         """Until ``stop`` is set: every ``every`` seconds, take over the stops whose owner is
-        gone (its lease expired) and finish them. Run it beside the transport. Each sweep runs
-        on its own, since a take-over watches its job as long as the original would have: one
-        long watch never keeps the next orphan waiting. Once ``stop`` is set, the take-overs
-        under way finish; cancelled, they are cut short, each saying what it knows. Now and
-        then (every :data:`CAVEATS_EVERY` sweeps) it logs what in the store's set-up may lose
-        or refuse stoplive's writes."""
+        gone (its lease expired) and finish them; every ``prune_every`` seconds (and first
+        thing), forget the journal's entries past keeping. Run it beside the transport. Each
+        sweep runs on its own, since a take-over watches its job as long as the original would
+        have: one long watch never keeps the next orphan waiting. Once ``stop`` is set, the
+        take-overs under way finish; cancelled, they are cut short, each saying what it knows.
+        Now and then (every :data:`CAVEATS_EVERY` sweeps) it logs what in the store's set-up
+        may lose or refuse stoplive's writes."""
         sweeps: set[asyncio.Task[int]] = set()
         count = 0
+        pruned_at: float | None = None
         try:
             while not stop.is_set():
                 if count % CAVEATS_EVERY == 0:
@@ -142,6 +150,9 @@ class StopWorkflow:
                 sweep = asyncio.create_task(self.take_over_orphans())
                 sweeps.add(sweep)
                 sweep.add_done_callback(sweeps.discard)
+                if pruned_at is None or time.monotonic() - pruned_at >= prune_every:
+                    pruned_at = time.monotonic()
+                    await self._prune()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=every)
             await asyncio.gather(*sweeps)
@@ -149,6 +160,13 @@ class StopWorkflow:
             for sweep in sweeps:
                 sweep.cancel()
             await asyncio.gather(*sweeps, return_exceptions=True)
+
+    async def _prune(self) -> None:
+        """Never raises: the loop must outlive a store outage."""
+        try:
+            await self._store.prune()
+        except StoreUnavailable as exc:
+            log.warning("could not prune the stop journal: %s", exc)
 
     async def take_over_orphans(self) -> int:
         """One sweep of :meth:`run_takeovers`: how many stops it took over, once they are
@@ -206,8 +224,10 @@ class StopWorkflow:
     async def _admit(
         self, event: str, click: Click, outlet: Outlet, started: float
     ) -> AdmittedClick | None:
-        """The gate's verdict on a click; a refusal is answered and recorded here."""
-        checked = self._gate.click(click)
+        """The gate's verdict on a click; a refusal is answered and recorded here. ``event``
+        names the step (``pick``, ``confirm``, ``cancel``): it is also the purpose the
+        click's ticket must have been sealed for."""
+        checked = self._gate.click(click, event)  # the step's name is its tickets' purpose
         if not isinstance(checked, Refusal):
             return checked
         try:

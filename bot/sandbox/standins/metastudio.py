@@ -196,6 +196,9 @@ class MetaStudioStandIn:
         self.most_in_flight = 0  # the most there ever were at once
         self.unknown: tuple[int, dict[str, str]] = (404, NOT_FOUND)  # for an unknown room/job
         self.page_limit = 100  # the most entries a list answers per page, whatever was asked
+        # a MetaStudio that finds a job by its ID alone, whatever room the path names (its
+        # answers then name the job's own room)
+        self.jobs_by_id_alone = False
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -508,6 +511,8 @@ class MetaStudioStandIn:
 
     def _job(self, request: web.Request) -> Job | None:
         job = self.jobs.get(request.match_info["job"])
+        if job is not None and self.jobs_by_id_alone:
+            return job
         return job if job is not None and job.room_id == request.match_info["room"] else None
 
     async def _get_job(self, request: web.Request) -> web.Response:

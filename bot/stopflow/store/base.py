@@ -180,8 +180,10 @@ class StateStore(Protocol):
         go quiet); MISSING when there is no entry (the caller writes it back)."""
 
     async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> Ownership:
-        """Close the entry (outcome posted); it is kept for a day for ``recent``. ELSEWHERE if
-        ``owner`` no longer owns it, MISSING if there is no entry."""
+        """Close the entry (outcome posted); it is kept for a day for ``recent``, its
+        ``response_url`` blanked (whoever holds one may post into the channel as the app, and
+        a finished stop needs it no more). ELSEWHERE if ``owner`` no longer owns it, MISSING
+        if there is no entry."""
 
     async def take_orphans(self, owner: str, lease: float, limit: int = 10) -> list[JournalEntry]:
         """Atomically take over unfinished entries whose lease has expired: each is returned to
@@ -190,6 +192,11 @@ class StateStore(Protocol):
 
     async def recent(self, since: float) -> list[JournalEntry]:
         """Entries created at or after ``since``, newest first (finished or not)."""
+
+    async def prune(self) -> None:
+        """Forget what is past keeping: entries finished longer ago than the keep time (a
+        day), expired claims. ``recent`` forgets them too, but a bot whose history nobody
+        opens must not keep every stop forever: the workflow calls this on a schedule."""
 
     async def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers, StoreRefusesWrites unless it also

@@ -81,7 +81,11 @@ class MemoryStore:
         if entry.owner != owner:
             return Ownership.ELSEWHERE
         self._journal[stop_id] = entry.with_changes(
-            step="finished", outcome=outcome, detail=detail, finished_at=time.time()
+            step="finished",
+            outcome=outcome,
+            detail=detail,
+            finished_at=time.time(),
+            response_url="",
         )
         return Ownership.OWNED
 
@@ -105,6 +109,13 @@ class MemoryStore:
         self._forget_old()
         found = [e for e in self._journal.values() if e.created_at >= since]
         return sorted(found, key=lambda e: e.created_at, reverse=True)
+
+    async def prune(self) -> None:
+        self._forget_old()
+        now = time.time()
+        for key, (_, expires) in list(self._claims.items()):
+            if expires <= now:
+                del self._claims[key]
 
     async def ping(self) -> None:
         return None

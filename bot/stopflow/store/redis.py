@@ -130,7 +130,7 @@ local owner = redis.call('HGET', KEYS[1], 'owner')
 if not owner then return -1 end
 if owner ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'step', 'finished', 'outcome', ARGV[3], 'detail', ARGV[4],
-           'finished_at', at(0))
+           'finished_at', at(0), 'response_url', '')
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
@@ -161,6 +161,7 @@ return taken
 """
 )
 
+_NEVER = 1e300  # a creation time no entry has: recent() since it finds nothing
 # KEYS[1] created; ARGV since, entry key prefix. Drops index members whose entry expired.
 _RECENT = """
 local found = {}
@@ -374,6 +375,12 @@ class RedisStore:
         )
         entries = self._entries_from("recent", found)
         return sorted(entries, key=lambda e: e.created_at, reverse=True)
+
+    async def prune(self) -> None:
+        """Finished entries and claims expire by themselves (PEXPIRE, PX): what is left is
+        the ``created`` index's members whose entry expired, which ``recent`` drops as it
+        reads; run it asking for nothing newer than :data:`_NEVER`, for that alone."""
+        await self._call("prune", lambda: self._recent([self._created], [_NEVER, self._entries]))
 
     async def ping(self) -> None:
         """A write with a short expiry, not a PING: a Redis over ``maxmemory`` or a read-only

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -103,6 +104,26 @@ def _switch_to_wal(db: sqlite3.Connection, within: float) -> None:
             if not _busy(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(0.01)
+
+
+def _private(path: str) -> None:
+    """Create the file readable and writable by its owner only (0600), or narrow an existing
+    one (and its ``-wal``/``-shm``) to that: it holds who stopped what, and a live stop's
+    response URL. SQLite creates the ``-wal`` and ``-shm`` files with the database file's
+    mode, so they follow it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+        for side in (path + "-wal", path + "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(side).st_mode & 0o077:
+                    os.chmod(side, 0o600)
+    except OSError as exc:  # as sqlite3.connect would fail: the store's callers fail closed
+        raise sqlite3.OperationalError(f"unable to open database file ({exc.strerror})") from exc
 
 
 def _roll_back(db: sqlite3.Connection) -> None:
@@ -239,8 +260,8 @@ class SqliteStore:
 
         def work(db: sqlite3.Connection) -> Ownership:
             cursor = db.execute(
-                "UPDATE journal SET step = 'finished', outcome = ?, detail = ?, finished_at = ?"
-                " WHERE stop_id = ? AND owner = ?",
+                "UPDATE journal SET step = 'finished', outcome = ?, detail = ?, finished_at = ?,"
+                " response_url = '' WHERE stop_id = ? AND owner = ?",
                 (outcome, detail, time.time(), stop_id, owner),
             )
             return _ownership(db, cursor, stop_id)
@@ -269,10 +290,7 @@ class SqliteStore:
 
     async def recent(self, since: float) -> list[JournalEntry]:
         def work(db: sqlite3.Connection) -> list[JournalEntry]:
-            forget_before = time.time() - self._keep_finished
-            db.execute(
-                "DELETE FROM journal WHERE finished_at > 0 AND finished_at < ?", (forget_before,)
-            )
+            self._forget_finished(db)
             rows = db.execute(
                 f"SELECT {_COLUMN_LIST} FROM journal WHERE created_at >= ?"
                 " ORDER BY created_at DESC",
@@ -281,6 +299,19 @@ class SqliteStore:
             return [_entry(row) for row in rows]
 
         return await self._run("recent", work)
+
+    async def prune(self) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            self._forget_finished(db)
+            db.execute("DELETE FROM claims WHERE expires <= ?", (time.time(),))
+
+        await self._run("prune", work)
+
+    def _forget_finished(self, db: sqlite3.Connection) -> None:
+        forget_before = time.time() - self._keep_finished
+        db.execute(
+            "DELETE FROM journal WHERE finished_at > 0 AND finished_at < ?", (forget_before,)
+        )
 
     async def ping(self) -> None:
         def work(db: sqlite3.Connection) -> None:
@@ -422,6 +453,7 @@ class SqliteStore:
         """Open (creating) the file and bring its schema up to this JournalEntry. The loop's
         connection is used from the loop's thread after this one opens it; it never waits
         for a lock and never checkpoints."""
+        _private(self._path)
         db = sqlite3.connect(
             self._path,
             timeout=self._busy_timeout,
@@ -431,6 +463,8 @@ class SqliteStore:
         try:
             _switch_to_wal(db, self._busy_timeout)
             db.execute("PRAGMA synchronous = NORMAL")
+            # a blanked response_url must not linger in a freed cell: overwrite deleted content
+            db.execute("PRAGMA secure_delete = ON")
             with _write_transaction(db):
                 for statement in _SCHEMA:
                     db.execute(statement)
