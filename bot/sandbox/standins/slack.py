@@ -235,15 +235,16 @@ class SlackStandIn:
             {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"}}
         )
         self._socket_ready.set()
+        await self._notify()  # a test may be waiting for a connection
         if self.drop_after_hello:
             await ws.close()
-            return ws
         async for message in ws:
             if message.type == WSMsgType.TEXT:
                 data = json.loads(message.data)
                 if "envelope_id" in data:
                     self.acks[data["envelope_id"]] = data
                     await self._notify()
+        await self._notify()  # closed
         return ws
 
     @property
