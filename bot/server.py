@@ -26,6 +26,7 @@ from bot.config import SLACK_RESPONSE_HOSTS, ConfigError
 from bot.connections import GuardedSite, Limits, answered
 from bot.inbound import MAX_BODY, Accepted, Refusal, check_signature, sort_body
 from bot.listeners.payloads import CHECKED
+from bot.slack_tokens import BotTokenWatch
 from bot.socket_mode import RECONNECT, Backoff, EnvelopeHandler, GuardedSocketModeClient
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,7 @@ class Transport:
         self._runner: web.AppRunner | None = None
         self._socket: EnvelopeHandler | None = None
         self._takeovers: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None  # the bot token, for Slack's refusal
         self._closing = asyncio.Event()
         self._failed = asyncio.Event()
         self._failure: ConfigError | None = None
@@ -190,6 +192,14 @@ class Transport:
         refused."""
         await self._take_requests()
         self._takeovers = asyncio.create_task(self._stoplive.workflow.run_takeovers(self._closing))
+        for handler in self._stoplive.bolt.client.retry_handlers:
+            if isinstance(handler, BotTokenWatch):
+                self._watcher = asyncio.create_task(self._watch(handler))
+
+    async def _watch(self, bot_token: BotTokenWatch) -> None:
+        await bot_token.refused.wait()
+        assert bot_token.refusal is not None
+        self._fail(bot_token.refusal)
 
     async def failure(self) -> None:
         """Never returns; raises the ConfigError naming a token Slack refused after start-up
@@ -255,6 +265,8 @@ class Transport:
         let confirmed stops finish, cut short what cannot, and let go of everything. Safe to
         call after a failed or interrupted :meth:`open`."""
         self._closing.set()  # no new take-overs; one under way is a stop like any other
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._runner is not None:

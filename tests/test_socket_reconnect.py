@@ -12,11 +12,13 @@ import httpx
 import pytest
 import yaml
 
+from bot.config import ConfigError
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from bot.socket_mode import RECONNECT, Backoff
 from tests.conftest import BotFactory, bot_settings
-from tests.harness import Harness
+from tests.harness import ALICE, Harness
+from tests.test_e2e_home import home_opened, post_event
 from tests.test_process import REPO, environment, run_bot
 from tests.test_socket_mode import help_works
 
@@ -108,6 +110,30 @@ async def test_a_token_revoked_while_running_ends_the_process_naming_it(
     assert "Traceback" not in text and "xapp-test" not in text
     assert text.splitlines()[-1].startswith("SLACK_APP_TOKEN: Slack refused it (token_revoked)")
     assert len(slack.calls("apps.connections.open")) == 2  # refused once: not retried
+
+
+async def test_a_bot_token_revoked_while_running_ends_the_transport_naming_it(
+    start_bot: BotFactory,
+) -> None:
+    bot = await start_bot()
+    failure = asyncio.ensure_future(bot.transport.failure())
+    bot.slack.bot_token_error = "token_revoked"
+    assert await post_event(bot, home_opened(ALICE)) == 200  # its views.publish is refused
+    with pytest.raises(ConfigError) as refused:
+        await asyncio.wait_for(failure, 5)  # python -m bot then exits 1 with this line
+    assert str(refused.value).startswith("SLACK_BOT_TOKEN: Slack refused it (token_revoked)")
+    assert "\n" not in str(refused.value) and "xoxb-test" not in str(refused.value)
+
+
+async def test_a_refusal_that_is_not_about_the_token_is_not_fatal(start_bot: BotFactory) -> None:
+    bot = await start_bot()
+    failure = asyncio.ensure_future(bot.transport.failure())
+    bot.slack.bot_token_error = "missing_scope"
+    assert await post_event(bot, home_opened(ALICE)) == 200
+    await bot.slack.wait_for(lambda: bot.slack.calls("auth.test"))  # Bolt's, refused
+    await asyncio.sleep(0.3)
+    assert not failure.done()
+    failure.cancel()
 
 
 async def test_socket_mode_serves_healthz_and_metrics_on_port(start_bot: BotFactory) -> None:

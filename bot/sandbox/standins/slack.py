@@ -68,6 +68,7 @@ class SlackStandIn:
         # apps.connections.open answers this error (e.g. token_revoked) while it is set
         self.connections_error: str | None = None
         self.drop_after_hello = False  # close each websocket right after its hello
+        self.bot_token_error: str | None = None  # every bot-token call answers it (token_revoked)
         self.url = ""
 
     @property
@@ -154,6 +155,8 @@ class SlackStandIn:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if method == "apps.connections.open" and self.connections_error is not None:
             return web.json_response({"ok": False, "error": self.connections_error})
+        if method != "apps.connections.open" and self.bot_token_error is not None:
+            return web.json_response({"ok": False, "error": self.bot_token_error})
         if method == "auth.test":
             return web.json_response(
                 {
