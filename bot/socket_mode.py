@@ -141,8 +141,9 @@ class GuardedSocketModeClient(SocketModeClient):
 
     async def run_message_listeners(self, message: dict[str, Any], raw_message: str) -> None:
         if message.get("type") == "disconnect":
-            reason = message.get("reason")
-            self.reconnect(f"slack_{reason}" if isinstance(reason, str) else "slack_asked")
+            reason = message.get("reason")  # warning, refresh_requested, too_many_websockets
+            named = isinstance(reason, str) and _SLACK_ERROR.match(reason)
+            self.reconnect(f"slack_{reason}" if named else "slack_asked")
             return
         envelope_id = message.get("envelope_id")
         if envelope_id is not None and not isinstance(message.get("payload"), dict):

@@ -25,7 +25,7 @@ def short_and_clear(text: str) -> None:
 @pytest.mark.parametrize("typed", LONG_TEXTS)
 async def test_an_overlong_command_is_answered_over_http(start_bot: BotFactory, typed: str) -> None:
     bot = await start_bot()
-    response, hook = await bot.command(typed)
+    response, _ = await bot.command(typed)
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["response_type"] == "ephemeral"

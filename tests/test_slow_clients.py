@@ -22,7 +22,7 @@ from bot.sandbox.slack_requests import command_body
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from tests.conftest import BotFactory, bot_settings
-from tests.harness import ALICE, CHANNEL, Harness, signed_headers
+from tests.harness import ALICE, CHANNEL, signed_headers
 from tests.test_process import environment, free_port
 
 FAST = Limits(request_seconds=0.5, idle_seconds=1.0, max_connections=8)
