@@ -123,7 +123,7 @@ class GuardedSocketModeClient(SocketModeClient):
         self._reconnecting: asyncio.Task[None] | None = None
         self._connected_at: float | None = None  # time.monotonic() of the current connection
         self._tries = 0  # since the last connection that lasted
-        self._in_episode = False  # from a loss until a connection lasts
+        self._in_episode = False  # a loss was logged; the next is logged only after one lasted
 
     # --- messages -------------------------------------------------------------------------
 
@@ -195,17 +195,23 @@ class GuardedSocketModeClient(SocketModeClient):
             self._tries += 1
             if self.closed:
                 return
-            self.wss_uri = await socket_url(self.web_client, self.app_token)
-            if self.wss_uri is None:
-                metrics.SOCKET_CONNECTS.labels("no_url").inc()
-                continue
             try:
-                await self.connect()
-            except (aiohttp.ClientError, OSError, TimeoutError):
-                metrics.SOCKET_CONNECTS.labels("failed").inc()
-                continue
-            metrics.SOCKET_CONNECTS.labels("connected").inc()
-            return
+                result = await self._try()
+            except ConfigError:
+                raise
+            except Exception as exc:  # one failed try, whatever failed: the episode goes on
+                log.debug("a Socket Mode try failed", extra={"error": type(exc).__name__})
+                result = "failed"
+            metrics.SOCKET_CONNECTS.labels(result).inc()
+            if result == "connected":
+                return
+
+    async def _try(self) -> str:
+        self.wss_uri = await socket_url(self.web_client, self.app_token)
+        if self.wss_uri is None:
+            return "no_url"
+        await self.connect()
+        return "connected"
 
     async def connect(self) -> None:
         """One try with ``wss_uri``: the previous session is closed first (Slack counts them,
