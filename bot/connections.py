@@ -9,8 +9,8 @@ signed ``/stoplive`` then got no answer. So, around aiohttp's own protocol:
   connection is cut (Slack gives up after 3 s; the acks and ``/healthz`` take a few at most);
 - an idle keep-alive connection is closed after :attr:`Limits.idle_seconds` (aiohttp's timer);
 - at most :attr:`Limits.max_connections` are open at once, half the file limit (the other half
-  is for the Slack and MetaStudio clients, the store and the logs); one more is answered 503
-  and closed at once.
+  is for a batch of accepts, the Slack and MetaStudio clients, the store and the logs); one
+  more is answered 503 and closed at once.
 
 No aiohttp internals are touched: :class:`GuardedSite` is an ``aiohttp.web.BaseSite`` whose
 server wraps each of aiohttp's protocols in a :class:`GuardedConnection`, and
@@ -37,12 +37,21 @@ _BUSY = (
 )
 
 
+def _file_limit() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return 1 << 20 if soft == resource.RLIM_INFINITY else soft
+
+
 def connection_cap() -> int:
     """Half the process's file limit (at least 16), at most :data:`MAX_CONNECTIONS`."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return MAX_CONNECTIONS
-    return max(16, min(MAX_CONNECTIONS, soft // 2))
+    return max(16, min(MAX_CONNECTIONS, _file_limit() // 2))
+
+
+def accept_batch() -> int:
+    """The listen backlog, an eighth of the file limit (at most aiohttp's 128): asyncio accepts
+    up to that many connections at once before any is closed, so cap + batch must leave files
+    for the rest (with 256 files and a batch of 128, accept() failed with EMFILE)."""
+    return max(8, min(128, _file_limit() // 8))
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class Limits:
     request_seconds: float = 15.0  # from a request's first byte to its answer
     idle_seconds: float = 75.0  # longer than load balancers keep idle ones (AWS: 60 s)
     max_connections: int = field(default_factory=connection_cap)
+    backlog: int = field(default_factory=accept_batch)
 
 
 class GuardedSite(web.BaseSite):
@@ -57,7 +67,7 @@ class GuardedSite(web.BaseSite):
     ``limits.max_connections`` of them open."""
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, limits: Limits) -> None:
-        super().__init__(runner)
+        super().__init__(runner, backlog=limits.backlog)
         self._host, self._port, self._limits = host, port, limits
         self.open: set[GuardedConnection] = set()
         self._refusing = False  # since the cap was reached: logged once per episode
