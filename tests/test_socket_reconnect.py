@@ -5,6 +5,8 @@ replicas are probed on. Over a real websocket and real HTTP on loopback."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from pathlib import Path
 
@@ -17,9 +19,9 @@ from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from bot.socket_mode import RECONNECT, Backoff
 from tests.conftest import BotFactory, bot_settings
-from tests.harness import ALICE, Harness
+from tests.harness import ALICE, Harness, signed_bytes_headers
 from tests.test_e2e_home import home_opened, post_event
-from tests.test_process import REPO, environment, run_bot
+from tests.test_process import REPO, environment, free_port, run_bot
 from tests.test_socket_mode import help_works
 
 SOCKET = {"stoplive_mode": "socket", "slack_app_token": "xapp-test"}
@@ -168,8 +170,6 @@ def test_every_compose_replica_has_a_healthcheck_on_healthz() -> None:
 async def test_healthz_in_socket_mode_over_a_real_process(
     metastudio: MetaStudioStandIn, slack: SlackStandIn
 ) -> None:
-    from tests.test_process import free_port
-
     port = free_port()
     process = await run_bot(env=environment(bot_settings(metastudio, slack, port=port, **SOCKET)))
     try:
@@ -186,3 +186,30 @@ async def test_healthz_in_socket_mode_over_a_real_process(
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_a_bot_token_revoked_while_running_ends_the_process(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn
+) -> None:
+    port = free_port()
+    process = await run_bot(env=environment(bot_settings(metastudio, slack, port=port)))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(url + "/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            slack.bot_token_error = "account_inactive"
+            raw = json.dumps(home_opened(ALICE)).encode()
+            headers = signed_bytes_headers(raw, "application/json")
+            assert (await http.post(url + "/slack/events", content=raw, headers=headers)).is_success
+        _, err = await asyncio.wait_for(process.communicate(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    text = err.decode()
+    assert process.returncode == 1, text
+    assert text.splitlines()[-1].startswith("SLACK_BOT_TOKEN: Slack refused it (account_inactive)")
+    assert "Traceback" not in text and "xoxb-test" not in text
