@@ -20,6 +20,7 @@ USER stoplive
 WORKDIR /data
 VOLUME ["/data"]
 
-# HTTP mode listens on $PORT (3000 unless set); Socket Mode needs no port.
+# HTTP mode listens on $PORT (3000 unless set); Socket Mode serves /healthz and /metrics there
+# (STOPLIVE_SOCKET_HEALTH=false: no port).
 EXPOSE 3000
 CMD ["python", "-m", "bot"]

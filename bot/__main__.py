@@ -64,7 +64,7 @@ async def run(store: StateStore | None = None) -> None:
     await settle_start_up()
     try:
         if await until(transport.open(), stop):
-            await stop.wait()
+            await until(transport.failure(), stop)  # raises if Slack refuses a token later
         log.info("shutting down: letting confirmed stops finish")
     finally:
         watcher.cancel()

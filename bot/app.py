@@ -24,6 +24,7 @@ from bot.config import AuthMode, Settings
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.slack_outlet import SlackOutlet
+from bot.slack_tokens import BotTokenWatch
 from bot.stopflow.buttons import OutcomeButtons
 from bot.stopflow.outlet import Outlet
 from bot.stopflow.store import StateStore, open_store
@@ -126,11 +127,13 @@ def slack_client(
     settings: Settings, token: str | None = None, session: aiohttp.ClientSession | None = None
 ) -> AsyncWebClient:
     """Every Web API call (Socket Mode's ``apps.connections.open`` too) goes to SLACK_API_URL."""
+    token = token or settings.slack_bot_token.get_secret_value()
     return AsyncWebClient(
-        token=token or settings.slack_bot_token.get_secret_value(),
+        token=token,
         base_url=settings.slack_api_url.rstrip("/") + "/",
         session=session,
-        retry_handlers=slack_retry_handlers(),
+        # first: it only reads each answer, for Slack saying the token is dead
+        retry_handlers=[BotTokenWatch(token), *slack_retry_handlers()],
     )
 
 

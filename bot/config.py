@@ -224,9 +224,16 @@ class Settings(BaseSettings):
         None, description="socket or http; default: socket if SLACK_APP_TOKEN is set"
     )
     port: int = Field(
-        3000, ge=0, le=65535, description="HTTP mode: port to listen on (0: any free one)"
+        3000,
+        ge=0,
+        le=65535,
+        description="Port to listen on (0: any free one); Socket Mode: /healthz and /metrics",
     )
-    stoplive_host: str = Field("0.0.0.0", description="HTTP mode: address to listen on")
+    stoplive_host: str = Field("0.0.0.0", description="Address to listen on")
+    stoplive_socket_health: bool = Field(
+        True,
+        description="Socket Mode: serve /healthz and /metrics on PORT (false: open no port)",
+    )
 
     # --- Who may stop what, and where -------------------------------------------------------
     stoplive_allowlist: str | None = Field(None, description='JSON: {"U024BE7LH": "ops-alice"}')

@@ -35,6 +35,12 @@ REJECTED_REQUESTS = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+SOCKET_CONNECTS = Counter(
+    "stoplive_socket_connects",
+    "Socket Mode connection tries by result (connected, no_url, failed)",
+    ["result"],
+    registry=REGISTRY,
+)
 ACK_SECONDS = Histogram(
     "stoplive_ack_seconds",
     "Time from receiving a Slack request to answering it",

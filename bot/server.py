@@ -9,34 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-import aiohttp
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.adapter.socket_mode.async_internals import send_async_response
-from slack_bolt.adapter.socket_mode.internals import build_headers
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.errors import SlackApiError
-from slack_sdk.socket_mode.aiohttp import SocketModeClient
-from slack_sdk.socket_mode.request import SocketModeRequest
-from slack_sdk.socket_mode.response import SocketModeResponse
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 from bot.app import Stoplive
 from bot.config import SLACK_RESPONSE_HOSTS, ConfigError
+from bot.connections import GuardedSite, Limits, answered
 from bot.inbound import MAX_BODY, Accepted, Refusal, check_signature, sort_body
-from bot.listeners.payloads import CHECKED, Malformed, Ours, sort_event, sort_payload
+from bot.listeners.payloads import CHECKED
+from bot.slack_tokens import BotTokenWatch
+from bot.socket_mode import RECONNECT, Backoff, EnvelopeHandler, GuardedSocketModeClient
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -91,6 +82,8 @@ def web_app(
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return refuse(Refusal(413, "too_large"), request.content_length or MAX_BODY)
+        except ConnectionResetError:  # cut while sending it (connections.py said why)
+            return web.Response(status=408)
         headers = request.headers
         refusal = check_signature(
             signing_secret,
@@ -116,6 +109,14 @@ def web_app(
         )
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
+    application = health_app(health)
+    application.router.add_post(EVENTS_PATH, events)
+    return application
+
+
+def health_app(health: HealthCheck | None = None) -> web.Application:
+    """``GET /healthz`` and ``GET /metrics``: all that is served in Socket Mode."""
+
     async def healthz(_: web.Request) -> web.Response:
         try:
             reason = await health() if health is not None else None
@@ -132,8 +133,7 @@ def web_app(
         )
 
     logging.getLogger("aiohttp.server").addFilter(_MALFORMED_HTTP)
-    application = web.Application(client_max_size=MAX_BODY)
-    application.router.add_post(EVENTS_PATH, events)
+    application = web.Application(client_max_size=MAX_BODY, middlewares=[answered])
     application.router.add_get("/healthz", healthz)
     application.router.add_get("/metrics", prometheus)
     return application
@@ -160,117 +160,9 @@ def refuse(refusal: Refusal, size: int) -> web.Response:
     return web.Response(status=refusal.status)
 
 
-class GuardedSocketModeClient(SocketModeClient):
-    """slack_sdk's Socket Mode client, except that a message Slack would never send (text that
-    is not JSON, an envelope whose payload is not an object) is logged in one line (and acked,
-    if it has an envelope id) instead of raising inside the SDK with a traceback."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # the SDK fires and forgets listener runs; holding them keeps them from being collected
-        self._listening: set[asyncio.Future[None]] = set()
-
-    async def process_message(self) -> None:
-        raw = await self.message_queue.get()
-        if raw is None:
-            return
-        try:
-            message = json.loads(raw) if raw.startswith("{") else {}
-        except (ValueError, RecursionError):
-            ignored("not_json", len(raw))
-            return
-        self._listening.add(task := asyncio.ensure_future(self.run_message_listeners(message, raw)))
-        task.add_done_callback(self._listening.discard)
-
-    async def run_message_listeners(self, message: dict[str, Any], raw_message: str) -> None:
-        envelope_id = message.get("envelope_id")
-        if envelope_id is not None and not isinstance(message.get("payload"), dict):
-            ignored("payload_not_an_object", len(raw_message))
-            if isinstance(envelope_id, str):
-                await self.send_socket_mode_response({"envelope_id": envelope_id})
-            return
-        await super().run_message_listeners(message, raw_message)
-
-
-def ignored(reason: str, size: int, envelope_type: object = None) -> None:
-    metrics.REJECTED_REQUESTS.labels(reason).inc()
-    fields: dict[str, object] = {"reason": reason, "bytes": size}
-    if envelope_type is not None:
-        fields["envelope_type"] = str(envelope_type)[:40]
-    log.warning("acked a Socket Mode envelope without handling it", extra=fields)
-
-
-class EnvelopeHandler(AsyncSocketModeHandler):
-    """Socket Mode with the same checks as HTTP: an envelope whose payload is not a
-    well-formed command, click or event of ours is acked at once and logged in one line."""
-
-    def __init__(
-        self,
-        app: AsyncApp,
-        app_token: str,
-        response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS,
-    ) -> None:  # as Bolt's, with the guard
-        self.app = app
-        self.response_hosts = response_hosts
-        self.app_token = app_token
-        self.client = GuardedSocketModeClient(
-            app_token=app_token, logger=app.logger, web_client=app.client
-        )
-        self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
-
-    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
-        started = time.time()
-        verdict = (
-            sort_event(req.payload)
-            if req.type == "events_api"
-            else sort_payload(req.payload, self.response_hosts)
-        )
-        if not isinstance(verdict, Ours):
-            reason = verdict.reason if isinstance(verdict, Malformed) else "not_handled"
-            ignored(reason, len(json.dumps(req.payload)), req.type)
-            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
-            return
-        checked = SocketModeRequest(
-            type=req.type,
-            envelope_id=req.envelope_id,
-            payload=verdict.canonical,
-            accepts_response_payload=req.accepts_response_payload,
-        )
-        bolt_request = AsyncBoltRequest(
-            body=verdict.canonical,
-            mode="socket_mode",
-            headers=build_headers(checked),
-            context={CHECKED: verdict.checked},
-        )
-        response = await self.app.async_dispatch(bolt_request)
-        await send_async_response(client, checked, response, started)
-
-
-_SLACK_ERROR = re.compile(r"^[a-z_]{1,60}$")
-
-
-async def socket_url(client: AsyncWebClient, app_token: str) -> str | None:
-    """A Socket Mode URL, or None to let the SDK retry (network trouble, rate limit). A token
-    Slack refuses is fatal: retrying it for ever would look like a working bot."""
-    try:
-        response = await client.apps_connections_open(app_token=app_token)
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        if error == "ratelimited":
-            return None
-        named = error if isinstance(error, str) and _SLACK_ERROR.match(error) else "refused"
-        raise ConfigError(
-            f"SLACK_APP_TOKEN: Slack refused it ({named}); set the app-level token "
-            "(xapp-..., scope connections:write) from your app's Basic Information page"
-        ) from None
-    except (aiohttp.ClientError, OSError, TimeoutError):
-        return None
-    url = response.get("url")
-    return url if isinstance(url, str) else None
-
-
 class Transport:
-    """Receives Slack's requests until :meth:`close`; ``port`` is set in HTTP mode."""
+    """Receives Slack's requests until :meth:`close`; ``port`` is set once listening (HTTP
+    mode, and Socket Mode's /healthz and /metrics unless STOPLIVE_SOCKET_HEALTH is false)."""
 
     def __init__(
         self,
@@ -278,14 +170,21 @@ class Transport:
         *,
         drain_seconds: float = DRAIN_SECONDS,
         health: HealthCheck | None = None,
+        reconnect: Backoff = RECONNECT,
+        limits: Limits | None = None,
     ) -> None:
         self._stoplive = stoplive
         self._drain_seconds = drain_seconds
         self._health = health if health is not None else stoplive.health  # the state store
+        self._reconnect = reconnect
+        self._limits = limits if limits is not None else Limits()
         self._runner: web.AppRunner | None = None
         self._socket: EnvelopeHandler | None = None
         self._takeovers: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None  # the bot token, for Slack's refusal
         self._closing = asyncio.Event()
+        self._failed = asyncio.Event()
+        self._failure: ConfigError | None = None
         self.port: int | None = None
 
     async def open(self) -> None:
@@ -294,28 +193,63 @@ class Transport:
         refused."""
         await self._take_requests()
         self._takeovers = asyncio.create_task(self._stoplive.workflow.run_takeovers(self._closing))
+        for handler in self._stoplive.bolt.client.retry_handlers:
+            if isinstance(handler, BotTokenWatch):
+                self._watcher = asyncio.create_task(self._watch(handler))
+
+    async def _watch(self, bot_token: BotTokenWatch) -> None:
+        await bot_token.refused.wait()
+        assert bot_token.refusal is not None
+        self._fail(bot_token.refusal)
+
+    async def failure(self) -> None:
+        """Never returns; raises the ConfigError naming a token Slack refused after start-up
+        (the process then ends as it would at start-up: retrying would look like a bot)."""
+        await self._failed.wait()
+        assert self._failure is not None
+        raise self._failure
+
+    def _fail(self, error: ConfigError) -> None:
+        if self._failure is None:
+            self._failure = error
+            self._failed.set()
 
     async def _take_requests(self) -> None:
         settings = self._stoplive.settings
         bolt = self._stoplive.bolt
-        if settings.use_socket_mode:
-            assert settings.slack_app_token is not None
-            app_token = settings.slack_app_token.get_secret_value()
-            # apps.connections.open goes through the app's own client, so SLACK_API_URL holds
-            url = await socket_url(bolt.client, app_token)
-            self._socket = EnvelopeHandler(bolt, app_token, settings.slack_response_hosts)
-            self._socket.client.wss_uri = url
-            await self._socket.connect_async()  # type: ignore[no-untyped-call]
-            log.info("stoplive connected to Slack in Socket Mode")
+        if not settings.use_socket_mode:
+            secret = settings.slack_signing_secret.get_secret_value()
+            hosts = settings.slack_response_hosts
+            await self._listen(web_app(bolt, secret, self._health, response_hosts=hosts))
+            log.info(
+                "stoplive listening on http://%s:%s%s",
+                settings.stoplive_host,
+                self.port,
+                EVENTS_PATH,
+            )
             return
-        secret = settings.slack_signing_secret.get_secret_value()
+        if settings.stoplive_socket_health:  # first: a taken PORT is said before connecting
+            await self._listen(health_app(self._health))
+        assert settings.slack_app_token is not None
+        # apps.connections.open goes through the app's own client, so SLACK_API_URL holds
+        client = GuardedSocketModeClient(
+            settings.slack_app_token.get_secret_value(), bolt.client, self._fail, self._reconnect
+        )
+        self._socket = EnvelopeHandler(bolt, client, settings.slack_response_hosts)
+        await client.start()
+        served = f"; /healthz on http://{settings.stoplive_host}:{self.port}" if self.port else ""
+        log.info("stoplive connected to Slack in Socket Mode%s", served)
+
+    async def _listen(self, application: web.Application) -> None:
+        settings = self._stoplive.settings
         self._runner = web.AppRunner(
-            web_app(bolt, secret, self._health, response_hosts=settings.slack_response_hosts),
+            application,
             access_log=None,
             shutdown_timeout=HTTP_GRACE,
+            keepalive_timeout=self._limits.idle_seconds,
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.stoplive_host, settings.port)
+        site = GuardedSite(self._runner, settings.stoplive_host, settings.port, self._limits)
         try:
             await site.start()
         except OSError as exc:
@@ -324,12 +258,7 @@ class Transport:
                 f"PORT: cannot listen on {settings.stoplive_host}:{settings.port} ({why}); "
                 "set PORT to a free port"
             ) from None
-        server = site._server
-        assert isinstance(server, asyncio.base_events.Server)
-        self.port = server.sockets[0].getsockname()[1]
-        log.info(
-            "stoplive listening on http://%s:%s%s", settings.stoplive_host, self.port, EVENTS_PATH
-        )
+        self.port = site.port
 
     async def close(self) -> None:
         """Stop taking requests first (Socket Mode: no reconnect, connection closed; HTTP: no
@@ -337,6 +266,8 @@ class Transport:
         let confirmed stops finish, cut short what cannot, and let go of everything. Safe to
         call after a failed or interrupted :meth:`open`."""
         self._closing.set()  # no new take-overs; one under way is a stop like any other
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
         if self._runner is not None:
@@ -352,7 +283,7 @@ class Transport:
             background.cancel(CANCEL_GRACE) if not drained else _settle(set(), 0),
             _settle(takeovers, CANCEL_GRACE),
         )
-        if self._socket is not None or self.port is not None:
+        if self._takeovers is not None:  # it was open
             done = "all stops finished" if drained else "some stops cut short"
             log.info("stoplive stopped (%s)", done)
         await self._stoplive.aclose()

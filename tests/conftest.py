@@ -85,14 +85,17 @@ async def start_bot(
 ) -> AsyncIterator[BotFactory]:
     """Start stoplive as ``python -m bot`` would (HTTP mode unless told otherwise), pointed at
     the stand-ins. Keyword arguments override settings; ``store`` replaces the state store
-    (several bots given one store are replicas)."""
+    (several bots given one store are replicas); ``transport`` holds Transport's keywords."""
     started: list[Harness] = []
 
-    async def start(store: StateStore | None = None, **overrides: Any) -> Harness:
+    async def start(
+        store: StateStore | None = None, transport: dict[str, Any] | None = None, **overrides: Any
+    ) -> Harness:
         overrides.setdefault("stoplive_state_file", str(tmp_path / "stoplive-state.sqlite3"))
         settings = load_settings(**bot_settings(metastudio, slack, **overrides))
         stoplive = build(settings, store=store)
-        transport = Transport(stoplive, health=stoplive.health)
+        # ``transport``: Transport's keywords for tests only (limits, reconnect backoff)
+        transport = Transport(stoplive, health=stoplive.health, **(transport or {}))
         await transport.open()
         harness = Harness(stoplive, transport, slack, metastudio, httpx.AsyncClient(timeout=10))
         started.append(harness)

@@ -106,7 +106,6 @@ SIGNED_BUT_MALFORMED: list[tuple[str, bytes, str, int]] = [
     ("click with team a string", click(good_click(team=MARK)), "form", 400),
     ("command without user_id", command(user_id="-"), "form", 400),
     ("command without text", command(text="-", channel_id=MARK), "form", 400),
-    ("command with a 200 kB text", command(text=MARK + "x" * 200_000), "form", 400),
     ("field given twice", command() + b"&user_id=U0BOB0002", "form", 400),
     ("form of nonsense", b"%%%" + MARK.encode(), "form", 400),
     ("JSON list", json.dumps([MARK]).encode(), "json", 400),

@@ -712,7 +712,10 @@ async def test_a_stop_does_not_queue_behind_reads(metastudio: MetaStudioStandIn)
     metastudio.inject(other, Fault("slow", on="get", times=12, seconds=0.6))
     async with _client(metastudio) as client:
         reads = [asyncio.create_task(client.get_job(ROOM, other, "ops")) for _ in range(12)]
-        await asyncio.sleep(0.1)
+        for _ in range(50):  # a loaded machine may take a while to send them all
+            if metastudio.in_flight == MAX_READS_IN_FLIGHT:
+                break
+            await asyncio.sleep(0.01)
         assert metastudio.in_flight == MAX_READS_IN_FLIGHT  # the reads have taken what they may
         started = time.monotonic()
         await client.stop_job(ROOM, JOB, "ops")

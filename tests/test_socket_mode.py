@@ -12,7 +12,7 @@ from tests.harness import ALICE, CHANNEL, Harness, action_payload, buttons
 
 async def test_the_whole_flow_over_socket_mode(start_bot: BotFactory) -> None:
     bot = await start_bot(stoplive_mode=None, slack_app_token="xapp-test")
-    assert bot.transport.port is None  # no HTTP listener in Socket Mode
+    assert bot.transport.port is not None  # /healthz and /metrics only (tests/test_edge.py)
     [opened] = bot.slack.calls("apps.connections.open")
     assert opened.token == "xapp-test"  # SLACK_API_URL is used for the connection too
 
@@ -89,7 +89,7 @@ async def test_a_malformed_envelope_is_acked_in_one_line(
         ack = await bot.slack.wait_for(lambda e=envelope: bot.slack.acks.get(e))
         assert ack == {"envelope_id": envelope}
         [line] = [r for r in caplog.records if r.levelno >= logging.INFO]
-        assert line.name == "bot.server" and not line.exc_info
+        assert line.name == "bot.socket_mode" and not line.exc_info
         assert "BODYMARK" not in caplog.text
     for raw in ("{not JSON BODYMARK", '{"envelope_id": 5, "payload": "BODYMARK"}', "[1]"):
         caplog.clear()
@@ -97,7 +97,7 @@ async def test_a_malformed_envelope_is_acked_in_one_line(
         await help_works(bot)  # the connection is still served; nothing raised
         lines = [r for r in caplog.records if r.levelno >= logging.INFO]
         assert "Traceback" not in caplog.text and "BODYMARK" not in caplog.text
-        assert len(lines) <= 1 and all(r.name == "bot.server" for r in lines)
+        assert len(lines) <= 1 and all(r.name == "bot.socket_mode" for r in lines)
     assert not bot.slack.url_posts and not bot.metastudio.seen
 
 

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 SlackId = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,32}$")]
 HttpUrl = Annotated[str, Field(pattern=r"^https?://[^\s]{1,2040}$")]
 ShortText = Annotated[str, Field(max_length=4000)]
+# What was typed after the command is bounded only by what a transport carries (HTTP bodies
+# are at most 256 kB): an overlong text is bad input like any other, and the command parser
+# answers it with a short message; refused here, the person would get Slack's opaque error.
+CommandText = Annotated[str, Field(max_length=256 * 1024)]
 
 
 class _Strict(BaseModel):
@@ -43,7 +47,7 @@ class SlashCommand(_Strict):
     command: ShortText
     user_id: SlackId
     channel_id: SlackId
-    text: ShortText
+    text: CommandText
     response_url: HttpUrl
     team_id: SlackId | None = None
     api_app_id: ShortText | None = None

@@ -65,6 +65,10 @@ class SlackStandIn:
         self.observers: list[Callable[[ApiCall | UrlPost], None]] = []
         # set to an Event to hold apps.connections.open until it is set (a slow Slack)
         self.hold_connections: asyncio.Event | None = None
+        # apps.connections.open answers this error (e.g. token_revoked) while it is set
+        self.connections_error: str | None = None
+        self.drop_after_hello = False  # close each websocket right after its hello
+        self.bot_token_error: str | None = None  # every bot-token call answers it (token_revoked)
         self.url = ""
 
     @property
@@ -149,6 +153,10 @@ class SlackStandIn:
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token != expected:
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if method == "apps.connections.open" and self.connections_error is not None:
+            return web.json_response({"ok": False, "error": self.connections_error})
+        if method != "apps.connections.open" and self.bot_token_error is not None:
+            return web.json_response({"ok": False, "error": self.bot_token_error})
         if method == "auth.test":
             return web.json_response(
                 {
@@ -230,17 +238,38 @@ class SlackStandIn:
             {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"}}
         )
         self._socket_ready.set()
+        await self._notify()  # a test may be waiting for a connection
+        if self.drop_after_hello:
+            await ws.close()
         async for message in ws:
             if message.type == WSMsgType.TEXT:
                 data = json.loads(message.data)
                 if "envelope_id" in data:
                     self.acks[data["envelope_id"]] = data
                     await self._notify()
+        await self._notify()  # closed
         return ws
 
     @property
     def sockets_open(self) -> int:
         return sum(not ws.closed for ws in self._sockets)
+
+    @property
+    def sockets_opened(self) -> int:
+        """Websockets accepted so far, closed or not."""
+        return len(self._sockets)
+
+    async def close_sockets(self) -> None:
+        """Close every open websocket, as Slack does when it restarts a server."""
+        for ws in self._sockets:
+            await ws.close()
+
+    async def send_disconnects(self, count: int, reason: str = "refresh_requested") -> None:
+        """Push ``count`` ``disconnect`` messages at once, as Slack does before a restart."""
+        await asyncio.wait_for(self._socket_ready.wait(), 10)
+        message = {"type": "disconnect", "reason": reason, "debug_info": {"host": "standin"}}
+        for _ in range(count):
+            await self._sockets[-1].send_json(message)
 
     async def send_raw(self, text: str) -> None:
         """Push any text over Socket Mode (what Slack would never send)."""
