@@ -545,11 +545,23 @@ def known_names(settings: type[BaseSettings] = Settings) -> frozenset[str]:
     return frozenset(names)
 
 
+# The names of Kubernetes' service-link variables (docker links' shape): SVC_SERVICE_HOST,
+# SVC_SERVICE_PORT[_NAME], SVC_PORT, SVC_PORT_6379_TCP[_PROTO|_PORT|_ADDR].
+_SERVICE_LINK = re.compile(
+    r"[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT|PORT_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)"
+)
+
+
 def unknown_names(env_file: object) -> list[str]:
     """A problem line for each ``STOPLIVE_*`` name set in the environment or ``env_file`` that
     no setting reads, with the closest known name: a misspelt name is otherwise ignored, and
     an ignored ``STOPLIVE_ALLOWED_CHANNEL`` lets ``/stoplive`` work in every channel."""
     given = {name.upper() for name in os.environ}
+    if "KUBERNETES_SERVICE_HOST" in given:
+        # Kubernetes gives every pod variables named after each Service of its namespace
+        # (service links: a Service "stoplive-redis" sets STOPLIVE_REDIS_SERVICE_HOST,
+        # STOPLIVE_REDIS_PORT_6379_TCP, ...). Only there, and only those shapes, are not typos.
+        given = {name for name in given if not _SERVICE_LINK.fullmatch(name)}
     if isinstance(env_file, str | os.PathLike):
         with contextlib.suppress(OSError, UnicodeDecodeError):  # Settings names those itself
             given.update(name.upper() for name in dotenv_values(env_file))

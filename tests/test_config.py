@@ -568,6 +568,36 @@ def test_a_misspelt_setting_refuses_start_up_naming_the_closest(
     assert "PORT: Input should be a valid integer" in text and "C0OPS0001" not in text
 
 
+SERVICE_LINKS = {  # what Kubernetes sets for a Service named stoplive-redis (and one "stoplive")
+    "STOPLIVE_REDIS_SERVICE_HOST": "10.0.0.7",
+    "STOPLIVE_REDIS_SERVICE_PORT": "6379",
+    "STOPLIVE_REDIS_SERVICE_PORT_REDIS": "6379",
+    "STOPLIVE_REDIS_PORT": "tcp://10.0.0.7:6379",
+    "STOPLIVE_REDIS_PORT_6379_TCP": "tcp://10.0.0.7:6379",
+    "STOPLIVE_REDIS_PORT_6379_TCP_PROTO": "tcp",
+    "STOPLIVE_REDIS_PORT_6379_TCP_PORT": "6379",
+    "STOPLIVE_REDIS_PORT_6379_TCP_ADDR": "10.0.0.7",
+    "STOPLIVE_PORT": "tcp://10.0.0.8:80",
+}
+
+
+def test_kubernetes_service_links_are_not_typos_in_kubernetes_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pod gets variables named after each Service: refusing them would stop every pod from
+    starting. Outside Kubernetes the same names are refused like any unknown name, and in
+    Kubernetes a real typo still is."""
+    for name, value in SERVICE_LINKS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("STOPLIVE_ALLOWED_CHANNEL", "C0OPS0001")
+    outside = problems()
+    assert all(f"  - {name}: not a stoplive setting" in outside for name in SERVICE_LINKS)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    inside = problems()
+    assert not any(name in inside for name in SERVICE_LINKS)
+    assert "  - STOPLIVE_ALLOWED_CHANNEL: not a stoplive setting" in inside
+
+
 def test_a_misspelt_setting_in_the_env_file_refuses_start_up(tmp_path: Path) -> None:
     env_file = tmp_path / "dot.env"
     env_file.write_text("STOPLIVE_CONFIRM_TLL=60\nSTOPLIVE_XYZZY=1\nOTHER_TOOL_SETTING=1\n")
