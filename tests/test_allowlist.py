@@ -495,9 +495,9 @@ def test_a_settled_file_is_read_once_and_a_broken_one_three_times(tmp_path: Path
     """No pause for a file that reads the same before and after; a file that never parses
     is read READ_ATTEMPTS (3) times, ``settle`` seconds apart, then refused."""
     path = tmp_path / "allowlist.json"
-    write(path, {ALICE: "ops-alice"})
+    write(path, {ALICE: "ops-alice", BOB: "ops-bob"})
     live = LiveAllowlist.from_file(str(path), settle=0.5)
-    write(path, {BOB: "ops-bob"})
+    write(path, {BOB: "ops-bob"})  # a removal: it widens nothing, so it applies at once
     started = time.monotonic()
     assert live.reload() is True
     assert time.monotonic() - started < 0.4
@@ -526,6 +526,46 @@ def test_a_file_caught_mid_write_is_read_again(
     timer.join()
     assert live.grant_for(ALICE) == Grant("ops-alice", None) and live.grant_for(BOB) is None
     assert [level for level, _ in messages_of(caplog)] == ["INFO"]
+
+
+ROOM_A = "24bad716-87b1-45e5-8912-6102f7693265"
+
+
+def test_a_half_written_file_that_parses_never_widens_a_grant(tmp_path: Path) -> None:
+    """YAML cut off before an entry's ``rooms:`` still parses, as that user in every room:
+    what a reload adds waits until the file holds still; what it takes away does not."""
+    path = tmp_path / "allowlist.yaml"
+    whole = (
+        f"{ALICE}: ops-alice\n{BOB}:\n  app_user_id: ops-bob\n  rooms:\n    - {ROOM_A}\n"
+    ).encode()
+    path.write_bytes(whole)
+    live = LiveAllowlist.from_file(str(path))
+    restricted = Grant("ops-bob", frozenset({ROOM_A}))
+    assert live.grant_for(BOB) == restricted
+    cut = whole[: whole.index(b"  rooms:")].replace(b"ops-alice", b"ops-al")  # alice: renamed
+    with path.open("r+b") as f:  # rewritten in place, the writer not done yet
+        f.truncate(0)
+        f.write(cut)
+    timer = threading.Timer(0.1, lambda: path.write_bytes(whole))
+    timer.start()
+    live.reload()
+    timer.join()
+    assert live.grant_for(BOB) == restricted  # never "every room", not even for a moment
+    assert live.grant_for(ALICE) is None  # another MetaStudio user is a change that waits too
+    assert live.reload() is True  # the next look, the file whole and still
+    assert live.grant_for(BOB) == restricted and live.grant_for(ALICE) == Grant("ops-alice")
+
+
+def test_a_widening_that_holds_still_applies_in_one_reload(tmp_path: Path) -> None:
+    path = tmp_path / "allowlist.json"
+    write(path, {ALICE: "ops-alice"})
+    live = LiveAllowlist.from_file(str(path), settle=0.05)
+    write(path, {ALICE: "ops-alice", BOB: {"app_user_id": "ops-bob", "rooms": [ROOM_A]}})
+    assert live.reload() is True
+    assert live.grant_for(BOB) == Grant("ops-bob", frozenset({ROOM_A}))
+    write(path, {ALICE: "ops-alice", BOB: "ops-bob"})  # bob: every room now
+    assert live.reload() is True and live.grant_for(BOB) == Grant("ops-bob")
+    assert live.reload() is False  # nothing changed since
 
 
 def test_an_allowlist_not_from_a_file_never_reloads() -> None:

@@ -93,6 +93,24 @@ class Allowlist:
     def __len__(self) -> int:
         return len(self.grants)
 
+    def within(self, other: Allowlist) -> Allowlist:
+        """What this list grants that ``other`` grants too: only the people in both, as the
+        same MetaStudio user, in the rooms both allow. Equal to ``self`` unless ``self``
+        widens access somewhere."""
+        kept: dict[str, Grant] = {}
+        for slack_id, grant in self.grants.items():
+            before = other.grants.get(slack_id)
+            if before is None or before.app_user_id != grant.app_user_id:
+                continue
+            if grant.rooms is None:
+                rooms = before.rooms
+            elif before.rooms is None:
+                rooms = grant.rooms
+            else:
+                rooms = grant.rooms & before.rooms
+            kept[slack_id] = Grant(grant.app_user_id, rooms)
+        return Allowlist(grants=kept)
+
     @classmethod
     def from_text(cls, text: str, *, source: str) -> Allowlist:
         """Parse JSON (``STOPLIVE_ALLOWLIST``)."""
@@ -381,14 +399,23 @@ class LiveAllowlist:
                 new, problems = Allowlist.salvage(data, source=source)
             except AllowlistError as exc:
                 return self._fail_closed(str(exc))
-            old, self._current = self._current, new
-            self._seen_digest, self._failure = digest, None
+            old = self._current
+            held_back = False
+            if new.within(old) != new and not self._holds_still(raw):
+                # A file cut off mid-write can still parse (YAML ending before an entry's
+                # ``rooms:`` reads as every room): what it takes away applies now, what it
+                # adds only once the file holds still (the next look, as it changed).
+                new, held_back = new.within(old), True
+            self._current, self._failure = new, None
+            self._seen_digest = None if held_back else digest
         restricted = sum(1 for g in new.grants.values() if g.rooms is not None)
         summary = (
             f"allowlist reloaded from {source}: {len(new)} users ({restricted} restricted to "
             f"rooms), was {len(old)}"
         )
-        if problems:
+        if held_back:
+            log.info("%s; what it adds waits until the file stops changing", summary)
+        elif problems:
             refused = "; ".join(AllowlistError(problems).problems)
             log.warning("%s; refused, so these may not stop until fixed: %s", summary, refused)
         elif not new.grants:
@@ -416,6 +443,15 @@ class LiveAllowlist:
                     return raw, data
             time.sleep(self._settle)  # in watch()'s worker thread, never on the loop
         raise AssertionError  # pragma: no cover - the last attempt returns or raises
+
+    def _holds_still(self, raw: bytes) -> bool:
+        """Whether the file still holds ``raw`` after ``settle`` seconds: a change that widens
+        access is applied only then."""
+        time.sleep(self._settle)  # in watch()'s worker thread, never on the loop
+        try:
+            return read_bounded(self._path or "") == raw
+        except AllowlistError:
+            return False
 
     def _fail_closed(self, why: str) -> bool:
         """Nobody may stop until the file is usable again; one ERROR line per cause. True if
