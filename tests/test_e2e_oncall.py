@@ -208,6 +208,29 @@ async def test_an_answer_about_another_rooms_job_is_refused_to_everyone(
     assert bot.metastudio.calls("POST", "/stop") == []
 
 
+async def test_an_answer_that_does_not_name_the_room_gives_no_button_to_someone_granted_some_rooms(
+    start_bot: BotFactory,
+) -> None:
+    """A MetaStudio that finds jobs by ID alone and leaves ``room_id`` out of its answer shows
+    nothing about the job's room: a restricted user gets no button (the unrestricted do)."""
+    bot = await start_bot(
+        stoplive_allowlist=json.dumps(
+            {ALICE: {"app_user_id": "ops-alice", "rooms": [ROOM]}, BOB: "ops-bob"}
+        )
+    )
+    other_job = "0c1d2e3f-0000-4000-8000-00000000b0b1"
+    bot.metastudio.add_job(OTHER_ROOM, other_job)
+    bot.metastudio.jobs_by_id_alone = True
+    bot.metastudio.job_answers_name_the_room = False
+    _, hook = await bot.command(f"{ROOM} {other_job}")
+    message = await bot.first_post(hook)
+    assert "did not name the job's room" in message["text"] and buttons(message) == {}
+    _, bob_hook = await bot.command(f"{ROOM} {other_job}", user=BOB)
+    assert "stoplive.confirm" in buttons(await bot.first_post(bob_hook))
+    assert await bot.stoplive.background.drain(5)
+    assert bot.metastudio.calls("POST", "/stop") == []
+
+
 async def test_a_failed_read_gives_no_button_to_someone_granted_some_rooms(
     start_bot: BotFactory,
 ) -> None:

@@ -245,7 +245,12 @@ class MetaStudioClient:
         body = _json_object(response, what)
         job = _model(
             SmartLiveJob,
-            {"room_id": room_id, **body, "request_id": _request_id(response)},
+            {
+                "room_id": room_id,
+                **body,
+                "request_id": _request_id(response),
+                "room_named": isinstance(body.get("room_id"), str),
+            },
             what,
             response,
         )

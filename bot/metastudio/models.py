@@ -73,6 +73,9 @@ class SmartLiveJob(_Answer):
     error_info: dict[str, object] | None = None
     block_reason: str | None = None  # why Huawei blocked the job (a compliance "special exit")
     request_id: str = ""
+    # Whether MetaStudio's answer named the job's room (a read of one job fills ``room_id``
+    # with the room asked when it did not): only a named room proves where the job is.
+    room_named: bool = True
 
     @property
     def known_state(self) -> JobState | None:

@@ -173,6 +173,11 @@ class RequestDesk:
                 reply = messages.job_room_unproven(room_id, job_id, describe(exc))
                 return reply, "job_room_unread"
             return self._confirm_reply(asker, room_id, job_id, None, describe(exc))
+        if asker.grant.rooms is not None and not job.room_named:
+            # MetaStudio may find a job by its ID alone: an answer that does not name the room
+            # does not show the job in one of theirs
+            unnamed = "MetaStudio's answer did not name the job's room"
+            return messages.job_room_unproven(room_id, job_id, unnamed), "job_room_unread"
         if job.has_ended:  # a state stoplive does not know is confirmed, naming it
             # the one most likely meant: the room's live job now (the newest, if several)
             live = await self._live_elsewhere(asker, room_id, job_id)

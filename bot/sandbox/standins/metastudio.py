@@ -199,6 +199,7 @@ class MetaStudioStandIn:
         # a MetaStudio that finds a job by its ID alone, whatever room the path names (its
         # answers then name the job's own room)
         self.jobs_by_id_alone = False
+        self.job_answers_name_the_room = True  # False: a job's answer leaves room_id out
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -523,7 +524,10 @@ class MetaStudioStandIn:
             return faulted
         if (job := self._job(request)) is None:
             return self._unknown()
-        return self._answer(200, job.as_json(self.rooms[job.room_id].room_name))
+        answer = job.as_json(self.rooms[job.room_id].room_name)
+        if not self.job_answers_name_the_room:
+            del answer["room_id"]  # the SDK's model has it optional
+        return self._answer(200, answer)
 
     async def _stop_job(self, request: web.Request) -> web.Response:
         if (refusal := await self._guard(request)) is not None:
