@@ -127,10 +127,17 @@ class GuardedConnection(asyncio.Protocol):
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._deadline is None:  # the first byte of a request
+        self.started()  # the first byte of a request
+        self._inner.data_received(data)
+
+    def started(self) -> None:
+        """A request is under way: it has until its deadline to be answered. Called at its
+        first byte, and again as its handler starts, for a request that came in the same
+        bytes as the one answered before it (pipelined): answering that one stopped the
+        clock, and no byte may follow to start it again."""
+        if self._deadline is None:
             loop = asyncio.get_running_loop()
             self._deadline = loop.call_later(self._site.limits.request_seconds, self._too_slow)
-        self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
         return self._inner.eof_received()
@@ -178,10 +185,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 @web.middleware
 async def answered(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Tell the connection's guard that its request has an answer (whatever the handler did)."""
+    """Tell the connection's guard that a request has begun, and that it has an answer
+    (whatever the handler did)."""
+    guard = request.transport.get_protocol() if request.transport is not None else None
+    if isinstance(guard, GuardedConnection):
+        guard.started()
     try:
         return await handler(request)
     finally:
-        guard = request.transport.get_protocol() if request.transport is not None else None
         if isinstance(guard, GuardedConnection):
             guard.answered()

@@ -85,6 +85,19 @@ async def test_a_request_stalled_in_its_body_or_headers_is_cut(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
+async def test_a_request_stalled_behind_one_answered_in_the_same_bytes_is_cut(
+    start_bot: BotFactory,
+) -> None:
+    """Pipelined: a whole request and the head of a second, sent together. Answering the
+    first must not leave the second's stalled body without a deadline."""
+    bot = await start_bot(transport={"limits": FAST})
+    port = bot.transport.port
+    assert port is not None
+    sock = stalled(port, b"GET /healthz HTTP/1.1\r\nHost: stoplive\r\n\r\n" + STALLED_HEAD)
+    received = await closed_within(sock, FAST.request_seconds + 3)
+    assert received.startswith(b"HTTP/1.1 200")  # the first was answered, the second cut
+
+
 async def test_a_slow_but_whole_request_and_keep_alive_are_served(start_bot: BotFactory) -> None:
     bot = await start_bot(transport={"limits": FAST})
     port = bot.transport.port
