@@ -17,15 +17,15 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from bot.metastudio import MetaStudioClient
+from bot.metastudio import CALL_FAILURES, MetaStudioClient, describe
 from bot.stopflow import messages, notices
 from bot.stopflow.allowlist import Grant
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.buttons import JobRef
+from bot.stopflow.desk import Asker, RequestDesk
 from bot.stopflow.gate import Click, Gate, Refusal
 from bot.stopflow.outlet import Outlet
 from bot.stopflow.policy import Policy
-from bot.stopflow.requests import LOOKUP_FAILURES, Asker, RequestDesk, describe
 
 
 class JobChecks:
@@ -54,7 +54,7 @@ class JobChecks:
         try:
             async with asyncio.timeout(self._policy.lookup_timeout):
                 job = await self._metastudio.get_job(ref.room_id, ref.job_id, app_user)
-        except LOOKUP_FAILURES as exc:
+        except CALL_FAILURES as exc:
             reply, outcome = (
                 messages.job_unchecked(ref.room_id, ref.job_id, describe(exc)),
                 "unread",

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.metastudio import (
+    CALL_FAILURES,
     IamError,
     MetaStudioClient,
     MetaStudioError,
     OutcomeUnknown,
     Unreachable,
     UnreadableAnswer,
+    describe,
 )
 from bot.metastudio.models import Liveness, SmartLiveJob
 from bot.metrics import CLAIM_CONFLICTS, CLICK_TO_ANNOUNCE_SECONDS, STOPS, STORE_ERRORS, TAKEOVERS
@@ -36,7 +38,6 @@ from bot.stopflow.gate import AdmittedClick
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
-from bot.stopflow.requests import describe
 from bot.stopflow.store import (
     Claim,
     JournalEntry,
@@ -61,16 +62,6 @@ SHUTDOWN_NOTE_SECONDS = 3.0  # what a cancelled stop may spend telling the chann
 # How far a replica's clock may be off and still work: Slack's request signatures are refused
 # beyond five minutes (bot/inbound.py), so no working replica is further off than this.
 CLOCK_MARGIN = 300.0
-# A read of the job after the stop can fail in these ways; each is noted and the watch goes on.
-READ_FAILURES = (
-    MetaStudioError,
-    Unreachable,
-    OutcomeUnknown,
-    UnreadableAnswer,
-    IamError,
-    TimeoutError,
-    ValueError,  # pydantic's ValidationError and JSON decode errors are ValueErrors
-)
 
 
 @dataclass
@@ -367,7 +358,7 @@ class StopSupervisor:
                 job = await self._metastudio.get_job(
                     t.room_id, t.job_id, progress.entry.app_user_id
                 )
-        except READ_FAILURES as exc:
+        except CALL_FAILURES as exc:  # noted, and the watch goes on
             progress.problem = describe(exc)
             progress.unreadable = isinstance(exc, UnreadableAnswer | ValueError)
             return False

@@ -2,7 +2,7 @@
 
 It knows nothing of Bolt: the Slack glue hands it plain requests and an :class:`Outlet` to
 speak through. Each step is one of the pieces beside it: :mod:`~bot.stopflow.gate` decides who
-may do what, :mod:`~bot.stopflow.requests` answers ``/stoplive``, and
+may do what, :mod:`~bot.stopflow.desk` answers ``/stoplive``, and
 :mod:`~bot.stopflow.stopping` runs a confirmed stop to its outcome. The state store comes in
 from outside (``bot/app.py``), so replicas share claims and the journal.
 
@@ -29,12 +29,12 @@ from bot.metastudio import MetaStudioClient
 from bot.stopflow import messages
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.checking import JobChecks
+from bot.stopflow.desk import Asker, RequestDesk, WorkspaceUrl
 from bot.stopflow.gate import AdmittedClick, Click, CommandRequest, Gate, Refusal
 from bot.stopflow.history import History
 from bot.stopflow.markup import Reply
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
-from bot.stopflow.requests import Asker, RequestDesk, WorkspaceUrl
 from bot.stopflow.stopping import LEASE, StopSupervisor, ticket_claim
 from bot.stopflow.store import StateStore, StoreUnavailable
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK

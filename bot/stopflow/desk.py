@@ -20,13 +20,11 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.metastudio import (
+    CALL_FAILURES,
     AboutAnotherRoom,
-    IamError,
     MetaStudioClient,
     MetaStudioError,
-    OutcomeUnknown,
-    Unreachable,
-    UnreadableAnswer,
+    describe,
 )
 from bot.metastudio.ids import InvalidId, check_resource_id
 from bot.metastudio.models import LIVE_STATES, RoomJobs, SmartLiveJob, SmartLiveRoom
@@ -45,16 +43,6 @@ T = TypeVar("T")
 WorkspaceUrl = Callable[[], Awaitable[str]]
 """The workspace's address (``https://acme.slack.com/``, "" while unknown), asked only when a
 reply links to channel messages."""
-# What a read before confirming may fail with; each is said to the requester, never raised.
-LOOKUP_FAILURES = (
-    MetaStudioError,
-    Unreachable,
-    OutcomeUnknown,
-    UnreadableAnswer,
-    IamError,
-    TimeoutError,
-    ValueError,  # an answer that is not the documented JSON, from a client that let it through
-)
 # A list reads the tenant-wide job list (one call per 100 live jobs), or, where MetaStudio
 # refuses it, every live room (one page of rooms per 100, then one call per room, 6 at a
 # time): 50 rooms at 100 ms take 1.1 s. What is read by this deadline is shown, and what
@@ -161,7 +149,7 @@ class RequestDesk:
             job = await self._bounded(
                 self._metastudio.get_job(room_id, job_id, asker.grant.app_user_id)
             )
-        except LOOKUP_FAILURES as exc:
+        except CALL_FAILURES as exc:
             if isinstance(exc, AboutAnotherRoom):
                 return messages.job_in_another_room(room_id, job_id), "refused_job_other_room"
             if isinstance(exc, MetaStudioError) and 400 <= exc.status < 500 and not exc.retryable:
@@ -194,7 +182,7 @@ class RequestDesk:
                 self._metastudio.list_jobs(room_id, asker.grant.app_user_id, LIVE_STATES)
             )
             live = live_in(room_id, jobs)
-        except LOOKUP_FAILURES:  # InvalidId (a job of another room) is a ValueError too
+        except CALL_FAILURES:  # InvalidId (a job of another room) is a ValueError too
             return []
         others = [job for job in live if job.job_id != job_id]
         return sorted(
@@ -206,7 +194,7 @@ class RequestDesk:
             jobs = await self._bounded(
                 self._metastudio.list_jobs(room_id, asker.grant.app_user_id, LIVE_STATES)
             )
-        except LOOKUP_FAILURES as exc:
+        except CALL_FAILURES as exc:
             return messages.room_unreadable(room_id, describe(exc)), "room_unreadable"
         try:
             live = live_in(room_id, jobs)
@@ -246,7 +234,7 @@ class RequestDesk:
                         restricted = grant.rooms is not None
                         return messages.no_room_matches(query, restricted), "no_room_match", None
                     return messages.no_live_in_matches(query, matched), "no_live_job", None
-        except LOOKUP_FAILURES as exc:
+        except CALL_FAILURES as exc:
             return messages.rooms_unlisted(query, describe(exc)), "rooms_unreadable", None
         live, unreadable = sort_found(found.rooms)
         short = shortfall(found)
@@ -359,21 +347,3 @@ def shortfall(found: Found) -> messages.Shortfall | None:
         total=listing.total,
         problem=describe(listing.stopped) if listing.stopped is not None else None,
     )
-
-
-def describe(exc: BaseException) -> str:
-    """A failure in words for the requester or the channel (never a secret: the errors carry
-    IDs, codes and MetaStudio's or IAM's own message only)."""
-    if isinstance(exc, TimeoutError):
-        return "MetaStudio took too long to answer"
-    if isinstance(exc, MetaStudioError):
-        return f"HTTP {exc.status} {exc.error_code}: {exc.error_msg}"
-    if isinstance(exc, IamError):
-        return f"no IAM token ({exc}); nothing was sent to MetaStudio"
-    if isinstance(exc, UnreadableAnswer):
-        return f"MetaStudio's answer was unreadable ({exc.detail})"
-    if isinstance(exc, InvalidId):  # an ID MetaStudio gave that we will not send back
-        return f"MetaStudio's answer was unusable ({exc})"
-    if isinstance(exc, ValueError):
-        return f"MetaStudio's answer was unreadable ({type(exc).__name__})"
-    return str(exc)
