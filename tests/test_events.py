@@ -12,8 +12,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.inbound import JSON, Accepted, Refusal, sort_body
-from bot.listeners.payloads import Malformed, NotOurs, Ours, sort_event, sort_payload
+from bot.slack.inbound import JSON, Accepted, Refusal, sort_body
+from bot.slack.payloads import Malformed, NotOurs, Ours, sort_event, sort_payload
 from tests.harness import ALICE
 
 

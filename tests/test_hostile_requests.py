@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.audit_logging import JsonLines, RedactSecrets
-from bot.inbound import Accepted, Refusal, check_signature, decode_form, sort_body
+from bot.slack.inbound import Accepted, Refusal, check_signature, decode_form, sort_body
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import (
     ALICE,
@@ -164,7 +164,7 @@ def assert_one_quiet_line(log: Lines, status: int) -> None:
     text = "\n".join(log.lines)
     assert MARK not in text and "Traceback" not in text
     [line] = log.at_least(logging.INFO)
-    assert line["status"] == status and line["logger"] == "bot.server"
+    assert line["status"] == status and line["logger"] == "bot.slack.server"
     assert isinstance(line["bytes"], int)
 
 

@@ -53,7 +53,7 @@ from bot.sandbox.standins.metastudio import (
 )
 from bot.sandbox.standins.slack import ApiCall, SlackStandIn, UrlPost
 from bot.sandbox.transcript import ONLY_YOU, Transcript
-from bot.server import EVENTS_PATH, Transport
+from bot.slack.server import EVENTS_PATH, Transport
 from bot.stopflow.markup import span
 
 SLACK_ACK_LIMIT = 3.0  # Slack shows the user an error when an app has not answered by then

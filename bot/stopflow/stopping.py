@@ -60,7 +60,7 @@ PROGRESS_EVERY = 30.0  # how often the channel hears "still checking" during a l
 DELIVERY_SECONDS = 30.0  # one Slack delivery, retries included
 SHUTDOWN_NOTE_SECONDS = 3.0  # what a cancelled stop may spend telling the channel
 # How far a replica's clock may be off and still work: Slack's request signatures are refused
-# beyond five minutes (bot/inbound.py), so no working replica is further off than this.
+# beyond five minutes (bot/slack/inbound.py), so no working replica is further off than this.
 CLOCK_MARGIN = 300.0
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from yarl import query_to_pairs
 
 from bot.config import SLACK_RESPONSE_HOSTS
-from bot.listeners.payloads import (
+from bot.slack.payloads import (
     Malformed,
     NotOurs,
     sort_event,

@@ -37,7 +37,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 from bot.config import SLACK_RESPONSE_HOSTS, ConfigError
-from bot.listeners.payloads import CHECKED, Malformed, Ours, sort_event, sort_payload
+from bot.slack.payloads import CHECKED, Malformed, Ours, sort_event, sort_payload
 
 log = logging.getLogger(__name__)
 # The SDK logs every close, every try and every session at INFO (three lines a try): its

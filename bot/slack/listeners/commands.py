@@ -6,9 +6,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
-from bot.listeners.payloads import SlashCommand, checked_in
-from bot.listeners.workspace import Workspace
-from bot.slack_outlet import send_to_response_url
+from bot.slack.listeners.workspace import Workspace
+from bot.slack.outlet import send_to_response_url
+from bot.slack.payloads import SlashCommand, checked_in
 from bot.stopflow.workflow import CommandRequest, StopWorkflow
 
 COMMAND = "/stoplive"
