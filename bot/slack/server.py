@@ -25,8 +25,8 @@ from bot import metrics
 from bot.background import Background
 from bot.config import SLACK_RESPONSE_HOSTS, ConfigError, Settings
 from bot.slack.connections import GuardedSite, Limits, answered
-from bot.slack.inbound import MAX_BODY, Accepted, Refusal, check_signature, sort_body
-from bot.slack.payloads import CHECKED
+from bot.slack.inbound import MAX_BODY, check_signature, sort_body
+from bot.slack.payloads import CHECKED, Accepted, Rejected
 from bot.slack.socket_mode import RECONNECT, Backoff, EnvelopeHandler, GuardedSocketModeClient
 from bot.slack.tokens import BotTokenWatch
 
@@ -82,7 +82,7 @@ def web_app(
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return refuse(Refusal(413, "too_large"), request.content_length or MAX_BODY)
+            return refuse(Rejected(413, "too_large"), request.content_length or MAX_BODY)
         except ConnectionResetError:  # cut while sending it (connections.py said why)
             return web.Response(status=408)
         headers = request.headers
@@ -94,7 +94,7 @@ def web_app(
             clock(),
         )
         verdict = refusal or sort_body(body, request.content_type, response_hosts)
-        if isinstance(verdict, Refusal):
+        if isinstance(verdict, Rejected):
             return refuse(verdict, len(body))
         return await dispatch(verdict)
 
@@ -140,7 +140,7 @@ def health_app(health: HealthCheck | None = None) -> web.Application:
     return application
 
 
-def refuse(refusal: Refusal, size: int) -> web.Response:
+def refuse(refusal: Rejected, size: int) -> web.Response:
     """One log line (fixed reason, size; nothing the sender wrote) and the status."""
     metrics.REJECTED_REQUESTS.labels(refusal.reason).inc()
     fields = {"reason": refusal.reason, "status": refusal.status, "bytes": size}
