@@ -42,7 +42,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
-class SlashCommand(_Strict):
+class CommandPayload(_Strict):
     """A slash command (form fields over HTTP, an object in Socket Mode)."""
 
     command: ShortText
@@ -181,7 +181,7 @@ def sort_payload(payload: object, response_hosts: frozenset[str] = SLACK_RESPONS
     if not isinstance(payload, dict):
         return malformed("not_an_object")
     if "command" in payload:
-        return _validated("command", SlashCommand, payload, response_hosts)
+        return _validated("command", CommandPayload, payload, response_hosts)
     kind = payload.get("type")
     if not isinstance(kind, str):
         return malformed("no_type")
@@ -192,7 +192,7 @@ def sort_payload(payload: object, response_hosts: frozenset[str] = SLACK_RESPONS
 
 def _validated(
     kind: Literal["command", "block_actions"],
-    model: type[SlashCommand] | type[BlockActions],
+    model: type[CommandPayload] | type[BlockActions],
     payload: dict[str, Any],
     response_hosts: frozenset[str],
 ) -> Sorted:

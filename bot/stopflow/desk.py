@@ -33,7 +33,7 @@ from bot.stopflow.allowlist import Grant
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.command import RoomSearch, ShowRecent, StopTarget
 from bot.stopflow.finding import Found, LiveFinder
-from bot.stopflow.gate import Admitted, CommandRequest, Gate, Refusal
+from bot.stopflow.gate import Admitted, CommandRequest, Gate
 from bot.stopflow.history import History
 from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
@@ -76,12 +76,13 @@ class RequestDesk:
         self._audit = audit
         self._history = history
 
-    def answer_now(self, request: CommandRequest) -> Reply | None:
-        """What to answer in the ack itself: help, usage or a refusal (recorded). None means
-        the request passed every check that needs no network."""
+    def answer_now(self, request: CommandRequest) -> Reply | Admitted:
+        """What to answer in the ack itself: help, usage or a refusal (recorded). Admitted
+        means the request passed every check that needs no network, and :meth:`answer_later`
+        answers it from that (parsed and checked once, in the ack)."""
         checked = self._gate.command(request)
         if isinstance(checked, Admitted):
-            return None
+            return checked
         if checked.outcome:
             target = Gate.target_of(request)
             self._audit.record(
@@ -95,14 +96,11 @@ class RequestDesk:
         return checked.reply
 
     async def answer_later(
-        self, request: CommandRequest, workspace_url: WorkspaceUrl
-    ) -> Reply | None:
+        self, request: CommandRequest, checked: Admitted, workspace_url: WorkspaceUrl
+    ) -> Reply:
         """After the ack: the confirmation, or the live jobs to choose from (of one room, of
-        the rooms whose name matches, or of every room), as MetaStudio sees them. None if
-        :meth:`answer_now` already said all there is to say."""
-        checked = self._gate.command(request)
-        if isinstance(checked, Refusal):
-            return None
+        the rooms whose name matches, or of every room), as MetaStudio sees them, for what
+        :meth:`answer_now` admitted."""
         started = time.monotonic()
         target, grant = checked.target, checked.grant
         asker = Asker(request.user_id, request.channel_id, request.response_url, grant)

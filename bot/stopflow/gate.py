@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from bot.stopflow import messages, notices
 from bot.stopflow.allowlist import Grant
-from bot.stopflow.command import Request, ShowHelp, StopTarget, UsageError, parse
+from bot.stopflow.command import Command, ShowHelp, StopTarget, UsageError, parse
 from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import NotOurs, Ticket
@@ -49,7 +49,7 @@ class Refusal:
 class Admitted:
     """A command that passed every check needing no network."""
 
-    target: Request
+    target: Command
     grant: Grant
 
 

@@ -30,7 +30,7 @@ from bot.stopflow import messages
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.checking import JobChecks
 from bot.stopflow.desk import Asker, RequestDesk, WorkspaceUrl
-from bot.stopflow.gate import AdmittedClick, Click, CommandRequest, Gate, Refusal
+from bot.stopflow.gate import Admitted, AdmittedClick, Click, CommandRequest, Gate, Refusal
 from bot.stopflow.history import History
 from bot.stopflow.markup import Reply
 from bot.stopflow.outlet import Outlet, OutletFactory
@@ -39,7 +39,7 @@ from bot.stopflow.stopping import LEASE, StopSupervisor, ticket_claim
 from bot.stopflow.store import StateStore, StoreUnavailable
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK
 
-__all__ = ["Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
+__all__ = ["Admitted", "Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
 
 log = logging.getLogger(__name__)
 TAKEOVER_EVERY = 5.0
@@ -73,17 +73,18 @@ class StopWorkflow:
 
     # --- /stoplive ----------------------------------------------------------------------
 
-    def answer_now(self, request: CommandRequest) -> Reply | None:
-        """Help, usage or a refusal, for the ack itself; None if :meth:`answer_later` has it."""
+    def answer_now(self, request: CommandRequest) -> Reply | Admitted:
+        """Help, usage or a refusal, for the ack itself; or the request parsed and admitted,
+        which :meth:`answer_later` answers."""
         return self._desk.answer_now(request)
 
     async def answer_later(
-        self, request: CommandRequest, workspace_url: WorkspaceUrl
-    ) -> Reply | None:
+        self, request: CommandRequest, admitted: Admitted, workspace_url: WorkspaceUrl
+    ) -> Reply:
         """After the ack: the confirmation, or a list of live jobs to choose from (a room's,
         a room-name search's, or every one the requester may stop). ``workspace_url`` is
         awaited only for ``recent`` (its links need the workspace's address)."""
-        return await self._desk.answer_later(request, workspace_url)
+        return await self._desk.answer_later(request, admitted, workspace_url)
 
     # --- buttons ------------------------------------------------------------------------
 
