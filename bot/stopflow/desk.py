@@ -28,16 +28,16 @@ from bot.metastudio import (
 )
 from bot.metastudio.ids import InvalidId, check_resource_id
 from bot.metastudio.models import LIVE_STATES, RoomJobs, SmartLiveJob, SmartLiveRoom
-from bot.stopflow import messages
 from bot.stopflow.allowlist import Grant
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.command import RoomSearch, ShowRecent, StopTarget
 from bot.stopflow.finding import Found, LiveFinder
 from bot.stopflow.gate import Admitted, CommandRequest, Gate
 from bot.stopflow.history import History
-from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK, Ticket
+from bot.stopflow.words import finding, to_requester
+from bot.stopflow.words.markup import Reply
 
 T = TypeVar("T")
 WorkspaceUrl = Callable[[], Awaitable[str]]
@@ -149,14 +149,14 @@ class RequestDesk:
             )
         except CALL_FAILURES as exc:
             if isinstance(exc, AboutAnotherRoom):
-                return messages.job_in_another_room(room_id, job_id), "refused_job_other_room"
+                return to_requester.job_in_another_room(room_id, job_id), "refused_job_other_room"
             if isinstance(exc, MetaStudioError) and 400 <= exc.status < 500 and not exc.retryable:
                 outcome = "job_missing" if exc.status == 404 else "job_read_refused"
                 live = await self._live_elsewhere(asker, room_id, job_id)
                 choices = [(j, self._pick(asker, room_id, j.job_id, j.room_name)) for j in live]
-                return messages.job_missing(room_id, job_id, exc, choices), outcome
+                return to_requester.job_missing(room_id, job_id, exc, choices), outcome
             if asker.grant.rooms is not None:
-                reply = messages.job_room_unproven(room_id, job_id, describe(exc))
+                reply = to_requester.job_room_unproven(room_id, job_id, describe(exc))
                 return reply, "job_room_unread"
             return self._confirm_reply(asker, room_id, job_id, None, describe(exc))
         if job.has_ended:  # a state stoplive does not know is confirmed, naming it
@@ -168,7 +168,7 @@ class RequestDesk:
                 if other
                 else None
             )
-            reply = messages.job_not_live(job, datetime.now(UTC), other, value)
+            reply = to_requester.job_not_live(job, datetime.now(UTC), other, value)
             return reply, "job_not_live" if other is None else "job_not_live_offered"
         return self._confirm_reply(asker, room_id, job_id, job, None)
 
@@ -193,19 +193,19 @@ class RequestDesk:
                 self._metastudio.list_jobs(room_id, asker.grant.app_user_id, LIVE_STATES)
             )
         except CALL_FAILURES as exc:
-            return messages.room_unreadable(room_id, describe(exc)), "room_unreadable"
+            return to_requester.room_unreadable(room_id, describe(exc)), "room_unreadable"
         try:
             live = live_in(room_id, jobs)
         except InvalidId as exc:
-            return messages.room_unreadable(room_id, describe(exc)), "room_unreadable"
+            return to_requester.room_unreadable(room_id, describe(exc)), "room_unreadable"
         if not live:
-            return messages.no_live_jobs(room_id, None), "no_live_job"
+            return to_requester.no_live_jobs(room_id, None), "no_live_job"
         if len(live) == 1:
             return self._confirm_reply(asker, room_id, live[0].job_id, live[0], None)
         choices = [
             (job, self._ticket(asker, room_id, job.job_id, PICK, job.room_name)) for job in live
         ]
-        return messages.picker(room_id, choices, datetime.now(UTC)), "picker_shown"
+        return to_requester.picker(room_id, choices, datetime.now(UTC)), "picker_shown"
 
     async def _find(
         self, asker: Asker, query: str | None
@@ -230,21 +230,21 @@ class RequestDesk:
                     matched = [room for room in listing.entries if grant.covers(room.room_id)]
                     if not matched:
                         restricted = grant.rooms is not None
-                        return messages.no_room_matches(query, restricted), "no_room_match", None
-                    return messages.no_live_in_matches(query, matched), "no_live_job", None
+                        return finding.no_room_matches(query, restricted), "no_room_match", None
+                    return finding.no_live_in_matches(query, matched), "no_live_job", None
         except CALL_FAILURES as exc:
-            return messages.rooms_unlisted(query, describe(exc)), "rooms_unreadable", None
+            return finding.rooms_unlisted(query, describe(exc)), "rooms_unreadable", None
         live, unreadable = sort_found(found.rooms)
         short = shortfall(found)
         if not live and (unreadable or short):
-            reply = messages.jobs_unreadable(query, unreadable, short)
+            reply = finding.jobs_unreadable(query, unreadable, short)
             return reply, "rooms_unreadable", None
         if not live:
             rooms = [entry.room for entry in found.rooms]
             reply = (
-                messages.nothing_live()
+                finding.nothing_live()
                 if query is None
-                else messages.no_live_in_matches(query, rooms)
+                else finding.no_live_in_matches(query, rooms)
             )
             return reply, "no_live_job", None
         if len(live) == 1 and not unreadable and short is None:
@@ -254,7 +254,7 @@ class RequestDesk:
         choices = [
             (job, self._pick(asker, job.room_id or "", job.job_id, job.room_name)) for job in live
         ]
-        reply = messages.live_jobs(
+        reply = finding.live_jobs(
             choices, datetime.now(UTC), query, unreadable=unreadable, shortfall=short
         )
         return reply, "list_shown", None
@@ -263,7 +263,7 @@ class RequestDesk:
         self, asker: Asker, room_id: str, job_id: str, job: SmartLiveJob | None, problem: str | None
     ) -> tuple[Reply, str]:
         ticket = self._ticket(asker, room_id, job_id, CONFIRM, job.room_name if job else None)
-        reply = messages.confirmation(
+        reply = to_requester.confirmation(
             ticket,
             asker.grant.app_user_id,
             job,
@@ -333,13 +333,13 @@ def sort_found(
     return live, unreadable
 
 
-def shortfall(found: Found) -> messages.Shortfall | None:
+def shortfall(found: Found) -> finding.Shortfall | None:
     """What the list that named the rooms could not include, in words; None if it was read
     whole."""
     listing = found.listing
     if listing is None:
         return None
-    return messages.Shortfall(
+    return finding.Shortfall(
         noun=found.noun,
         read=len(listing.entries),
         total=listing.total,

@@ -26,18 +26,18 @@ import socket
 import time
 
 from bot.metastudio import MetaStudioClient
-from bot.stopflow import messages
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.checking import JobChecks
 from bot.stopflow.desk import Asker, RequestDesk, WorkspaceUrl
 from bot.stopflow.gate import Admitted, AdmittedClick, Click, CommandRequest, Gate, Refusal
 from bot.stopflow.history import History
-from bot.stopflow.markup import Reply
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
 from bot.stopflow.stopping import LEASE, StopSupervisor, ticket_claim
 from bot.stopflow.store import StateStore, StoreUnavailable
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK
+from bot.stopflow.words import to_requester
+from bot.stopflow.words.markup import Reply
 
 __all__ = ["Admitted", "Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
 
@@ -118,7 +118,7 @@ class StopWorkflow:
         if holder is not None:  # already confirmed or cancelled
             self._record("cancel", click, "ignored_already_used", started, admitted)
             return
-        await outlet.to_requester(messages.cancelled(ticket))
+        await outlet.to_requester(to_requester.cancelled(ticket))
         self._record("cancel", click, outcome, started, admitted)
 
     async def confirm(self, click: Click, outlet: Outlet) -> None:

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.background import Background
 from bot.slack.outlet import SlackOutlet
 from bot.slack.payloads import BlockActions, checked_in
-from bot.stopflow.messages import (
+from bot.stopflow.words.actions import (
     CANCEL_ACTION,
     CHECK_AGAIN_ACTION,
     CONFIRM_ACTION,
