@@ -77,9 +77,9 @@ from bench.common import (
     stoplive_env,
 )
 from bot.sandbox.slack_requests import action_payload, buttons, command_body
-from bot.stopflow.messages import HEADS
-from bot.stopflow.notices import cannot_confirm_safely
 from bot.stopflow.outcome import Verdict
+from bot.stopflow.words.common import HEADS
+from bot.stopflow.words.notices import cannot_confirm_safely
 from tests.harness import signed_headers
 from tests.redis_server import RedisServer
 

@@ -19,7 +19,7 @@ from bot.app import build
 from bot.audit_logging import configure_logging, silence
 from bot.config import ConfigError, load_settings
 from bot.doctor import run_checks
-from bot.server import Transport
+from bot.slack.server import Transport
 from bot.stopflow.allowlist import ALLOWLIST_POLL_SECONDS
 from bot.stopflow.store import StateStore
 

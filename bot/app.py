@@ -18,13 +18,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import listeners
 from bot.background import Background
 from bot.config import AuthMode, Settings
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
-from bot.slack_outlet import SlackOutlet
-from bot.slack_tokens import BotTokenWatch
+from bot.slack import listeners
+from bot.slack.outlet import SlackOutlet
+from bot.slack.tokens import BotTokenWatch
 from bot.stopflow.buttons import OutcomeButtons
 from bot.stopflow.outlet import Outlet
 from bot.stopflow.store import StateStore, open_store
@@ -71,7 +71,7 @@ def build(settings: Settings, store: StateStore | None = None) -> Stoplive:
         # Listeners run inline and only ack; whatever is slow they hand to Background, so the
         # ack goes straight back (no waiting on Bolt's 10 ms ack poll; bench/burst.py).
         process_before_response=True,
-        # bot.server checks signatures (and shapes) itself: Bolt's check logs refused bodies
+        # bot.slack.server checks signatures (and shapes) itself: Bolt's check logs refused bodies
         request_verification_enabled=False,
     )
     background = Background()

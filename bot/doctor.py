@@ -28,10 +28,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.app import build_metastudio, build_store, slack_client
 from bot.config import AuthMode, ConfigError, Settings, load_settings
 from bot.metastudio import (
-    READ_FAILURES,
     IamError,
     MetaStudioClient,
     MetaStudioError,
+    MetaStudioFailure,
     OutcomeUnknown,
     Unreachable,
     UnreadableAnswer,
@@ -42,7 +42,7 @@ from bot.metastudio.text import safe_text
 from bot.stopflow.store import StoreRefusesWrites, StoreUnavailable
 
 OK, WARN, FAIL, SKIP = "OK  ", "WARN", "FAIL", "SKIP"
-_TENANT_LIST_FAILURES: tuple[type[Exception], ...] = (*READ_FAILURES, OutcomeUnknown, TimeoutError)
+_TENANT_LIST_FAILURES: tuple[type[Exception], ...] = (MetaStudioFailure, TimeoutError)
 PROBE_SECONDS = 10.0
 
 T = TypeVar("T")

@@ -20,7 +20,7 @@ from bot.metastudio.auth import AkSkAuth
 from bot.metastudio.retry import RetryPolicy
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
-from bot.server import Transport
+from bot.slack.server import Transport
 from bot.stopflow.store import StateStore
 from tests.harness import ALICE, BOB, SIGNING_SECRET, Harness
 from tests.reference_signer import huawei_signer

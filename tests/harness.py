@@ -15,7 +15,7 @@ from bot.sandbox import slack_requests
 from bot.sandbox.slack_requests import action_payload, buttons, command_body
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
-from bot.server import Transport
+from bot.slack.server import Transport
 
 SIGNING_SECRET = "8f742231b10e8888abcd99aaabbb85a5"
 ALICE, BOB, MALLORY = "U0ALICE01", "U0BOB0002", "U0MALLORY"

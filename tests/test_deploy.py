@@ -21,7 +21,7 @@ from redis.asyncio import ConnectionPool
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings
-from bot.server import web_app
+from bot.slack.server import web_app
 from deploy.lock_requirements import COMMAND, dependencies_hash
 
 ROOT = Path(__file__).resolve().parent.parent

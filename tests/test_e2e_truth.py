@@ -14,8 +14,8 @@ from dataclasses import replace
 import pytest
 
 from bot.sandbox.standins.metastudio import Fault
-from bot.stopflow.history import entry_text
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
+from bot.stopflow.words.home import entry_text
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import buttons
 from tests.test_e2e_outcomes import outcomes

@@ -6,7 +6,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.sandbox.standins import serve_on_loopback
-from bot.server import web_app
+from bot.slack.server import web_app
 from tests.conftest import BotFactory
 from tests.harness import SIGNING_SECRET
 

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.inbound import JSON, Accepted, Refusal, sort_body
-from bot.listeners.payloads import Malformed, NotOurs, Ours, sort_event, sort_payload
+from bot.slack.inbound import JSON, sort_body
+from bot.slack.payloads import Accepted, Rejected, malformed, not_ours, sort_event, sort_payload
 from tests.harness import ALICE
 
 
@@ -40,8 +40,8 @@ def home_opened(**event: Any) -> dict[str, Any]:
 
 def test_home_opened_is_ours_and_only_what_we_read_goes_on() -> None:
     sorted_ = sort_event(home_opened())
-    assert isinstance(sorted_, Ours) and sorted_.kind == "event"
-    assert sorted_.canonical == {
+    assert isinstance(sorted_, Accepted) and sorted_.kind == "event"
+    assert sorted_.payload == {
         "type": "event_callback",
         "team_id": "T0001",
         "api_app_id": "A0001",
@@ -56,7 +56,7 @@ def test_home_opened_is_ours_and_only_what_we_read_goes_on() -> None:
         },
     }
     messages_tab = sort_event(home_opened(tab="messages"))  # acked; the listener skips it
-    assert isinstance(messages_tab, Ours)
+    assert isinstance(messages_tab, Accepted)
 
 
 def test_url_verification_is_answered_with_its_challenge_only() -> None:
@@ -69,19 +69,19 @@ def test_url_verification_is_answered_with_its_challenge_only() -> None:
 @pytest.mark.parametrize(
     ("body", "verdict"),
     [
-        (home_opened(user=["U0ALICE01"]), Malformed("bad_event")),
-        (home_opened(user="not an id"), Malformed("bad_event")),
-        (home_opened(tab=5), Malformed("bad_event")),
-        ({**home_opened(), "team_id": 5}, Malformed("bad_event")),
-        ({"type": "event_callback", "event": "x"}, Malformed("bad_event")),
-        ({"type": "event_callback", "event": {"type": 5}}, Malformed("bad_event")),
-        ({"type": "event_callback"}, Malformed("bad_event")),
-        ({"type": "url_verification", "challenge": ""}, Malformed("bad_url_verification")),
-        ({"type": "url_verification", "challenge": "x" * 201}, Malformed("bad_url_verification")),
-        ({"type": "event_callback", "event": {"type": "message"}}, NotOurs("message")),
-        ({"type": "app_rate_limited"}, NotOurs("app_rate_limited")),
-        ({"command": "/stoplive"}, Malformed("no_type")),
-        ([], Malformed("not_an_object")),
+        (home_opened(user=["U0ALICE01"]), malformed("bad_event")),
+        (home_opened(user="not an id"), malformed("bad_event")),
+        (home_opened(tab=5), malformed("bad_event")),
+        ({**home_opened(), "team_id": 5}, malformed("bad_event")),
+        ({"type": "event_callback", "event": "x"}, malformed("bad_event")),
+        ({"type": "event_callback", "event": {"type": 5}}, malformed("bad_event")),
+        ({"type": "event_callback"}, malformed("bad_event")),
+        ({"type": "url_verification", "challenge": ""}, malformed("bad_url_verification")),
+        ({"type": "url_verification", "challenge": "x" * 201}, malformed("bad_url_verification")),
+        ({"type": "event_callback", "event": {"type": "message"}}, not_ours("message")),
+        ({"type": "app_rate_limited"}, not_ours("app_rate_limited")),
+        ({"command": "/stoplive"}, malformed("no_type")),
+        ([], malformed("not_an_object")),
     ],
 )
 def test_events_we_do_not_read_or_cannot_trust_go_no_further(body: object, verdict: object) -> None:
@@ -90,10 +90,10 @@ def test_events_we_do_not_read_or_cannot_trust_go_no_further(body: object, verdi
 
 def test_an_event_is_never_taken_as_a_click_nor_a_click_as_an_event() -> None:
     """Events come as JSON, commands and clicks as forms: each has its own sorter."""
-    assert isinstance(sort_payload(home_opened()), NotOurs)
+    assert sort_payload(home_opened()) == not_ours("event_callback")
     form = "payload=" + json.dumps(home_opened())
-    assert sort_body(form.encode(), "application/x-www-form-urlencoded") == Refusal(
-        404, "not_handled"
+    assert sort_body(form.encode(), "application/x-www-form-urlencoded") == Rejected(
+        404, "not_handled", kind="event_callback"
     )
 
 
@@ -115,10 +115,10 @@ def test_sort_event_never_raises_and_keeps_only_checked_fields(
     event: dict[str, Any], outer: dict[str, Any]
 ) -> None:
     verdict = sort_event({"type": "event_callback", "event": event, **outer})
-    if isinstance(verdict, Ours):
-        reread = sort_event(verdict.canonical)
+    if isinstance(verdict, Accepted):
+        reread = sort_event(verdict.payload)
         assert reread == verdict  # the canonical form is itself well-formed, and the same
-        assert set(verdict.canonical["event"]) <= {"type", "user", "tab", "channel", "event_ts"}
+        assert set(verdict.payload["event"]) <= {"type", "user", "tab", "channel", "event_ts"}
 
 
 def test_the_manifest_subscribes_to_the_home_tab() -> None:

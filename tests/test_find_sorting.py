@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.metastudio import InvalidId, MetaStudioError, RoomJobs, SmartLiveJob, SmartLiveRoom
-from bot.stopflow.requests import live_in, sort_found
+from bot.stopflow.desk import live_in, sort_found
 
 
 def job(

@@ -16,14 +16,16 @@ from slack_sdk.models.views import View
 
 from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import SmartLiveJob
-from bot.stopflow import history, markup, messages
+from bot.stopflow import history
 from bot.stopflow.allowlist import Allowlist, Grant
 from bot.stopflow.buttons import JobRef, OutcomeButtons
-from bot.stopflow.history import History, permalink
+from bot.stopflow.history import History
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.policy import Policy
 from bot.stopflow.store import JournalEntry, MemoryStore, StoreUnavailable
 from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.words import actions, home, markup, to_channel, to_requester
+from bot.stopflow.words.home import permalink
 from tests.test_markup_properties import check_mrkdwn, check_reply, foreign
 
 WORKSPACE = "https://acme.slack.com/"
@@ -72,7 +74,7 @@ def safe(text: str) -> None:
 def check_view(view: dict[str, Any]) -> list[dict[str, Any]]:
     """What Slack checks of a Home view: its type, at most 100 valid blocks, safe text."""
     View(**view).validate_json()
-    assert view["type"] == "home" and len(view["blocks"]) <= history.MAX_HOME_BLOCKS
+    assert view["type"] == "home" and len(view["blocks"]) <= home.MAX_HOME_BLOCKS
     for block in view["blocks"]:
         SdkBlock.parse(block).validate_json()  # type: ignore[union-attr]
         if block["type"] == "section":
@@ -95,7 +97,7 @@ def shown(blocks: list[dict[str, Any]]) -> str:
 
 def test_recent_lists_who_what_when_result_and_the_message_link() -> None:
     entries = [entry(0), entry(1, outcome="still_live"), entry(2, finished_at=0.0, outcome="")]
-    reply = history.recent_reply(entries, WORKSPACE)
+    reply = home.recent_reply(entries, WORKSPACE)
     assert reply.text.startswith("🕘 *3 stops in the last 24 h*")
     blocks = reply.blocks
     assert len(blocks) == 4
@@ -109,15 +111,15 @@ def test_recent_lists_who_what_when_result_and_the_message_link() -> None:
 
 
 def test_recent_with_nothing_or_an_unreadable_store_says_so() -> None:
-    assert history.recent_reply([], WORKSPACE).text == "🕘 No stops in the last 24 h."
-    restricted = history.recent_reply([], WORKSPACE, restricted=True)
+    assert home.recent_reply([], WORKSPACE).text == "🕘 No stops in the last 24 h."
+    restricted = home.recent_reply([], WORKSPACE, restricted=True)
     assert restricted.text == "🕘 No stops in your rooms in the last 24 h."
-    down = history.recent_reply(None, WORKSPACE)
+    down = home.recent_reply(None, WORKSPACE)
     assert down.text.startswith("⚠️ Couldn't read the stop history")
 
 
 def test_recent_shows_what_fits_and_says_how_many_are_older() -> None:
-    reply = history.recent_reply([entry(n) for n in range(120)], WORKSPACE)
+    reply = home.recent_reply([entry(n) for n in range(120)], WORKSPACE)
     blocks = check_reply_with_links(reply)
     assert len(blocks) == markup.MAX_BLOCKS
     assert blocks[-1]["elements"][0]["text"] == "…and 72 older stops."
@@ -134,7 +136,7 @@ def check_reply_with_links(reply: markup.Reply) -> list[dict[str, Any]]:
 
 
 def test_a_verdict_this_version_does_not_know_is_shown_as_data() -> None:
-    text = history.entry_text(entry(outcome="<!channel> melted"), WORKSPACE)
+    text = home.entry_text(entry(outcome="<!channel> melted"), WORKSPACE)
     assert text.startswith("*❓ `&lt;!channel&gt; melted`*")
     safe(text)
 
@@ -176,8 +178,8 @@ def test_any_journal_text_gives_a_valid_safe_list(
         room_id=room, job_id=job, requester=requester, channel_id=channel, channel_ts=ts
     ).with_changes(outcome=outcome, recovered_from="host-1")
     for url in (workspace, WORKSPACE):
-        check_reply_with_links(history.recent_reply([weird, entry(1)], url))
-        check_view(history.home_view(Grant("ops-alice"), policy(), [weird] * 3, url))
+        check_reply_with_links(home.recent_reply([weird, entry(1)], url))
+        check_view(home.home_view(Grant("ops-alice"), policy(), [weird] * 3, url))
 
 
 # --- who sees what ----------------------------------------------------------------------------
@@ -191,19 +193,19 @@ def test_a_restricted_grant_sees_only_its_rooms() -> None:
 
 def test_the_home_tab_says_whether_and_as_whom_the_viewer_may_stop() -> None:
     everyone = policy(U0ALICE01="ops-alice")
-    blocks = check_view(history.home_view(Grant("ops-alice"), everyone, [entry(0)], WORKSPACE))
+    blocks = check_view(home.home_view(Grant("ops-alice"), everyone, [entry(0)], WORKSPACE))
     text = shown(blocks)
     assert "✅ *You may stop streams* as MetaStudio user `ops-alice`." in text
     assert "Rooms: every room." in text and "1 stop in the last 24 h" in text
     assert "*✅ Stopped* · by <@U0ALICE01>" in text
 
     room_only = Grant("ops-bob", frozenset({ROOM}))
-    text = shown(check_view(history.home_view(room_only, everyone, [], WORKSPACE)))
+    text = shown(check_view(home.home_view(room_only, everyone, [], WORKSPACE)))
     assert f"Rooms: only `{ROOM}`." in text and "No stops in your rooms in the last 24 h" in text
 
 
 def test_the_home_tab_shows_no_history_to_someone_off_the_allowlist() -> None:
-    blocks = check_view(history.home_view(None, policy(), [entry(0)], WORKSPACE))
+    blocks = check_view(home.home_view(None, policy(), [entry(0)], WORKSPACE))
     text = shown(blocks)
     assert "⛔ *You may not stop streams:*" in text and "`#ops-leads`" in text
     assert "job-0" not in text and len(blocks) == 2
@@ -211,11 +213,11 @@ def test_the_home_tab_shows_no_history_to_someone_off_the_allowlist() -> None:
 
 def test_the_home_tab_fits_a_busy_day_and_a_store_that_is_down() -> None:
     blocks = check_view(
-        history.home_view(Grant("ops"), policy(), [entry(n) for n in range(300)], WORKSPACE)
+        home.home_view(Grant("ops"), policy(), [entry(n) for n in range(300)], WORKSPACE)
     )
-    assert len(blocks) == history.MAX_HOME_BLOCKS
+    assert len(blocks) == home.MAX_HOME_BLOCKS
     assert blocks[-1]["elements"][0]["text"] == "…and 204 older stops."
-    down = shown(check_view(history.home_view(Grant("ops"), policy(), None, WORKSPACE)))
+    down = shown(check_view(home.home_view(Grant("ops"), policy(), None, WORKSPACE)))
     assert "Couldn't read the stop history" in down
 
 
@@ -271,7 +273,7 @@ def live_job(state: str = "PROCESSING") -> SmartLiveJob:
 )
 def test_check_again_says_the_state_in_plain_words(state: str, first: str) -> None:
     now = datetime(2026, 11, 24, 14, 3, 5, tzinfo=UTC)
-    reply = messages.job_now(live_job(state), now, stop_value=f"{ROOM} job-1")
+    reply = to_requester.job_now(live_job(state), now, stop_value=f"{ROOM} job-1")
     blocks = check_reply(reply)
     assert reply.text.startswith(first)
     assert state in reply.text and f"Room `{ROOM}` · Job `job-1`" in reply.text
@@ -280,12 +282,12 @@ def test_check_again_says_the_state_in_plain_words(state: str, first: str) -> No
         e for b in blocks if b["type"] == "actions" for e in b["elements"]
     ]  # "Stop again" unless it has ended: a state stoplive does not know may still be live
     assert [e["action_id"] for e in stop_again] == (
-        [] if state == "SUCCEED" else [messages.STOP_AGAIN_ACTION]
+        [] if state == "SUCCEED" else [actions.STOP_AGAIN_ACTION]
     )
 
 
 def test_check_again_that_cannot_read_says_nothing_changed() -> None:
-    reply = messages.job_unchecked(ROOM, "job-1", "MetaStudio took too long to answer")
+    reply = to_requester.job_unchecked(ROOM, "job-1", "MetaStudio took too long to answer")
     check_reply(reply)
     assert reply.text.startswith("❓ Couldn't check job `job-1`")
     assert "Nothing was changed" in reply.text
@@ -312,7 +314,7 @@ def test_an_ended_job_offers_the_rooms_live_one() -> None:
     now = datetime(2026, 11, 24, 14, 3, 5, tzinfo=UTC)
     ended = live_job("SUCCEED")
     other = live_job().model_copy(update={"job_id": "job-2", "start_time": "2026-11-24T13:35:00Z"})
-    reply = messages.job_not_live(ended, now, live=other, pick_value="ticket-2")
+    reply = to_requester.job_not_live(ended, now, live=other, pick_value="ticket-2")
     blocks = check_reply(reply)
     assert reply.text.startswith("✅ Already ended: `Spring sale` is not live")
     offer = blocks[-1]
@@ -321,32 +323,32 @@ def test_an_ended_job_offers_the_rooms_live_one() -> None:
     )
     assert "job `job-2`" in offer["text"]["text"]
     assert offer["accessory"]["text"]["text"] == "Stop that one…"
-    assert offer["accessory"]["action_id"] == messages.PICK_ACTION
+    assert offer["accessory"]["action_id"] == actions.PICK_ACTION
     assert offer["accessory"]["value"] == "ticket-2" and "style" not in offer["accessory"]
-    alone = check_reply(messages.job_not_live(ended, now))
+    alone = check_reply(to_requester.job_not_live(ended, now))
     assert all(b["type"] != "section" or "accessory" not in b for b in alone)
 
 
 def test_an_unknown_job_suggests_swapped_ids_and_offers_the_rooms_list() -> None:
     error = MetaStudioError(404, "MSS.404", "not found", "rid-9", None)
-    reply = messages.job_missing(ROOM, "job-x", error, [(live_job(), "t1")] * 2)
+    reply = to_requester.job_missing(ROOM, "job-x", error, [(live_job(), "t1")] * 2)
     blocks = check_reply(reply)
     assert reply.text.startswith("🔍 Not found: MetaStudio has no job `job-x`")
     assert "Did you swap the IDs? The room ID comes first" in reply.text
     assert blocks[2]["text"]["text"] == "The room has 2 live jobs:"
     assert [b["accessory"]["value"] for b in blocks[3:]] == ["t1", "t1"]
-    many = check_reply(messages.job_missing(ROOM, "job-x", error, [(live_job(), "t")] * 80))
+    many = check_reply(to_requester.job_missing(ROOM, "job-x", error, [(live_job(), "t")] * 80))
     assert len(many) == markup.MAX_BLOCKS and "…and 34 more" in many[-1]["elements"][0]["text"]
-    assert len(check_reply(messages.job_missing(ROOM, "job-x", error))) == 2
+    assert len(check_reply(to_requester.job_missing(ROOM, "job-x", error))) == 2
 
 
 def test_the_audit_copy_starts_with_where_the_stop_came_from() -> None:
     shown = markup.section(markup.words("x"))
-    buttons = messages.outcome_actions(check_value="c")
+    buttons = to_channel.outcome_actions(check_value="c")
     assert buttons is not None
     posted = markup.Reply(text="✅ Stopped: `Spring sale`", blocks=[shown, buttons])
     link = "https://acme.slack.com/archives/C0INCIDENT/p1700000000000100"
-    copy = messages.audit_copy(posted, "C0INCIDENT", link)
+    copy = to_channel.audit_copy(posted, "C0INCIDENT", link)
     assert copy.text.startswith("From <#C0INCIDENT>: ✅ Stopped")
     assert (
         copy.blocks[0]["elements"][0]["text"]
@@ -354,9 +356,9 @@ def test_the_audit_copy_starts_with_where_the_stop_came_from() -> None:
     )
     assert copy.blocks[1:] == [shown]  # a record: no buttons to act from the audit channel
     for hostile in ("https://evil.example/x", f"{link}|<!here>", f"{link}>", "javascript:x"):
-        unlinked = messages.audit_copy(posted, "C0INCIDENT", hostile)
+        unlinked = to_channel.audit_copy(posted, "C0INCIDENT", hostile)
         assert unlinked.blocks[0]["elements"][0]["text"] == "From <#C0INCIDENT>"
-    text_only = messages.audit_copy(markup.Reply(text="✅ Stopped"), "C0INCIDENT", None)
+    text_only = to_channel.audit_copy(markup.Reply(text="✅ Stopped"), "C0INCIDENT", None)
     assert text_only.blocks[1]["text"]["text"] == "✅ Stopped"
 
 

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.audit_logging import JsonLines, RedactSecrets
-from bot.inbound import Accepted, Refusal, check_signature, decode_form, sort_body
+from bot.slack.inbound import check_signature, decode_form, sort_body
+from bot.slack.payloads import Accepted, Rejected
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import (
     ALICE,
@@ -164,7 +165,7 @@ def assert_one_quiet_line(log: Lines, status: int) -> None:
     text = "\n".join(log.lines)
     assert MARK not in text and "Traceback" not in text
     [line] = log.at_least(logging.INFO)
-    assert line["status"] == status and line["logger"] == "bot.server"
+    assert line["status"] == status and line["logger"] == "bot.slack.server"
     assert isinstance(line["bytes"], int)
 
 
@@ -398,7 +399,7 @@ def test_response_urls_must_point_at_slack() -> None:
     slack_form = command(response_url="https://hooks.slack.com/commands/T1/2/x")
     assert isinstance(sort_body(slack_form, CONTENT_TYPES["form"]), Accepted)
     local = command()  # http://127.0.0.1:9/hooks/x
-    assert sort_body(local, CONTENT_TYPES["form"]) == Refusal(400, "foreign_response_url")
+    assert sort_body(local, CONTENT_TYPES["form"]) == Rejected(400, "foreign_response_url")
     allowed = frozenset({"hooks.slack.com", "127.0.0.1"})
     assert isinstance(sort_body(local, CONTENT_TYPES["form"], allowed), Accepted)
 
@@ -426,7 +427,7 @@ def test_a_response_url_is_judged_by_the_host_it_would_reach(
     if verdict == "accepted":
         assert isinstance(answer, Accepted)
     else:
-        assert answer == Refusal(400, verdict)
+        assert answer == Rejected(400, verdict)
 
 
 @pytest.mark.parametrize(

@@ -20,9 +20,9 @@ from slack_sdk.models.blocks import Block as SdkBlock
 
 from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
-from bot.stopflow import markup, messages
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.words import finding, markup, to_channel, to_requester
 
 KEY = TicketKey.from_signing_secret("test-signing-secret")
 
@@ -237,19 +237,19 @@ def test_every_message_is_valid_and_safe(
         Outcome(Verdict.UNKNOWN, t, "ops", StopAnswer.NONE, problem=message),
     ]
     replies = [
-        messages.help_text(),
-        messages.help_text(message),
-        messages.not_allowed(text),
-        messages.wrong_channel([text, "C0OPS0001"]),
-        messages.room_not_granted(text, text),
-        messages.job_missing(text, text, error),
-        messages.job_not_live(shown_job, NOW),
-        messages.no_live_jobs(text, name),
-        messages.room_unreadable(text, message),
-        messages.confirmation(
+        to_requester.help_text(),
+        to_requester.help_text(message),
+        to_requester.not_allowed(text),
+        to_requester.wrong_channel([text, "C0OPS0001"]),
+        to_requester.room_not_granted(text, text),
+        to_requester.job_missing(text, text, error),
+        to_requester.job_not_live(shown_job, NOW),
+        to_requester.no_live_jobs(text, name),
+        to_requester.room_unreadable(text, message),
+        to_requester.confirmation(
             t, text, shown_job, message, 300, NOW, cancel=t.for_purpose("cancel", KEY)
         ),
-        messages.confirmation(
+        to_requester.confirmation(
             ticket(text, text, text),
             text,
             None,
@@ -258,42 +258,42 @@ def test_every_message_is_valid_and_safe(
             NOW,
             cancel=t.for_purpose("cancel", KEY),
         ),
-        messages.picker(text, [(shown_job, t)] * 3, NOW),
-        messages.stopping(ticket(text, text)),
-        messages.cancelled(ticket(text, text)),
-        messages.expired(ticket(text, text)),
-        messages.not_yours(ticket(requester=text)),
-        messages.broken_button(),
-        messages.stop_sent(ticket(text, text, text), StopAnswer.NONE),
-        messages.still_checking(t, shown_job, 12.5),
-        messages.still_checking(t, None, 12.5),
-        messages.result_posted(text),
-        messages.no_room_matches(text),
-        messages.no_live_in_matches(text, [SmartLiveRoom(room_id=text, room_name=name)] * 12),
-        messages.live_jobs([(shown_job, "v")], NOW, text),
-        messages.job_now(shown_job, NOW, stop_value="s"),
-        messages.job_now(job(name, state="PROCESSING"), NOW, stop_value=text),
-        messages.job_unchecked(text, text, message),
-        messages.job_not_live(shown_job, NOW, live=job(name, job_id=text), pick_value=text),
-        messages.job_missing(text, text, error, [(shown_job, text)] * 3, NOW),
-        messages.audit_copy(messages.announcement(outcomes[0]), text, None),
-        messages.live_jobs(
+        to_requester.picker(text, [(shown_job, t)] * 3, NOW),
+        to_requester.stopping(ticket(text, text)),
+        to_requester.cancelled(ticket(text, text)),
+        to_requester.expired(ticket(text, text)),
+        to_requester.not_yours(ticket(requester=text)),
+        to_requester.broken_button(),
+        to_channel.stop_sent(ticket(text, text, text), StopAnswer.NONE),
+        to_channel.still_checking(t, shown_job, 12.5),
+        to_channel.still_checking(t, None, 12.5),
+        to_requester.result_posted(text),
+        finding.no_room_matches(text),
+        finding.no_live_in_matches(text, [SmartLiveRoom(room_id=text, room_name=name)] * 12),
+        finding.live_jobs([(shown_job, "v")], NOW, text),
+        to_requester.job_now(shown_job, NOW, stop_value="s"),
+        to_requester.job_now(job(name, state="PROCESSING"), NOW, stop_value=text),
+        to_requester.job_unchecked(text, text, message),
+        to_requester.job_not_live(shown_job, NOW, live=job(name, job_id=text), pick_value=text),
+        to_requester.job_missing(text, text, error, [(shown_job, text)] * 3, NOW),
+        to_channel.audit_copy(to_channel.announcement(outcomes[0]), text, None),
+        finding.live_jobs(
             [(shown_job, "v")] * 60, NOW, None, unreadable=[(SmartLiveRoom(room_id=text), message)]
         ),
-        messages.no_room_matches(text, restricted=True),
-        messages.nothing_live(),
-        messages.jobs_unreadable(
+        finding.no_room_matches(text, restricted=True),
+        finding.nothing_live(),
+        finding.jobs_unreadable(
             text, [(SmartLiveRoom(room_id=text, room_name=name), message)] * 12
         ),
-        messages.rooms_unlisted(text, message),
-        messages.rooms_unlisted(None, message),
-        messages.job_missing(text, text, MetaStudioError(404, code, message, text, None)),
+        finding.rooms_unlisted(text, message),
+        finding.rooms_unlisted(None, message),
+        to_requester.job_missing(text, text, MetaStudioError(404, code, message, text, None)),
         *(
-            messages.announcement(o, console_url=text, check_value="c", stop_value="s")
+            to_channel.announcement(o, console_url=text, check_value="c", stop_value="s")
             for o in outcomes
         ),
-        *(messages.thread_reply(o, Verdict.UNKNOWN) for o in outcomes),
-        *(messages.result_posted("C0OPS0001", o) for o in outcomes),
+        *(to_channel.thread_reply(o, Verdict.UNKNOWN) for o in outcomes),
+        *(to_requester.result_posted("C0OPS0001", o) for o in outcomes),
     ]
     for reply in replies:
         check_reply(reply)
@@ -314,7 +314,7 @@ def test_a_room_name_never_adds_a_line(name: str) -> None:
         job("Spring sale"),
         waited=5,
     )
-    reply, usual = messages.announcement(outcome), messages.announcement(benign)
+    reply, usual = to_channel.announcement(outcome), to_channel.announcement(benign)
     assert reply.text.count("\n") == usual.text.count("\n")
     assert reply.blocks[0]["text"]["text"].count("\n") == usual.blocks[0]["text"]["text"].count(
         "\n"
@@ -326,10 +326,10 @@ def test_a_room_name_never_adds_a_line(name: str) -> None:
 @given(count=st.integers(0, 500), name=foreign)
 def test_any_number_of_live_jobs_gives_a_picker_within_limits(count: int, name: str) -> None:
     choices = [(job(name, job_id=f"job-{n}"), ticket(job_id=f"job-{n}")) for n in range(count)]
-    blocks = check_reply(messages.picker("room-1", choices, NOW))
+    blocks = check_reply(to_requester.picker("room-1", choices, NOW))
     shown = sum("accessory" in b for b in blocks)
     assert shown == min(count, markup.MAX_BLOCKS - 4)
-    assert f"{count} live job" in messages.picker("room-1", choices, NOW).text
+    assert f"{count} live job" in to_requester.picker("room-1", choices, NOW).text
     hidden = count - shown
     more = [b for b in blocks if "and" in json.dumps(b) and "more" in json.dumps(b)]
     if hidden:
@@ -355,7 +355,7 @@ def test_live_jobs_across_rooms_fit_and_say_how_many_are_hidden(
         )
         for n, r in enumerate(rooms)
     ]
-    blocks = check_reply(messages.live_jobs(choices, NOW, "sale"))
+    blocks = check_reply(finding.live_jobs(choices, NOW, "sale"))
     shown = [b["accessory"]["value"] for b in blocks if "accessory" in b]
     grouped = [f"value-{n}" for r in dict.fromkeys(rooms) for n, m in enumerate(rooms) if m == r]
     assert shown == grouped[: len(shown)]  # grouped by room, rooms in the order first seen

@@ -9,10 +9,10 @@ import pytest
 from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.metastudio.retry import RetryPolicy, parse_retry_after
-from bot.stopflow import markup, messages
-from bot.stopflow.markup import span
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.words import actions, finding, markup, to_channel, to_requester
+from bot.stopflow.words.markup import span
 
 NOW = datetime(2026, 11, 24, 14, 3, 5, tzinfo=UTC)
 KEY = TicketKey.from_signing_secret("test-signing-secret")
@@ -152,16 +152,16 @@ def test_a_room_without_a_name_shows_a_short_id() -> None:
 
 
 def test_help_shows_placeholders_escaped() -> None:
-    reply = messages.help_text()
+    reply = to_requester.help_text()
     assert "`/stoplive &lt;room_id&gt; &lt;job_id&gt;`" in reply.text
     assert "<room_id>" not in str(reply.payload())
-    problem = messages.help_text("got 3 words <!here>")
+    problem = to_requester.help_text("got 3 words <!here>")
     assert problem.text.startswith("⚠️ Not understood: `got 3 words &lt;!here&gt;`")
 
 
 def test_confirmation_says_what_will_happen_and_when_it_expires() -> None:
     t = ticket(now=NOW.timestamp())
-    reply = messages.confirmation(
+    reply = to_requester.confirmation(
         t,
         "ops-alice",
         job(name="<!channel> sale"),
@@ -192,7 +192,7 @@ def test_confirmation_says_what_will_happen_and_when_it_expires() -> None:
 
 def test_confirmation_after_a_failed_read_still_offers_the_stop() -> None:
     t = ticket()
-    reply = messages.confirmation(
+    reply = to_requester.confirmation(
         t, "ops-alice", None, "HTTP 500", 300, NOW, cancel=t.for_purpose("cancel", KEY)
     )
     assert "⚠️ I couldn't read the job (`HTTP 500`); you can still stop it." in str(reply.blocks)
@@ -201,7 +201,7 @@ def test_confirmation_after_a_failed_read_still_offers_the_stop() -> None:
 
 def test_picker_offers_plain_stop_buttons_named_for_screen_readers() -> None:
     choices = [(job(), ticket()), (job("WAITING"), ticket())]
-    reply = messages.picker("room-1", choices, NOW)
+    reply = to_requester.picker("room-1", choices, NOW)
     assert reply.text.startswith("*Choose the job to stop:* 2 live jobs in `Spring sale`.")
     buttons = [b["accessory"] for b in reply.blocks if "accessory" in b]
     assert [b["text"]["text"] for b in buttons] == ["Stop…", "Stop…"]
@@ -211,7 +211,7 @@ def test_picker_offers_plain_stop_buttons_named_for_screen_readers() -> None:
 
 
 def test_picker_says_how_many_it_could_not_show() -> None:
-    reply = messages.picker("room-1", [(job(), ticket())] * 100, NOW)
+    reply = to_requester.picker("room-1", [(job(), ticket())] * 100, NOW)
     assert len(reply.blocks) == 50
     assert "…and 54 more: type `/stoplive room-1 &lt;job_id&gt;`." in str(reply.blocks)
 
@@ -219,23 +219,25 @@ def test_picker_says_how_many_it_could_not_show() -> None:
 def test_requester_messages_lead_with_the_verdict() -> None:
     t = ticket()
     error = MetaStudioError(404, "MSS.404", "not found", "rid-9", None)
-    assert messages.job_missing("room-1", "job-1", error).text.startswith(
+    assert to_requester.job_missing("room-1", "job-1", error).text.startswith(
         "🔍 Not found: MetaStudio has no job `job-1` in room `room-1`."
     )
-    assert messages.job_not_live(job("SUCCEED", True), NOW).text.startswith(
+    assert to_requester.job_not_live(job("SUCCEED", True), NOW).text.startswith(
         "✅ Already ended: `Spring sale` is not live (Ended normally), so there is nothing to stop."
     )
-    assert messages.no_live_jobs("room-1", None).text.startswith("✅ No live job in `room room-1`")
-    assert messages.cancelled(t).text.startswith(
+    assert to_requester.no_live_jobs("room-1", None).text.startswith(
+        "✅ No live job in `room room-1`"
+    )
+    assert to_requester.cancelled(t).text.startswith(
         "↩️ Cancelled: job `job-1` in room `room-1` is still live."
     )
-    assert messages.expired(t).text.startswith("⌛ Expired:")
-    assert "`/stoplive room-1 job-1`" in messages.expired(t).text
-    assert messages.not_yours(t).text.startswith("⛔ Not yours: only <@U0ALICE01> can confirm")
-    assert messages.wrong_channel(["C2", "C1"]).text.startswith(
+    assert to_requester.expired(t).text.startswith("⌛ Expired:")
+    assert "`/stoplive room-1 job-1`" in to_requester.expired(t).text
+    assert to_requester.not_yours(t).text.startswith("⛔ Not yours: only <@U0ALICE01> can confirm")
+    assert to_requester.wrong_channel(["C2", "C1"]).text.startswith(
         "⛔ Wrong channel: /stoplive works only in <#C1>, <#C2>."
     )
-    assert messages.room_unreadable("room-1", "timeout").text.startswith(
+    assert to_requester.room_unreadable("room-1", "timeout").text.startswith(
         "⚠️ Couldn't list the jobs of room `room-1`: `timeout`"
     )
 
@@ -247,7 +249,7 @@ def outcome(verdict: Verdict, **changes: object) -> Outcome:
 
 
 def test_announcements_lead_with_the_verdict_and_keep_the_small_print() -> None:
-    stopped = messages.announcement(outcome(Verdict.STOPPED, job=job("SUCCEED", True)))
+    stopped = to_channel.announcement(outcome(Verdict.STOPPED, job=job("SUCCEED", True)))
     assert stopped.text.startswith("✅ Stopped: `Spring sale` · by <@U0ALICE01>\n")
     assert "The stream ended at <!date^" in stopped.text and "after 1 h 02 min." in stopped.text
     small = stopped.blocks[1]["elements"][0]["text"]
@@ -255,16 +257,16 @@ def test_announcements_lead_with_the_verdict_and_keep_the_small_print() -> None:
         "Room `room-1` · Job `job-1` · MetaStudio user `ops-alice` · MetaStudio request `rid-1` "
         "· MetaStudio state `SUCCEED`"
     )
-    live = messages.announcement(outcome(Verdict.STILL_LIVE, waited=30))
+    live = to_channel.announcement(outcome(Verdict.STILL_LIVE, waited=30))
     assert live.text.startswith("🔴 Still live: `Spring sale` · stop asked by <@U0ALICE01>")
     assert "accepted the stop, but the stream is still Live after 30 s." in live.text
     error = MetaStudioError(500, "MSS.00000004", "Internal <Error>", "rid-2", None)
-    refused = messages.announcement(outcome(Verdict.REFUSED, job=None, error=error))
+    refused = to_channel.announcement(outcome(Verdict.REFUSED, job=None, error=error))
     assert refused.text.startswith(
         "❌ MetaStudio refused to stop `room room-1`: `MSS.00000004` (`Internal &lt;Error&gt;`)"
     )
     assert "Nothing was stopped (HTTP 500)." in refused.text
-    unknown = messages.announcement(outcome(Verdict.UNKNOWN, job=None, problem="timeout"))
+    unknown = to_channel.announcement(outcome(Verdict.UNKNOWN, job=None, problem="timeout"))
     assert unknown.text.startswith("❓ Outcome unknown: `room room-1`")
     assert "could not be read to confirm it ended (`timeout`)" in unknown.text
     for reply, word in [
@@ -277,14 +279,14 @@ def test_announcements_lead_with_the_verdict_and_keep_the_small_print() -> None:
 
 
 def test_a_lost_answer_is_said_beside_the_verdict() -> None:
-    lost = messages.announcement(outcome(Verdict.STOPPED, answer=StopAnswer.NONE, request_id=""))
+    lost = to_channel.announcement(outcome(Verdict.STOPPED, answer=StopAnswer.NONE, request_id=""))
     assert "MetaStudio's answer to the stop was lost" in lost.text
     assert "no MetaStudio request ID" in lost.text
 
 
 def test_outcome_buttons_are_optional_and_safe() -> None:
-    assert messages.outcome_actions() is None
-    block = messages.outcome_actions(
+    assert to_channel.outcome_actions() is None
+    block = to_channel.outcome_actions(
         console_url="https://console.huaweicloud.com/metastudio/#/x",
         check_value="check-1",
         stop_value="stop-1",
@@ -295,32 +297,34 @@ def test_outcome_buttons_are_optional_and_safe() -> None:
     ]
     assert ids == [
         (
-            messages.OPEN_CONSOLE_ACTION,
+            actions.OPEN_CONSOLE_ACTION,
             None,
             "https://console.huaweicloud.com/metastudio/#/x",
             None,
         ),
-        (messages.CHECK_AGAIN_ACTION, "check-1", None, None),
-        (messages.STOP_AGAIN_ACTION, "stop-1", None, None),
+        (actions.CHECK_AGAIN_ACTION, "check-1", None, None),
+        (actions.STOP_AGAIN_ACTION, "stop-1", None, None),
     ]
-    assert messages.outcome_actions(console_url="javascript:alert(1)") is None
-    assert messages.outcome_actions(console_url="http://console.local/x") is not None
-    assert messages.outcome_actions(console_url="https://a\nb") is None
-    assert messages.outcome_actions(check_value="x" * 2001) is None
-    with_buttons = messages.announcement(outcome(Verdict.STILL_LIVE), check_value="c")
+    assert to_channel.outcome_actions(console_url="javascript:alert(1)") is None
+    assert to_channel.outcome_actions(console_url="http://console.local/x") is not None
+    assert to_channel.outcome_actions(console_url="https://a\nb") is None
+    assert to_channel.outcome_actions(check_value="x" * 2001) is None
+    with_buttons = to_channel.announcement(outcome(Verdict.STILL_LIVE), check_value="c")
     assert with_buttons.blocks[-1]["elements"][0]["text"]["text"] == "Check again"
 
 
 def test_result_posted_note_points_at_the_channel() -> None:
-    assert messages.result_posted("C0OPS0001").text == "Done: result posted in <#C0OPS0001>."
-    note = messages.result_posted("C0OPS0001", outcome(Verdict.STOPPED))
+    assert to_requester.result_posted("C0OPS0001").text == "Done: result posted in <#C0OPS0001>."
+    note = to_requester.result_posted("C0OPS0001", outcome(Verdict.STOPPED))
     assert note.text == (
         "✅ Stopped: `Spring sale` · by <@U0ALICE01> · Done: result posted in <#C0OPS0001>"
     )
 
 
 def test_thread_reply_is_short_and_names_a_changed_verdict() -> None:
-    reply = messages.thread_reply(outcome(Verdict.STILL_LIVE, waited=60), previous=Verdict.UNKNOWN)
+    reply = to_channel.thread_reply(
+        outcome(Verdict.STILL_LIVE, waited=60), previous=Verdict.UNKNOWN
+    )
     first, second = reply.text.split("\n")
     assert (
         first == "🔴 Still live: `Spring sale` · stop asked by <@U0ALICE01> (was: Outcome unknown)"
@@ -328,21 +332,21 @@ def test_thread_reply_is_short_and_names_a_changed_verdict() -> None:
     assert second.startswith(
         "MetaStudio accepted the stop, but the stream is still Live after 1 min 00 s."
     )
-    same = messages.thread_reply(
+    same = to_channel.thread_reply(
         outcome(Verdict.STOPPED, job=job("SUCCEED", True)), Verdict.STOPPED
     )
     assert "(was:" not in same.text and same.text.startswith("✅ Stopped:") and not same.blocks
-    recovered = messages.thread_reply(outcome(Verdict.UNKNOWN, recovered_by="host-2:17:ab"))
+    recovered = to_channel.thread_reply(outcome(Verdict.UNKNOWN, recovered_by="host-2:17:ab"))
     assert recovered.text.startswith("❓ Outcome unknown")
     assert recovered.text.endswith("(Checked again after stoplive restarted.)")
 
 
 def test_still_checking_says_the_job_is_being_watched() -> None:
-    reply = messages.still_checking(ticket(), job(), 45)
+    reply = to_channel.still_checking(ticket(), job(), 45)
     assert reply.text.startswith("⏳ Still checking: `Spring sale` · stop asked by <@U0ALICE01>\n")
     assert "After 45 s the job is Live; I keep watching until it ends." in reply.text
     assert "MetaStudio state `PROCESSING`" in reply.text
-    assert "not readable yet" in messages.still_checking(ticket(), None, 5).text
+    assert "not readable yet" in to_channel.still_checking(ticket(), None, 5).text
 
 
 def test_live_jobs_across_rooms_are_grouped_by_room() -> None:
@@ -354,7 +358,7 @@ def test_live_jobs_across_rooms_are_grouped_by_room() -> None:
         (live("j2", "r2", "Autumn sale"), "v2"),
         (live("j3", "r1", "Spring sale"), "v3"),
     ]
-    reply = messages.live_jobs(choices, NOW, "sale")
+    reply = finding.live_jobs(choices, NOW, "sale")
     assert reply.text == "*Choose the job to stop:* 3 live jobs in 2 rooms matching `sale`."
     kinds = [
         b["elements"][0]["text"].split(" · ")[0]
@@ -364,62 +368,60 @@ def test_live_jobs_across_rooms_are_grouped_by_room() -> None:
     ]
     assert kinds == ["*`Spring sale`*", "v1", "v3", "*`Autumn sale`*", "v2"]
     assert all(
-        b["accessory"]["action_id"] == messages.PICK_ACTION
-        for b in reply.blocks
-        if "accessory" in b
+        b["accessory"]["action_id"] == actions.PICK_ACTION for b in reply.blocks if "accessory" in b
     )
 
 
 def test_room_search_replies() -> None:
-    assert messages.no_room_matches("spring <!here>").text.startswith(
+    assert finding.no_room_matches("spring <!here>").text.startswith(
         "🔍 No room matches `spring &lt;!here&gt;`."
     )
     rooms = [SmartLiveRoom(room_id="r1", room_name="Spring sale"), SmartLiveRoom(room_id="r2")]
-    assert messages.no_live_in_matches("sale", rooms).text == (
+    assert finding.no_live_in_matches("sale", rooms).text == (
         "✅ Nothing live: 2 rooms match `sale`, but none has a live job, so there is nothing to "
         "stop. Rooms: `Spring sale`, `room r2`."
     )
 
 
 def test_stop_sent_says_it_is_checking() -> None:
-    reply = messages.stop_sent(ticket(), StopAnswer.ANSWERED)
+    reply = to_channel.stop_sent(ticket(), StopAnswer.ANSWERED)
     assert reply.text.startswith("⏳ Stopping: `room room-1` · by <@U0ALICE01>\n")
     assert "MetaStudio accepted the stop; checking the job…" in reply.text
-    assert "did not answer" in messages.stop_sent(ticket(), StopAnswer.NONE).text
+    assert "did not answer" in to_channel.stop_sent(ticket(), StopAnswer.NONE).text
 
 
 def test_a_list_that_left_rooms_out_says_which_and_why() -> None:
     live = SmartLiveJob(job_id="j1", room_id="r1", room_name="Spring sale", state="PROCESSING")
     unread = [(SmartLiveRoom(room_id="r2", room_name="Gala <!here>"), "HTTP 500 MSS.00000004")]
-    reply = messages.live_jobs([(live, "v1")], NOW, None, unreadable=unread)
+    reply = finding.live_jobs([(live, "v1")], NOW, None, unreadable=unread)
     assert reply.text == (
         "*Choose the job to stop:* 1 live job in 1 room.\n⚠️ Couldn't read the jobs of 1 room: "
         "`Gala &lt;!here&gt;` (`HTTP 500 MSS.00000004`). A live job there is not listed; use "
         "`/stoplive &lt;room_id&gt;` for that room."
     )
     assert reply.blocks[1]["type"] == "context" and "Gala" in str(reply.blocks[1])
-    said = messages.jobs_unreadable("gala", unread).text
+    said = finding.jobs_unreadable("gala", unread).text
     assert said.startswith("⚠️ Couldn't tell which jobs are live matching `gala`. Nothing was")
 
 
 def test_the_job_read_metastudio_refused_says_what_it_said() -> None:
     error = MetaStudioError(400, "MSS.00000003", "Invalid parameter", "rid-1", None)
-    reply = messages.job_missing("room-1", "job-1", error)
+    reply = to_requester.job_missing("room-1", "job-1", error)
     assert reply.text.startswith(
         "🔍 MetaStudio would not read job `job-1` in room `room-1`: it answered HTTP 400 "
         "`MSS.00000003`: `Invalid parameter`. So I can't tell whether the job is live, and offer "
         "no Stop button. Nothing was stopped."
     )
     not_found = MetaStudioError(404, "MSS.00000005", "Resource not found", "rid-2", None)
-    assert messages.job_missing("room-1", "job-1", not_found).text.startswith("🔍 Not found:")
+    assert to_requester.job_missing("room-1", "job-1", not_found).text.startswith("🔍 Not found:")
 
 
 def test_restricted_and_empty_lists_speak_of_the_rooms_one_may_stop() -> None:
-    assert messages.no_room_matches("gala", restricted=True).text.startswith(
+    assert finding.no_room_matches("gala", restricted=True).text.startswith(
         "🔍 No room you may stop matches `gala`."
     )
-    assert messages.nothing_live().text.startswith("✅ Nothing live: no room you may stop")
-    assert messages.rooms_unlisted(None, "HTTP 500").text.startswith(
+    assert finding.nothing_live().text.startswith("✅ Nothing live: no room you may stop")
+    assert finding.rooms_unlisted(None, "HTTP 500").text.startswith(
         "⚠️ Couldn't list the rooms: `HTTP 500`"
     )
 
@@ -428,10 +430,10 @@ def test_the_notes_before_the_job_is_read_name_the_stream_confirmed() -> None:
     """The stop call's notes and a refused stop read no job: they name the room the requester
     confirmed (kept in the ticket), and the IDs go in the small print."""
     named = ticket(room_name="Product launch")
-    note = messages.stopping(named)
+    note = to_requester.stopping(named)
     assert note.text.startswith("⏳ Stopping `Product launch`… the result will be posted")
     assert "Room `room-1` · Job `job-1`" in note.text
-    assert messages.stop_sent(named, StopAnswer.ANSWERED).text.startswith(
+    assert to_channel.stop_sent(named, StopAnswer.ANSWERED).text.startswith(
         "⏳ Stopping: `Product launch` · by <@U0ALICE01>\n"
     )
     refused = Outcome(
@@ -441,6 +443,6 @@ def test_the_notes_before_the_job_is_read_name_the_stream_confirmed() -> None:
         StopAnswer.ANSWERED,
         error=MetaStudioError(400, "MSS.00000003", "Invalid parameter", "rid-1", None),
     )
-    head = messages.announcement(refused).text.split("\n")[0]
+    head = to_channel.announcement(refused).text.split("\n")[0]
     assert head.startswith("❌ MetaStudio refused to stop `Product launch`: ")
-    assert messages.stopping(ticket()).text.startswith("⏳ Stopping `room room-1`…")
+    assert to_requester.stopping(ticket()).text.startswith("⏳ Stopping `room room-1`…")

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import time
 
-from bot.stopflow import messages, notices
 from bot.stopflow.allowlist import Allowlist
 from bot.stopflow.command import ListLive, RoomSearch, StopTarget
 from bot.stopflow.gate import Admitted, AdmittedClick, Click, CommandRequest, Gate, Refusal
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.words import notices, to_requester
 
 KEY = TicketKey.from_signing_secret("gate-mutants-secret")
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
@@ -53,13 +53,13 @@ def command(text: str, user: str = ALICE, channel: str = "C1") -> Admitted | Ref
 
 def test_access_refusals_carry_their_message() -> None:
     assert gate().admit(MALLORY, "C1", ROOM) == Refusal(
-        messages.not_allowed(CONTACT), "refused_not_allowlisted"
+        to_requester.not_allowed(CONTACT), "refused_not_allowlisted"
     )
     assert gate().admit(ALICE, "C9", ROOM) == Refusal(
-        messages.wrong_channel(list(CHANNELS)), "refused_channel"
+        to_requester.wrong_channel(list(CHANNELS)), "refused_channel"
     )
     assert gate().admit(BOB, "C1", ROOM) == Refusal(
-        messages.room_not_granted(ROOM, CONTACT), "refused_room"
+        to_requester.room_not_granted(ROOM, CONTACT), "refused_room"
     )
     granted = gate().admit(BOB, "C1", OTHER_ROOM)
     assert not isinstance(granted, Refusal) and granted.app_user_id == "ops-bob"
@@ -75,14 +75,14 @@ def test_a_refusal_names_the_contact_and_the_room() -> None:
 def test_a_command_that_cannot_be_read_gets_help_with_the_problem() -> None:
     refused = command(f"{ROOM} {JOB} extra")
     assert refused == Refusal(
-        messages.help_text("I expected a room ID and a job ID, but got 3 words."), "usage_error"
+        to_requester.help_text("I expected a room ID and a job ID, but got 3 words."), "usage_error"
     )
     assert "3 words" in str(refused.reply.blocks)
 
 
 def test_plain_help_is_a_refusal_with_nothing_to_record() -> None:
-    assert command("help") == Refusal(messages.help_text(), "")
-    assert command("--help") == Refusal(messages.help_text(), "")
+    assert command("help") == Refusal(to_requester.help_text(), "")
+    assert command("--help") == Refusal(to_requester.help_text(), "")
 
 
 def test_an_admitted_command_carries_its_target_and_grant() -> None:
@@ -126,7 +126,7 @@ def test_a_click_by_someone_else_is_told_to_them_and_names_the_requester() -> No
     issued = ticket()
     refused = gate().click(Click(BOB, "C1", issued.encode()), "confirm", now=NOW)
     assert refused == Refusal(
-        messages.not_yours(issued),
+        to_requester.not_yours(issued),
         "refused_not_requester",
         to_clicker=True,
         detail=f"requested by {ALICE}",
@@ -149,7 +149,7 @@ def test_a_click_in_another_channel_is_told_to_the_clicker() -> None:
 def test_a_late_click_changes_the_requester_message() -> None:
     issued = ticket()
     refused = gate().click(Click(ALICE, "C1", issued.encode()), "confirm", now=NOW + TTL)
-    assert refused == Refusal(messages.expired(issued), "expired", ticket=issued)
+    assert refused == Refusal(to_requester.expired(issued), "expired", ticket=issued)
 
 
 def test_a_click_without_a_time_reads_the_clock() -> None:
@@ -163,7 +163,7 @@ def test_a_click_refused_by_access_still_carries_its_ticket() -> None:
     issued = ticket(channel="C9")  # a channel that is no longer allowed
     refused = gate().click(Click(ALICE, "C9", issued.encode()), "confirm", now=NOW)
     assert refused == Refusal(
-        messages.wrong_channel(list(CHANNELS)), "refused_channel", ticket=issued
+        to_requester.wrong_channel(list(CHANNELS)), "refused_channel", ticket=issued
     )
 
 

@@ -1,6 +1,6 @@
 """Markup at its exact edges: caps met to the character, cuts at the right space, tokens and
 entities never split, nothing shown for nothing, clocks in UTC whatever the server's zone.
-(Written against mutmut's survivors in ``bot/stopflow/markup.py``.)"""
+(Written against mutmut's survivors in ``bot/stopflow/words/markup.py``.)"""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.metastudio.models import SmartLiveJob
-from bot.stopflow import markup
-from bot.stopflow.markup import ID_CAP, MAX_BUTTON_TEXT, NAME_CAP, data, fit, one_line, plain
+from bot.stopflow.words import markup
+from bot.stopflow.words.markup import ID_CAP, MAX_BUTTON_TEXT, NAME_CAP, data, fit, one_line, plain
 
 
 def shown(value: markup.Mrkdwn) -> str:

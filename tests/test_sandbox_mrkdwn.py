@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.sandbox.mrkdwn import Names, decode_entities, inline, message
-from bot.stopflow import messages
-from bot.stopflow.markup import data, one_line, words
 from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.words import actions, to_requester
+from bot.stopflow.words.markup import data, one_line, words
 
 NAMES = Names(users={"U0ALICE01": "alice"}, channels={"C0INCIDENT": "incidents"})
 
@@ -68,7 +68,7 @@ def test_the_confirmation_shows_its_facts_and_numbers_its_buttons() -> None:
         ttl=300,
         response_url="http://127.0.0.1/hooks/x",
     )
-    reply = messages.confirmation(
+    reply = to_requester.confirmation(
         ticket,
         "ops-alice",
         None,
@@ -82,7 +82,7 @@ def test_the_confirmation_shows_its_facts_and_numbers_its_buttons() -> None:
     assert "24bad716-87b1-45e5-8912-6102f7693265" in text and "ops-alice" in text
     assert "`" not in text and "*" not in text and "&" not in text and "<" not in text
     assert shown.lines[-1].plain == "[1] Stop stream  [2] Cancel"
-    assert [b.action_id for b in shown.buttons] == [messages.CONFIRM_ACTION, messages.CANCEL_ACTION]
+    assert [b.action_id for b in shown.buttons] == [actions.CONFIRM_ACTION, actions.CANCEL_ACTION]
     assert shown.buttons[0].value == ticket.encode() and shown.buttons[0].style == "danger"
     assert shown.buttons[0].block_id == "stoplive.confirmation"
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.connections import Limits
 from bot.sandbox.slack_requests import command_body
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
+from bot.slack.connections import Limits
 from tests.conftest import BotFactory, bot_settings
 from tests.harness import ALICE, CHANNEL, signed_headers
 from tests.test_process import environment, free_port

@@ -89,7 +89,7 @@ async def test_a_malformed_envelope_is_acked_in_one_line(
         ack = await bot.slack.wait_for(lambda e=envelope: bot.slack.acks.get(e))
         assert ack == {"envelope_id": envelope}
         [line] = [r for r in caplog.records if r.levelno >= logging.INFO]
-        assert line.name == "bot.socket_mode" and not line.exc_info
+        assert line.name == "bot.slack.socket_mode" and not line.exc_info
         assert "BODYMARK" not in caplog.text
     for raw in ("{not JSON BODYMARK", '{"envelope_id": 5, "payload": "BODYMARK"}', "[1]"):
         caplog.clear()
@@ -97,7 +97,7 @@ async def test_a_malformed_envelope_is_acked_in_one_line(
         await help_works(bot)  # the connection is still served; nothing raised
         lines = [r for r in caplog.records if r.levelno >= logging.INFO]
         assert "Traceback" not in caplog.text and "BODYMARK" not in caplog.text
-        assert len(lines) <= 1 and all(r.name == "bot.socket_mode" for r in lines)
+        assert len(lines) <= 1 and all(r.name == "bot.slack.socket_mode" for r in lines)
     assert not bot.slack.url_posts and not bot.metastudio.seen
 
 

@@ -17,7 +17,7 @@ import yaml
 from bot.config import ConfigError
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
-from bot.socket_mode import RECONNECT, Backoff
+from bot.slack.socket_mode import RECONNECT, Backoff
 from tests.conftest import BotFactory, bot_settings
 from tests.harness import ALICE, Harness, signed_bytes_headers
 from tests.test_e2e_home import home_opened, post_event

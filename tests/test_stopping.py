@@ -19,11 +19,11 @@ from bot.metastudio.models import SmartLiveJob, StopAccepted
 from bot.stopflow.allowlist import Allowlist, Grant
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.gate import AdmittedClick
-from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
 from bot.stopflow.stopping import CLOCK_MARGIN, StopSupervisor, job_claim, ticket_claim
 from bot.stopflow.store import MemoryStore
 from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.words.markup import Reply
 
 KEY = TicketKey.from_signing_secret("stopping-test-secret")
 

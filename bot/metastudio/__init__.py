@@ -2,18 +2,22 @@
 
 from bot.metastudio.client import MetaStudioClient
 from bot.metastudio.errors import (
+    CALL_FAILURES,
     READ_FAILURES,
     AboutAnotherRoom,
     IamError,
     MetaStudioError,
+    MetaStudioFailure,
     OutcomeUnknown,
     Unreachable,
     UnreadableAnswer,
+    describe,
 )
 from bot.metastudio.ids import InvalidId
 from bot.metastudio.models import JobState, RoomJobs, SmartLiveJob, SmartLiveRoom, StopAccepted
 
 __all__ = [
+    "CALL_FAILURES",
     "READ_FAILURES",
     "AboutAnotherRoom",
     "IamError",
@@ -21,6 +25,7 @@ __all__ = [
     "JobState",
     "MetaStudioClient",
     "MetaStudioError",
+    "MetaStudioFailure",
     "OutcomeUnknown",
     "RoomJobs",
     "SmartLiveJob",
@@ -28,4 +33,5 @@ __all__ = [
     "StopAccepted",
     "Unreachable",
     "UnreadableAnswer",
+    "describe",
 ]

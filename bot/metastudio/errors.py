@@ -1,4 +1,5 @@
-"""The ways a MetaStudio call can fail, kept apart on purpose.
+"""The ways a MetaStudio call can fail: one family under :class:`MetaStudioFailure`, kept apart
+on purpose below it.
 
 :class:`MetaStudioError` means MetaStudio *answered* and said no: the caller knows what
 happened. :class:`OutcomeUnknown` means the request may or may not have reached it (a timeout
@@ -8,6 +9,8 @@ be read; :class:`IamError` that no token could be had, so nothing was sent at al
 """
 
 from __future__ import annotations
+
+from bot.metastudio.ids import InvalidId
 
 # AK/SK signatures are refused beyond 15 minutes of skew; warn well before that.
 CLOCK_SKEW_WARNING = 5 * 60.0
@@ -23,7 +26,22 @@ def clock_skew_words(seconds: float) -> str:
     )
 
 
-class MetaStudioError(Exception):
+class MetaStudioFailure(Exception):
+    """Any failure of a MetaStudio or IAM call once it was made: what callers catch.
+
+    Each carries ``request_id`` ("" when none came) for Huawei support and ``description``, the
+    failure in plain words for the requester or the channel (never a secret: only IDs, codes and
+    MetaStudio's or IAM's own message).
+    """
+
+    request_id: str = ""
+
+    @property
+    def description(self) -> str:
+        return str(self)
+
+
+class MetaStudioError(MetaStudioFailure):
     """A non-2xx answer, with everything an operator needs to quote to Huawei support.
 
     ``clock_skew`` is set (seconds this machine's clock is ahead) on a 401 to a signed (AK/SK)
@@ -56,8 +74,12 @@ class MetaStudioError(Exception):
     def retryable(self) -> bool:
         return self.status == 429 or self.status >= 500
 
+    @property
+    def description(self) -> str:
+        return f"HTTP {self.status} {self.error_code}: {self.error_msg}"
 
-class OutcomeUnknown(Exception):
+
+class OutcomeUnknown(MetaStudioFailure):
     """The call was sent and what came back says neither yes (2xx) nor no (4xx): no answer
     (a timeout, a dropped connection), or an error in front of or inside MetaStudio (5xx,
     429). It may or may not have taken effect. ``answer`` is that error, when one came."""
@@ -72,12 +94,12 @@ class OutcomeUnknown(Exception):
         super().__init__(text)
         self.cause = cause
 
-    @property
-    def request_id(self) -> str:
+    @property  # read from the answer that came, if one did
+    def request_id(self) -> str:  # type: ignore[override]
         return self.answer.request_id if self.answer is not None else ""
 
 
-class Unreachable(Exception):
+class Unreachable(MetaStudioFailure):
     """MetaStudio could not be reached at all (nothing was sent, or reads kept failing)."""
 
     def __init__(self, what: str, cause: BaseException) -> None:
@@ -85,7 +107,7 @@ class Unreachable(Exception):
         self.cause = cause
 
 
-class UnreadableAnswer(Exception):
+class UnreadableAnswer(MetaStudioFailure):
     """MetaStudio answered 2xx, but not with the documented JSON (an HTML gateway page, wrong
     types): what it said cannot be trusted either way."""
 
@@ -94,6 +116,10 @@ class UnreadableAnswer(Exception):
         self.detail = detail
         self.request_id = request_id
 
+    @property
+    def description(self) -> str:
+        return f"MetaStudio's answer was unreadable ({self.detail})"
+
 
 class AboutAnotherRoom(UnreadableAnswer):
     """A read of one room's job answered about a job of another room: MetaStudio may resolve
@@ -101,7 +127,7 @@ class AboutAnotherRoom(UnreadableAnswer):
     Whatever else the answer says, no stop is offered on it."""
 
 
-class IamError(Exception):
+class IamError(MetaStudioFailure):
     """No IAM token could be had: IAM refused (``status`` set) or could not be reached (0).
     Nothing was sent to MetaStudio, so no stop was made."""
 
@@ -117,6 +143,30 @@ class IamError(Exception):
     def retryable(self) -> bool:
         """IAM could not be reached, or asked us to come back (5xx, 429)."""
         return self.status in (0, 429) or self.status >= 500
+
+    @property
+    def description(self) -> str:
+        return f"no IAM token ({self}); nothing was sent to MetaStudio"
+
+
+# A call's failures as callers catch them: the family, plus a deadline the caller set and an
+# answer that is not the documented JSON from a path that let it through (pydantic's
+# ValidationError and JSON decode errors are ValueErrors).
+CALL_FAILURES: tuple[type[Exception], ...] = (MetaStudioFailure, TimeoutError, ValueError)
+
+
+def describe(exc: BaseException) -> str:
+    """A failure in words for the requester or the channel (never a secret: the errors carry
+    IDs, codes and MetaStudio's or IAM's own message only)."""
+    if isinstance(exc, TimeoutError):
+        return "MetaStudio took too long to answer"
+    if isinstance(exc, MetaStudioFailure):
+        return exc.description
+    if isinstance(exc, InvalidId):  # an ID MetaStudio gave that we will not send back
+        return f"MetaStudio's answer was unusable ({exc})"
+    if isinstance(exc, ValueError):
+        return f"MetaStudio's answer was unreadable ({type(exc).__name__})"
+    return str(exc)
 
 
 # Everything a read can raise once the call was made (IDs are checked before, as InvalidId).

@@ -53,8 +53,8 @@ from bot.sandbox.standins.metastudio import (
 )
 from bot.sandbox.standins.slack import ApiCall, SlackStandIn, UrlPost
 from bot.sandbox.transcript import ONLY_YOU, Transcript
-from bot.server import EVENTS_PATH, Transport
-from bot.stopflow.markup import span
+from bot.slack.server import EVENTS_PATH, Transport
+from bot.stopflow.words.markup import span
 
 SLACK_ACK_LIMIT = 3.0  # Slack shows the user an error when an app has not answered by then
 QUIET = 0.3  # the bot has settled once its work is done and nothing came for this long,

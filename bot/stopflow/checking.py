@@ -17,15 +17,15 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
-from bot.metastudio import MetaStudioClient
-from bot.stopflow import messages, notices
+from bot.metastudio import CALL_FAILURES, MetaStudioClient, describe
 from bot.stopflow.allowlist import Grant
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.buttons import JobRef
+from bot.stopflow.desk import Asker, RequestDesk
 from bot.stopflow.gate import Click, Gate, Refusal
 from bot.stopflow.outlet import Outlet
 from bot.stopflow.policy import Policy
-from bot.stopflow.requests import LOOKUP_FAILURES, Asker, RequestDesk, describe
+from bot.stopflow.words import notices, to_requester
 
 
 class JobChecks:
@@ -54,13 +54,13 @@ class JobChecks:
         try:
             async with asyncio.timeout(self._policy.lookup_timeout):
                 job = await self._metastudio.get_job(ref.room_id, ref.job_id, app_user)
-        except LOOKUP_FAILURES as exc:
+        except CALL_FAILURES as exc:
             reply, outcome = (
-                messages.job_unchecked(ref.room_id, ref.job_id, describe(exc)),
+                to_requester.job_unchecked(ref.room_id, ref.job_id, describe(exc)),
                 "unread",
             )
         else:
-            reply = messages.job_now(job, datetime.now(UTC), stop_value=ref.encode())
+            reply = to_requester.job_now(job, datetime.now(UTC), stop_value=ref.encode())
             outcome = "live" if job.is_live else "not_live" if job.has_ended else "unknown_state"
         await outlet.to_clicker(reply)
         self._record("check_again", click, ref, app_user, outcome, started)

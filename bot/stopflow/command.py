@@ -52,7 +52,7 @@ class StopTarget:
     job_id: str | None  # None: "whatever is live in this room"
 
 
-Request = ListLive | ShowRecent | RoomSearch | StopTarget
+Command = ListLive | ShowRecent | RoomSearch | StopTarget
 """What needs MetaStudio, or the stop journal, to answer (help does not)."""
 
 
@@ -65,7 +65,7 @@ def is_id(word: str) -> bool:
     return _ID.fullmatch(word) is not None and word.count("-") in (0, 4)
 
 
-def parse(text: str) -> ShowHelp | Request:
+def parse(text: str) -> ShowHelp | Command:
     _refuse_invisible(text)
     words = _UNICODE_SPACES.split(text.strip()) if text.strip() else []
     if not words:

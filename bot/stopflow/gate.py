@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from bot.stopflow import messages, notices
 from bot.stopflow.allowlist import Grant
-from bot.stopflow.command import Request, ShowHelp, StopTarget, UsageError, parse
-from bot.stopflow.markup import Reply
+from bot.stopflow.command import Command, ShowHelp, StopTarget, UsageError, parse
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import NotOurs, Ticket
+from bot.stopflow.words import notices, to_requester
+from bot.stopflow.words.markup import Reply
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Refusal:
 class Admitted:
     """A command that passed every check needing no network."""
 
-    target: Request
+    target: Command
     grant: Grant
 
 
@@ -70,12 +70,12 @@ class Gate:
         policy = self._policy
         grant = policy.allowlist.grant_for(user_id)
         if grant is None:
-            return Refusal(messages.not_allowed(policy.contact), "refused_not_allowlisted")
+            return Refusal(to_requester.not_allowed(policy.contact), "refused_not_allowlisted")
         if policy.allowed_channels and channel_id not in policy.allowed_channels:
-            reply = messages.wrong_channel(list(policy.allowed_channels))
+            reply = to_requester.wrong_channel(list(policy.allowed_channels))
             return Refusal(reply, "refused_channel")
         if room_id is not None and not grant.covers(room_id):
-            reply = messages.room_not_granted(room_id, policy.contact)
+            reply = to_requester.room_not_granted(room_id, policy.contact)
             return Refusal(reply, "refused_room")
         return grant
 
@@ -84,9 +84,9 @@ class Gate:
         try:
             parsed = parse(request.text)
         except UsageError as exc:
-            return Refusal(messages.help_text(str(exc)), "usage_error")
+            return Refusal(to_requester.help_text(str(exc)), "usage_error")
         if isinstance(parsed, ShowHelp):
-            return Refusal(messages.help_text(), "")
+            return Refusal(to_requester.help_text(), "")
         room_id = parsed.room_id if isinstance(parsed, StopTarget) else None
         checked = self.admit(request.user_id, request.channel_id, room_id)
         if isinstance(checked, Refusal):
@@ -118,7 +118,7 @@ class Gate:
             )
         if click.user_id != ticket.requester:
             return Refusal(
-                messages.not_yours(ticket),
+                to_requester.not_yours(ticket),
                 "refused_not_requester",
                 to_clicker=True,
                 detail=f"requested by {ticket.requester}",
@@ -133,7 +133,7 @@ class Gate:
                 ticket=ticket,
             )
         if ticket.expired(now if now is not None else time.time()):
-            return Refusal(messages.expired(ticket), "expired", ticket=ticket)
+            return Refusal(to_requester.expired(ticket), "expired", ticket=ticket)
         checked = self.admit(ticket.requester, click.channel_id, ticket.room_id)
         if isinstance(checked, Refusal):
             return replace(checked, ticket=ticket)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from bot.stopflow.markup import Reply
+from bot.stopflow.words.markup import Reply
 
 
 class Outlet(Protocol):

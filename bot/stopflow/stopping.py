@@ -21,22 +21,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.metastudio import (
+    CALL_FAILURES,
     IamError,
     MetaStudioClient,
     MetaStudioError,
     OutcomeUnknown,
     Unreachable,
     UnreadableAnswer,
+    describe,
 )
 from bot.metastudio.models import Liveness, SmartLiveJob
 from bot.metrics import CLAIM_CONFLICTS, CLICK_TO_ANNOUNCE_SECONDS, STOPS, STORE_ERRORS, TAKEOVERS
-from bot.stopflow import messages, notices
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.gate import AdmittedClick
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
-from bot.stopflow.requests import describe
 from bot.stopflow.store import (
     Claim,
     JournalEntry,
@@ -47,6 +47,7 @@ from bot.stopflow.store import (
     entry_key,
 )
 from bot.stopflow.tickets import Ticket
+from bot.stopflow.words import notices, to_channel, to_requester
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +60,8 @@ PROGRESS_EVERY = 30.0  # how often the channel hears "still checking" during a l
 DELIVERY_SECONDS = 30.0  # one Slack delivery, retries included
 SHUTDOWN_NOTE_SECONDS = 3.0  # what a cancelled stop may spend telling the channel
 # How far a replica's clock may be off and still work: Slack's request signatures are refused
-# beyond five minutes (bot/inbound.py), so no working replica is further off than this.
+# beyond five minutes (bot/slack/inbound.py), so no working replica is further off than this.
 CLOCK_MARGIN = 300.0
-# A read of the job after the stop can fail in these ways; each is noted and the watch goes on.
-READ_FAILURES = (
-    MetaStudioError,
-    Unreachable,
-    OutcomeUnknown,
-    UnreadableAnswer,
-    IamError,
-    TimeoutError,
-    ValueError,  # pydantic's ValidationError and JSON decode errors are ValueErrors
-)
 
 
 @dataclass
@@ -276,7 +267,7 @@ class StopSupervisor:
         ticket = progress.ticket
         # beside the stop call, not before it: a slow or failing note must not delay the stop
         progress.note = asyncio.create_task(
-            self._note(outlet.to_requester(messages.stopping(ticket)))
+            self._note(outlet.to_requester(to_requester.stopping(ticket)))
         )
         progress.sent = True
         try:
@@ -311,7 +302,7 @@ class StopSupervisor:
             progress.problem, progress.unreadable = describe(exc), True
         else:
             progress.answer, progress.request_id = StopAnswer.ANSWERED, accepted.request_id
-        reply = messages.stop_sent(ticket, progress.answer)
+        reply = to_channel.stop_sent(ticket, progress.answer)
         # The journal learns the stop's answer while the channel hears of it: neither waits
         # for the other (a take-over reads the job either way).
         ts, _ = await asyncio.gather(
@@ -351,9 +342,9 @@ class StopSupervisor:
                 if progress.told is None:  # the first window is over: say it loud, once
                     so_far = progress.undecided("")
                     progress.told = so_far.verdict
-                    loud = messages.still_watching(so_far, now - started, until - now)
+                    loud = to_channel.still_watching(so_far, now - started, until - now)
                     await self._note(outlet.reply_in_thread(loud))
-                note = messages.still_checking(progress.ticket, progress.job, now - started)
+                note = to_channel.still_checking(progress.ticket, progress.job, now - started)
                 await self._note(outlet.announce(note, final=False, fallback_url=fallback))
             await asyncio.sleep(delay)
             delay = min(delay * 1.6, 5.0)
@@ -367,7 +358,7 @@ class StopSupervisor:
                 job = await self._metastudio.get_job(
                     t.room_id, t.job_id, progress.entry.app_user_id
                 )
-        except READ_FAILURES as exc:
+        except CALL_FAILURES as exc:  # noted, and the watch goes on
             progress.problem = describe(exc)
             progress.unreadable = isinstance(exc, UnreadableAnswer | ValueError)
             return False
@@ -446,7 +437,7 @@ class StopSupervisor:
         STOPS.labels(outcome.verdict.value).inc()
         if progress.lease_lost:  # another replica took the stop over and tells the channel
             return
-        reply = messages.announcement(outcome, **self._policy.buttons.for_outcome(outcome))
+        reply = to_channel.announcement(outcome, **self._policy.buttons.for_outcome(outcome))
         loop = asyncio.get_running_loop()
         until = loop.time() + within
 
@@ -457,17 +448,17 @@ class StopSupervisor:
             outlet.announce(reply, final=True, fallback_url=ticket.response_url), within
         )
         if ts and is_loud(outcome, progress):  # a revision notifies nobody; a reply does
-            thread = messages.thread_reply(outcome, progress.told)
+            thread = to_channel.thread_reply(outcome, progress.told)
             await self._deliver(outlet.reply_in_thread(thread), left())
         if progress.note is not None:  # so the outcome replaces "Stopping…", not the reverse
             await asyncio.wait([progress.note], timeout=left())
         # in the channel: the requester gets a note pointing there, not a second copy
-        note = messages.result_posted(ticket.channel_id, outcome) if ts else reply
+        note = to_requester.result_posted(ticket.channel_id, outcome) if ts else reply
         await self._deliver(outlet.to_requester(note), left())
         audit_channel = self._policy.audit_channel
         if audit_channel and audit_channel != ticket.channel_id:
             link = await self._deliver(outlet.permalink(), left()) if ts else None
-            copy = messages.audit_copy(reply, ticket.channel_id, link)
+            copy = to_channel.audit_copy(reply, ticket.channel_id, link)
             await self._deliver(outlet.copy_to(audit_channel, copy), left())
         await self._quietly("finish", self._finish(progress, outcome))
 

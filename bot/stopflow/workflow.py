@@ -2,7 +2,7 @@
 
 It knows nothing of Bolt: the Slack glue hands it plain requests and an :class:`Outlet` to
 speak through. Each step is one of the pieces beside it: :mod:`~bot.stopflow.gate` decides who
-may do what, :mod:`~bot.stopflow.requests` answers ``/stoplive``, and
+may do what, :mod:`~bot.stopflow.desk` answers ``/stoplive``, and
 :mod:`~bot.stopflow.stopping` runs a confirmed stop to its outcome. The state store comes in
 from outside (``bot/app.py``), so replicas share claims and the journal.
 
@@ -26,20 +26,20 @@ import socket
 import time
 
 from bot.metastudio import MetaStudioClient
-from bot.stopflow import messages
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.checking import JobChecks
-from bot.stopflow.gate import AdmittedClick, Click, CommandRequest, Gate, Refusal
+from bot.stopflow.desk import Asker, RequestDesk, WorkspaceUrl
+from bot.stopflow.gate import Admitted, AdmittedClick, Click, CommandRequest, Gate, Refusal
 from bot.stopflow.history import History
-from bot.stopflow.markup import Reply
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
-from bot.stopflow.requests import Asker, RequestDesk, WorkspaceUrl
 from bot.stopflow.stopping import LEASE, StopSupervisor, ticket_claim
 from bot.stopflow.store import StateStore, StoreUnavailable
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK
+from bot.stopflow.words import to_requester
+from bot.stopflow.words.markup import Reply
 
-__all__ = ["Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
+__all__ = ["Admitted", "Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
 
 log = logging.getLogger(__name__)
 TAKEOVER_EVERY = 5.0
@@ -73,17 +73,18 @@ class StopWorkflow:
 
     # --- /stoplive ----------------------------------------------------------------------
 
-    def answer_now(self, request: CommandRequest) -> Reply | None:
-        """Help, usage or a refusal, for the ack itself; None if :meth:`answer_later` has it."""
+    def answer_now(self, request: CommandRequest) -> Reply | Admitted:
+        """Help, usage or a refusal, for the ack itself; or the request parsed and admitted,
+        which :meth:`answer_later` answers."""
         return self._desk.answer_now(request)
 
     async def answer_later(
-        self, request: CommandRequest, workspace_url: WorkspaceUrl
-    ) -> Reply | None:
+        self, request: CommandRequest, admitted: Admitted, workspace_url: WorkspaceUrl
+    ) -> Reply:
         """After the ack: the confirmation, or a list of live jobs to choose from (a room's,
         a room-name search's, or every one the requester may stop). ``workspace_url`` is
         awaited only for ``recent`` (its links need the workspace's address)."""
-        return await self._desk.answer_later(request, workspace_url)
+        return await self._desk.answer_later(request, admitted, workspace_url)
 
     # --- buttons ------------------------------------------------------------------------
 
@@ -117,7 +118,7 @@ class StopWorkflow:
         if holder is not None:  # already confirmed or cancelled
             self._record("cancel", click, "ignored_already_used", started, admitted)
             return
-        await outlet.to_requester(messages.cancelled(ticket))
+        await outlet.to_requester(to_requester.cancelled(ticket))
         self._record("cancel", click, outcome, started, admitted)
 
     async def confirm(self, click: Click, outlet: Outlet) -> None:

@@ -20,41 +20,29 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.metastudio import (
+    CALL_FAILURES,
     AboutAnotherRoom,
-    IamError,
     MetaStudioClient,
     MetaStudioError,
-    OutcomeUnknown,
-    Unreachable,
-    UnreadableAnswer,
+    describe,
 )
 from bot.metastudio.ids import InvalidId, check_resource_id
 from bot.metastudio.models import LIVE_STATES, RoomJobs, SmartLiveJob, SmartLiveRoom
-from bot.stopflow import messages
 from bot.stopflow.allowlist import Grant
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.command import RoomSearch, ShowRecent, StopTarget
 from bot.stopflow.finding import Found, LiveFinder
-from bot.stopflow.gate import Admitted, CommandRequest, Gate, Refusal
+from bot.stopflow.gate import Admitted, CommandRequest, Gate
 from bot.stopflow.history import History
-from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK, Ticket
+from bot.stopflow.words import finding, to_requester
+from bot.stopflow.words.markup import Reply
 
 T = TypeVar("T")
 WorkspaceUrl = Callable[[], Awaitable[str]]
 """The workspace's address (``https://acme.slack.com/``, "" while unknown), asked only when a
 reply links to channel messages."""
-# What a read before confirming may fail with; each is said to the requester, never raised.
-LOOKUP_FAILURES = (
-    MetaStudioError,
-    Unreachable,
-    OutcomeUnknown,
-    UnreadableAnswer,
-    IamError,
-    TimeoutError,
-    ValueError,  # an answer that is not the documented JSON, from a client that let it through
-)
 # A list reads the tenant-wide job list (one call per 100 live jobs), or, where MetaStudio
 # refuses it, every live room (one page of rooms per 100, then one call per room, 6 at a
 # time): 50 rooms at 100 ms take 1.1 s. What is read by this deadline is shown, and what
@@ -88,12 +76,13 @@ class RequestDesk:
         self._audit = audit
         self._history = history
 
-    def answer_now(self, request: CommandRequest) -> Reply | None:
-        """What to answer in the ack itself: help, usage or a refusal (recorded). None means
-        the request passed every check that needs no network."""
+    def answer_now(self, request: CommandRequest) -> Reply | Admitted:
+        """What to answer in the ack itself: help, usage or a refusal (recorded). Admitted
+        means the request passed every check that needs no network, and :meth:`answer_later`
+        answers it from that (parsed and checked once, in the ack)."""
         checked = self._gate.command(request)
         if isinstance(checked, Admitted):
-            return None
+            return checked
         if checked.outcome:
             target = Gate.target_of(request)
             self._audit.record(
@@ -107,14 +96,11 @@ class RequestDesk:
         return checked.reply
 
     async def answer_later(
-        self, request: CommandRequest, workspace_url: WorkspaceUrl
-    ) -> Reply | None:
+        self, request: CommandRequest, checked: Admitted, workspace_url: WorkspaceUrl
+    ) -> Reply:
         """After the ack: the confirmation, or the live jobs to choose from (of one room, of
-        the rooms whose name matches, or of every room), as MetaStudio sees them. None if
-        :meth:`answer_now` already said all there is to say."""
-        checked = self._gate.command(request)
-        if isinstance(checked, Refusal):
-            return None
+        the rooms whose name matches, or of every room), as MetaStudio sees them, for what
+        :meth:`answer_now` admitted."""
         started = time.monotonic()
         target, grant = checked.target, checked.grant
         asker = Asker(request.user_id, request.channel_id, request.response_url, grant)
@@ -161,16 +147,16 @@ class RequestDesk:
             job = await self._bounded(
                 self._metastudio.get_job(room_id, job_id, asker.grant.app_user_id)
             )
-        except LOOKUP_FAILURES as exc:
+        except CALL_FAILURES as exc:
             if isinstance(exc, AboutAnotherRoom):
-                return messages.job_in_another_room(room_id, job_id), "refused_job_other_room"
+                return to_requester.job_in_another_room(room_id, job_id), "refused_job_other_room"
             if isinstance(exc, MetaStudioError) and 400 <= exc.status < 500 and not exc.retryable:
                 outcome = "job_missing" if exc.status == 404 else "job_read_refused"
                 live = await self._live_elsewhere(asker, room_id, job_id)
                 choices = [(j, self._pick(asker, room_id, j.job_id, j.room_name)) for j in live]
-                return messages.job_missing(room_id, job_id, exc, choices), outcome
+                return to_requester.job_missing(room_id, job_id, exc, choices), outcome
             if asker.grant.rooms is not None:
-                reply = messages.job_room_unproven(room_id, job_id, describe(exc))
+                reply = to_requester.job_room_unproven(room_id, job_id, describe(exc))
                 return reply, "job_room_unread"
             return self._confirm_reply(asker, room_id, job_id, None, describe(exc))
         if asker.grant.rooms is not None and not job.room_named:
@@ -187,7 +173,7 @@ class RequestDesk:
                 if other
                 else None
             )
-            reply = messages.job_not_live(job, datetime.now(UTC), other, value)
+            reply = to_requester.job_not_live(job, datetime.now(UTC), other, value)
             return reply, "job_not_live" if other is None else "job_not_live_offered"
         return self._confirm_reply(asker, room_id, job_id, job, None)
 
@@ -199,7 +185,7 @@ class RequestDesk:
                 self._metastudio.list_jobs(room_id, asker.grant.app_user_id, LIVE_STATES)
             )
             live = live_in(room_id, jobs)
-        except LOOKUP_FAILURES:  # InvalidId (a job of another room) is a ValueError too
+        except CALL_FAILURES:  # InvalidId (a job of another room) is a ValueError too
             return []
         others = [job for job in live if job.job_id != job_id]
         return sorted(
@@ -211,20 +197,20 @@ class RequestDesk:
             jobs = await self._bounded(
                 self._metastudio.list_jobs(room_id, asker.grant.app_user_id, LIVE_STATES)
             )
-        except LOOKUP_FAILURES as exc:
-            return messages.room_unreadable(room_id, describe(exc)), "room_unreadable"
+        except CALL_FAILURES as exc:
+            return to_requester.room_unreadable(room_id, describe(exc)), "room_unreadable"
         try:
             live = live_in(room_id, jobs)
         except InvalidId as exc:
-            return messages.room_unreadable(room_id, describe(exc)), "room_unreadable"
+            return to_requester.room_unreadable(room_id, describe(exc)), "room_unreadable"
         if not live:
-            return messages.no_live_jobs(room_id, None), "no_live_job"
+            return to_requester.no_live_jobs(room_id, None), "no_live_job"
         if len(live) == 1:
             return self._confirm_reply(asker, room_id, live[0].job_id, live[0], None)
         choices = [
             (job, self._ticket(asker, room_id, job.job_id, PICK, job.room_name)) for job in live
         ]
-        return messages.picker(room_id, choices, datetime.now(UTC)), "picker_shown"
+        return to_requester.picker(room_id, choices, datetime.now(UTC)), "picker_shown"
 
     async def _find(
         self, asker: Asker, query: str | None
@@ -249,21 +235,21 @@ class RequestDesk:
                     matched = [room for room in listing.entries if grant.covers(room.room_id)]
                     if not matched:
                         restricted = grant.rooms is not None
-                        return messages.no_room_matches(query, restricted), "no_room_match", None
-                    return messages.no_live_in_matches(query, matched), "no_live_job", None
-        except LOOKUP_FAILURES as exc:
-            return messages.rooms_unlisted(query, describe(exc)), "rooms_unreadable", None
+                        return finding.no_room_matches(query, restricted), "no_room_match", None
+                    return finding.no_live_in_matches(query, matched), "no_live_job", None
+        except CALL_FAILURES as exc:
+            return finding.rooms_unlisted(query, describe(exc)), "rooms_unreadable", None
         live, unreadable = sort_found(found.rooms)
         short = shortfall(found)
         if not live and (unreadable or short):
-            reply = messages.jobs_unreadable(query, unreadable, short)
+            reply = finding.jobs_unreadable(query, unreadable, short)
             return reply, "rooms_unreadable", None
         if not live:
             rooms = [entry.room for entry in found.rooms]
             reply = (
-                messages.nothing_live()
+                finding.nothing_live()
                 if query is None
-                else messages.no_live_in_matches(query, rooms)
+                else finding.no_live_in_matches(query, rooms)
             )
             return reply, "no_live_job", None
         if len(live) == 1 and not unreadable and short is None:
@@ -273,7 +259,7 @@ class RequestDesk:
         choices = [
             (job, self._pick(asker, job.room_id or "", job.job_id, job.room_name)) for job in live
         ]
-        reply = messages.live_jobs(
+        reply = finding.live_jobs(
             choices, datetime.now(UTC), query, unreadable=unreadable, shortfall=short
         )
         return reply, "list_shown", None
@@ -282,7 +268,7 @@ class RequestDesk:
         self, asker: Asker, room_id: str, job_id: str, job: SmartLiveJob | None, problem: str | None
     ) -> tuple[Reply, str]:
         ticket = self._ticket(asker, room_id, job_id, CONFIRM, job.room_name if job else None)
-        reply = messages.confirmation(
+        reply = to_requester.confirmation(
             ticket,
             asker.grant.app_user_id,
             job,
@@ -352,33 +338,15 @@ def sort_found(
     return live, unreadable
 
 
-def shortfall(found: Found) -> messages.Shortfall | None:
+def shortfall(found: Found) -> finding.Shortfall | None:
     """What the list that named the rooms could not include, in words; None if it was read
     whole."""
     listing = found.listing
     if listing is None:
         return None
-    return messages.Shortfall(
+    return finding.Shortfall(
         noun=found.noun,
         read=len(listing.entries),
         total=listing.total,
         problem=describe(listing.stopped) if listing.stopped is not None else None,
     )
-
-
-def describe(exc: BaseException) -> str:
-    """A failure in words for the requester or the channel (never a secret: the errors carry
-    IDs, codes and MetaStudio's or IAM's own message only)."""
-    if isinstance(exc, TimeoutError):
-        return "MetaStudio took too long to answer"
-    if isinstance(exc, MetaStudioError):
-        return f"HTTP {exc.status} {exc.error_code}: {exc.error_msg}"
-    if isinstance(exc, IamError):
-        return f"no IAM token ({exc}); nothing was sent to MetaStudio"
-    if isinstance(exc, UnreadableAnswer):
-        return f"MetaStudio's answer was unreadable ({exc.detail})"
-    if isinstance(exc, InvalidId):  # an ID MetaStudio gave that we will not send back
-        return f"MetaStudio's answer was unusable ({exc})"
-    if isinstance(exc, ValueError):
-        return f"MetaStudio's answer was unreadable ({type(exc).__name__})"
-    return str(exc)

@@ -4,8 +4,8 @@ at once, and leave anything slow to :class:`~bot.background.Background`."""
 from slack_bolt.async_app import AsyncApp
 
 from bot.background import Background
-from bot.listeners import actions, commands, events
-from bot.listeners.workspace import Workspace
+from bot.slack.listeners import actions, commands, events
+from bot.slack.listeners.workspace import Workspace
 from bot.stopflow.workflow import StopWorkflow
 
 

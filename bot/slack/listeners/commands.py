@@ -6,10 +6,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
-from bot.listeners.payloads import SlashCommand, checked_in
-from bot.listeners.workspace import Workspace
-from bot.slack_outlet import send_to_response_url
-from bot.stopflow.workflow import CommandRequest, StopWorkflow
+from bot.slack.listeners.workspace import Workspace
+from bot.slack.outlet import send_to_response_url
+from bot.slack.payloads import CommandPayload, checked_in
+from bot.stopflow.workflow import Admitted, CommandRequest, StopWorkflow
 
 COMMAND = "/stoplive"
 
@@ -17,17 +17,16 @@ COMMAND = "/stoplive"
 def register(
     app: AsyncApp, workflow: StopWorkflow, background: Background, workspace: Workspace
 ) -> None:
-    async def follow_up(request: CommandRequest, client: AsyncWebClient) -> None:
+    async def follow_up(
+        request: CommandRequest, admitted: Admitted, client: AsyncWebClient
+    ) -> None:
         # the workspace's address, for links to channel messages: only ``recent`` asks for it
-        reply = await workflow.answer_later(request, lambda: workspace.url(client))
-        if reply is not None:
-            await send_to_response_url(
-                client, request.response_url, reply, response_type="ephemeral"
-            )
+        reply = await workflow.answer_later(request, admitted, lambda: workspace.url(client))
+        await send_to_response_url(client, request.response_url, reply, response_type="ephemeral")
 
     @app.command(COMMAND)
     async def stoplive(ack: AsyncAck, context: AsyncBoltContext, client: AsyncWebClient) -> None:
-        checked = checked_in(context, SlashCommand)
+        checked = checked_in(context, CommandPayload)
         if checked is None:
             await ack()
             return
@@ -37,9 +36,9 @@ def register(
             text=checked.text,
             response_url=checked.response_url,
         )
-        reply = workflow.answer_now(request)
-        if reply is not None:  # help, usage or refusal: the ack is the whole answer
-            await ack(response_type="ephemeral", **reply.payload())
+        answer = workflow.answer_now(request)  # parsed and checked once, here
+        if not isinstance(answer, Admitted):  # help, usage or refusal: the ack is the whole answer
+            await ack(response_type="ephemeral", **answer.payload())
             return
-        background.spawn(follow_up(request, client))  # MetaStudio lookups happen after the ack
+        background.spawn(follow_up(request, answer, client))  # MetaStudio lookups after the ack
         await ack()

@@ -10,9 +10,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
-from bot.listeners.payloads import AppHomeOpened, checked_in
-from bot.listeners.workspace import Workspace
-from bot.slack_outlet import SLACK_FAILURES
+from bot.slack.listeners.workspace import Workspace
+from bot.slack.outlet import SLACK_FAILURES
+from bot.slack.payloads import AppHomeOpened, checked_in
 from bot.stopflow.history import History
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
 """The parts of Slack's payloads that stoplive reads, as strict typed models, and the functions
-that sort any payload into "ours and well-formed", "not ours" or "malformed":
+that sort any payload into one result, :data:`Sorted` ("ours and well-formed", "not ours" or
+"malformed"):
 :func:`sort_payload` for commands and clicks, :func:`sort_event` for the Events API (the one
 event stoplive reads, ``app_home_opened``, and the ``url_verification`` handshake).
 
@@ -41,7 +42,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
-class SlashCommand(_Strict):
+class CommandPayload(_Strict):
     """A slash command (form fields over HTTP, an object in Socket Mode)."""
 
     command: ShortText
@@ -141,48 +142,57 @@ def checked_in(context: Mapping[str, Any], model: type[Checked]) -> Checked | No
 
 
 @dataclass(frozen=True)
-class Ours:
-    """Well-formed and handled: ``canonical`` is what Bolt gets (a plain dict), ``checked``
-    the model it was dumped from (None for an ``ssl_check``, which no listener reads)."""
+class Accepted:
+    """Well-formed and handled: ``payload`` is what Bolt gets (a plain dict: the checked fields
+    only, as Socket Mode's are), ``checked`` the model it was dumped from (None for an ``ssl_check``, which no listener reads)."""
 
     kind: Kind
-    canonical: dict[str, Any]
-    checked: BaseModel | None = field(default=None, compare=False)  # canonical says it all
+    payload: dict[str, Any]
+    checked: BaseModel | None = field(default=None, compare=False)  # payload says it all
 
 
 @dataclass(frozen=True)
-class NotOurs:
-    """Well-formed enough, but of a kind stoplive does not handle (Bolt would answer 404)."""
+class Rejected:
+    """Not for Bolt, and the transport's answer: 400 malformed, 404 of a kind stoplive does
+    not handle (``kind`` names it; Bolt would answer 404), 401 not signed by Slack in the
+    window, 413 too large. A refusal is a value, never an exception."""
 
-    kind: str
+    status: int
+    reason: str  # a fixed word: a metric label and the log line's reason
+    skew: int | None = None  # seconds Slack's clock is ahead of ours, when only that failed
+    kind: str = ""  # what was not ours (404)
 
 
-@dataclass(frozen=True)
-class Malformed:
-    reason: str  # a fixed word, safe as a metric label
+def malformed(reason: str) -> Rejected:
+    return Rejected(400, reason)
 
 
-Sorted = Ours | NotOurs | Malformed
+def not_ours(kind: str) -> Rejected:
+    return Rejected(404, "not_handled", kind=kind)
+
+
+Sorted = Accepted | Rejected
+"""The one result of checking anything Slack sends, over either transport."""
 
 
 def sort_payload(payload: object, response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS) -> Sorted:
     """Sort a decoded payload: a slash command (has ``command``) or an interactivity payload
     (has ``type``) whose ``response_url`` points at one of ``response_hosts``. Never raises."""
     if not isinstance(payload, dict):
-        return Malformed("not_an_object")
+        return malformed("not_an_object")
     if "command" in payload:
-        return _validated("command", SlashCommand, payload, response_hosts)
+        return _validated("command", CommandPayload, payload, response_hosts)
     kind = payload.get("type")
     if not isinstance(kind, str):
-        return Malformed("no_type")
+        return malformed("no_type")
     if kind == "block_actions":
         return _validated("block_actions", BlockActions, payload, response_hosts)
-    return NotOurs(kind[:40])
+    return not_ours(kind[:40])
 
 
 def _validated(
     kind: Literal["command", "block_actions"],
-    model: type[SlashCommand] | type[BlockActions],
+    model: type[CommandPayload] | type[BlockActions],
     payload: dict[str, Any],
     response_hosts: frozenset[str],
 ) -> Sorted:
@@ -191,10 +201,10 @@ def _validated(
         # yarl: the parser aiohttp connects with, so the host checked is the host posted to
         host = URL(checked.response_url).host
     except (ValidationError, ValueError):  # UnicodeError (a bad IDNA host) is a ValueError
-        return Malformed(f"bad_{kind}")
+        return malformed(f"bad_{kind}")
     if host not in response_hosts:
-        return Malformed("foreign_response_url")
-    return Ours(kind, checked.model_dump(exclude_none=True), checked)
+        return malformed("foreign_response_url")
+    return Accepted(kind, checked.model_dump(exclude_none=True), checked)
 
 
 def sort_form(
@@ -204,18 +214,18 @@ def sort_form(
     holding an interactivity payload as JSON."""
     names = [name for name, _ in fields]
     if len(set(names)) != len(names):
-        return Malformed("repeated_field")
+        return malformed("repeated_field")
     form = dict(fields)
     if "payload" in form:
         try:
             return sort_payload(json.loads(form["payload"]), response_hosts)
         except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested too deep
-            return Malformed("payload_not_json")
+            return malformed("payload_not_json")
     if "ssl_check" in form:  # Slack checking the certificate of a command's URL
-        return Ours("ssl_check", {})
+        return Accepted("ssl_check", {})
     if "command" in form:
         return sort_payload(form, response_hosts)
-    return Malformed("unknown_form")
+    return malformed("unknown_form")
 
 
 def sort_event(payload: object) -> Sorted:
@@ -223,25 +233,25 @@ def sort_event(payload: object) -> Sorted:
     well-formed event is not; a body or an ``app_home_opened`` with odd types is malformed.
     Never raises."""
     if not isinstance(payload, dict):
-        return Malformed("not_an_object")
+        return malformed("not_an_object")
     kind = payload.get("type")
     if kind == "url_verification":
         try:
             handshake = UrlVerification.model_validate(payload)
-            return Ours("url_verification", handshake.model_dump(), handshake)
+            return Accepted("url_verification", handshake.model_dump(), handshake)
         except ValidationError:
-            return Malformed("bad_url_verification")
+            return malformed("bad_url_verification")
     if kind != "event_callback":
-        return NotOurs(kind[:40]) if isinstance(kind, str) else Malformed("no_type")
+        return not_ours(kind[:40]) if isinstance(kind, str) else malformed("no_type")
     event = payload.get("event")
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-        return Malformed("bad_event")
+        return malformed("bad_event")
     if event["type"] != "app_home_opened":
-        return NotOurs(event["type"][:40])
+        return not_ours(event["type"][:40])
     try:
         checked = AppHomeOpened.model_validate(payload)
     except ValidationError:
-        return Malformed("bad_event")
+        return malformed("bad_event")
     # The Messages tab sends the same event: acked like the Home tab's (an unanswered event is
     # retried, and many failures make Slack turn the subscription off); the listener skips it.
-    return Ours("event", checked.model_dump(exclude_none=True), checked)
+    return Accepted("event", checked.model_dump(exclude_none=True), checked)

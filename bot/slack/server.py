@@ -1,7 +1,7 @@
 """How stoplive meets Slack: an aiohttp server (HTTP mode) or a Socket Mode connection, and a
 shutdown that lets confirmed stops finish and post their outcome first.
 
-Every request is checked here before Bolt sees it (:mod:`bot.inbound`); a refusal is one log
+Every request is checked here before Bolt sees it (:mod:`bot.slack.inbound`); a refusal is one log
 line with a fixed reason and a size, never the body.
 """
 
@@ -12,6 +12,7 @@ import errno
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -21,13 +22,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot import metrics
-from bot.app import Stoplive
-from bot.config import SLACK_RESPONSE_HOSTS, ConfigError
-from bot.connections import GuardedSite, Limits, answered
-from bot.inbound import MAX_BODY, Accepted, Refusal, check_signature, sort_body
-from bot.listeners.payloads import CHECKED
-from bot.slack_tokens import BotTokenWatch
-from bot.socket_mode import RECONNECT, Backoff, EnvelopeHandler, GuardedSocketModeClient
+from bot.background import Background
+from bot.config import SLACK_RESPONSE_HOSTS, ConfigError, Settings
+from bot.slack.connections import GuardedSite, Limits, answered
+from bot.slack.inbound import MAX_BODY, check_signature, sort_body
+from bot.slack.payloads import CHECKED, Accepted, Rejected
+from bot.slack.socket_mode import RECONNECT, Backoff, EnvelopeHandler, GuardedSocketModeClient
+from bot.slack.tokens import BotTokenWatch
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
@@ -81,7 +82,7 @@ def web_app(
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return refuse(Refusal(413, "too_large"), request.content_length or MAX_BODY)
+            return refuse(Rejected(413, "too_large"), request.content_length or MAX_BODY)
         except ConnectionResetError:  # cut while sending it (connections.py said why)
             return web.Response(status=408)
         headers = request.headers
@@ -93,7 +94,7 @@ def web_app(
             clock(),
         )
         verdict = refusal or sort_body(body, request.content_type, response_hosts)
-        if isinstance(verdict, Refusal):
+        if isinstance(verdict, Rejected):
             return refuse(verdict, len(body))
         return await dispatch(verdict)
 
@@ -139,7 +140,7 @@ def health_app(health: HealthCheck | None = None) -> web.Application:
     return application
 
 
-def refuse(refusal: Refusal, size: int) -> web.Response:
+def refuse(refusal: Rejected, size: int) -> web.Response:
     """One log line (fixed reason, size; nothing the sender wrote) and the status."""
     metrics.REJECTED_REQUESTS.labels(refusal.reason).inc()
     fields = {"reason": refusal.reason, "status": refusal.status, "bytes": size}
@@ -160,13 +161,33 @@ def refuse(refusal: Refusal, size: int) -> web.Response:
     return web.Response(status=refusal.status)
 
 
+class Takeovers(Protocol):
+    async def run_takeovers(self, stop: asyncio.Event) -> None: ...
+
+
+class Servable(Protocol):
+    """What the transport serves: the built app (``bot.app.Stoplive``), handed in so that
+    nothing in the Slack edge imports the module that wires it."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def bolt(self) -> AsyncApp: ...
+    @property
+    def workflow(self) -> Takeovers: ...
+    @property
+    def background(self) -> Background: ...
+    async def health(self) -> str | None: ...
+    async def aclose(self) -> None: ...
+
+
 class Transport:
     """Receives Slack's requests until :meth:`close`; ``port`` is set once listening (HTTP
     mode, and Socket Mode's /healthz and /metrics unless STOPLIVE_SOCKET_HEALTH is false)."""
 
     def __init__(
         self,
-        stoplive: Stoplive,
+        stoplive: Servable,
         *,
         drain_seconds: float = DRAIN_SECONDS,
         health: HealthCheck | None = None,

@@ -14,7 +14,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_outlet import SLACK_FAILURES
+from bot.slack.outlet import SLACK_FAILURES
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 from bot.config import SLACK_RESPONSE_HOSTS, ConfigError
-from bot.listeners.payloads import CHECKED, Malformed, Ours, sort_event, sort_payload
+from bot.slack.payloads import CHECKED, Rejected, sort_event, sort_payload
 
 log = logging.getLogger(__name__)
 # The SDK logs every close, every try and every session at INFO (three lines a try): its
@@ -274,19 +274,18 @@ class EnvelopeHandler(AsyncSocketModeHandler):
             if req.type == "events_api"
             else sort_payload(req.payload, self.response_hosts)
         )
-        if not isinstance(verdict, Ours):
-            reason = verdict.reason if isinstance(verdict, Malformed) else "not_handled"
-            ignored(reason, len(json.dumps(req.payload)), req.type)
+        if isinstance(verdict, Rejected):
+            ignored(verdict.reason, len(json.dumps(req.payload)), req.type)
             await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
         checked = SocketModeRequest(
             type=req.type,
             envelope_id=req.envelope_id,
-            payload=verdict.canonical,
+            payload=verdict.payload,
             accepts_response_payload=req.accepts_response_payload,
         )
         bolt_request = AsyncBoltRequest(
-            body=verdict.canonical,
+            body=verdict.payload,
             mode="socket_mode",
             headers=build_headers(checked),
             context={CHECKED: verdict.checked},

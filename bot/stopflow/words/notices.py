@@ -6,8 +6,8 @@ about a stream: they explain why a click did nothing, so nobody clicks again in 
 
 from __future__ import annotations
 
-from bot.stopflow.markup import Reply, channel, data, mention, words
 from bot.stopflow.tickets import Ticket
+from bot.stopflow.words.markup import Reply, channel, data, mention, words
 
 
 def button_not_valid() -> Reply:

@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.stopflow.markup import Reply
+from bot.stopflow.words.markup import Reply
 
 log = logging.getLogger(__name__)
 # What a Slack call can fail with once the client's retries are spent.

@@ -13,9 +13,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import Background
-from bot.listeners.payloads import BlockActions, checked_in
-from bot.slack_outlet import SlackOutlet
-from bot.stopflow.messages import (
+from bot.slack.outlet import SlackOutlet
+from bot.slack.payloads import BlockActions, checked_in
+from bot.stopflow.words.actions import (
     CANCEL_ACTION,
     CHECK_AGAIN_ACTION,
     CONFIRM_ACTION,

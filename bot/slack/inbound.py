@@ -13,20 +13,12 @@ import hashlib
 import hmac
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel
 from yarl import query_to_pairs
 
 from bot.config import SLACK_RESPONSE_HOSTS
-from bot.listeners.payloads import (
-    Malformed,
-    NotOurs,
-    sort_event,
-    sort_form,
-)
+from bot.slack.payloads import Rejected, Sorted, sort_event, sort_form
 
 MAX_BODY = 256 * 1024  # bytes; Slack's largest payloads (a click on a long message) fit
 SIGNATURE_WINDOW = 5 * 60  # seconds either side, as Slack documents
@@ -36,38 +28,23 @@ FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 
 
-@dataclass(frozen=True)
-class Refusal:
-    status: int
-    reason: str  # a fixed word: a metric label and the log line's reason
-    skew: int | None = None  # seconds Slack's clock is ahead of ours, when only that failed
-
-
-@dataclass(frozen=True)
-class Accepted:
-    kind: str  # "command", "block_actions", "ssl_check", "event" or "url_verification"
-    payload: dict[str, Any]  # what Bolt gets: the checked fields only, as Socket Mode's are
-    # the model the listener reads (payloads.CHECKED); ``payload`` is its dump
-    checked: BaseModel | None = field(default=None, compare=False)
-
-
 def check_signature(
     secret: str, body: bytes, timestamp: str | None, signature: str | None, now: float
-) -> Refusal | None:
+) -> Rejected | None:
     """None if Slack signed ``body`` within the window; else a 401 naming why."""
     if timestamp is None or signature is None:
-        return Refusal(401, "unsigned")
+        return Rejected(401, "unsigned")
     if not _TIMESTAMP.match(timestamp):
-        return Refusal(401, "bad_timestamp")
+        return Rejected(401, "bad_timestamp")
     if not _SIGNATURE.match(signature):
-        return Refusal(401, "bad_signature")
+        return Rejected(401, "bad_signature")
     base = b"v0:" + timestamp.encode("ascii") + b":" + body
     expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature):
-        return Refusal(401, "bad_signature")
+        return Rejected(401, "bad_signature")
     skew = int(timestamp) - int(now)
     if abs(skew) > SIGNATURE_WINDOW:
-        return Refusal(401, "stale", skew=skew)
+        return Rejected(401, "stale", skew=skew)
     return None
 
 
@@ -99,26 +76,22 @@ def decode_form(text: str) -> list[tuple[str, str]] | None:
 
 def sort_body(
     body: bytes, content_type: str, response_hosts: frozenset[str] = SLACK_RESPONSE_HOSTS
-) -> Accepted | Refusal:
+) -> Sorted:
     """A signed body, sorted: what Bolt gets, or 400 (malformed) / 404 (a kind not ours)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return Refusal(400, "not_utf8")
+        return Rejected(400, "not_utf8")
     if content_type == FORM:
         fields = decode_form(text)
         if fields is None:
-            return Refusal(400, "bad_form")
-        verdict = sort_form(fields, response_hosts)
+            return Rejected(400, "bad_form")
+        verdict: Sorted = sort_form(fields, response_hosts)
     elif content_type == JSON:  # only the Events API sends JSON; commands and clicks are forms
         try:
             verdict = sort_event(json.loads(text))
         except (ValueError, RecursionError):
-            return Refusal(400, "bad_json")
+            return Rejected(400, "bad_json")
     else:
-        return Refusal(400, "bad_content_type")
-    if isinstance(verdict, Malformed):
-        return Refusal(400, verdict.reason)
-    if isinstance(verdict, NotOurs):
-        return Refusal(404, "not_handled")
-    return Accepted(verdict.kind, verdict.canonical, verdict.checked)
+        return Rejected(400, "bad_content_type")
+    return verdict
