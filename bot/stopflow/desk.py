@@ -163,7 +163,7 @@ class RequestDesk:
             # MetaStudio may find a job by its ID alone: an answer that does not name the room
             # does not show the job in one of theirs
             unnamed = "MetaStudio's answer did not name the job's room"
-            return messages.job_room_unproven(room_id, job_id, unnamed), "job_room_unread"
+            return to_requester.job_room_unproven(room_id, job_id, unnamed), "job_room_unread"
         if job.has_ended:  # a state stoplive does not know is confirmed, naming it
             # the one most likely meant: the room's live job now (the newest, if several)
             live = await self._live_elsewhere(asker, room_id, job_id)
