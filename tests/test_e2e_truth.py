@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.sandbox.standins.metastudio import Fault
+from bot.sandbox.standins.metastudio import INVALID, Fault
 from bot.stopflow.history import entry_text
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
 from tests.conftest import JOB, ROOM, BotFactory
@@ -65,6 +65,48 @@ async def test_a_stop_answered_only_by_5xx_is_never_announced_as_refused(
     assert stops_and_reads[1:6] == ["POST", "GET", "POST", "GET", "POST"]  # each read first
     assert await bot.stoplive.background.drain(5)
     assert [line["outcome"] for line in outcomes(caplog)] == ["still_live"]
+
+
+# --- a refusal of a stop whose job is not live ------------------------------------------------
+
+
+async def test_a_refused_stop_of_a_job_that_had_ended_says_ended_not_refused(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another stop (a second click, someone in the console) ended the job after the
+    confirmation: MetaStudio refuses this one (400 MSS.00000003, as it does for an ended job).
+    The channel hears what a read shows, not "refused, nothing was stopped"."""
+    bot = await start_bot()
+    value, _ = await bot.confirmation(STOP)
+    bot.metastudio.jobs[JOB].end()
+    await bot.click("stoplive.confirm", value)
+    [post] = await bot.slack.wait_for(lambda: bot.slack.calls("chat.postMessage"))
+    text = post.args["text"]
+    assert text.startswith("✅ Ended:") and "stop asked by" in text
+    assert "MetaStudio refused this stop (`MSS.00000003`), and the job had already ended" in text
+    assert "Nothing was stopped" not in text and "Stopped" not in text
+    assert [s.method for s in bot.metastudio.seen if JOB in s.path][-2:] == ["POST", "GET"]
+    assert await bot.stoplive.background.drain(5)
+    [line] = outcomes(caplog)
+    assert line["outcome"] == "ended" and "stop refused; HTTP 400" in str(line["detail"])
+
+
+async def test_a_refused_stop_of_a_job_that_cannot_be_read_is_unknown_not_refused(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot()
+    value, _ = await bot.confirmation(STOP)
+    bot.metastudio.inject(JOB, Fault("status", status=400, body=INVALID))
+    bot.metastudio.inject(JOB, Fault("status", on="get", status=500, times=100))
+    await bot.click("stoplive.confirm", value)
+    [post] = await bot.slack.wait_for(lambda: bot.slack.calls("chat.postMessage"))
+    text = post.args["text"]
+    assert text.startswith("❓ Outcome unknown:")
+    assert "MetaStudio refused this stop (`MSS.00000003`), and the job could not be read" in text
+    assert "whether it is still live is unknown" in text and "Nothing was stopped" not in text
+    assert await bot.stoplive.background.drain(5)
+    [line] = outcomes(caplog)
+    assert line["outcome"] == "unknown" and "stop refused" in str(line["detail"])
 
 
 # --- a state stoplive does not know -------------------------------------------------------------

@@ -110,6 +110,21 @@ class Progress:
         values.update(more)
         return Outcome(**values)
 
+    def after_refusal(self, refusal: OutcomeUnknown) -> Outcome:
+        """A no (4xx) to a stop whose job the client's read did not see live: what that read
+        shows, never "stopped" (something else ended it: a stop of a second click, an earlier
+        attempt, MetaStudio) and never "nothing was stopped" (the job is not seen live)."""
+        self.answer, self.unclear, self.request_id = (
+            StopAnswer.REFUSED,
+            refusal.answer,
+            refusal.request_id,
+        )
+        self.job = refusal.job
+        if self.job is None:
+            self.problem = "the job could not be read after the refusal"
+            return self.outcome(Verdict.UNKNOWN)
+        return self.outcome(Verdict.ENDED if self.job.has_ended else Verdict.UNKNOWN_STATE)
+
     def undecided(self, why: str) -> Outcome:
         """The outcome when the watch could not finish: the truest of what we saw."""
         if self.job is not None and self.job.has_ended:
@@ -293,12 +308,14 @@ class StopSupervisor:
                 self._stop_call_allowance,
             )
             progress.answer = StopAnswer.NONE
-        except MetaStudioError as exc:  # a no (the client read the job if it was a re-send)
+        except MetaStudioError as exc:  # a no, and the client read the job live
             progress.answer, progress.request_id = StopAnswer.ANSWERED, exc.request_id
             return progress.outcome(Verdict.REFUSED, error=exc)
         except IamError as exc:
             return progress.outcome(Verdict.IAM_FAILED, iam_error=exc, problem=str(exc))
         except (OutcomeUnknown, Unreachable) as exc:
+            if isinstance(exc, OutcomeUnknown) and exc.refused:
+                return progress.after_refusal(exc)
             log.warning("stop %s/%s: %s; reading the job", ticket.room_id, ticket.job_id, exc)
             unclear = exc.answer if isinstance(exc, OutcomeUnknown) else None
             if unclear is not None:  # an answer that says neither yes nor no
@@ -604,7 +621,7 @@ def is_loud(outcome: Outcome, progress: Progress) -> bool:
     verdict, one found after a restart, or one that changed after the channel was told the
     job was still live. A clean stop is not: the revised message says all."""
     return (
-        outcome.verdict is not Verdict.STOPPED
+        outcome.verdict not in (Verdict.STOPPED, Verdict.ENDED)
         or bool(outcome.recovered_by)
         or progress.told is not None
     )
@@ -615,6 +632,7 @@ STOP_ANSWER_DETAIL = {
     StopAnswer.UNCLEAR: "stop answer unclear",
     StopAnswer.NONE: "stop unanswered",
     StopAnswer.UNKNOWN: "stop answer unknown to the journal",
+    StopAnswer.REFUSED: "stop refused",
 }
 
 
