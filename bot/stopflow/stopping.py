@@ -416,6 +416,7 @@ class StopSupervisor:
             request_id=entry.request_id,
             recovered_by=self.replica,
         )
+        taken_at = time.monotonic()
         outlet = self._outlets(entry.channel_id, entry.response_url, entry.channel_ts)
         # "waited" counts from the click; the watch ends when the original's would have
         progress.watch_started = time.monotonic() - max(time.time() - entry.created_at, 0.0)
@@ -426,10 +427,13 @@ class StopSupervisor:
         finally:
             self._running.discard(entry.stop_id)
         # A lapsed lease says the owner stopped renewing, not that it is gone (a partition, a
-        # stalled process): its stop call may still be on its way until the allowance after
-        # the click. Until then the job stays claimed, so no second stop goes out; LEASE more
-        # allows for the replicas' clocks.
-        free_at = entry.created_at + self._stop_call_allowance + LEASE
+        # stalled process): unless its journal says the stop call came back, that call may
+        # still be on its way. It began just after the owner's first lease write, and lasts
+        # at most the allowance; the lease lapsed (on the store's clock) at least LEASE after
+        # that write: so it is over by the allowance after the take-over, on this replica's
+        # monotonic clock. No wall clock (the click's, by whichever host) decides it.
+        returned = answer is not StopAnswer.UNKNOWN
+        free_at = taken_at + (0.0 if returned else self._stop_call_allowance)
         self._releases.append((free_at, *job_claim(ticket)))
         await self.release_due()
         return True
@@ -437,7 +441,7 @@ class StopSupervisor:
     async def release_due(self) -> None:
         """Give back the job claims of stops taken over whose original stop call is over
         (each take-over sweep asks). A claim not given back expires on its own."""
-        now = time.time()
+        now = time.monotonic()
         due = [release for release in self._releases if release[0] <= now]
         self._releases = [release for release in self._releases if release[0] > now]
         for _, key, holder in due:
