@@ -154,6 +154,7 @@ async def test_a_confirmation_for_a_job_in_an_unknown_state_offers_stop_and_name
     assert "stoplive.confirm" in buttons(message)
     shown = json.dumps(message["blocks"], ensure_ascii=False)
     assert "MetaStudio reports `STOPPING`, which stoplive does not know" in shown
+    assert "live for" not in shown  # it may be over: only a live job is "live for" a while
     assert "Already ended" not in json.dumps(message, ensure_ascii=False)
 
 
