@@ -18,6 +18,7 @@ from bot.stopflow.history import entry_text
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import buttons
+from tests.redis_server import RedisServer
 from tests.test_e2e_outcomes import outcomes
 from tests.test_e2e_replicas import orphan
 
@@ -89,6 +90,28 @@ async def test_a_refused_stop_of_a_job_that_had_ended_says_ended_not_refused(
     assert await bot.stoplive.background.drain(5)
     [line] = outcomes(caplog)
     assert line["outcome"] == "ended" and "stop refused; HTTP 400" in str(line["detail"])
+
+
+async def test_a_second_click_after_redis_forgot_the_first_is_never_refused_nothing_stopped(
+    start_bot: BotFactory, own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis is flushed after the first click's stop: its claims and journal entry are gone,
+    so the same button clicked again sends a second stop, which MetaStudio refuses (the job
+    ended). The channel must not read "refused, nothing was stopped" of a stream that is down."""
+    bot = await start_bot(stoplive_redis_url=own_redis_server.url)
+    value, _ = await bot.confirmation(STOP)
+    await bot.click("stoplive.confirm", value)
+    await bot.slack.wait_for(bot.final_channel_message)
+    assert await bot.stoplive.background.drain(5)
+    own_redis_server.flush()
+    await bot.click("stoplive.confirm", value)
+    second = await bot.slack.wait_for(lambda: bot.slack.calls("chat.postMessage")[1:])
+    text = second[0].args["text"]
+    assert text.startswith("✅ Ended:") and "MetaStudio refused this stop" in text
+    assert "Nothing was stopped" not in text
+    assert len(bot.metastudio.calls("POST", "/stop")) == 2
+    assert await bot.stoplive.background.drain(5)
+    assert [line["outcome"] for line in outcomes(caplog)] == ["stopped", "ended"]
 
 
 async def test_a_refused_stop_of_a_job_that_cannot_be_read_is_unknown_not_refused(
