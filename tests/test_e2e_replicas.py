@@ -154,11 +154,13 @@ async def test_a_stop_whose_owner_died_is_finished_by_another_replica(
     assert await bot.stoplive.workflow.take_over_orphans() == 0  # finished once
 
 
-async def taken_over(bot: Harness, store: MemoryStore, clicked_ago: float) -> tuple[str, str]:
+async def taken_over(
+    bot: Harness, store: MemoryStore, clicked_ago: float, step: str = "answered"
+) -> tuple[str, str]:
     """A live job's stop, clicked ``clicked_ago`` seconds ago on a replica that stopped
     renewing its lease while holding the job's claim, taken over by ``bot``; the claim."""
     bot.metastudio.jobs[JOB].state = "PROCESSING"
-    entry = replace(orphan(), created_at=time.time() - clicked_ago)
+    entry = replace(orphan(step=step), created_at=time.time() - clicked_ago)
     job_key, holder = job_claim(ticket_of(entry))
     await store.begin(entry, owner="replica-late", lease=-1, claims=[Claim(job_key, holder, 300)])
     assert await bot.stoplive.workflow.take_over_orphans() == 1
@@ -185,14 +187,15 @@ async def test_after_a_take_over_the_job_can_be_stopped_again_once_the_first_cal
 async def test_a_take_over_keeps_the_job_claimed_while_the_first_call_may_be_on_its_way(
     start_bot: BotFactory,
 ) -> None:
+    """The journal says the stop was sent, not that its call came back: it may be on its
+    way, however long ago the click was by this replica's clock (tests/test_stopping.py
+    sees the claim given back once the call's allowance after the take-over is over)."""
     store = MemoryStore()
     bot = await start_bot(store=store)
-    # its stop call may still be on its way for one more second
-    job_key, holder = await taken_over(bot, store, clicked_ago=STOP_CALL_ALLOWANCE + LEASE - 1)
+    clicked_ago = 10 * (STOP_CALL_ALLOWANCE + LEASE)
+    job_key, holder = await taken_over(bot, store, clicked_ago, step="sent")
+    assert await bot.stoplive.workflow.take_over_orphans() == 0
     assert await store.claim(job_key, "probe", 1) == holder  # no second stop yet
-    await asyncio.sleep(1.2)
-    assert await bot.stoplive.workflow.take_over_orphans() == 0  # the sweep gives it back
-    assert await store.claim(job_key, "probe", 1) is None
 
 
 async def test_a_take_over_gives_back_only_the_claim_of_the_stop_it_took_over(

@@ -13,11 +13,12 @@ from dataclasses import replace
 
 import pytest
 
-from bot.sandbox.standins.metastudio import Fault
+from bot.sandbox.standins.metastudio import INVALID, Fault
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
 from bot.stopflow.words.home import entry_text
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import buttons
+from tests.redis_server import RedisServer
 from tests.test_e2e_outcomes import outcomes
 from tests.test_e2e_replicas import orphan
 
@@ -67,6 +68,70 @@ async def test_a_stop_answered_only_by_5xx_is_never_announced_as_refused(
     assert [line["outcome"] for line in outcomes(caplog)] == ["still_live"]
 
 
+# --- a refusal of a stop whose job is not live ------------------------------------------------
+
+
+async def test_a_refused_stop_of_a_job_that_had_ended_says_ended_not_refused(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another stop (a second click, someone in the console) ended the job after the
+    confirmation: MetaStudio refuses this one (400 MSS.00000003, as it does for an ended job).
+    The channel hears what a read shows, not "refused, nothing was stopped"."""
+    bot = await start_bot()
+    value, _ = await bot.confirmation(STOP)
+    bot.metastudio.jobs[JOB].end()
+    await bot.click("stoplive.confirm", value)
+    [post] = await bot.slack.wait_for(lambda: bot.slack.calls("chat.postMessage"))
+    text = post.args["text"]
+    assert text.startswith("✅ Ended:") and "stop asked by" in text
+    assert "MetaStudio refused this stop (`MSS.00000003`), and the job had already ended" in text
+    assert "Nothing was stopped" not in text and "Stopped" not in text
+    assert [s.method for s in bot.metastudio.seen if JOB in s.path][-2:] == ["POST", "GET"]
+    assert await bot.stoplive.background.drain(5)
+    [line] = outcomes(caplog)
+    assert line["outcome"] == "ended" and "stop refused; HTTP 400" in str(line["detail"])
+
+
+async def test_a_second_click_after_redis_forgot_the_first_is_never_refused_nothing_stopped(
+    start_bot: BotFactory, own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis is flushed after the first click's stop: its claims and journal entry are gone,
+    so the same button clicked again sends a second stop, which MetaStudio refuses (the job
+    ended). The channel must not read "refused, nothing was stopped" of a stream that is down."""
+    bot = await start_bot(stoplive_redis_url=own_redis_server.url)
+    value, _ = await bot.confirmation(STOP)
+    await bot.click("stoplive.confirm", value)
+    await bot.slack.wait_for(bot.final_channel_message)
+    assert await bot.stoplive.background.drain(5)
+    own_redis_server.flush()
+    await bot.click("stoplive.confirm", value)
+    second = await bot.slack.wait_for(lambda: bot.slack.calls("chat.postMessage")[1:])
+    text = second[0].args["text"]
+    assert text.startswith("✅ Ended:") and "MetaStudio refused this stop" in text
+    assert "Nothing was stopped" not in text
+    assert len(bot.metastudio.calls("POST", "/stop")) == 2
+    assert await bot.stoplive.background.drain(5)
+    assert [line["outcome"] for line in outcomes(caplog)] == ["stopped", "ended"]
+
+
+async def test_a_refused_stop_of_a_job_that_cannot_be_read_is_unknown_not_refused(
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await start_bot()
+    value, _ = await bot.confirmation(STOP)
+    bot.metastudio.inject(JOB, Fault("status", status=400, body=INVALID))
+    bot.metastudio.inject(JOB, Fault("status", on="get", status=500, times=100))
+    await bot.click("stoplive.confirm", value)
+    [post] = await bot.slack.wait_for(lambda: bot.slack.calls("chat.postMessage"))
+    text = post.args["text"]
+    assert text.startswith("❓ Outcome unknown:")
+    assert "MetaStudio refused this stop (`MSS.00000003`), and the job could not be read" in text
+    assert "whether it is still live is unknown" in text and "Nothing was stopped" not in text
+    assert await bot.stoplive.background.drain(5)
+    [line] = outcomes(caplog)
+    assert line["outcome"] == "unknown" and "stop refused" in str(line["detail"])
+
+
 # --- a state stoplive does not know -------------------------------------------------------------
 
 
@@ -112,6 +177,7 @@ async def test_a_confirmation_for_a_job_in_an_unknown_state_offers_stop_and_name
     assert "stoplive.confirm" in buttons(message)
     shown = json.dumps(message["blocks"], ensure_ascii=False)
     assert "MetaStudio reports `STOPPING`, which stoplive does not know" in shown
+    assert "live for" not in shown  # it may be over: only a live job is "live for" a while
     assert "Already ended" not in json.dumps(message, ensure_ascii=False)
 
 

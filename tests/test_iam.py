@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.metastudio import IamError, MetaStudioClient, MetaStudioError
+from bot.metastudio import IamError, MetaStudioClient, OutcomeUnknown
 from bot.metastudio.auth import IamPasswordAuth
 from bot.metastudio.client import MAX_READS_IN_FLIGHT
 from bot.metastudio.retry import RetryPolicy
@@ -188,11 +188,14 @@ class _TokensMetaStudioForgets(set[str]):
 
 
 async def test_a_401_after_renewal_is_answered_not_looped(metastudio: MetaStudioStandIn) -> None:
-    """MetaStudio refuses even a fresh token: one repeat with it, then its answer."""
+    """MetaStudio refuses even a fresh token: one repeat with it, then its answer (and the
+    read that follows a refused stop does the same once: bounded, not a loop)."""
     async with iam_client(metastudio) as client:
         await client.get_job(ROOM, JOB, "ops-alice")
         metastudio.tokens = _TokensMetaStudioForgets()
-        with pytest.raises(MetaStudioError) as raised:
+        with pytest.raises(OutcomeUnknown) as raised:  # refused, and the read is refused too
             await client.stop_job(ROOM, JOB, "ops-alice")
-    assert raised.value.status == 401
-    assert metastudio.iam_calls == 2 and len(metastudio.calls("POST", "/stop")) == 2
+    said = raised.value.answer
+    assert raised.value.refused and said is not None and said.status == 401
+    assert metastudio.iam_calls == 3 and len(metastudio.calls("POST", "/stop")) == 2
+    assert len(metastudio.calls("GET", JOB)) == 1 + 2

@@ -124,6 +124,19 @@ async def test_a_stop_applied_behind_an_error_is_not_resent_and_never_a_refusal(
     assert metastudio.jobs[JOB].state == "SUCCEED"
 
 
+async def test_a_4xx_to_a_first_stop_of_an_ended_job_is_refused_with_the_job_as_read(
+    client: MetaStudioClient, metastudio: MetaStudioStandIn
+) -> None:
+    """Another stop ended the job first: MetaStudio refuses this one (400, as for any ended
+    job). Not a plain refusal: the job was read, and the read goes with the answer."""
+    metastudio.jobs[JOB].end()
+    with pytest.raises(OutcomeUnknown) as raised:
+        await client.stop_job(ROOM, JOB, "ops-alice")
+    assert raised.value.refused and raised.value.job is not None
+    assert raised.value.job.has_ended and "refused (HTTP 400" in str(raised.value)
+    assert sequence(metastudio) == ["stop", "read"]
+
+
 async def test_a_4xx_to_a_resent_stop_of_an_ended_job_is_unknown_not_refused(
     client: MetaStudioClient, metastudio: MetaStudioStandIn
 ) -> None:
@@ -312,13 +325,11 @@ async def test_hostile_app_user_ids_are_refused(client: MetaStudioClient, bad: s
 async def test_a_wrong_secret_gets_the_documented_401(metastudio: MetaStudioStandIn) -> None:
     auth = AkSkAuth(SecretStr(AK), SecretStr("not-the-secret"), metastudio.project_id)
     async with _client(metastudio, auth=auth) as client:
-        with pytest.raises(MetaStudioError) as raised:
+        with pytest.raises(OutcomeUnknown) as raised:  # the read is refused too: state unknown
             await client.stop_job(ROOM, JOB, "ops-alice")
-    assert (raised.value.status, raised.value.error_code, raised.value.error_msg) == (
-        401,
-        "MSS.00000001",
-        "Unauthorized",
-    )
+    said = raised.value.answer
+    assert said is not None and raised.value.refused and raised.value.job is None
+    assert (said.status, said.error_code, said.error_msg) == (401, "MSS.00000001", "Unauthorized")
     assert metastudio.jobs[JOB].state == "PROCESSING"
 
 

@@ -127,6 +127,28 @@ def test_an_ended_job_says_when_it_ended() -> None:
     assert facts == (f"Ended normally · ended at {markup.clock(ended)} after 1 h 02 min")
 
 
+@pytest.mark.parametrize(
+    ("state", "more", "says"),
+    [
+        ("PROCESSING", {}, "Live · live for 1 h 59 min (since {t})"),
+        ("STOPPING", {}, "MetaStudio reports `STOPPING` · started at {t}"),
+        (
+            "BLOCKED",
+            {"block_reason": "Special exit"},
+            "Blocked · started at {t} · MetaStudio says: `Special exit`",
+        ),
+    ],
+)
+def test_only_a_live_job_is_said_to_be_live_for_a_while(
+    state: str, more: dict[str, str], says: str
+) -> None:
+    """A state stoplive does not know, or a block without an end time, is not "live for"."""
+    job = SmartLiveJob(job_id="j", state=state, start_time="2026-11-24T13:01:00Z", **more)
+    facts = markup.job_facts(job, datetime(2026, 11, 24, 15, 0, tzinfo=UTC))
+    started = datetime(2026, 11, 24, 13, 1, tzinfo=UTC)
+    assert facts == says.format(t=markup.clock(started))
+
+
 def test_a_button_lets_emoji_codes_render_and_keeps_its_block_id() -> None:
     button = markup.button("Stop :octagonal_sign:", "stop")
     assert button.to_dict() == {

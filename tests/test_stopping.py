@@ -20,8 +20,14 @@ from bot.stopflow.allowlist import Allowlist, Grant
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.gate import AdmittedClick
 from bot.stopflow.policy import Policy
-from bot.stopflow.stopping import CLOCK_MARGIN, StopSupervisor, job_claim, ticket_claim
-from bot.stopflow.store import MemoryStore
+from bot.stopflow.stopping import (
+    CLOCK_MARGIN,
+    StopSupervisor,
+    job_claim,
+    ticket_claim,
+    ticket_of,
+)
+from bot.stopflow.store import Claim, JournalEntry, MemoryStore
 from bot.stopflow.tickets import Ticket, TicketKey
 from bot.stopflow.words.markup import Reply
 
@@ -242,3 +248,54 @@ def test_a_tickets_claim_outlives_it_by_the_clock_margin_whatever_this_clock_say
     life plus the margin, read without this replica's clock."""
     ticket = new_ticket(ttl=20, now=time.time() - 18.8)
     assert ticket_claim(ticket).ttl == 20 + CLOCK_MARGIN >= 20 + 300
+
+
+def taken_entry(step: str, clicked_by_this_clock: float) -> JournalEntry:
+    """A stop whose owner stopped renewing; its click is ``clicked_by_this_clock`` seconds
+    ago by this replica's clock (any value: the owner's clock may be anything)."""
+    return JournalEntry(
+        stop_id="taken-1",
+        room_id="room-1",
+        job_id="job-1",
+        requester="U0ALICE01",
+        channel_id="C1",
+        app_user_id="ops",
+        response_url="",
+        created_at=time.time() - clicked_by_this_clock,
+        step=step,
+    )
+
+
+async def take_over(entry: JournalEntry, allowance: float) -> tuple[StopSupervisor, MemoryStore]:
+    async def ended_job() -> SmartLiveJob:
+        return SmartLiveJob(job_id="job-1", room_id="room-1", state="SUCCEED")
+
+    store, outlet = MemoryStore(), RecordingOutlet()
+    key, holder = job_claim(ticket_of(entry))
+    await store.begin(entry, "replica-gone", lease=-1, claims=[Claim(key, holder, 300)])
+    [orphan] = await store.take_orphans("replica-1", lease=15)
+    stops = supervisor(ScriptedMetaStudio(accepted, ended_job), store, outlet, 5.0, allowance)
+    assert await stops.take_over(orphan)
+    return stops, store
+
+
+async def test_a_take_over_keeps_the_job_claimed_for_the_allowance_whatever_the_clocks_say() -> (
+    None
+):
+    """The stop call of a stop last journalled "sent" may be on its way: the job stays claimed
+    for the call's allowance after the take-over, even when by this replica's clock the
+    click was long ago (its clock ahead of the owner's), then the next sweep gives it back."""
+    stops, store = await take_over(taken_entry("sent", 3600), allowance=1.0)
+    key, holder = job_claim(ticket_of(taken_entry("sent", 0)))
+    assert await store.claim(key, "probe", 1) == holder  # no second stop yet
+    await asyncio.sleep(1.1)
+    await stops.release_due()
+    assert await store.claim(key, "probe", 1) is None
+
+
+async def test_a_take_over_of_a_stop_whose_call_came_back_gives_the_job_back_at_once() -> None:
+    """The journal says the call was answered: it is over, whatever this replica's clock
+    says of the click (here, behind the owner's: the click is "in the future")."""
+    _, store = await take_over(taken_entry("answered", -3600), allowance=30.0)
+    key, _ = job_claim(ticket_of(taken_entry("answered", 0)))
+    assert await store.claim(key, "probe", 1) is None

@@ -178,9 +178,11 @@ class MetaStudioClient:
         Once a stop was sent, an answer that is neither a yes (2xx) nor a no (4xx) (a 5xx
         from a gateway that may sit behind an applied stop, a 429, a timeout, a dropped
         connection) leaves its fate unknown: the job is read, and the stop sent again only if
-        the job is still live, within the retry policy's attempts and budget. A 4xx to a stop
-        sent again is a refusal only if a read shows the job still live: the first stop may
-        have ended it, and a stop of an ended job is refused.
+        the job is still live, within the retry policy's attempts and budget. A 4xx to any stop
+        (the first too) is a refusal only if a read shows the job still live: an earlier stop
+        (this one's first, a second click's, someone else's) may have ended it, and a stop of
+        an ended job is refused. Otherwise it is an :class:`OutcomeUnknown` that is
+        ``refused``, with the job as read (None if it could not be).
 
         Raises :class:`OutcomeUnknown` when the job must be watched to know (it was not seen
         live, could not be read, or the budget ran out), and :class:`UnreadableAnswer` for a
@@ -205,9 +207,10 @@ class MetaStudioClient:
             except TimeoutError as exc:  # the budget ran out with the stop on its way
                 raise OutcomeUnknown(what, exc) from exc
             except MetaStudioError as exc:
-                if attempt == 1 or await self._still_live(room_id, job_id, app_user_id, deadline):
+                job = await self._read_between(room_id, job_id, app_user_id, deadline)
+                if job is not None and job.is_live:
                     raise
-                raise OutcomeUnknown(what, exc) from exc
+                raise OutcomeUnknown(what, exc, job) from exc
             else:
                 request_id = _request_id(response)
                 # The API documents no body for a 200: empty or a JSON object is its answer.
@@ -228,16 +231,23 @@ class MetaStudioClient:
     ) -> bool:
         """Whether a read within ``deadline`` (monotonic) sees the job live; False when it
         cannot be read in time: only a job seen live is stopped again."""
+        job = await self._read_between(room_id, job_id, app_user_id, deadline)
+        return job is not None and job.is_live
+
+    async def _read_between(
+        self, room_id: str, job_id: str, app_user_id: str, deadline: float
+    ) -> SmartLiveJob | None:
+        """The job as read within ``deadline`` (monotonic) between answers to a stop; None
+        when it cannot be read in time."""
         left = deadline - time.monotonic()
         if left <= 0:
-            return False
+            return None
         try:
             async with asyncio.timeout(left):
-                job = await self.get_job(room_id, job_id, app_user_id)
+                return await self.get_job(room_id, job_id, app_user_id)
         except _STILL_LIVE_FAILURES as exc:
             log.warning("stop job %s: the job could not be read (%s)", job_id, exc)
-            return False
-        return job.is_live
+            return None
 
     async def get_job(self, room_id: str, job_id: str, app_user_id: str) -> SmartLiveJob:
         what = f"read job {job_id}"

@@ -10,7 +10,12 @@ be read; :class:`IamError` that no token could be had, so nothing was sent at al
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.metastudio.ids import InvalidId
+
+if TYPE_CHECKING:
+    from bot.metastudio.models import SmartLiveJob
 
 # AK/SK signatures are refused beyond 15 minutes of skew; warn well before that.
 CLOCK_SKEW_WARNING = 5 * 60.0
@@ -82,11 +87,18 @@ class MetaStudioError(MetaStudioFailure):
 class OutcomeUnknown(MetaStudioFailure):
     """The call was sent and what came back says neither yes (2xx) nor no (4xx): no answer
     (a timeout, a dropped connection), or an error in front of or inside MetaStudio (5xx,
-    429). It may or may not have taken effect. ``answer`` is that error, when one came."""
+    429). It may or may not have taken effect. ``answer`` is that error, when one came.
 
-    def __init__(self, what: str, cause: BaseException) -> None:
+    Also a no (4xx) to a stop of a job a read did not see live (``refused``): the job may
+    have ended by another stop, so the no alone says nothing about the stream. ``job`` is
+    that read (None: it failed)."""
+
+    def __init__(self, what: str, cause: BaseException, job: SmartLiveJob | None = None) -> None:
         self.answer = cause if isinstance(cause, MetaStudioError) else None
-        if self.answer is not None:
+        self.job = job
+        if self.refused:
+            text = f"{what}: refused ({self.answer}), and the job was not read live"
+        elif self.answer is not None:
             said = f"MetaStudio answered HTTP {self.answer.status} {self.answer.error_code}"
             text = f"{what}: {said}, which does not say whether it was applied"
         else:
@@ -97,6 +109,11 @@ class OutcomeUnknown(MetaStudioFailure):
     @property  # read from the answer that came, if one did
     def request_id(self) -> str:  # type: ignore[override]
         return self.answer.request_id if self.answer is not None else ""
+
+    @property
+    def refused(self) -> bool:
+        """MetaStudio said no (a 4xx), but a read did not see the job live."""
+        return self.answer is not None and not self.answer.retryable
 
 
 class Unreachable(MetaStudioFailure):

@@ -13,7 +13,8 @@ from bot.stopflow.tickets import Ticket
 class Verdict(StrEnum):
     STOPPED = "stopped"  # the job is seen ended
     STILL_LIVE = "still_live"  # stop accepted (or lost), but the job is still running
-    REFUSED = "refused"  # MetaStudio said no (4xx; a re-sent stop: and the job read live)
+    ENDED = "ended"  # MetaStudio refused this stop, and the job read ended: not by this stop
+    REFUSED = "refused"  # MetaStudio said no (4xx), and a read showed the job live
     UNKNOWN = "unknown"  # no answer, and the job could not be read either
     UNKNOWN_STATE = "unknown_state"  # the job is in a state stoplive does not know
     UNREADABLE = "unreadable"  # MetaStudio answered, but not in a form we can trust
@@ -30,6 +31,7 @@ class StopAnswer(StrEnum):
     UNCLEAR = "unclear"  # an answer that is neither (5xx, 429): it may have been applied
     NONE = "unanswered"  # no answer came (a timeout, a dropped connection)
     UNKNOWN = "sent"  # the journal never learnt what came back
+    REFUSED = "refused"  # a no (4xx) to a job a read did not see live: no watch, no journal
 
     @classmethod
     def from_step(cls, step: str) -> StopAnswer:

@@ -101,6 +101,21 @@ class Progress:
         values.update(more)
         return Outcome(**values)
 
+    def after_refusal(self, refusal: OutcomeUnknown) -> Outcome:
+        """A no (4xx) to a stop whose job the client's read did not see live: what that read
+        shows, never "stopped" (something else ended it: a stop of a second click, an earlier
+        attempt, MetaStudio) and never "nothing was stopped" (the job is not seen live)."""
+        self.answer, self.unclear, self.request_id = (
+            StopAnswer.REFUSED,
+            refusal.answer,
+            refusal.request_id,
+        )
+        self.job = refusal.job
+        if self.job is None:
+            self.problem = "the job could not be read after the refusal"
+            return self.outcome(Verdict.UNKNOWN)
+        return self.outcome(Verdict.ENDED if self.job.has_ended else Verdict.UNKNOWN_STATE)
+
     def undecided(self, why: str) -> Outcome:
         """The outcome when the watch could not finish: the truest of what we saw."""
         if self.job is not None and self.job.has_ended:
@@ -284,12 +299,14 @@ class StopSupervisor:
                 self._stop_call_allowance,
             )
             progress.answer = StopAnswer.NONE
-        except MetaStudioError as exc:  # a no (the client read the job if it was a re-send)
+        except MetaStudioError as exc:  # a no, and the client read the job live
             progress.answer, progress.request_id = StopAnswer.ANSWERED, exc.request_id
             return progress.outcome(Verdict.REFUSED, error=exc)
         except IamError as exc:
             return progress.outcome(Verdict.IAM_FAILED, iam_error=exc, problem=str(exc))
         except (OutcomeUnknown, Unreachable) as exc:
+            if isinstance(exc, OutcomeUnknown) and exc.refused:
+                return progress.after_refusal(exc)
             log.warning("stop %s/%s: %s; reading the job", ticket.room_id, ticket.job_id, exc)
             unclear = exc.answer if isinstance(exc, OutcomeUnknown) else None
             if unclear is not None:  # an answer that says neither yes nor no
@@ -390,6 +407,7 @@ class StopSupervisor:
             request_id=entry.request_id,
             recovered_by=self.replica,
         )
+        taken_at = time.monotonic()
         outlet = self._outlets(entry.channel_id, entry.response_url, entry.channel_ts)
         # "waited" counts from the click; the watch ends when the original's would have
         progress.watch_started = time.monotonic() - max(time.time() - entry.created_at, 0.0)
@@ -400,10 +418,13 @@ class StopSupervisor:
         finally:
             self._running.discard(entry.stop_id)
         # A lapsed lease says the owner stopped renewing, not that it is gone (a partition, a
-        # stalled process): its stop call may still be on its way until the allowance after
-        # the click. Until then the job stays claimed, so no second stop goes out; LEASE more
-        # allows for the replicas' clocks.
-        free_at = entry.created_at + self._stop_call_allowance + LEASE
+        # stalled process): unless its journal says the stop call came back, that call may
+        # still be on its way. It began just after the owner's first lease write, and lasts
+        # at most the allowance; the lease lapsed (on the store's clock) at least LEASE after
+        # that write: so it is over by the allowance after the take-over, on this replica's
+        # monotonic clock. No wall clock (the click's, by whichever host) decides it.
+        returned = answer is not StopAnswer.UNKNOWN
+        free_at = taken_at + (0.0 if returned else self._stop_call_allowance)
         self._releases.append((free_at, *job_claim(ticket)))
         await self.release_due()
         return True
@@ -411,7 +432,7 @@ class StopSupervisor:
     async def release_due(self) -> None:
         """Give back the job claims of stops taken over whose original stop call is over
         (each take-over sweep asks). A claim not given back expires on its own."""
-        now = time.time()
+        now = time.monotonic()
         due = [release for release in self._releases if release[0] <= now]
         self._releases = [release for release in self._releases if release[0] > now]
         for _, key, holder in due:
@@ -595,7 +616,7 @@ def is_loud(outcome: Outcome, progress: Progress) -> bool:
     verdict, one found after a restart, or one that changed after the channel was told the
     job was still live. A clean stop is not: the revised message says all."""
     return (
-        outcome.verdict is not Verdict.STOPPED
+        outcome.verdict not in (Verdict.STOPPED, Verdict.ENDED)
         or bool(outcome.recovered_by)
         or progress.told is not None
     )
@@ -606,6 +627,7 @@ STOP_ANSWER_DETAIL = {
     StopAnswer.UNCLEAR: "stop answer unclear",
     StopAnswer.NONE: "stop unanswered",
     StopAnswer.UNKNOWN: "stop answer unknown to the journal",
+    StopAnswer.REFUSED: "stop refused",
 }
 
 

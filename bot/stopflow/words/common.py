@@ -31,6 +31,7 @@ EXAMPLE = "/stoplive 24bad716-87b1-45e5-8912-6102f7693265 26f06524-4f75-4b3a-a85
 # The emoji and the verdict words every outcome starts with.
 HEADS: dict[Verdict, str] = {
     Verdict.STOPPED: "✅ Stopped",
+    Verdict.ENDED: "✅ Ended",
     Verdict.STILL_LIVE: "🔴 Still live",
     Verdict.REFUSED: "❌ MetaStudio refused to stop",
     Verdict.UNKNOWN: "❓ Outcome unknown",

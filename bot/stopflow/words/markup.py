@@ -28,7 +28,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.metastudio.models import JobState, SmartLiveJob
+from bot.metastudio.models import JobState, Liveness, SmartLiveJob
 
 Block = dict[str, Any]
 Mrkdwn = NewType("Mrkdwn", str)
@@ -271,15 +271,22 @@ def room_label(room_id: str, room_name: str | None) -> Mrkdwn:
 
 
 def job_facts(job: SmartLiveJob, now: datetime) -> Mrkdwn:
-    """Plain state, and for how long it has been live (or when it ended)."""
-    parts = [words(state_word(job))]
+    """Plain state (MetaStudio's own word for one stoplive does not know), and for how long
+    it has been live, or when it ended. "Live for" only for a live job: an unknown state may
+    be over, and an ended job without an end time (a block) is not live at all."""
+    if job.liveness is Liveness.UNKNOWN:
+        parts = [words("MetaStudio reports {s}", s=data(job.state, ID_CAP))]
+    else:
+        parts = [words(state_word(job))]
     started, ended = job.started_at, job.ended_at
     if ended and started:
         length = span((ended - started).total_seconds())
         parts.append(words("ended at {at} after " + length, at=clock(ended)))
-    elif started:
+    elif started and job.is_live:
         length = span((now - started).total_seconds())
         parts.append(words("live for " + length + " (since {at})", at=clock(started)))
+    elif started:
+        parts.append(words("started at {at}", at=clock(started)))
     if reason := job.end_reason:  # a block's reason, an error: what a responder acts on
         parts.append(words("MetaStudio says: {r}", r=data(reason, MESSAGE_CAP)))
     return join(" · ", parts)

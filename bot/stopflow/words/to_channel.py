@@ -40,6 +40,7 @@ STOP_ANSWERS: dict[StopAnswer, str] = {
     "it was applied",
     StopAnswer.NONE: "MetaStudio did not answer the stop",
     StopAnswer.UNKNOWN: "stoplive does not know what MetaStudio answered the stop",
+    StopAnswer.REFUSED: "MetaStudio refused this stop",
 }
 
 
@@ -220,6 +221,8 @@ def _detail(outcome: Outcome) -> Mrkdwn:
             "{e} {l}; the job's state confirms it.", e=ended, l=words(LOST[outcome.answer])
         )
     said = STOP_ANSWERS[outcome.answer]
+    if outcome.answer is StopAnswer.REFUSED:  # and the job was not read live
+        return _after_refusal(outcome)
     if outcome.verdict is Verdict.STILL_LIVE:
         state = words(state_word(job)) if job else words("live")
         return words(
@@ -275,6 +278,37 @@ def _detail(outcome: Outcome) -> Mrkdwn:
     )
 
 
+def _after_refusal(outcome: Outcome) -> Mrkdwn:
+    """A refused stop of a job not read live: the refusal, then what the read showed. Never
+    "nothing was stopped" (the stream is not seen live), nor that this stop ended it."""
+    error = outcome.error
+    code = data(error.error_code or f"HTTP {error.status}", ID_CAP) if error else words("a 4xx")
+    said = words(STOP_ANSWERS[StopAnswer.REFUSED] + " ({c})", c=code)
+    t, job = outcome.ticket, outcome.job
+    again = _command(t.room_id, t.job_id)
+    if outcome.verdict is Verdict.ENDED:
+        return words(
+            "{s}, and the job had already ended: an earlier stop (another click, another "
+            "person) or MetaStudio itself ended it. {e}",
+            s=said,
+            e=_ended_line(outcome),
+        )
+    if job is not None:
+        return words(
+            "{s}, and {u}: it may still be live. Check MetaStudio or run {c} to see its state.",
+            s=said,
+            u=_unknown_state(job),
+            c=again,
+        )
+    return words(
+        "{s}, and the job could not be read ({p}), so whether it is still live is unknown. "
+        "Check MetaStudio or run {c} to see its state.",
+        s=said,
+        p=data(outcome.problem, MESSAGE_CAP),
+        c=again,
+    )
+
+
 # After "the stream ended …": what came back to the stop, when it was not a plain answer.
 LOST: dict[StopAnswer, str] = {
     StopAnswer.ANSWERED: "",
@@ -282,6 +316,7 @@ LOST: dict[StopAnswer, str] = {
     "whether it was applied",
     StopAnswer.NONE: "MetaStudio's answer to the stop was lost",
     StopAnswer.UNKNOWN: "What MetaStudio answered the stop is unknown to stoplive",
+    StopAnswer.REFUSED: "MetaStudio refused this stop",
 }
 
 
