@@ -22,6 +22,7 @@ from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from bot.server import Transport
 from bot.stopflow.store import StateStore
+from tests.builders import AuditLines
 from tests.harness import ALICE, BOB, SIGNING_SECRET, Harness
 from tests.reference_signer import huawei_signer
 
@@ -42,6 +43,12 @@ def no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             OUTSIDE_SETTING_NAMES
         ):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def audit_lines(caplog: pytest.LogCaptureFixture) -> AuditLines:
+    """The audit lines this test logged (see :class:`tests.builders.AuditLines`)."""
+    return AuditLines(caplog)
 
 
 pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_server

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,25 +15,20 @@ import pytest
 from bot.sandbox.standins.metastudio import Fault
 from bot.stopflow.history import entry_text
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
+from tests.builders import AuditLines
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import buttons
-from tests.test_e2e_outcomes import outcomes
 from tests.test_e2e_replicas import orphan
 
 STOP = f"{ROOM} {JOB}"
 GATEWAY_TIMEOUT = "<html><body><h1>504 Gateway Time-out</h1></body></html>"
 
 
-@pytest.fixture(autouse=True)
-def _audit(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="stoplive.audit")
-
-
 # --- a stop applied behind a 5xx ----------------------------------------------------------------
 
 
 async def test_a_stop_applied_behind_a_gateway_504_is_stopped_not_refused(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot()
     bot.metastudio.inject(JOB, Fault("applied", status=504, body=GATEWAY_TIMEOUT))
@@ -46,12 +40,12 @@ async def test_a_stop_applied_behind_a_gateway_504_is_stopped_not_refused(
     assert "refused" not in final["text"] and "Nothing was stopped" not in final["text"]
     assert len(bot.metastudio.calls("POST", "/stop")) == 1  # read first: it had ended
     assert await bot.stoplive.background.drain(5)
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "stopped" and "stop answer unclear" in str(line["detail"])
 
 
 async def test_a_stop_answered_only_by_5xx_is_never_announced_as_refused(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot(stoplive_verify_seconds=0.5)
     bot.metastudio.inject(JOB, Fault("status", status=503, times=10))  # never applied
@@ -64,14 +58,14 @@ async def test_a_stop_answered_only_by_5xx_is_never_announced_as_refused(
     stops_and_reads = [s.method for s in bot.metastudio.seen if s.path.endswith(("/stop", JOB))]
     assert stops_and_reads[1:6] == ["POST", "GET", "POST", "GET", "POST"]  # each read first
     assert await bot.stoplive.background.drain(5)
-    assert [line["outcome"] for line in outcomes(caplog)] == ["still_live"]
+    assert [line["outcome"] for line in audit_lines("outcome")] == ["still_live"]
 
 
 # --- a state stoplive does not know -------------------------------------------------------------
 
 
 async def test_an_unknown_state_after_the_stop_is_never_announced_stopped(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot(stoplive_verify_seconds=0.5)
     bot.metastudio.inject(JOB, Fault("ends_after", seconds=60, body="STOPPING"))
@@ -84,7 +78,7 @@ async def test_an_unknown_state_after_the_stop_is_never_announced_stopped(
     assert "stoplive.stop_again" in buttons(final)  # it may still be live
     assert len(bot.metastudio.calls("GET", JOB)) >= 3  # watched, not concluded on one read
     assert await bot.stoplive.background.drain(5)
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "unknown_state" and "job STOPPING" in str(line["detail"])
 
 
@@ -164,7 +158,7 @@ class StallingStore(MemoryStore):
 
 
 async def test_a_replica_never_takes_over_its_own_running_stop(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     store = StallingStore(lease_scale=0.1)  # a 1.5 s lease
     bot = await start_bot(store=store, stoplive_verify_seconds=0.5, stoplive_watch_seconds=10)
@@ -185,14 +179,14 @@ async def test_a_replica_never_takes_over_its_own_running_stop(
     calls = bot.slack.calls("chat.postMessage") + bot.slack.calls("chat.update")
     texts = " ".join(c.args["text"] for c in calls)
     assert "did not answer" not in texts  # it did answer
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "stopped" and not line.get("recovered_by")
     [entry] = await store.recent(0)
     assert entry.finished_at and "after a restart" not in entry_text(entry, "")
 
 
 async def test_a_take_over_watches_until_the_original_watch_would_have_ended(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     store = MemoryStore()
     bot = await start_bot(store=store, stoplive_verify_seconds=0.5, stoplive_watch_seconds=10)
@@ -209,5 +203,5 @@ async def test_a_take_over_watches_until_the_original_watch_would_have_ended(
     assert bot.metastudio.calls("POST", "/stop") == []  # a take-over never sends a stop
     early = [c.args for c in bot.slack.calls("chat.postMessage") if "thread_ts" in c.args]
     assert early[0]["text"].startswith("🔴 Still live after ")  # loud while it watched
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "stopped" and line["recovered_by"] == bot.stoplive.workflow.replica
