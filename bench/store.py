@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.common import percentile, summary
+from bot.sandbox.redis_server import RedisServer
 from bot.stopflow.store import JournalEntry, MemoryStore, RedisStore, SqliteStore, StateStore
-from tests.redis_server import RedisServer
 
 BUDGET_MS = 5.0
 WARM_UP = 20

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.sandbox.redis_server import RedisServer
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.stopflow.stopping import LEASE, STOP_CALL_ALLOWANCE, job_claim, ticket_of
 from bot.stopflow.store import (
@@ -26,7 +27,6 @@ from bot.stopflow.store import (
 from tests.builders import AuditLines
 from tests.conftest import JOB, ROOM, BotFactory
 from tests.harness import ALICE, CHANNEL, Harness
-from tests.redis_server import RedisServer
 
 STOP = f"{ROOM} {JOB}"
 ORIGINAL_TS = "1700000000.000042"

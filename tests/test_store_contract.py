@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bot.metrics import REGISTRY
+from bot.sandbox.redis_server import RedisServer
 from bot.stopflow.store import (
     Claim,
     JournalEntry,
@@ -42,7 +43,6 @@ from bot.stopflow.store import (
     open_store,
 )
 from bot.stopflow.store.memory import KEEP_FINISHED
-from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600.0
