@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tests.builders import AuditLines
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import ALICE, CHANNEL, buttons
 
 STOP = f"{ROOM} {JOB}"

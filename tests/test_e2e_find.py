@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot.sandbox.standins.metastudio import INVALID, NO_SUCH_API, ROOMS, TENANT_JOBS, Fault
-from tests.builders import AuditLines
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import ALICE, BOB, MALLORY, Harness, buttons
 
 GALA_ROOM = "7c3e9a41-5b2d-4f68-a1e0-93d4c6b82f15"

@@ -13,8 +13,8 @@ import pytest
 
 from bot.sandbox.standins.metastudio import Fault
 from bot.sandbox.standins.slack import WORKSPACE_URL
-from tests.builders import AuditLines
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import (
     ALICE,
     BOB,

@@ -11,8 +11,8 @@ import pytest
 
 from bot.metrics import CLAIM_CONFLICTS, REGISTRY
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
-from tests.builders import AuditLines
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import ALICE, BOB, CHANNEL, buttons
 
 STOP = f"{ROOM} {JOB}"

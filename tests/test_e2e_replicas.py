@@ -24,8 +24,8 @@ from bot.stopflow.store import (
     StoreUnavailable,
     Taken,
 )
-from tests.builders import AuditLines
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines, journal_entry
+from tests.conftest import BotFactory
 from tests.harness import ALICE, CHANNEL, Harness
 
 STOP = f"{ROOM} {JOB}"
@@ -85,13 +85,8 @@ class FlakyStore(MemoryStore):
 
 def orphan(stop_id: str = "orphan-1", step: str = "answered") -> JournalEntry:
     """What a replica killed mid-stop leaves: an entry whose lease has run out."""
-    return JournalEntry(
+    return journal_entry(
         stop_id=stop_id,
-        room_id=ROOM,
-        job_id=JOB,
-        requester=ALICE,
-        channel_id=CHANNEL,
-        app_user_id="ops-alice",
         response_url="",
         created_at=time.time() - 20,
         step=step,

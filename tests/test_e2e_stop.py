@@ -10,8 +10,8 @@ import pytest
 
 from bot.sandbox.standins.metastudio import Fault
 from bot.stopflow.tickets import Ticket, TicketKey
-from tests.builders import AuditLines
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import (
     ALICE,
     BOB,

@@ -15,8 +15,8 @@ import pytest
 from bot.sandbox.standins.metastudio import Fault
 from bot.stopflow.history import entry_text
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
-from tests.builders import AuditLines
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import buttons
 from tests.test_e2e_replicas import orphan
 

@@ -15,9 +15,11 @@ from bot.stopflow.allowlist import Allowlist
 from bot.stopflow.command import ListLive, RoomSearch, StopTarget
 from bot.stopflow.gate import Admitted, AdmittedClick, Click, CommandRequest, Gate, Refusal
 from bot.stopflow.policy import Policy
-from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.tickets import Ticket
+from tests import builders
+from tests.builders import TICKET_KEY
 
-KEY = TicketKey.from_signing_secret("gate-mutants-secret")
+KEY = TICKET_KEY
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
 OTHER_ROOM = "0f4c7a2e-1b3d-4e5f-8a9b-0c1d2e3f4a5b"
 JOB = "26f06524-4f75-4b3a-a853-b649a21aaf66"
@@ -39,15 +41,8 @@ def gate(channels: frozenset[str] = CHANNELS) -> Gate:
 def ticket(
     requester: str = ALICE, channel: str = "C1", room: str = ROOM, now: float = NOW
 ) -> Ticket:
-    return Ticket.issue(
-        key=KEY,
-        room_id=room,
-        job_id=JOB,
-        requester=requester,
-        channel_id=channel,
-        ttl=TTL,
-        response_url="https://hooks/x",
-        now=now,
+    return builders.ticket(
+        room_id=room, job_id=JOB, requester=requester, channel_id=channel, ttl=TTL, now=now
     )
 
 

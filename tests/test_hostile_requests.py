@@ -19,7 +19,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.audit_logging import JsonLines, RedactSecrets
 from bot.inbound import Accepted, Refusal, check_signature, decode_form, sort_body
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM
+from tests.conftest import BotFactory
 from tests.harness import (
     ALICE,
     CHANNEL,

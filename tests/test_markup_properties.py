@@ -30,9 +30,11 @@ from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.stopflow import markup, messages
 from bot.stopflow.markup import ID_CAP, MAX_BUTTON_TEXT, NAME_CAP, data, fit, one_line, plain
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
-from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.tickets import Ticket
+from tests import builders
+from tests.builders import TICKET_KEY
 
-KEY = TicketKey.from_signing_secret("test-signing-secret")
+KEY = TICKET_KEY
 
 NOW = datetime(2026, 11, 24, 14, 3, 5, tzinfo=UTC)
 # Tokens only our code writes: validated mentions and channels, and date tokens.
@@ -86,13 +88,11 @@ foreign = st.one_of(st.text(), hostile, huge)
 def ticket(room_id: str = "room-1", job_id: str = "job-1", requester: str = "U0ALICE01") -> Ticket:
     """A ticket carrying foreign text where IDs go (the gate allows 64 characters of a safe
     alphabet; here any 64 characters, so the words stay safe even if that check slipped)."""
-    return Ticket.issue(
-        key=KEY,
+    return builders.ticket(
         room_id=room_id[:64],
         job_id=job_id[:64],
         requester=requester[:64],
         channel_id="C0OPS0001",
-        ttl=300,
         response_url="https://hooks.slack.com/commands/T1/1/abc",
         now=NOW.timestamp(),
     )

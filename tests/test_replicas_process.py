@@ -25,7 +25,7 @@ from bot.sandbox.standins.slack import ApiCall, SlackStandIn
 from bot.stopflow.store import JournalEntry
 from bot.stopflow.store.redis import RedisStore
 from tests.bot_process import BotProcess
-from tests.conftest import JOB, ROOM, bot_settings
+from tests.builders import JOB, ROOM, bot_settings
 from tests.harness import BOB, CHANNEL
 
 OTHER_JOB = "5a0e6f7b-7c1d-4e2f-9a3b-4c5d6e7f8a9b"

@@ -21,7 +21,7 @@ from bot.sandbox.redis_server import RedisServer
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from tests.bot_process import SHIFTED_CLOCK, BotProcess
-from tests.conftest import JOB, ROOM, bot_settings
+from tests.builders import JOB, ROOM, bot_settings
 from tests.test_doctor import ROOT, check
 from tests.test_process import environment
 from tests.test_replicas_process import (

@@ -19,10 +19,10 @@ from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
 from bot.stopflow.stopping import CLOCK_MARGIN, StopSupervisor, job_claim, ticket_claim
 from bot.stopflow.store import MemoryStore
-from bot.stopflow.tickets import Ticket, TicketKey
-from tests.builders import AuditLines
+from bot.stopflow.tickets import Ticket
+from tests.builders import TICKET_KEY, AuditLines, ticket
 
-KEY = TicketKey.from_signing_secret("stopping-test-secret")
+KEY = TICKET_KEY
 
 
 class ScriptedMetaStudio:
@@ -107,16 +107,7 @@ def supervisor(
 
 
 def new_ticket(ttl: float = 300, now: float | None = None) -> Ticket:
-    return Ticket.issue(
-        key=KEY,
-        room_id="room-1",
-        job_id="job-1",
-        requester="U0ALICE01",
-        channel_id="C1",
-        ttl=ttl,
-        response_url="https://hooks/x",
-        now=now,
-    )
+    return ticket(room_id="room-1", job_id="job-1", channel_id="C1", ttl=ttl, now=now)
 
 
 async def run(

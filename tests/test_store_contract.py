@@ -20,6 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -43,6 +44,8 @@ from bot.stopflow.store import (
     open_store,
 )
 from bot.stopflow.store.memory import KEEP_FINISHED
+from tests.builders import journal_entry
+from tests.harness import CHANNEL
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600.0
@@ -83,17 +86,14 @@ async def backend(
 
 
 def entry(stop_id: str = "", created_at: float | None = None, **fields: str) -> JournalEntry:
-    return JournalEntry(
-        stop_id=stop_id or uuid.uuid4().hex,
-        room_id=fields.pop("room_id", "room-1"),
-        job_id=fields.pop("job_id", "job-1"),
-        requester=fields.pop("requester", "U024BE7LH"),
-        channel_id=fields.pop("channel_id", "C0OPS"),
-        app_user_id=fields.pop("app_user_id", "ops-alice"),
-        response_url=fields.pop("response_url", "https://hooks.slack.com/commands/T0/1/x"),
-        created_at=time.time() if created_at is None else created_at,
-        **fields,
-    )
+    values: dict[str, Any] = {
+        "room_id": "room-1",
+        "job_id": "job-1",
+        "stop_id": stop_id or uuid.uuid4().hex,
+    }
+    if created_at is not None:
+        values["created_at"] = created_at
+    return journal_entry(**(values | fields))
 
 
 def errors(operation: str) -> float:
@@ -467,7 +467,7 @@ async def test_every_store_refuses_a_lone_surrogate_and_writes_nothing(
     with pytest.raises(StoreUnavailable, match="not storable"):
         await store.finish("stop", "replica-a", "stopped", bad)
     [found] = await store.recent(0)
-    assert (found.detail, found.finished_at, found.channel_id) == ("", 0.0, "C0OPS")
+    assert (found.detail, found.finished_at, found.channel_id) == ("", 0.0, CHANNEL)
     assert await store.claim("job:1", "U1", 60) in (None, "U1")
 
 

@@ -18,29 +18,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.stopflow.tickets import MAX_VALUE, NotOurs, Ticket, TicketKey
+from tests.builders import JOB, ROOM, ticket
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 KEY = TicketKey.from_signing_secret(SECRET)
 TTL = 300
 NOW = 1_800_000_000.0
-ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
-JOB = "26f06524-4f75-4b3a-a853-b649a21aaf66"
 URL = "https://hooks.slack.com/actions/T0001/1234567890/abcdefABCDEF0123456789"
 
 
 def issue(**changes: object) -> Ticket:
-    values: dict[str, object] = {
-        "key": KEY,
-        "room_id": ROOM,
-        "job_id": JOB,
-        "requester": "U0ALICE01",
-        "channel_id": "C0INCIDENT",
-        "ttl": TTL,
-        "response_url": URL,
-        "now": NOW,
-    }
-    values.update(changes)
-    return Ticket.issue(**values)  # type: ignore[arg-type]
+    """A ticket of the shared builder's stop, sealed with this file's key at NOW."""
+    return ticket(**({"key": KEY, "ttl": TTL, "response_url": URL, "now": NOW} | changes))
 
 
 def reseal(payload: object, key: TicketKey = KEY) -> str:
