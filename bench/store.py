@@ -51,11 +51,10 @@ async def one_stop(store: StateStore, owner: str) -> None:
     answers = [
         await store.update(stop_id, owner, LEASE, step="sent"),
         await store.update(stop_id, owner, LEASE, step="answered", request_id="req-1"),
-        await store.finish(stop_id, owner, "stopped", "job ended"),
+        await store.finish(stop_id, owner, "stopped", "job ended", (f"job:{job_id}", "U024BE7LH")),
     ]
     if not all(answers):
         raise RuntimeError("the owner lost its own entry")
-    await store.release(f"job:{job_id}", "U024BE7LH")
 
 
 async def measure(work: Callable[[], Awaitable[None]], count: int) -> tuple[list[float], float]:

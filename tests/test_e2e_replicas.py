@@ -20,6 +20,7 @@ from bot.stopflow.store import (
     Claim,
     JournalEntry,
     MemoryStore,
+    Ownership,
     SqliteStore,
     StoreUnavailable,
     Taken,
@@ -53,9 +54,16 @@ class TimelineStore(MemoryStore):
         self._note("update:" + ",".join(sorted(changes)))
         return await super().update(stop_id, owner, lease, **changes)
 
-    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
+    async def finish(
+        self,
+        stop_id: str,
+        owner: str,
+        outcome: str,
+        detail: str = "",
+        release: tuple[str, str] | None = None,
+    ) -> Ownership:
         self._note(f"finish:{outcome}")
-        return await super().finish(stop_id, owner, outcome, detail)
+        return await super().finish(stop_id, owner, outcome, detail, release)
 
 
 class FlakyStore(MemoryStore):

@@ -18,7 +18,7 @@ from bot.stopflow.gate import AdmittedClick
 from bot.stopflow.markup import Reply
 from bot.stopflow.policy import Policy
 from bot.stopflow.stopping import CLOCK_MARGIN, StopSupervisor, job_claim, ticket_claim
-from bot.stopflow.store import MemoryStore
+from bot.stopflow.store import MemoryStore, Ownership
 from bot.stopflow.tickets import Ticket
 from tests.builders import TICKET_KEY, AuditLines, ticket
 
@@ -193,6 +193,45 @@ async def test_a_finishing_stop_never_releases_a_later_stop_of_the_same_person()
     await asyncio.wait_for(two, 5)
     assert metastudio.stops == 2
     assert await store.claim(key, "probe", 1) is None  # stop 2 gave it back
+
+
+class WritesNoted(MemoryStore):
+    """A memory store that notes the claim and journal writes that end a stop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    async def release(self, key: str, holder: str) -> None:
+        self.writes.append("release")
+        await super().release(key, holder)
+
+    async def finish(
+        self,
+        stop_id: str,
+        owner: str,
+        outcome: str,
+        detail: str = "",
+        release: tuple[str, str] | None = None,
+    ) -> Ownership:
+        self.writes.append("finish")
+        return await super().finish(stop_id, owner, outcome, detail, release)
+
+
+async def test_a_stop_ends_with_one_write_that_finishes_it_and_frees_its_job() -> None:
+    """Finish and release in one transaction: one round trip to the store per stop fewer."""
+    store, outlet = WritesNoted(), RecordingOutlet()
+
+    async def ended_job() -> SmartLiveJob:
+        return SmartLiveJob(job_id="job-1", room_id="room-1", state="SUCCEED")
+
+    stops = supervisor(ScriptedMetaStudio(accepted, ended_job), store, outlet)
+    ticket = new_ticket()
+    await stops.run(AdmittedClick(ticket, Grant("ops")), outlet, 0.0)
+    assert store.writes == ["finish"]
+    assert await store.claim(job_claim(ticket)[0], "probe", 1) is None
+    [entry] = await store.recent(0)
+    assert (entry.step, entry.outcome) == ("finished", "stopped")
 
 
 async def test_the_job_claim_is_refused_to_a_second_stop_and_names_the_requester() -> None:

@@ -211,6 +211,27 @@ async def test_an_entry_is_begun_updated_and_finished_by_its_owner(backend: Back
     assert not await store.update(stop.stop_id, "replica-a", 60, step="sent")
 
 
+async def test_finish_gives_the_stops_job_claim_back_in_the_same_step(backend: Backend) -> None:
+    """Closing a stop and letting its job go are one write (one round trip at the end of every
+    stop). The claim goes only if this stop still holds it, and it goes whether or not the
+    entry is still the caller's: a stop taken over or forgotten still lets its job go."""
+    store = backend.open()
+    for stop_id in ("mine", "theirs"):
+        await store.begin(entry(stop_id), "replica-a", 30, [Claim(f"job:{stop_id}", stop_id, 60)])
+    await store.claim("job:other", "someone-else", 60)
+    finished = await store.finish("mine", "replica-a", "stopped", release=("job:mine", "mine"))
+    assert finished is Ownership.OWNED
+    refused = await store.finish("theirs", "replica-b", "stopped", release=("job:theirs", "theirs"))
+    assert refused is Ownership.ELSEWHERE
+    missing = await store.finish("gone", "replica-a", "stopped", release=("job:other", "gone"))
+    assert missing is Ownership.MISSING
+    assert await store.claim("job:mine", "next", 60) is None
+    assert await store.claim("job:theirs", "next", 60) is None
+    assert await store.claim("job:other", "next", 60) == "someone-else"
+    [mine] = [found for found in await store.recent(0) if found.stop_id == "mine"]
+    assert (mine.step, mine.outcome) == ("finished", "stopped")
+
+
 async def test_update_and_finish_refuse_an_owner_that_is_not_one(backend: Backend) -> None:
     store = backend.open()
     stop = entry()
