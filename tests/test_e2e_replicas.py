@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,15 +56,10 @@ class TimelineStore(MemoryStore):
         return await super().update(stop_id, owner, lease, **changes)
 
     async def finish(
-        self,
-        stop_id: str,
-        owner: str,
-        outcome: str,
-        detail: str = "",
-        release: tuple[str, str] | None = None,
+        self, stop_id: str, owner: str, outcome: str, *more: Any, **named: Any
     ) -> Ownership:
         self._note(f"finish:{outcome}")
-        return await super().finish(stop_id, owner, outcome, detail, release)
+        return await super().finish(stop_id, owner, outcome, *more, **named)
 
 
 class FlakyStore(MemoryStore):
