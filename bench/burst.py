@@ -73,15 +73,15 @@ from bench.common import (
     counted_metastudio_process,
     median_difference,
     percentile,
+    signed_headers,
     standin_process,
     stoplive_env,
 )
+from bot.sandbox.redis_server import RedisServer
 from bot.sandbox.slack_requests import action_payload, buttons, command_body
 from bot.stopflow.outcome import Verdict
 from bot.stopflow.words.common import HEADS
 from bot.stopflow.words.notices import cannot_confirm_safely
-from tests.harness import signed_headers
-from tests.redis_server import RedisServer
 
 CHANNEL = "C0BURST01"
 STORES = ("memory", "sqlite", "redis")

@@ -12,14 +12,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from bot.sandbox import slack_requests
 from bot.sandbox.standins.metastudio import DEFAULT_PROJECT_ID
-from tests.harness import SIGNING_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 AK, SK = "HPUABENCHACCESSKEY00", "bench-secret-key"
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
 BOT_TOKEN = "xoxb-test"  # what the Slack stand-in accepts
+SIGNING_SECRET = "3b1f0c5e9a7d42b8c6e0f1a2b3c4d5e6"  # the benched stoplive's; nothing else's
 _METASTUDIO_ARGS = ("--room", ROOM, "--ak", AK, "--sk", SK)  # both MetaStudio stand-ins take
+
+
+def signed_headers(body: str) -> dict[str, str]:
+    """Headers that sign ``body`` as Slack would for the benched stoplive."""
+    return slack_requests.signed_headers(body, SIGNING_SECRET)
 
 
 def stoplive_env(

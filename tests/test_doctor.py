@@ -19,7 +19,7 @@ import pytest
 from bot.doctor import PROBE_SECONDS
 from bot.sandbox.standins.metastudio import NOT_FOUND, TENANT_JOBS, Fault, MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
-from tests.conftest import bot_settings
+from tests.builders import bot_settings
 from tests.test_process import environment
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,24 +4,15 @@ gate that commands and clicks share."""
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import ALICE, CHANNEL, buttons
 
 STOP = f"{ROOM} {JOB}"
 OTHER_ROOM = "9d1f0c2e-0000-4000-8000-00000000abcd"
-
-
-def audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
-    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
-
-
-@pytest.fixture(autouse=True)
-def _audit(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="stoplive.audit")
 
 
 def edited(value: str, field: int, new: object) -> str:
@@ -63,7 +54,7 @@ def old_style(expires_at: object) -> str:
     ],
 )
 async def test_a_forged_or_edited_button_is_refused_answered_and_audited(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture, forge: object
+    start_bot: BotFactory, audit_lines: AuditLines, forge: object
 ) -> None:
     bot = await start_bot()
     bot.metastudio.add_job(OTHER_ROOM, "another-job")
@@ -76,7 +67,7 @@ async def test_a_forged_or_edited_button_is_refused_answered_and_audited(
     assert answer["response_type"] == "ephemeral"
     assert await bot.stoplive.background.drain(5)
     assert bot.metastudio.calls("POST", "/stop") == [] and bot.slack.calls("chat.postMessage") == []
-    [line] = [a for a in audit_lines(caplog) if a["event"] == "confirm"]
+    [line] = [a for a in audit_lines() if a["event"] == "confirm"]
     assert line["outcome"] == "refused_bad_ticket" and line["slack_user"] == ALICE
     # ... and the genuine button still works
     await bot.click("stoplive.confirm", value)
@@ -107,7 +98,7 @@ async def test_a_pick_goes_through_the_same_gate(start_bot: BotFactory) -> None:
 
 
 async def test_a_button_value_works_only_with_its_own_button(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     """A picker's "Stop…" value sent as the confirmation's Stop (its action_id) would skip the
     confirmation step; a Cancel value sent as Stop likewise. Each is refused, nothing stops."""
@@ -126,7 +117,7 @@ async def test_a_button_value_works_only_with_its_own_button(
     assert "not valid any more" in (await bot.first_post(stop_as_pick))["text"]
     assert await bot.stoplive.background.drain(5)
     assert bot.metastudio.calls("POST", "/stop") == []
-    refused = [line for line in audit_lines(caplog) if line["outcome"] == "refused_bad_ticket"]
+    refused = [line for line in audit_lines() if line["outcome"] == "refused_bad_ticket"]
     assert [line["detail"] for line in refused] == [
         "sealed for another button ('pick'), not 'confirm'",
         "sealed for another button ('cancel'), not 'confirm'",

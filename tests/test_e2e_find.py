@@ -6,14 +6,14 @@ and checks every signature with Huawei's own signer)."""
 from __future__ import annotations
 
 import json
-import logging
 import uuid
 from typing import Any
 
 import pytest
 
 from bot.sandbox.standins.metastudio import INVALID, NO_SUCH_API, ROOMS, TENANT_JOBS, Fault
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import ALICE, BOB, MALLORY, Harness, buttons
 
 GALA_ROOM = "7c3e9a41-5b2d-4f68-a1e0-93d4c6b82f15"
@@ -21,15 +21,6 @@ GALA_JOB = "e1d2c3b4-a5f6-4789-8a0b-1c2d3e4f5a6b"
 LAUNCH_ROOM = "3f8b2d6e-9a1c-4e57-b0d4-c6a8e2f41b93"
 LAUNCH_JOB = "c5b6a7f8-e9d0-4123-8e4f-5a6b7c8d9e0f"
 QUIET_ROOM = "9e4a1f7c-2b8d-4c36-a5e9-71d0b3f6c284"
-
-
-@pytest.fixture(autouse=True)
-def _audit(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="stoplive.audit")
-
-
-def audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
-    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
 
 
 async def project(start_bot: BotFactory, **settings: Any) -> Harness:
@@ -85,7 +76,7 @@ async def stop_from(bot: Harness, confirmation: dict[str, Any]) -> dict[str, Any
 
 
 async def test_one_word_finds_the_one_live_job_and_stopping_takes_one_click(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await project(start_bot)
     message = await answer(bot, "gala")
@@ -97,7 +88,7 @@ async def test_one_word_finds_the_one_live_job_and_stopping_takes_one_click(
     assert final["text"].startswith("✅ Stopped: `Spring Gala 2026`")
     assert bot.metastudio.jobs[GALA_JOB].state == "SUCCEED"
     assert bot.metastudio.jobs[JOB].state == bot.metastudio.jobs[LAUNCH_JOB].state == "PROCESSING"
-    [request] = [a for a in audit_lines(caplog) if a["event"] == "request"]
+    [request] = [a for a in audit_lines() if a["event"] == "request"]
     assert request["outcome"] == "confirmation_shown" and request["detail"] == "search: gala"
     assert (request["room"], request["job"]) == (GALA_ROOM, GALA_JOB)
 
@@ -271,7 +262,7 @@ async def test_a_rooms_list_that_fails_says_what_metastudio_said(start_bot: BotF
 
 
 async def test_a_job_metastudio_says_it_does_not_know_gets_no_button(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot()
     bot.metastudio.unknown = (400, INVALID)  # as MetaStudio has been seen to answer
@@ -280,7 +271,7 @@ async def test_a_job_metastudio_says_it_does_not_know_gets_no_button(
     assert set(offered) == {"stoplive.pick"} and f'"{JOB}"' in offered["stoplive.pick"]
     assert message["text"].startswith("🔍 MetaStudio would not read job")
     assert "HTTP 400 `MSS.00000003`: `Invalid parameter`" in message["text"]
-    [request] = [a for a in audit_lines(caplog) if a["event"] == "request"]
+    [request] = [a for a in audit_lines() if a["event"] == "request"]
     assert request["outcome"] == "job_read_refused"
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,8 @@ import pytest
 
 from bot.sandbox.standins.metastudio import Fault
 from bot.sandbox.standins.slack import WORKSPACE_URL
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import (
     ALICE,
     BOB,
@@ -30,16 +30,6 @@ STOP = f"{ROOM} {JOB}"
 AUDIT = "C0AUDIT01"
 OTHER_JOB = "7c1e0b2a-5d3f-4e6a-9b8c-0d1e2f3a4b5c"
 CONSOLE = "https://console.example/metastudio/{region}/{project_id}/rooms/{room_id}/jobs/{job_id}"
-
-
-@pytest.fixture(autouse=True)
-def _audit(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="stoplive.audit")
-
-
-def audit_lines(caplog: pytest.LogCaptureFixture, event: str) -> list[dict[str, Any]]:
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
-    return [line for line in lines if line["event"] == event]
 
 
 def home_opened(user: str, tab: str = "home") -> dict[str, Any]:
@@ -178,7 +168,7 @@ async def test_without_a_console_url_there_is_no_console_button(start_bot: BotFa
 
 
 async def test_a_still_live_verdict_is_broadcast_in_the_thread_and_offers_stop_again(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot(stoplive_verify_seconds=0.3, stoplive_watch_seconds=0)
     bot.metastudio.inject(JOB, Fault("stays_live"))
@@ -203,11 +193,11 @@ async def test_a_still_live_verdict_is_broadcast_in_the_thread_and_offers_stop_a
     [second] = bot.metastudio.calls("POST", "/stop")[1:]
     assert second.headers["X-App-UserId"] == "ops-bob"
     assert await bot.stoplive.background.drain(20)
-    assert [line["outcome"] for line in audit_lines(caplog, "stop_again")] == ["confirmation_shown"]
+    assert [line["outcome"] for line in audit_lines("stop_again")] == ["confirmation_shown"]
 
 
 async def test_check_again_reads_the_job_for_the_clicker_only(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot()
     final = await stop(bot)
@@ -221,7 +211,7 @@ async def test_check_again_reads_the_job_for_the_clicker_only(
     [read] = bot.metastudio.calls("GET", JOB)[reads:]
     assert read.headers["X-App-UserId"] == "ops-bob"  # read as the clicker
     assert bot.metastudio.calls("POST", "/stop")[1:] == []
-    [line] = audit_lines(caplog, "check_again")
+    [line] = audit_lines("check_again")
     assert line["outcome"] == "not_live" and line["slack_user"] == BOB
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from bot.sandbox.standins.metastudio import TENANT_JOBS, Fault
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM
+from tests.conftest import BotFactory
 from tests.harness import ALICE, Harness
 from tests.test_e2e_find import answer, refuse_tenant_list, stop_buttons, tenant_queries
 

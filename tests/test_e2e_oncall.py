@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from bot.sandbox.standins.metastudio import Fault
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM
+from tests.conftest import BotFactory
 from tests.harness import ALICE, BOB, CHANNEL, buttons
 
 OTHER_ROOM = "9d1f0c2e-0000-4000-8000-00000000abcd"

@@ -5,35 +5,21 @@ note for the requester."""
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 from datetime import UTC, datetime
 
 import pytest
 
 from bot.metrics import CLAIM_CONFLICTS, REGISTRY
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import ALICE, BOB, CHANNEL, buttons
 
 STOP = f"{ROOM} {JOB}"
 
 
-def audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
-    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
-
-
-def outcomes(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
-    return [line for line in audit_lines(caplog) if line["event"] == "outcome"]
-
-
-@pytest.fixture(autouse=True)
-def _audit(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="stoplive.audit")
-
-
 async def test_a_stopping_note_that_cannot_be_delivered_does_not_decide_the_stop(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot()
     value, _ = await bot.confirmation(STOP)
@@ -45,12 +31,12 @@ async def test_a_stopping_note_that_cannot_be_delivered_does_not_decide_the_stop
     assert bot.slack.dropped == ["hooks"] * 3
     [told] = bot.slack.posts(click_hook)  # the note never arrived; the outcome did
     assert "✅ Stopped:" in told["text"]
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "stopped"
 
 
 async def test_a_channel_that_cannot_be_reached_sends_the_outcome_by_response_url(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot()
     value, command_hook = await bot.confirmation(STOP)
@@ -61,7 +47,7 @@ async def test_a_channel_that_cannot_be_reached_sends_the_outcome_by_response_ur
     )
     assert "✅ Stopped:" in posted[0]["text"] and bot.slack.dropped == ["chat.update"] * 3
     assert await bot.stoplive.background.drain(5)
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "stopped"
 
 
@@ -78,7 +64,7 @@ async def test_a_dropped_connection_is_retried_and_the_channel_keeps_one_message
 
 
 async def test_when_neither_channel_nor_response_url_work_the_requester_is_told(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot()
     bot.slack.refused_channels[CHANNEL] = "channel_not_found"
@@ -90,11 +76,11 @@ async def test_when_neither_channel_nor_response_url_work_the_requester_is_told(
     )
     assert "✅ Stopped:" in shared[0]["text"]
     assert await bot.stoplive.background.drain(5)
-    assert [line["outcome"] for line in outcomes(caplog)] == ["stopped"]
+    assert [line["outcome"] for line in audit_lines("outcome")] == ["stopped"]
 
 
 async def test_an_unreadable_answer_is_called_unreadable(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot(stoplive_verify_seconds=0.5)
     value, _ = await bot.confirmation(STOP)
@@ -105,13 +91,13 @@ async def test_an_unreadable_answer_is_called_unreadable(
     assert "answer was unreadable" in final["text"]
     assert "checking" not in final["text"]
     assert await bot.stoplive.background.drain(5)
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "unreadable" and "unreadable" in str(line["detail"])
 
 
 @pytest.mark.parametrize("second", [ALICE, BOB])
 async def test_two_confirmations_of_one_job_send_one_stop(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture, second: str
+    start_bot: BotFactory, audit_lines: AuditLines, second: str
 ) -> None:
     bot = await start_bot()
     first_value, _ = await bot.confirmation(STOP, user=ALICE)
@@ -133,13 +119,13 @@ async def test_two_confirmations_of_one_job_send_one_stop(
     ]
     assert len(told) == 1
     assert any(f"Already being stopped by <@{user}>" in told[0] for user in (ALICE, second))
-    assert [line["outcome"] for line in outcomes(caplog)] == ["stopped"]
-    assert any(line["outcome"] == "refused_in_flight" for line in audit_lines(caplog))
+    assert [line["outcome"] for line in audit_lines("outcome")] == ["stopped"]
+    assert any(line["outcome"] == "refused_in_flight" for line in audit_lines())
     assert CLAIM_CONFLICTS.labels("job")._value.get() == conflicts + 1
 
 
 async def test_a_stop_cut_short_by_shutdown_says_so_in_the_channel(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot(stoplive_verify_seconds=60)
     bot.metastudio.inject(JOB, Fault("stays_live"))
@@ -152,7 +138,7 @@ async def test_a_stop_cut_short_by_shutdown_says_so_in_the_channel(
     assert "MetaStudio accepted the stop" in final["text"]
     assert "still Live when stoplive shut down" in final["text"]
     assert f"/stoplive {ROOM} {JOB}" in final["text"]
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "shut_down"
 
 
@@ -168,7 +154,7 @@ async def test_the_confirmation_button_is_spent_once_used(start_bot: BotFactory)
 
 
 async def test_an_iam_failure_is_told_as_one_and_nothing_is_sent(
-    start_bot: BotFactory, metastudio: MetaStudioStandIn, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, metastudio: MetaStudioStandIn, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot(
         huaweicloud_iam_endpoint=metastudio.url,
@@ -187,12 +173,12 @@ async def test_an_iam_failure_is_told_as_one_and_nothing_is_sent(
     assert "MetaStudio has no job" not in text and "did not answer the stop" not in text
     assert bot.metastudio.calls("POST", "/stop") == [] and bot.metastudio.iam_calls >= 1
     assert await bot.stoplive.background.drain(5)
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "iam_failed"
 
 
 async def test_a_long_watch_says_still_checking_then_revises_to_the_outcome(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot(stoplive_verify_seconds=0.3, stoplive_watch_seconds=20)
     bot.metastudio.inject(JOB, Fault("stays_live"))
@@ -209,7 +195,7 @@ async def test_a_long_watch_says_still_checking_then_revises_to_the_outcome(
     )
     assert final["ts"] == checking[0].args["ts"]
     assert await bot.stoplive.background.drain(5)
-    assert [line["outcome"] for line in outcomes(caplog)] == ["stopped"]
+    assert [line["outcome"] for line in audit_lines("outcome")] == ["stopped"]
     # one message, revised; "still live" when first known, then the changed verdict, each a
     # reply broadcast in its thread
     posted, early, reply = (c.args for c in bot.slack.calls("chat.postMessage"))
@@ -248,7 +234,7 @@ async def test_still_live_after_the_first_window_is_told_loudly_at_once(
 
 
 async def test_a_message_slack_refuses_as_built_arrives_as_plain_text(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot()
     value, _ = await bot.confirmation(STOP)
@@ -261,5 +247,5 @@ async def test_a_message_slack_refuses_as_built_arrives_as_plain_text(
     told = bot.slack.posts(click_hook)
     assert told and all("blocks" not in post for post in told)
     assert told[-1]["text"].startswith("✅ Stopped:")
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "stopped"

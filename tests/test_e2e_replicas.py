@@ -5,41 +5,33 @@ that cannot be reached fails closed."""
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.sandbox.redis_server import RedisServer
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.stopflow.stopping import LEASE, STOP_CALL_ALLOWANCE, job_claim, ticket_of
 from bot.stopflow.store import (
     Claim,
     JournalEntry,
     MemoryStore,
+    Ownership,
     SqliteStore,
     StoreUnavailable,
     Taken,
 )
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines, journal_entry
+from tests.conftest import BotFactory
 from tests.harness import ALICE, CHANNEL, Harness
-from tests.redis_server import RedisServer
 
 STOP = f"{ROOM} {JOB}"
 ORIGINAL_TS = "1700000000.000042"
-
-
-def audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
-    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
-
-
-@pytest.fixture(autouse=True)
-def _audit(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="stoplive.audit")
 
 
 class TimelineStore(MemoryStore):
@@ -63,9 +55,11 @@ class TimelineStore(MemoryStore):
         self._note("update:" + ",".join(sorted(changes)))
         return await super().update(stop_id, owner, lease, **changes)
 
-    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> bool:
+    async def finish(
+        self, stop_id: str, owner: str, outcome: str, *more: Any, **named: Any
+    ) -> Ownership:
         self._note(f"finish:{outcome}")
-        return await super().finish(stop_id, owner, outcome, detail)
+        return await super().finish(stop_id, owner, outcome, *more, **named)
 
 
 class FlakyStore(MemoryStore):
@@ -95,13 +89,8 @@ class FlakyStore(MemoryStore):
 
 def orphan(stop_id: str = "orphan-1", step: str = "answered") -> JournalEntry:
     """What a replica killed mid-stop leaves: an entry whose lease has run out."""
-    return JournalEntry(
+    return journal_entry(
         stop_id=stop_id,
-        room_id=ROOM,
-        job_id=JOB,
-        requester=ALICE,
-        channel_id=CHANNEL,
-        app_user_id="ops-alice",
         response_url="",
         created_at=time.time() - 20,
         step=step,
@@ -131,7 +120,7 @@ async def test_the_journal_entry_is_written_before_the_stop_is_sent(
 
 @pytest.mark.parametrize("state", ["SUCCEED", "PROCESSING"])
 async def test_a_stop_whose_owner_died_is_finished_by_another_replica(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture, state: str
+    start_bot: BotFactory, audit_lines: AuditLines, state: str
 ) -> None:
     store = MemoryStore()
     bot = await start_bot(store=store)
@@ -146,7 +135,7 @@ async def test_a_stop_whose_owner_died_is_finished_by_another_replica(
         assert "still Live" in final["text"] or "Still live" in final["text"]
     assert bot.metastudio.calls("POST", "/stop") == []  # never a second stop
     assert bot.metastudio.calls("GET", JOB)  # the job was read
-    [line] = [a for a in audit_lines(caplog) if a["event"] == "outcome"]
+    [line] = [a for a in audit_lines() if a["event"] == "outcome"]
     assert line["recovered_by"] == bot.stoplive.workflow.replica
     assert line["outcome"] == ("stopped" if state == "SUCCEED" else "still_live")
     [entry] = await store.recent(0)
@@ -244,7 +233,7 @@ async def test_a_live_stop_is_not_taken_over_by_a_second_replica(
 
 
 async def test_a_store_that_cannot_be_reached_fails_closed_then_recovers(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, caplog: pytest.LogCaptureFixture, audit_lines: AuditLines
 ) -> None:
     store = FlakyStore()
     bot = await start_bot(store=store)
@@ -256,7 +245,7 @@ async def test_a_store_that_cannot_be_reached_fails_closed_then_recovers(
     assert told["text"].startswith("⚠️ Not stopped")
     assert await bot.stoplive.background.drain(5)
     assert bot.metastudio.calls("POST", "/stop") == [] and bot.slack.calls("chat.postMessage") == []
-    assert any(a["outcome"] == "refused_store_unavailable" for a in audit_lines(caplog))
+    assert any(a["outcome"] == "refused_store_unavailable" for a in audit_lines())
     unhealthy = await bot.http.get(healthz)
     assert unhealthy.status_code == 503
     assert unhealthy.json() == {"ok": False, "reason": "store_unavailable"}  # the detail: logged

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 
 import pytest
 
 from bot.sandbox.standins.metastudio import Fault
 from bot.stopflow.tickets import Ticket, TicketKey
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import (
     ALICE,
     BOB,
@@ -26,15 +26,6 @@ from tests.harness import (
 STOP = f"{ROOM} {JOB}"
 
 
-def audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
-    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
-
-
-@pytest.fixture(autouse=True)
-def _audit(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="stoplive.audit")
-
-
 @pytest.mark.parametrize("text", ["help", "  HELP ", "?", f"{ROOM} {JOB} three"])
 async def test_help_and_wrong_arguments_answer_with_usage(start_bot: BotFactory, text: str) -> None:
     bot = await start_bot()
@@ -47,7 +38,7 @@ async def test_help_and_wrong_arguments_answer_with_usage(start_bot: BotFactory,
 
 
 async def test_someone_off_the_allowlist_is_refused_without_any_api_call(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot(stoplive_contact="#ops-leads")
     response, hook = await bot.command(STOP, user=MALLORY)
@@ -55,12 +46,12 @@ async def test_someone_off_the_allowlist_is_refused_without_any_api_call(
     assert body["response_type"] == "ephemeral"
     assert "not on the stoplive allowlist" in body["text"] and "#ops-leads" in body["text"]
     assert bot.metastudio.seen == [] and bot.slack.posts(hook) == []
-    [line] = audit_lines(caplog)
+    [line] = audit_lines()
     assert line["outcome"] == "refused_not_allowlisted" and line["slack_user"] == MALLORY
 
 
 async def test_confirm_stops_the_job_and_tells_the_channel(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot()
     response, hook = await bot.command(STOP)
@@ -103,7 +94,7 @@ async def test_confirm_stops_the_job_and_tells_the_channel(
     assert "⏳ Stopping `Spring sale`…" in bot.slack.posts(click_hook)[0]["text"]
 
     assert await bot.stoplive.background.drain(5)
-    outcome = [line for line in audit_lines(caplog) if line["event"] == "outcome"]
+    outcome = [line for line in audit_lines() if line["event"] == "outcome"]
     assert outcome and outcome[0]["outcome"] == "stopped" and outcome[0]["app_user"] == "ops-alice"
     assert outcome[0]["request_id"] and isinstance(outcome[0]["latency_ms"], int)
 
@@ -135,7 +126,7 @@ async def test_cancel_stops_nothing_and_disarms_the_confirmation(start_bot: BotF
 
 
 async def test_an_expired_confirmation_stops_nothing(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot(stoplive_confirm_ttl=1)
     value, _ = await bot.confirmation(STOP)
@@ -143,7 +134,7 @@ async def test_an_expired_confirmation_stops_nothing(
     _, hook = await bot.click("stoplive.confirm", value)
     assert "expired" in (await bot.first_post(hook))["text"]
     assert bot.metastudio.calls("POST", "/stop") == []
-    assert any(line["outcome"] == "expired" for line in audit_lines(caplog))
+    assert any(line["outcome"] == "expired" for line in audit_lines())
 
 
 async def test_double_click_stops_once(start_bot: BotFactory) -> None:

@@ -6,36 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
 
+from bot.sandbox.redis_server import RedisServer
 from bot.sandbox.standins.metastudio import INVALID, Fault
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, StoreUnavailable, Taken
 from bot.stopflow.words.home import entry_text
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM, AuditLines
+from tests.conftest import BotFactory
 from tests.harness import buttons
-from tests.redis_server import RedisServer
-from tests.test_e2e_outcomes import outcomes
 from tests.test_e2e_replicas import orphan
 
 STOP = f"{ROOM} {JOB}"
 GATEWAY_TIMEOUT = "<html><body><h1>504 Gateway Time-out</h1></body></html>"
 
 
-@pytest.fixture(autouse=True)
-def _audit(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="stoplive.audit")
-
-
 # --- a stop applied behind a 5xx ----------------------------------------------------------------
 
 
 async def test_a_stop_applied_behind_a_gateway_504_is_stopped_not_refused(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot()
     bot.metastudio.inject(JOB, Fault("applied", status=504, body=GATEWAY_TIMEOUT))
@@ -47,12 +41,12 @@ async def test_a_stop_applied_behind_a_gateway_504_is_stopped_not_refused(
     assert "refused" not in final["text"] and "Nothing was stopped" not in final["text"]
     assert len(bot.metastudio.calls("POST", "/stop")) == 1  # read first: it had ended
     assert await bot.stoplive.background.drain(5)
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "stopped" and "stop answer unclear" in str(line["detail"])
 
 
 async def test_a_stop_answered_only_by_5xx_is_never_announced_as_refused(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot(stoplive_verify_seconds=0.5)
     bot.metastudio.inject(JOB, Fault("status", status=503, times=10))  # never applied
@@ -65,14 +59,14 @@ async def test_a_stop_answered_only_by_5xx_is_never_announced_as_refused(
     stops_and_reads = [s.method for s in bot.metastudio.seen if s.path.endswith(("/stop", JOB))]
     assert stops_and_reads[1:6] == ["POST", "GET", "POST", "GET", "POST"]  # each read first
     assert await bot.stoplive.background.drain(5)
-    assert [line["outcome"] for line in outcomes(caplog)] == ["still_live"]
+    assert [line["outcome"] for line in audit_lines("outcome")] == ["still_live"]
 
 
 # --- a refusal of a stop whose job is not live ------------------------------------------------
 
 
 async def test_a_refused_stop_of_a_job_that_had_ended_says_ended_not_refused(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     """Another stop (a second click, someone in the console) ended the job after the
     confirmation: MetaStudio refuses this one (400 MSS.00000003, as it does for an ended job).
@@ -88,12 +82,12 @@ async def test_a_refused_stop_of_a_job_that_had_ended_says_ended_not_refused(
     assert "Nothing was stopped" not in text and "Stopped" not in text
     assert [s.method for s in bot.metastudio.seen if JOB in s.path][-2:] == ["POST", "GET"]
     assert await bot.stoplive.background.drain(5)
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "ended" and "stop refused; HTTP 400" in str(line["detail"])
 
 
 async def test_a_second_click_after_redis_forgot_the_first_is_never_refused_nothing_stopped(
-    start_bot: BotFactory, own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, own_redis_server: RedisServer, audit_lines: AuditLines
 ) -> None:
     """Redis is flushed after the first click's stop: its claims and journal entry are gone,
     so the same button clicked again sends a second stop, which MetaStudio refuses (the job
@@ -111,11 +105,11 @@ async def test_a_second_click_after_redis_forgot_the_first_is_never_refused_noth
     assert "Nothing was stopped" not in text
     assert len(bot.metastudio.calls("POST", "/stop")) == 2
     assert await bot.stoplive.background.drain(5)
-    assert [line["outcome"] for line in outcomes(caplog)] == ["stopped", "ended"]
+    assert [line["outcome"] for line in audit_lines("outcome")] == ["stopped", "ended"]
 
 
 async def test_a_refused_stop_of_a_job_that_cannot_be_read_is_unknown_not_refused(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot()
     value, _ = await bot.confirmation(STOP)
@@ -128,7 +122,7 @@ async def test_a_refused_stop_of_a_job_that_cannot_be_read_is_unknown_not_refuse
     assert "MetaStudio refused this stop (`MSS.00000003`), and the job could not be read" in text
     assert "whether it is still live is unknown" in text and "Nothing was stopped" not in text
     assert await bot.stoplive.background.drain(5)
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "unknown" and "stop refused" in str(line["detail"])
 
 
@@ -136,7 +130,7 @@ async def test_a_refused_stop_of_a_job_that_cannot_be_read_is_unknown_not_refuse
 
 
 async def test_an_unknown_state_after_the_stop_is_never_announced_stopped(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     bot = await start_bot(stoplive_verify_seconds=0.5)
     bot.metastudio.inject(JOB, Fault("ends_after", seconds=60, body="STOPPING"))
@@ -149,7 +143,7 @@ async def test_an_unknown_state_after_the_stop_is_never_announced_stopped(
     assert "stoplive.stop_again" in buttons(final)  # it may still be live
     assert len(bot.metastudio.calls("GET", JOB)) >= 3  # watched, not concluded on one read
     assert await bot.stoplive.background.drain(5)
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "unknown_state" and "job STOPPING" in str(line["detail"])
 
 
@@ -230,7 +224,7 @@ class StallingStore(MemoryStore):
 
 
 async def test_a_replica_never_takes_over_its_own_running_stop(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     store = StallingStore(lease_scale=0.1)  # a 1.5 s lease
     bot = await start_bot(store=store, stoplive_verify_seconds=0.5, stoplive_watch_seconds=10)
@@ -251,14 +245,14 @@ async def test_a_replica_never_takes_over_its_own_running_stop(
     calls = bot.slack.calls("chat.postMessage") + bot.slack.calls("chat.update")
     texts = " ".join(c.args["text"] for c in calls)
     assert "did not answer" not in texts  # it did answer
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "stopped" and not line.get("recovered_by")
     [entry] = await store.recent(0)
     assert entry.finished_at and "after a restart" not in entry_text(entry, "")
 
 
 async def test_a_take_over_watches_until_the_original_watch_would_have_ended(
-    start_bot: BotFactory, caplog: pytest.LogCaptureFixture
+    start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:
     store = MemoryStore()
     bot = await start_bot(store=store, stoplive_verify_seconds=0.5, stoplive_watch_seconds=10)
@@ -275,5 +269,5 @@ async def test_a_take_over_watches_until_the_original_watch_would_have_ended(
     assert bot.metastudio.calls("POST", "/stop") == []  # a take-over never sends a stop
     early = [c.args for c in bot.slack.calls("chat.postMessage") if "thread_ts" in c.args]
     assert early[0]["text"].startswith("🔴 Still live after ")  # loud while it watched
-    [line] = outcomes(caplog)
+    [line] = audit_lines("outcome")
     assert line["outcome"] == "stopped" and line["recovered_by"] == bot.stoplive.workflow.replica

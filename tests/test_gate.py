@@ -1,38 +1,48 @@
-"""The one gate: commands and clicks are refused for the same reasons, in the same words."""
+"""The one gate: commands and clicks are refused for the same reasons, in the same words; and
+every refusal it gives, whole: the reply, the audit word, who is told, the audit detail and the
+ticket it carries. (The second half was written against mutmut's survivors: a refusal with the
+right word but the wrong reply, or without its ticket, would reach Slack and the audit log as it
+is.)"""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
 from bot.stopflow.allowlist import Allowlist
+from bot.stopflow.command import ListLive, RoomSearch, StopTarget
 from bot.stopflow.gate import Admitted, AdmittedClick, Click, CommandRequest, Gate, Refusal
 from bot.stopflow.policy import Policy
-from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.tickets import Ticket
+from bot.stopflow.words import notices, to_requester
+from tests import builders
+from tests.builders import TICKET_KEY
 
-KEY = TicketKey.from_signing_secret("gate-test-secret")
+KEY = TICKET_KEY
 ROOM = "24bad716-87b1-45e5-8912-6102f7693265"
-OTHER_ROOM = "9d1f0c2e-0000-4000-8000-00000000abcd"
+OTHER_ROOM = "0f4c7a2e-1b3d-4e5f-8a9b-0c1d2e3f4a5b"
 JOB = "26f06524-4f75-4b3a-a853-b649a21aaf66"
 ALICE, BOB, MALLORY = "U0ALICE01", "U0BOB0002", "U0MALLORY"
+CONTACT = "the on-call leads"
+CHANNELS = frozenset({"C1", "C2"})
+TTL = 300
+NOW = 1_800_000_000.0
 
 
-def policy(channels: frozenset[str] = frozenset()) -> Policy:
+def gate(channels: frozenset[str] = CHANNELS) -> Gate:
     allowlist = Allowlist.from_data(
         {ALICE: "ops-alice", BOB: {"app_user_id": "ops-bob", "rooms": [OTHER_ROOM]}},
         source="test",
     )
-    return Policy(allowlist, "the leads", 300, KEY, allowed_channels=channels)
+    return Gate(Policy(allowlist, CONTACT, TTL, KEY, allowed_channels=channels))
 
 
-def ticket(requester: str = ALICE, channel: str = "C1", room: str = ROOM) -> Ticket:
-    return Ticket.issue(
-        key=KEY,
-        room_id=room,
-        job_id=JOB,
-        requester=requester,
-        channel_id=channel,
-        ttl=300,
-        response_url="https://hooks/x",
+def ticket(
+    requester: str = ALICE, channel: str = "C1", room: str = ROOM, now: float = NOW
+) -> Ticket:
+    return builders.ticket(
+        room_id=room, job_id=JOB, requester=requester, channel_id=channel, ttl=TTL, now=now
     )
 
 
@@ -49,9 +59,11 @@ def ticket(requester: str = ALICE, channel: str = "C1", room: str = ROOM) -> Tic
 def test_commands_and_clicks_share_one_check(
     user: str, channel: str, room: str, outcome: str | None
 ) -> None:
-    gate = Gate(policy(frozenset({"C1", "C2"})))
-    command = gate.command(CommandRequest(user, channel, f"{room} {JOB}", "https://hooks/y"))
-    click = gate.click(Click(user, channel, ticket(user, channel, room).encode()), "confirm")
+    the_gate = gate()
+    command = the_gate.command(CommandRequest(user, channel, f"{room} {JOB}", "https://hooks/y"))
+    click = the_gate.click(
+        Click(user, channel, ticket(user, channel, room).encode()), "confirm", now=NOW
+    )
     if outcome is None:
         assert isinstance(command, Admitted) and isinstance(click, AdmittedClick)
     else:
@@ -66,15 +78,154 @@ def refused_as(result: AdmittedClick | Refusal) -> str:
 
 
 def test_a_click_is_checked_for_its_ticket_first() -> None:
-    gate = Gate(policy())
-    assert refused_as(gate.click(Click(ALICE, "C1", "forged"), "confirm")) == "refused_bad_ticket"
-    assert (
-        refused_as(gate.click(Click(BOB, "C1", ticket().encode()), "confirm"))
-        == "refused_not_requester"
-    )
-    assert (
-        refused_as(gate.click(Click(ALICE, "C2", ticket().encode()), "confirm"))
-        == "refused_other_channel"
-    )
-    late = gate.click(Click(ALICE, "C1", ticket().encode()), "confirm", now=10**10)
+    the_gate = gate(frozenset())
+
+    def refused(user: str, channel: str, value: str) -> str:
+        return refused_as(the_gate.click(Click(user, channel, value), "confirm", now=NOW))
+
+    assert refused(ALICE, "C1", "forged") == "refused_bad_ticket"
+    assert refused(BOB, "C1", ticket().encode()) == "refused_not_requester"
+    assert refused(ALICE, "C2", ticket().encode()) == "refused_other_channel"
+    late = the_gate.click(Click(ALICE, "C1", ticket().encode()), "confirm", now=10**10)
     assert isinstance(late, Refusal) and late.outcome == "expired" and not late.to_clicker
+
+
+def command(text: str, user: str = ALICE, channel: str = "C1") -> Admitted | Refusal:
+    return gate().command(CommandRequest(user, channel, text, "https://hooks/y"))
+
+
+def test_access_refusals_carry_their_message() -> None:
+    assert gate().admit(MALLORY, "C1", ROOM) == Refusal(
+        to_requester.not_allowed(CONTACT), "refused_not_allowlisted"
+    )
+    assert gate().admit(ALICE, "C9", ROOM) == Refusal(
+        to_requester.wrong_channel(list(CHANNELS)), "refused_channel"
+    )
+    assert gate().admit(BOB, "C1", ROOM) == Refusal(
+        to_requester.room_not_granted(ROOM, CONTACT), "refused_room"
+    )
+    granted = gate().admit(BOB, "C1", OTHER_ROOM)
+    assert not isinstance(granted, Refusal) and granted.app_user_id == "ops-bob"
+
+
+def test_a_refusal_names_the_contact_and_the_room() -> None:
+    for refusal in (gate().admit(MALLORY, "C1", ROOM), gate().admit(BOB, "C1", ROOM)):
+        assert isinstance(refusal, Refusal) and CONTACT in refusal.reply.text
+    room_refusal = gate().admit(BOB, "C1", ROOM)
+    assert isinstance(room_refusal, Refusal) and f"`{ROOM}`" in room_refusal.reply.text
+
+
+def test_a_command_that_cannot_be_read_gets_help_with_the_problem() -> None:
+    refused = command(f"{ROOM} {JOB} extra")
+    assert refused == Refusal(
+        to_requester.help_text("I expected a room ID and a job ID, but got 3 words."), "usage_error"
+    )
+    assert "3 words" in str(refused.reply.blocks)
+
+
+def test_plain_help_is_a_refusal_with_nothing_to_record() -> None:
+    assert command("help") == Refusal(to_requester.help_text(), "")
+    assert command("--help") == Refusal(to_requester.help_text(), "")
+
+
+def test_an_admitted_command_carries_its_target_and_grant() -> None:
+    admitted = command(f"{OTHER_ROOM} {JOB}", user=BOB)
+    assert isinstance(admitted, Admitted)
+    assert admitted.target == StopTarget(OTHER_ROOM, JOB)
+    assert admitted.grant.app_user_id == "ops-bob"
+
+
+def test_a_list_or_a_search_is_admitted_without_a_room_check() -> None:
+    listed = command("list", user=BOB)
+    searched = command("spring sale", user=BOB)
+    assert isinstance(listed, Admitted) and listed.target == ListLive()
+    assert isinstance(searched, Admitted) and searched.target == RoomSearch("spring sale")
+    assert listed.grant.rooms == frozenset({OTHER_ROOM})
+
+
+def test_target_of_reads_only_a_stop_request() -> None:
+    def target(text: str) -> StopTarget | None:
+        return Gate.target_of(CommandRequest(ALICE, "C1", text, "https://hooks/y"))
+
+    assert target(f"{ROOM} {JOB}") == StopTarget(ROOM, JOB)
+    assert target(ROOM) == StopTarget(ROOM, None)
+    assert target("help") is None
+    assert target("list") is None
+    assert target("spring sale") is None
+    assert target(f"{ROOM} {JOB} extra") is None
+
+
+def test_a_click_with_a_bad_value_is_told_to_the_clicker() -> None:
+    refused = gate().click(Click(ALICE, "C1", "forged"), "confirm", now=NOW)
+    assert refused == Refusal(
+        notices.button_not_valid(),
+        "refused_bad_ticket",
+        to_clicker=True,
+        detail="not a stoplive ticket",
+    )
+
+
+def test_a_click_by_someone_else_is_told_to_them_and_names_the_requester() -> None:
+    issued = ticket()
+    refused = gate().click(Click(BOB, "C1", issued.encode()), "confirm", now=NOW)
+    assert refused == Refusal(
+        to_requester.not_yours(issued),
+        "refused_not_requester",
+        to_clicker=True,
+        detail=f"requested by {ALICE}",
+        ticket=issued,
+    )
+
+
+def test_a_click_in_another_channel_is_told_to_the_clicker() -> None:
+    issued = ticket()
+    refused = gate().click(Click(ALICE, "C2", issued.encode()), "confirm", now=NOW)
+    assert refused == Refusal(
+        notices.wrong_place(issued),
+        "refused_other_channel",
+        to_clicker=True,
+        detail="clicked in C2",
+        ticket=issued,
+    )
+
+
+def test_a_late_click_changes_the_requester_message() -> None:
+    issued = ticket()
+    refused = gate().click(Click(ALICE, "C1", issued.encode()), "confirm", now=NOW + TTL)
+    assert refused == Refusal(to_requester.expired(issued), "expired", ticket=issued)
+
+
+def test_a_click_without_a_time_reads_the_clock() -> None:
+    fresh, old = ticket(now=time.time()), ticket(now=time.time() - 2 * TTL)
+    assert isinstance(gate().click(Click(ALICE, "C1", fresh.encode()), "confirm"), AdmittedClick)
+    late = gate().click(Click(ALICE, "C1", old.encode()), "confirm")
+    assert isinstance(late, Refusal) and late.outcome == "expired"
+
+
+def test_a_click_refused_by_access_still_carries_its_ticket() -> None:
+    issued = ticket(channel="C9")  # a channel that is no longer allowed
+    refused = gate().click(Click(ALICE, "C9", issued.encode()), "confirm", now=NOW)
+    assert refused == Refusal(
+        to_requester.wrong_channel(list(CHANNELS)), "refused_channel", ticket=issued
+    )
+
+
+def test_an_admitted_click_carries_its_ticket_and_grant() -> None:
+    issued = ticket(requester=BOB, room=OTHER_ROOM)
+    admitted = gate().click(Click(BOB, "C1", issued.encode()), "confirm", now=NOW)
+    assert isinstance(admitted, AdmittedClick)
+    assert admitted.ticket == issued and admitted.grant.app_user_id == "ops-bob"
+
+
+def test_a_ticket_sealed_for_another_button_is_refused_like_a_forged_one() -> None:
+    picked = ticket().for_purpose("pick", KEY)
+    refused = gate().click(Click(ALICE, "C1", picked.encode()), "confirm", now=NOW)
+    assert refused == Refusal(
+        notices.button_not_valid(),
+        "refused_bad_ticket",
+        to_clicker=True,
+        detail="sealed for another button ('pick'), not 'confirm'",
+    )
+    assert isinstance(
+        gate().click(Click(ALICE, "C1", picked.encode()), "pick", now=NOW), AdmittedClick
+    )

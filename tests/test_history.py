@@ -23,9 +23,10 @@ from bot.stopflow.history import History
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.policy import Policy
 from bot.stopflow.store import JournalEntry, MemoryStore, StoreUnavailable
-from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.tickets import TicketKey
 from bot.stopflow.words import actions, home, markup, to_channel, to_requester
 from bot.stopflow.words.home import permalink
+from tests import builders
 from tests.test_markup_properties import check_mrkdwn, check_reply, foreign
 
 WORKSPACE = "https://acme.slack.com/"
@@ -39,22 +40,17 @@ LINK = re.compile(r"<https://acme\.slack\.com/archives/[CG][A-Z0-9]+/p\d+\|chann
 
 
 def entry(n: int = 0, **changes: Any) -> JournalEntry:
+    """The ``n``-th most recent finished stop, a minute before the one before it."""
     values: dict[str, Any] = {
         "stop_id": f"stop-{n}",
-        "room_id": ROOM,
         "job_id": f"job-{n}",
-        "requester": "U0ALICE01",
-        "channel_id": "C0INCIDENT",
-        "app_user_id": "ops-alice",
-        "response_url": "https://hooks.slack.com/x",
         "created_at": NOW - 60 * n,
         "channel_ts": f"1700000000.{n:06d}",
         "outcome": "stopped",
         "step": "finished",
         "finished_at": NOW - 60 * n + 5,
     }
-    values.update(changes)
-    return JournalEntry(**values)
+    return builders.journal_entry(**(values | changes))
 
 
 def policy(**grants: Any) -> Policy:
@@ -363,15 +359,7 @@ def test_the_audit_copy_starts_with_where_the_stop_came_from() -> None:
 
 
 def test_outcome_buttons_link_to_the_console_and_stop_again_only_while_live() -> None:
-    t = Ticket.issue(
-        key=TicketKey.from_signing_secret("s"),
-        room_id=ROOM,
-        job_id="job-1",
-        requester="U0ALICE01",
-        channel_id="C0INCIDENT",
-        ttl=60,
-        response_url="https://hooks.slack.com/x",
-    )
+    t = builders.ticket(job_id="job-1", ttl=60)
     links = OutcomeButtons(
         "https://console.example/{region}/{project_id}/rooms/{room_id}/jobs/{job_id}",
         "cn-north-4",

@@ -20,7 +20,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.audit_logging import JsonLines, RedactSecrets
 from bot.slack.inbound import check_signature, decode_form, sort_body
 from bot.slack.payloads import Accepted, Rejected
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM
+from tests.conftest import BotFactory
 from tests.harness import (
     ALICE,
     CHANNEL,
@@ -357,8 +358,8 @@ FORM_PIECES = st.sampled_from(
 @settings(max_examples=2000)
 @given(text=st.text() | st.lists(FORM_PIECES, max_size=40).map("".join))
 def test_forms_are_read_as_the_stdlib_reads_them_strictly(text: str) -> None:
-    """The fast reading (yarl's) is pinned to parse_qsl's strict one: same fields, or both
-    refuse."""
+    """A form is read as parse_qsl reads it strictly: same fields, or a refusal (no
+    exception), whatever the escapes."""
     try:
         strict = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), errors="strict")
     except (ValueError, UnicodeDecodeError):

@@ -17,7 +17,7 @@ from bot.metastudio.auth import IamPasswordAuth
 from bot.metastudio.client import MAX_READS_IN_FLIGHT
 from bot.metastudio.retry import RetryPolicy
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
-from tests.conftest import FAST_RETRY, JOB, ROOM
+from tests.builders import FAST_RETRY, JOB, ROOM
 
 USER = ("acme", "bot", "pw")
 

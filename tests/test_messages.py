@@ -10,26 +10,20 @@ from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.metastudio.retry import RetryPolicy, parse_retry_after
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
-from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.tickets import Ticket
 from bot.stopflow.words import actions, finding, markup, to_channel, to_requester
 from bot.stopflow.words.markup import span
+from tests import builders
+from tests.builders import TICKET_KEY
 
 NOW = datetime(2026, 11, 24, 14, 3, 5, tzinfo=UTC)
-KEY = TicketKey.from_signing_secret("test-signing-secret")
+KEY = TICKET_KEY
 
 
 def ticket(**changes: object) -> Ticket:
-    values: dict[str, object] = {
-        "key": KEY,
-        "room_id": "room-1",
-        "job_id": "job-1",
-        "requester": "U0ALICE01",
-        "channel_id": "C1",
-        "ttl": 300,
-        "response_url": "https://hooks/x",
-    }
-    values.update(changes)
-    return Ticket.issue(**values)  # type: ignore[arg-type]
+    return builders.ticket(
+        **({"room_id": "room-1", "job_id": "job-1", "channel_id": "C1"} | changes)
+    )
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from bot.sandbox.standins.metastudio import (
     Fault,
     MetaStudioStandIn,
 )
-from tests.conftest import AK, FAST_RETRY, JOB, ROOM, SK
+from tests.builders import AK, FAST_RETRY, JOB, ROOM, SK
 
 DEFAULT_TEST_TIMEOUT = httpx.Timeout(5.0)
 

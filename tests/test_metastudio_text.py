@@ -17,7 +17,7 @@ from bot.metastudio.models import parse_time
 from bot.metastudio.retry import parse_retry_after
 from bot.metastudio.text import ELLIPSIS, parse_http_date, safe_text
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
-from tests.conftest import JOB, ROOM
+from tests.builders import JOB, ROOM
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

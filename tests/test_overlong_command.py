@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ROOM, BotFactory
+from tests.builders import ROOM
+from tests.conftest import BotFactory
 from tests.harness import ALICE, CHANNEL
 
 LONG_TEXTS = [

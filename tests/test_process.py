@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 
 import httpx
 
+from bot.sandbox.redis_server import RedisServer
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
-from tests.conftest import AK, JOB, ROOM, bot_settings
+from tests.builders import AK, JOB, ROOM, bot_settings
 from tests.harness import ALICE, CHANNEL, action_payload, buttons, command_body, signed_headers
-from tests.redis_server import RedisServer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

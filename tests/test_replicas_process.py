@@ -19,14 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.sandbox.redis_server import RedisServer
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.sandbox.standins.slack import ApiCall, SlackStandIn
 from bot.stopflow.store import JournalEntry
 from bot.stopflow.store.redis import RedisStore
 from tests.bot_process import BotProcess
-from tests.conftest import JOB, ROOM, bot_settings
+from tests.builders import JOB, ROOM, bot_settings
 from tests.harness import BOB, CHANNEL
-from tests.redis_server import RedisServer
 
 OTHER_JOB = "5a0e6f7b-7c1d-4e2f-9a3b-4c5d6e7f8a9b"
 HELD_JOB = "9c8b7a65-4321-4fed-8cba-0123456789ab"

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.sandbox.redis_server import RedisServer
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from tests.bot_process import SHIFTED_CLOCK, BotProcess
-from tests.conftest import JOB, ROOM, bot_settings
-from tests.redis_server import RedisServer
+from tests.builders import JOB, ROOM, bot_settings
 from tests.test_doctor import ROOT, check
 from tests.test_process import environment
 from tests.test_replicas_process import (

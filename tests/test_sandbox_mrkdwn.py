@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.sandbox.mrkdwn import Names, decode_entities, inline, message
-from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.tickets import TicketKey
 from bot.stopflow.words import actions, to_requester
 from bot.stopflow.words.markup import data, one_line, words
+from tests import builders
 
 NAMES = Names(users={"U0ALICE01": "alice"}, channels={"C0INCIDENT": "incidents"})
 
@@ -59,15 +60,7 @@ def test_ids_with_underscores_and_stars_inside_words_are_not_styled() -> None:
 
 
 def test_the_confirmation_shows_its_facts_and_numbers_its_buttons() -> None:
-    ticket = Ticket.issue(
-        key=TicketKey(b"k" * 32),
-        room_id="24bad716-87b1-45e5-8912-6102f7693265",
-        job_id="26f06524-4f75-4b3a-a853-b649a21aaf66",
-        requester="U0ALICE01",
-        channel_id="C0INCIDENT",
-        ttl=300,
-        response_url="http://127.0.0.1/hooks/x",
-    )
+    ticket = builders.ticket(response_url="http://127.0.0.1/hooks/x")
     reply = to_requester.confirmation(
         ticket,
         "ops-alice",

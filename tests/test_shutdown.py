@@ -17,7 +17,8 @@ from bot.config import load_settings
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from bot.slack.server import Transport
-from tests.conftest import JOB, ROOM, BotFactory, bot_settings
+from tests.builders import JOB, ROOM, bot_settings
+from tests.conftest import BotFactory
 from tests.harness import Harness
 from tests.test_process import environment, free_port, run_bot
 

@@ -22,7 +22,8 @@ from bot.sandbox.slack_requests import command_body
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from bot.slack.connections import Limits
-from tests.conftest import BotFactory, bot_settings
+from tests.builders import bot_settings
+from tests.conftest import BotFactory
 from tests.harness import ALICE, CHANNEL, signed_headers
 from tests.test_process import environment, free_port
 

@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from tests.conftest import JOB, ROOM, BotFactory
+from tests.builders import JOB, ROOM
+from tests.conftest import BotFactory
 from tests.harness import ALICE, CHANNEL, Harness, action_payload, buttons
 
 

@@ -18,7 +18,8 @@ from bot.config import ConfigError
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
 from bot.slack.socket_mode import RECONNECT, Backoff
-from tests.conftest import BotFactory, bot_settings
+from tests.builders import bot_settings
+from tests.conftest import BotFactory
 from tests.harness import ALICE, Harness, signed_bytes_headers
 from tests.test_e2e_home import home_opened, post_event
 from tests.test_process import REPO, environment, free_port, run_bot

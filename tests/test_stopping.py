@@ -7,13 +7,9 @@ the supervisor's own code runs unchanged; the end-to-end files cover the real cl
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-import pytest
 
 from bot.metastudio.models import SmartLiveJob, StopAccepted
 from bot.stopflow.allowlist import Allowlist, Grant
@@ -27,11 +23,12 @@ from bot.stopflow.stopping import (
     ticket_claim,
     ticket_of,
 )
-from bot.stopflow.store import Claim, JournalEntry, MemoryStore
-from bot.stopflow.tickets import Ticket, TicketKey
+from bot.stopflow.store import Claim, JournalEntry, MemoryStore, Ownership
+from bot.stopflow.tickets import Ticket
 from bot.stopflow.words.markup import Reply
+from tests.builders import TICKET_KEY, AuditLines, ticket
 
-KEY = TicketKey.from_signing_secret("stopping-test-secret")
+KEY = TICKET_KEY
 
 
 class ScriptedMetaStudio:
@@ -116,33 +113,22 @@ def supervisor(
 
 
 def new_ticket(ttl: float = 300, now: float | None = None) -> Ticket:
-    return Ticket.issue(
-        key=KEY,
-        room_id="room-1",
-        job_id="job-1",
-        requester="U0ALICE01",
-        channel_id="C1",
-        ttl=ttl,
-        response_url="https://hooks/x",
-        now=now,
-    )
+    return ticket(room_id="room-1", job_id="job-1", channel_id="C1", ttl=ttl, now=now)
 
 
 async def run(
-    metastudio: ScriptedMetaStudio, caplog: pytest.LogCaptureFixture, deadline: float = 5.0
+    metastudio: ScriptedMetaStudio, audit_lines: AuditLines, deadline: float = 5.0
 ) -> tuple[RecordingOutlet, MemoryStore, list[dict[str, Any]]]:
-    caplog.set_level(logging.INFO, logger="stoplive.audit")
     store, outlet = MemoryStore(), RecordingOutlet()
     stops = supervisor(metastudio, store, outlet, deadline)
     await stops.run(AdmittedClick(new_ticket(), Grant("ops")), outlet, 0.0)
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
-    return outlet, store, [line for line in lines if line["event"] == "outcome"]
+    return outlet, store, audit_lines("outcome")
 
 
 async def test_a_bug_in_the_stop_call_ends_as_outcome_unknown(
-    caplog: pytest.LogCaptureFixture,
+    audit_lines: AuditLines,
 ) -> None:
-    outlet, store, outcomes = await run(ScriptedMetaStudio(bug, live_job), caplog)
+    outlet, store, outcomes = await run(ScriptedMetaStudio(bug, live_job), audit_lines)
     assert [line["outcome"] for line in outcomes] == ["unknown"]
     assert "unexpected RuntimeError" in outcomes[0]["detail"]
     finals = [reply for where, reply in outlet.said if where == "final"]
@@ -151,8 +137,10 @@ async def test_a_bug_in_the_stop_call_ends_as_outcome_unknown(
     assert entry.finished_at and entry.outcome == "unknown"
 
 
-async def test_a_hanging_client_is_cut_at_the_deadline(caplog: pytest.LogCaptureFixture) -> None:
-    outlet, store, outcomes = await run(ScriptedMetaStudio(hang, live_job), caplog, deadline=0.2)
+async def test_a_hanging_client_is_cut_at_the_deadline(audit_lines: AuditLines) -> None:
+    outlet, store, outcomes = await run(
+        ScriptedMetaStudio(hang, live_job), audit_lines, deadline=0.2
+    )
     assert [line["outcome"] for line in outcomes] == ["unknown"]
     assert "no outcome within" in outcomes[0]["detail"]
     assert [where for where, _ in outlet.said].count("final") == 1
@@ -161,18 +149,18 @@ async def test_a_hanging_client_is_cut_at_the_deadline(caplog: pytest.LogCapture
 
 
 async def test_a_job_that_stays_live_is_still_live_not_stopped(
-    caplog: pytest.LogCaptureFixture,
+    audit_lines: AuditLines,
 ) -> None:
     metastudio = ScriptedMetaStudio(accepted, live_job)
-    outlet, _, outcomes = await run(metastudio, caplog)
+    outlet, _, outcomes = await run(metastudio, audit_lines)
     assert [line["outcome"] for line in outcomes] == ["still_live"] and metastudio.stops == 1
     said = [where for where, _ in outlet.said]
     assert said[-3:] == ["final", "thread", "requester"]  # the bad verdict is also a reply
     assert outlet.said[-1][1].text.endswith("Done: result posted in <#C1>")
 
 
-async def test_the_job_claim_is_released_whatever_the_end(caplog: pytest.LogCaptureFixture) -> None:
-    _, store, _ = await run(ScriptedMetaStudio(bug, live_job), caplog)
+async def test_the_job_claim_is_released_whatever_the_end(audit_lines: AuditLines) -> None:
+    _, store, _ = await run(ScriptedMetaStudio(bug, live_job), audit_lines)
     assert await store.claim("job:room-1:job-1", "U0BOB0002", 10) is None
 
 
@@ -213,9 +201,39 @@ async def test_a_finishing_stop_never_releases_a_later_stop_of_the_same_person()
     assert await store.claim(key, "probe", 1) is None  # stop 2 gave it back
 
 
-async def test_the_job_claim_is_refused_to_a_second_stop_and_names_the_requester(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+class WritesNoted(MemoryStore):
+    """A memory store that notes the claim and journal writes that end a stop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    async def release(self, key: str, holder: str) -> None:
+        self.writes.append("release")
+        await super().release(key, holder)
+
+    async def finish(self, *args: Any, **kwargs: Any) -> Ownership:
+        self.writes.append("finish")
+        return await super().finish(*args, **kwargs)
+
+
+async def test_a_stop_ends_with_one_write_that_finishes_it_and_frees_its_job() -> None:
+    """Finish and release in one transaction: one round trip to the store per stop fewer."""
+    store, outlet = WritesNoted(), RecordingOutlet()
+
+    async def ended_job() -> SmartLiveJob:
+        return SmartLiveJob(job_id="job-1", room_id="room-1", state="SUCCEED")
+
+    stops = supervisor(ScriptedMetaStudio(accepted, ended_job), store, outlet)
+    ticket = new_ticket()
+    await stops.run(AdmittedClick(ticket, Grant("ops")), outlet, 0.0)
+    assert store.writes == ["finish"]
+    assert await store.claim(job_claim(ticket)[0], "probe", 1) is None
+    [entry] = await store.recent(0)
+    assert (entry.step, entry.outcome) == ("finished", "stopped")
+
+
+async def test_the_job_claim_is_refused_to_a_second_stop_and_names_the_requester() -> None:
     store, outlet = MemoryStore(), RecordingOutlet()
     key, _ = job_claim(new_ticket())
     await store.claim(key, "U0BOB0002/some-stop", 60)
@@ -226,19 +244,17 @@ async def test_the_job_claim_is_refused_to_a_second_stop_and_names_the_requester
 
 
 async def test_a_stop_call_with_no_answer_is_cut_at_its_allowance_then_the_job_is_read(
-    caplog: pytest.LogCaptureFixture,
+    audit_lines: AuditLines,
 ) -> None:
     """The stop call is bounded on its own (a take-over counts on it being over by then): a
     call that never answers is treated as an answer lost, and the job tells the truth."""
-    caplog.set_level(logging.INFO, logger="stoplive.audit")
     store, outlet = MemoryStore(), RecordingOutlet()
     metastudio = ScriptedMetaStudio(hang, live_job)
     stops = supervisor(metastudio, store, outlet, deadline=5.0, stop_call_allowance=0.2)
     started = asyncio.get_running_loop().time()
     await stops.run(AdmittedClick(new_ticket(), Grant("ops")), outlet, 0.0)
     assert asyncio.get_running_loop().time() - started < 4.0  # not the 5 s deadline
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "stoplive.audit"]
-    [outcome] = [line for line in lines if line["event"] == "outcome"]
+    [outcome] = audit_lines("outcome")
     assert outcome["outcome"] == "still_live" and metastudio.stops == 1
 
 

@@ -20,6 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from bot.metrics import REGISTRY
+from bot.sandbox.redis_server import RedisServer
 from bot.stopflow.store import (
     Claim,
     JournalEntry,
@@ -42,7 +44,8 @@ from bot.stopflow.store import (
     open_store,
 )
 from bot.stopflow.store.memory import KEEP_FINISHED
-from tests.redis_server import RedisServer
+from tests.builders import journal_entry
+from tests.harness import CHANNEL
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600.0
@@ -83,17 +86,14 @@ async def backend(
 
 
 def entry(stop_id: str = "", created_at: float | None = None, **fields: str) -> JournalEntry:
-    return JournalEntry(
-        stop_id=stop_id or uuid.uuid4().hex,
-        room_id=fields.pop("room_id", "room-1"),
-        job_id=fields.pop("job_id", "job-1"),
-        requester=fields.pop("requester", "U024BE7LH"),
-        channel_id=fields.pop("channel_id", "C0OPS"),
-        app_user_id=fields.pop("app_user_id", "ops-alice"),
-        response_url=fields.pop("response_url", "https://hooks.slack.com/commands/T0/1/x"),
-        created_at=time.time() if created_at is None else created_at,
-        **fields,
-    )
+    values: dict[str, Any] = {
+        "room_id": "room-1",
+        "job_id": "job-1",
+        "stop_id": stop_id or uuid.uuid4().hex,
+    }
+    if created_at is not None:
+        values["created_at"] = created_at
+    return journal_entry(**(values | fields))
 
 
 def errors(operation: str) -> float:
@@ -209,6 +209,27 @@ async def test_an_entry_is_begun_updated_and_finished_by_its_owner(backend: Back
     assert (found.step, found.outcome, found.detail) == ("finished", "stopped", "job ended")
     assert before <= found.finished_at <= time.time()
     assert not await store.update(stop.stop_id, "replica-a", 60, step="sent")
+
+
+async def test_finish_gives_the_stops_job_claim_back_in_the_same_step(backend: Backend) -> None:
+    """Closing a stop and letting its job go are one write (one round trip at the end of every
+    stop). The claim goes only if this stop still holds it, and it goes whether or not the
+    entry is still the caller's: a stop taken over or forgotten still lets its job go."""
+    store = backend.open()
+    for stop_id in ("mine", "theirs"):
+        await store.begin(entry(stop_id), "replica-a", 30, [Claim(f"job:{stop_id}", stop_id, 60)])
+    await store.claim("job:other", "someone-else", 60)
+    finished = await store.finish("mine", "replica-a", "stopped", release=("job:mine", "mine"))
+    assert finished is Ownership.OWNED
+    refused = await store.finish("theirs", "replica-b", "stopped", release=("job:theirs", "theirs"))
+    assert refused is Ownership.ELSEWHERE
+    missing = await store.finish("gone", "replica-a", "stopped", release=("job:other", "gone"))
+    assert missing is Ownership.MISSING
+    assert await store.claim("job:mine", "next", 60) is None
+    assert await store.claim("job:theirs", "next", 60) is None
+    assert await store.claim("job:other", "next", 60) == "someone-else"
+    [mine] = [found for found in await store.recent(0) if found.stop_id == "mine"]
+    assert (mine.step, mine.outcome) == ("finished", "stopped")
 
 
 async def test_update_and_finish_refuse_an_owner_that_is_not_one(backend: Backend) -> None:
@@ -467,7 +488,7 @@ async def test_every_store_refuses_a_lone_surrogate_and_writes_nothing(
     with pytest.raises(StoreUnavailable, match="not storable"):
         await store.finish("stop", "replica-a", "stopped", bad)
     [found] = await store.recent(0)
-    assert (found.detail, found.finished_at, found.channel_id) == ("", 0.0, "C0OPS")
+    assert (found.detail, found.finished_at, found.channel_id) == ("", 0.0, CHANNEL)
     assert await store.claim("job:1", "U1", 60) in (None, "U1")
 
 

@@ -1,5 +1,8 @@
 """Sealed confirmation tickets: any string opens to a Ticket or a refusal, never an exception,
-and no edit of a valid value survives."""
+and no edit of a valid value survives. Then tickets at their edges: the exact reason each bad value
+is refused (it goes to the audit log), the 2000-character boundary, the expiry window's edges, the
+clock, and the key's derivation (written against mutmut's survivors in
+``bot/stopflow/tickets.py``)."""
 
 from __future__ import annotations
 
@@ -7,34 +10,29 @@ import base64
 import hashlib
 import hmac
 import json
+import re
+import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.stopflow.tickets import MAX_VALUE, NotOurs, Ticket, TicketKey
+from tests.builders import JOB, ROOM, ticket
 
-KEY = TicketKey.from_signing_secret("8f742231b10e8888abcd99yyyzzz85a5")
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+KEY = TicketKey.from_signing_secret(SECRET)
 TTL = 300
 NOW = 1_800_000_000.0
+URL = "https://hooks.slack.com/actions/T0001/1234567890/abcdefABCDEF0123456789"
 
 
 def issue(**changes: object) -> Ticket:
-    values: dict[str, object] = {
-        "key": KEY,
-        "room_id": "24bad716-87b1-45e5-8912-6102f7693265",
-        "job_id": "26f06524-4f75-4b3a-a853-b649a21aaf66",
-        "requester": "U0ALICE01",
-        "channel_id": "C0INCIDENT",
-        "ttl": TTL,
-        "response_url": "https://hooks.slack.com/actions/T0001/1234567890/abcdefABCDEF0123456789",
-        "now": NOW,
-    }
-    values.update(changes)
-    return Ticket.issue(**values)  # type: ignore[arg-type]
+    """A ticket of the shared builder's stop, sealed with this file's key at NOW."""
+    return ticket(**({"key": KEY, "ttl": TTL, "response_url": URL, "now": NOW} | changes))
 
 
-def reseal(payload: list[object], key: TicketKey = KEY) -> str:
+def reseal(payload: object, key: TicketKey = KEY) -> str:
     """A value sealed with ``key`` around any payload: what a forger with the key could make."""
     text = json.dumps(payload, separators=(",", ":"))
     return f"t2.{key.mac(text)}.{text}"
@@ -195,3 +193,177 @@ def test_a_long_name_gives_way_to_the_response_url_and_the_value_still_fits() ->
     ticket = issue(room_id="r" * 64, job_id="j" * 64, response_url=url, room_name="\u202e" * 80)
     assert len(ticket.encode()) <= MAX_VALUE
     assert ticket.response_url == url and ticket.room_name == ""
+
+
+def fields(**changes: object) -> list[object]:
+    names = ["id", "room", "job", "requester", "channel", "issued", "expires", "url", "purpose"]
+    names.append("room_name")
+    values: dict[str, object] = dict(
+        zip(
+            names,
+            ["abc", ROOM, JOB, "U0ALICE01", "C1", NOW, NOW + TTL, URL, "confirm", "Night market"],
+            strict=True,
+        )
+    )
+    values.update(changes)
+    return [values[name] for name in names]
+
+
+def reason(value: object) -> str:
+    opened = Ticket.decode(value, KEY, TTL, purpose="confirm")
+    assert isinstance(opened, NotOurs)
+    return opened.reason
+
+
+def test_the_key_is_hkdf_sha256_of_the_signing_secret() -> None:
+    """RFC 5869 with no salt (HashLen zero bytes) and the label as ``info``, one block."""
+    prk = hmac.new(bytes(32), SECRET.encode(), hashlib.sha256).digest()
+    okm = hmac.new(prk, b"stoplive ticket mac v1\x01", hashlib.sha256).digest()
+    payload = '["x"]'
+    expected = hmac.new(okm, b"t2." + payload.encode(), hashlib.sha256).digest()
+    assert KEY.mac(payload) == base64.urlsafe_b64encode(expected).rstrip(b"=").decode()
+
+
+def test_every_mac_is_43_base64url_characters() -> None:
+    macs = [KEY.mac(str(n)) for n in range(1000)]
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", mac) for mac in macs)
+
+
+def test_the_key_refuses_short_keys_and_empty_secrets_and_hides_itself() -> None:
+    with pytest.raises(ValueError, match=r"^a ticket key needs at least 32 bytes$"):
+        TicketKey(bytes(31))
+    with pytest.raises(ValueError, match=r"^the Slack signing secret is empty$"):
+        TicketKey.from_signing_secret("")
+    assert repr(KEY) == "TicketKey(…)"
+
+
+def test_a_ticket_built_by_hand_has_no_value() -> None:
+    bare = Ticket("i", ROOM, JOB, "U1", "C1", NOW, NOW + TTL, URL)
+    with pytest.raises(ValueError, match=r"^this ticket was not issued with a key$"):
+        bare.encode()
+
+
+def test_times_are_kept_to_the_millisecond_and_ids_are_short() -> None:
+    ticket = issue(now=NOW + 0.123456, ttl=12.3456)
+    assert ticket.issued_at == NOW + 0.123
+    assert ticket.expires_at == round(NOW + 0.123 + 12.3456, 3)
+    assert isinstance(ticket.issued_at, float)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{12}", ticket.id)
+    assert issue().id != issue().id
+
+
+def test_the_payload_is_compact_json() -> None:
+    ticket = issue()
+    payload = ticket.encode().split(".", 2)[2]
+    assert payload == json.dumps(json.loads(payload), separators=(",", ":"))
+    assert ", " not in payload
+
+
+def test_a_value_of_exactly_2000_characters_is_kept_and_opens() -> None:
+    base = len(issue(response_url="").encode())
+    url = "https://x/" + "a" * (MAX_VALUE - base - 10)
+    ticket = issue(response_url=url)
+    assert len(ticket.encode()) == MAX_VALUE and ticket.response_url == url
+    assert Ticket.decode(ticket.encode(), KEY, TTL, purpose="confirm") == ticket
+
+
+def test_a_response_url_that_would_not_fit_is_left_out() -> None:
+    base = len(issue(response_url="").encode())
+    ticket = issue(response_url="https://x/" + "a" * (MAX_VALUE - base - 9))
+    assert ticket.response_url == "" and len(ticket.encode()) == base
+    assert Ticket.decode(ticket.encode(), KEY, TTL, purpose="confirm") == ticket
+
+
+def test_expired_reads_the_clock_when_not_given_a_time() -> None:
+    assert not issue(now=time.time()).expired()
+    assert issue(now=time.time() - TTL - 1).expired()
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("t2.é", "not an ASCII string of at most 2000 characters"),
+        ("t2." + "a" * 43 + "." + "x" * (MAX_VALUE - 47), "MAC does not match"),
+        (
+            "t2." + "a" * 43 + "." + "x" * (MAX_VALUE - 46),
+            "not an ASCII string of at most 2000 characters",
+        ),
+        (b"t2", "not an ASCII string of at most 2000 characters"),
+        ("t1." + "a" * 43 + ".[]", "not a stoplive ticket"),  # before purposes were sealed
+        ("t3." + "a" * 43 + ".[]", "not a stoplive ticket"),
+        ("t2." + "a" * 42 + ".[]", "not a stoplive ticket"),
+    ],
+)
+def test_an_unsealed_value_is_refused_for_what_it_is(value: object, why: str) -> None:
+    assert reason(value) == why
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        ("not json", "payload is not JSON"),
+        (fields()[:7], "payload has the wrong shape"),
+        (fields()[:9], "payload has the wrong shape"),  # no room name
+        ([*fields(), 1], "payload has the wrong shape"),
+        (fields(room_name=1), "a text field is not text"),
+        ({str(n): n for n in range(8)}, "payload has the wrong shape"),
+        (12345678, "payload has the wrong shape"),
+        (fields(requester=None), "a text field is not text"),
+        (fields(url=1), "a text field is not text"),
+        (fields(issued="1800000000"), "a time is not a number"),
+        (fields(expires="9e99"), "a time is not a number"),
+        (fields(expires=True), "a time is not a number"),
+        (fields(expires=10**400), "a time is out of range"),
+        (fields(issued=float("nan")), "a time is not finite"),
+        (fields(expires=float("inf")), "a time is not finite"),
+        (fields(expires=NOW), "expiry is outside the confirmation window"),
+        (fields(expires=NOW + TTL + 1), "expiry is outside the confirmation window"),
+    ],
+)
+def test_a_sealed_payload_is_refused_for_what_is_wrong(payload: object, why: str) -> None:
+    value = reseal(payload) if not isinstance(payload, str) else f"t2.{KEY.mac(payload)}.{payload}"
+    assert reason(value) == why
+
+
+def test_a_bad_id_in_a_sealed_payload_is_named() -> None:
+    room_reason = reason(reseal(fields(room="../x")))
+    job_reason = reason(reseal(fields(job="a/b")))
+    assert room_reason.startswith("room ID must be 1-64 letters")
+    assert job_reason.startswith("job ID must be 1-64 letters")
+
+
+def test_the_window_allows_a_millisecond_of_rounding_and_no_more() -> None:
+    assert isinstance(
+        Ticket.decode(issue(now=0.0, ttl=TTL + 0.001).encode(), KEY, TTL, purpose="confirm"), Ticket
+    )
+    assert isinstance(
+        Ticket.decode(issue(now=0.0, ttl=TTL + 0.002).encode(), KEY, TTL, purpose="confirm"),
+        NotOurs,
+    )
+    assert reason(issue(ttl=0).encode()) == "expiry is outside the confirmation window"
+
+
+@pytest.mark.parametrize(
+    ("purpose", "shown"),
+    [
+        ("x" * 18, "'" + "x" * 18 + "'"),  # 20 characters: shown whole
+        ("x" * 19, "'" + "x" * 16 + "..."),  # 21: cut to 20
+        (7, "7"),
+        (None, "None"),
+    ],
+)
+def test_a_ticket_sealed_for_another_purpose_names_it_briefly(purpose: object, shown: str) -> None:
+    assert reason(reseal(fields(purpose=purpose))) == (
+        f"sealed for another button ({shown}), not 'confirm'"
+    )
+
+
+def test_every_purpose_seals_and_opens_and_no_other_is_issued() -> None:
+    for purpose in ("pick", "confirm", "cancel"):
+        ticket = issue(purpose=purpose)
+        assert ticket.purpose == purpose
+        assert Ticket.decode(ticket.encode(), KEY, TTL, purpose=purpose) == ticket
+        assert json.loads(ticket.encode().split(".", 2)[2])[8] == purpose
+    for wrong in ("", "Confirm", "stop"):
+        with pytest.raises(ValueError, match=f"unknown ticket purpose {wrong!r}"):
+            issue(purpose=wrong)

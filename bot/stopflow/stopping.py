@@ -82,6 +82,7 @@ class Progress:
     recovered_by: str = ""
     told: Verdict | None = None  # what the thread was told when the first window ended
     lease_lost: bool = False
+    released: bool = False  # the job's claim went back with the journal's finish
     note: asyncio.Task[None] | None = None  # the "Stopping…" note, sent beside the stop call
 
     def outcome(self, verdict: Verdict, **more: Any) -> Outcome:
@@ -229,7 +230,8 @@ class StopSupervisor:
                 await self._supervise(progress, outlet, self._stop_and_watch(progress, outlet))
             finally:
                 self._running.discard(ticket.id)
-                await self._quietly("release", self._store.release(job_key, job_holder))
+                if not progress.released:  # no finish (lease lost, store down): on its own
+                    await self._quietly("release", self._store.release(job_key, job_holder))
             return
         if taken.key != job_key:  # the ticket's claim, or its journal entry: it was used
             CLAIM_CONFLICTS.labels("ticket").inc()
@@ -487,9 +489,13 @@ class StopSupervisor:
         """Close the journal entry; one the store forgot is written back first, so the last
         day's history still shows the stop."""
         verdict, detail = outcome.verdict.value, outcome_detail(outcome) or ""
-        owned = await self._store.finish(progress.entry.stop_id, self.replica, verdict, detail)
+        # a live stop gives its job back in the same write; a take-over later (release_due)
+        release = None if progress.recovered_by else job_claim(progress.ticket)
+        stop_id = progress.entry.stop_id
+        owned = await self._store.finish(stop_id, self.replica, verdict, detail, release)
+        progress.released = release is not None
         if owned is Ownership.MISSING and await self._write_back(progress):
-            await self._store.finish(progress.entry.stop_id, self.replica, verdict, detail)
+            await self._store.finish(stop_id, self.replica, verdict, detail)
 
     # --- plumbing -----------------------------------------------------------------------
 

@@ -179,11 +179,20 @@ class StateStore(Protocol):
         the unfinished entry. ELSEWHERE when it does not (someone took it over: the caller must
         go quiet); MISSING when there is no entry (the caller writes it back)."""
 
-    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> Ownership:
+    async def finish(
+        self,
+        stop_id: str,
+        owner: str,
+        outcome: str,
+        detail: str = "",
+        release: tuple[str, str] | None = None,
+    ) -> Ownership:
         """Close the entry (outcome posted); it is kept for a day for ``recent``, its
         ``response_url`` blanked (whoever holds one may post into the channel as the app, and
         a finished stop needs it no more). ELSEWHERE if ``owner`` no longer owns it, MISSING
-        if there is no entry."""
+        if there is no entry. ``release``, a claim's (key, holder), is given back in the same
+        step as :meth:`release` would, whatever the entry's answer: every stop ends with both,
+        and one write is one round trip less per stop (and one fewer SQLite commit)."""
 
     async def take_orphans(self, owner: str, lease: float, limit: int = 10) -> list[JournalEntry]:
         """Atomically take over unfinished entries whose lease has expired: each is returned to

@@ -39,6 +39,9 @@ class MemoryStore:
         return None
 
     async def release(self, key: str, holder: str) -> None:
+        self._release(key, holder)
+
+    def _release(self, key: str, holder: str) -> None:
         require_storable(key=key, holder=holder)
         if self._claims.get(key, ("", 0.0))[0] == holder:
             del self._claims[key]
@@ -73,8 +76,17 @@ class MemoryStore:
         self._journal[stop_id] = entry.with_changes(lease_until=time.time() + lease, **changes)
         return Ownership.OWNED
 
-    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> Ownership:
+    async def finish(
+        self,
+        stop_id: str,
+        owner: str,
+        outcome: str,
+        detail: str = "",
+        release: tuple[str, str] | None = None,
+    ) -> Ownership:
         require_storable(stop_id=stop_id, owner=owner, outcome=outcome, detail=detail)
+        if release is not None:
+            self._release(*release)
         entry = self._journal.get(stop_id)
         if entry is None:
             return Ownership.MISSING

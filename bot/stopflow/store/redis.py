@@ -122,10 +122,12 @@ return 1
 """
 )
 
-# KEYS[1] entry, KEYS[2] leases; ARGV stop_id, owner, outcome, detail, keep ms.
+# KEYS[1] entry, KEYS[2] leases, KEYS[3] a claim to give back (optional); ARGV stop_id, owner,
+# outcome, detail, keep ms, the claim's holder.
 _FINISH = (
     _NOW
     + """
+if KEYS[3] and redis.call('GET', KEYS[3]) == ARGV[6] then redis.call('DEL', KEYS[3]) end
 local owner = redis.call('HGET', KEYS[1], 'owner')
 if not owner then return -1 end
 if owner ~= ARGV[2] then return 0 end
@@ -352,11 +354,22 @@ class RedisStore:
             "update", await self._call("update", lambda: self._update(keys, args))
         )
 
-    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> Ownership:
+    async def finish(
+        self,
+        stop_id: str,
+        owner: str,
+        outcome: str,
+        detail: str = "",
+        release: tuple[str, str] | None = None,
+    ) -> Ownership:
         require_storable(stop_id=stop_id, owner=owner, outcome=outcome, detail=detail)
         keep = _milliseconds(self._keep_finished)
         args = [stop_id, owner, outcome, detail, str(keep)]
         keys = [self._entries + stop_id, self._leases]
+        if release is not None:
+            require_storable(key=release[0], holder=release[1])
+            keys.append(self._claims + release[0])
+            args.append(release[1])
         return self._ownership(
             "finish", await self._call("finish", lambda: self._finish(keys, args))
         )

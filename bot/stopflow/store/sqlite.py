@@ -255,16 +255,28 @@ class SqliteStore:
 
         return await self._run("update", work)
 
-    async def finish(self, stop_id: str, owner: str, outcome: str, detail: str = "") -> Ownership:
+    async def finish(
+        self,
+        stop_id: str,
+        owner: str,
+        outcome: str,
+        detail: str = "",
+        release: tuple[str, str] | None = None,
+    ) -> Ownership:
         require_storable(stop_id=stop_id, owner=owner, outcome=outcome, detail=detail)
+        if release is not None:
+            require_storable(key=release[0], holder=release[1])
 
         def work(db: sqlite3.Connection) -> Ownership:
-            cursor = db.execute(
-                "UPDATE journal SET step = 'finished', outcome = ?, detail = ?, finished_at = ?,"
-                " response_url = '' WHERE stop_id = ? AND owner = ?",
-                (outcome, detail, time.time(), stop_id, owner),
-            )
-            return _ownership(db, cursor, stop_id)
+            with _write_transaction(db):
+                if release is not None:
+                    db.execute("DELETE FROM claims WHERE key = ? AND holder = ?", release)
+                cursor = db.execute(
+                    "UPDATE journal SET step = 'finished', outcome = ?, detail = ?,"
+                    " finished_at = ?, response_url = '' WHERE stop_id = ? AND owner = ?",
+                    (outcome, detail, time.time(), stop_id, owner),
+                )
+                return _ownership(db, cursor, stop_id)
 
         return await self._run("finish", work)
 
