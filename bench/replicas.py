@@ -39,7 +39,7 @@ from bench.burst import Plan, Result, burst, job_ids
 from bench.common import percentile
 
 BUDGET_MS = 5.0
-# README's figures before the state store (200 requests, one run, another day's load).
+# bench/README.md's figures before the state store (200 requests, one run, another day's load).
 BEFORE_REQUESTS = 200
 BEFORE = {
     ("command ack", 99): 164.9,

@@ -2,8 +2,9 @@
 
 Each field's name *is* its environment variable (upper-cased); an optional ``.env`` file in
 the working directory is read too, and an empty value counts as unset. This class is the
-documentation: the README's table is generated from it. Secrets are ``SecretStr`` so that no
-log line or repr can show them.
+documentation: the README's table is written from it, and ``tests/test_docs.py`` holds the
+table to it (every name read, no other, and each default stated). Secrets are ``SecretStr``
+so that no log line or repr can show them.
 
 Start-up refuses what is wrong rather than guessing: a value that cannot be right (a
 placeholder token, a URL that is not one, an ID that would change a URL path) is named, with

@@ -23,11 +23,12 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import Settings
 from bot.slack.server import web_app
 from deploy.lock_requirements import COMMAND, dependencies_hash
+from tests.test_docs import config_table
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-SHUTDOWN_BOUND = 30  # README: "Gone within 30 s"
+SHUTDOWN_BOUND = 30  # README: "gone within 30 s of SIGTERM"
 
 
 def known_settings() -> set[str]:
@@ -42,9 +43,7 @@ def known_settings() -> set[str]:
 
 
 def readme_table_settings() -> set[str]:
-    section = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
-    return {name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+    return set(config_table())
 
 
 def pins() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""What the README and ``/stoplive help`` tell a newcomer to type works in the sandbox as
+"""What the README, ``docs/`` and ``/stoplive help`` tell a newcomer to type works in the sandbox as
 written, and the conversation shows only what Slack would show. Each test drives
 ``python -m bot sandbox`` as a subprocess, as a newcomer would."""
 
@@ -14,15 +14,19 @@ from tests.test_sandbox import ROOT, clean_env, posted, sandbox, turn, without_t
 __all__ = ["without_test_extras"]  # the fixture, shared with test_sandbox.py
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+# The README and the documents it leads to (what people see, what can go wrong, deploying).
+DOCUMENTS = "\n".join(
+    path.read_text(encoding="utf-8") for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+)
 DEMO = ROOT / "examples" / "demo.txt"
 PRODUCT = demo.ROOMS[2]
 
 
 def readme_commands() -> list[str]:
-    """Every ``/stoplive …`` the README shows as something to type: in a code span or at the
-    start of a line in a code block, without placeholders (``<room_id>``, ``…``)."""
-    found = re.findall(r"`(/stoplive(?: [^`<…]*)?)`", README)
-    found += re.findall(r"^(?:\w+> )?(/stoplive(?: [^\n<…]*)?)$", README, flags=re.MULTILINE)
+    """Every ``/stoplive …`` the README or ``docs/`` shows as something to type: in a code span
+    or at the start of a line in a code block, without placeholders (``<room_id>``, ``…``)."""
+    found = re.findall(r"`(/stoplive(?: [^`<…]*)?)`", DOCUMENTS)
+    found += re.findall(r"^(?:\w+> )?(/stoplive(?: [^\n<…]*)?)$", DOCUMENTS, flags=re.MULTILINE)
     return sorted({command.strip() for command in found if "`" not in command})
 
 

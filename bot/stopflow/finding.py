@@ -3,10 +3,10 @@
 Two ways to ask MetaStudio. The tenant-wide job list (``ListSmartLiveJobs``) gives every live
 job with its room in one call per 100 jobs; the room-by-room reads (``ListSmartLiveRooms``,
 then each live room's jobs) cost one call per live room: 50 live rooms at 100 ms a call are
-listed in 1.06 s and 51 calls room by room, 0.11 s and 1 call with the tenant list (README,
-Benchmarks). A project whose region or policy refuses
-the tenant list (403/404) is read room by room instead, said once in the log, and the tenant
-list is tried again an hour later. Whatever the way, a list that could not be read whole (cut
+listed in 1.06 s and 51 calls room by room, 0.11 s and 1 call with the tenant list
+(bench/README.md). A project whose region or policy refuses the tenant list (403/404) is
+read room by room instead, said once in the log, and the tenant list is tried again an hour
+later. Whatever the way, a list that could not be read whole (cut
 at the page cap, or stopped by a failure or the deadline) keeps what it read and says it is
 not all: a live job left out must never look like no live job.
 """
