@@ -670,7 +670,9 @@ async def test_sqlite_folds_its_wal_back_into_the_file_as_it_goes(tmp_path: Path
         if n % 50 == 0:
             await asyncio.sleep(0.005)  # a store call never waits: a bot's loop turns between
     await asyncio.sleep(0.2)  # the last checkpoint, in the thread
-    assert (tmp_path / "state.sqlite3-wal").stat().st_size < 4 * 1024 * 1024
+    # Without checkpoints it passes 50 MB; with them it stays a few MB (4.6 MB seen on a
+    # loaded 2-core machine, where the checkpointing thread gets fewer turns).
+    assert (tmp_path / "state.sqlite3-wal").stat().st_size < 16 * 1024 * 1024
     assert len(await store.recent(0)) == 3000
     await store.aclose()
 
