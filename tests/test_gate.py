@@ -1,8 +1,8 @@
 """The one gate: commands and clicks are refused for the same reasons, in the same words; and
-every refusal it gives, whole: the reply, the audit word, who is told, the audit detail and the
-ticket it carries. (The second half was written against mutmut's survivors: a refusal with the
-right word but the wrong reply, or without its ticket, would reach Slack and the audit log as it
-is.)"""
+every refusal it gives, whole: the reason, the audit word, who is told, the audit detail and
+the ticket it carries; and each reason phrased as it was. (The second half was written against
+mutmut's survivors: a refusal with the right word but the wrong reason, or without its ticket,
+would reach Slack and the audit log as it is.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,24 @@ import pytest
 
 from bot.stopflow.allowlist import Allowlist
 from bot.stopflow.command import ListLive, RoomSearch, StopTarget
-from bot.stopflow.gate import Admitted, AdmittedClick, Click, CommandRequest, Gate, Refusal
+from bot.stopflow.gate import (
+    Admitted,
+    AdmittedClick,
+    ButtonNotValid,
+    Click,
+    CommandRequest,
+    Expired,
+    Gate,
+    Help,
+    NotAllowlisted,
+    NotYours,
+    Reason,
+    Refusal,
+    RoomNotGranted,
+    Usage,
+    WrongChannel,
+    WrongPlace,
+)
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import Ticket
 from bot.stopflow.words import notices, to_requester
@@ -69,7 +86,7 @@ def test_commands_and_clicks_share_one_check(
     else:
         assert isinstance(command, Refusal) and isinstance(click, Refusal)
         assert command.outcome == click.outcome == outcome
-        assert command.reply == click.reply
+        assert command.reason == click.reason
 
 
 def refused_as(result: AdmittedClick | Refusal) -> str:
@@ -96,36 +113,34 @@ def command(text: str, user: str = ALICE, channel: str = "C1") -> Admitted | Ref
 
 def test_access_refusals_carry_their_message() -> None:
     assert gate().admit(MALLORY, "C1", ROOM) == Refusal(
-        to_requester.not_allowed(CONTACT), "refused_not_allowlisted"
+        NotAllowlisted(CONTACT), "refused_not_allowlisted"
     )
-    assert gate().admit(ALICE, "C9", ROOM) == Refusal(
-        to_requester.wrong_channel(list(CHANNELS)), "refused_channel"
-    )
-    assert gate().admit(BOB, "C1", ROOM) == Refusal(
-        to_requester.room_not_granted(ROOM, CONTACT), "refused_room"
-    )
+    assert gate().admit(ALICE, "C9", ROOM) == Refusal(WrongChannel(("C1", "C2")), "refused_channel")
+    assert gate().admit(BOB, "C1", ROOM) == Refusal(RoomNotGranted(ROOM, CONTACT), "refused_room")
     granted = gate().admit(BOB, "C1", OTHER_ROOM)
     assert not isinstance(granted, Refusal) and granted.app_user_id == "ops-bob"
 
 
 def test_a_refusal_names_the_contact_and_the_room() -> None:
     for refusal in (gate().admit(MALLORY, "C1", ROOM), gate().admit(BOB, "C1", ROOM)):
-        assert isinstance(refusal, Refusal) and CONTACT in refusal.reply.text
+        assert isinstance(refusal, Refusal)
+        assert CONTACT in to_requester.refusal(refusal.reason).text
     room_refusal = gate().admit(BOB, "C1", ROOM)
-    assert isinstance(room_refusal, Refusal) and f"`{ROOM}`" in room_refusal.reply.text
+    assert isinstance(room_refusal, Refusal)
+    assert f"`{ROOM}`" in to_requester.refusal(room_refusal.reason).text
 
 
 def test_a_command_that_cannot_be_read_gets_help_with_the_problem() -> None:
     refused = command(f"{ROOM} {JOB} extra")
     assert refused == Refusal(
-        to_requester.help_text("I expected a room ID and a job ID, but got 3 words."), "usage_error"
+        Usage("I expected a room ID and a job ID, but got 3 words."), "usage_error"
     )
-    assert "3 words" in str(refused.reply.blocks)
+    assert "3 words" in str(to_requester.refusal(refused.reason).blocks)
 
 
 def test_plain_help_is_a_refusal_with_nothing_to_record() -> None:
-    assert command("help") == Refusal(to_requester.help_text(), "")
-    assert command("--help") == Refusal(to_requester.help_text(), "")
+    assert command("help") == Refusal(Help(), "")
+    assert command("--help") == Refusal(Help(), "")
 
 
 def test_an_admitted_command_carries_its_target_and_grant() -> None:
@@ -158,7 +173,7 @@ def test_target_of_reads_only_a_stop_request() -> None:
 def test_a_click_with_a_bad_value_is_told_to_the_clicker() -> None:
     refused = gate().click(Click(ALICE, "C1", "forged"), "confirm", now=NOW)
     assert refused == Refusal(
-        notices.button_not_valid(),
+        ButtonNotValid(),
         "refused_bad_ticket",
         to_clicker=True,
         detail="not a stoplive ticket",
@@ -169,7 +184,7 @@ def test_a_click_by_someone_else_is_told_to_them_and_names_the_requester() -> No
     issued = ticket()
     refused = gate().click(Click(BOB, "C1", issued.encode()), "confirm", now=NOW)
     assert refused == Refusal(
-        to_requester.not_yours(issued),
+        NotYours(issued),
         "refused_not_requester",
         to_clicker=True,
         detail=f"requested by {ALICE}",
@@ -181,7 +196,7 @@ def test_a_click_in_another_channel_is_told_to_the_clicker() -> None:
     issued = ticket()
     refused = gate().click(Click(ALICE, "C2", issued.encode()), "confirm", now=NOW)
     assert refused == Refusal(
-        notices.wrong_place(issued),
+        WrongPlace(issued),
         "refused_other_channel",
         to_clicker=True,
         detail="clicked in C2",
@@ -192,7 +207,7 @@ def test_a_click_in_another_channel_is_told_to_the_clicker() -> None:
 def test_a_late_click_changes_the_requester_message() -> None:
     issued = ticket()
     refused = gate().click(Click(ALICE, "C1", issued.encode()), "confirm", now=NOW + TTL)
-    assert refused == Refusal(to_requester.expired(issued), "expired", ticket=issued)
+    assert refused == Refusal(Expired(issued), "expired", ticket=issued)
 
 
 def test_a_click_without_a_time_reads_the_clock() -> None:
@@ -205,9 +220,7 @@ def test_a_click_without_a_time_reads_the_clock() -> None:
 def test_a_click_refused_by_access_still_carries_its_ticket() -> None:
     issued = ticket(channel="C9")  # a channel that is no longer allowed
     refused = gate().click(Click(ALICE, "C9", issued.encode()), "confirm", now=NOW)
-    assert refused == Refusal(
-        to_requester.wrong_channel(list(CHANNELS)), "refused_channel", ticket=issued
-    )
+    assert refused == Refusal(WrongChannel(("C1", "C2")), "refused_channel", ticket=issued)
 
 
 def test_an_admitted_click_carries_its_ticket_and_grant() -> None:
@@ -221,7 +234,7 @@ def test_a_ticket_sealed_for_another_button_is_refused_like_a_forged_one() -> No
     picked = ticket().for_purpose("pick", KEY)
     refused = gate().click(Click(ALICE, "C1", picked.encode()), "confirm", now=NOW)
     assert refused == Refusal(
-        notices.button_not_valid(),
+        ButtonNotValid(),
         "refused_bad_ticket",
         to_clicker=True,
         detail="sealed for another button ('pick'), not 'confirm'",
@@ -229,3 +242,22 @@ def test_a_ticket_sealed_for_another_button_is_refused_like_a_forged_one() -> No
     assert isinstance(
         gate().click(Click(ALICE, "C1", picked.encode()), "pick", now=NOW), AdmittedClick
     )
+
+
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        (NotAllowlisted(CONTACT), to_requester.not_allowed(CONTACT)),
+        (WrongChannel(("C1", "C2")), to_requester.wrong_channel(["C2", "C1"])),
+        (RoomNotGranted(ROOM, CONTACT), to_requester.room_not_granted(ROOM, CONTACT)),
+        (Usage("got 3 words"), to_requester.help_text("got 3 words")),
+        (Help(), to_requester.help_text()),
+        (ButtonNotValid(), notices.button_not_valid()),
+        (NotYours(ticket()), to_requester.not_yours(ticket())),
+        (WrongPlace(ticket()), notices.wrong_place(ticket())),
+        (Expired(ticket()), to_requester.expired(ticket())),
+    ],
+)
+def test_each_reason_is_phrased_as_before(reason: Reason, said: object) -> None:
+    """The gate decides and the words phrase: each reason still reads as the refusal it was."""
+    assert to_requester.refusal(reason) == said

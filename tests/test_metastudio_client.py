@@ -22,6 +22,7 @@ from bot.metastudio import (
     SmartLiveRoom,
     Unreachable,
     UnreadableAnswer,
+    UnusableAnswer,
 )
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.metastudio.client import MAX_PAGES, MAX_READS_IN_FLIGHT, PAGE_SIZE, URL_CACHE_SIZE
@@ -663,7 +664,7 @@ async def test_live_jobs_by_room_refuses_a_listed_room_id_it_would_not_send(
 ) -> None:
     room = SmartLiveRoom(room_id="../../other")
     [found] = await client.live_jobs_by_room([room], "ops-alice")
-    assert isinstance(found.failure, InvalidId) and metastudio.seen == []
+    assert isinstance(found.failure, UnusableAnswer) and metastudio.seen == []
 
 
 async def test_a_refused_token_blames_no_clock_however_far_off(

@@ -11,6 +11,7 @@ from bot.metastudio.errors import (
     OutcomeUnknown,
     Unreachable,
     UnreadableAnswer,
+    UnusableAnswer,
     describe,
 )
 from bot.metastudio.ids import InvalidId
@@ -33,5 +34,6 @@ __all__ = [
     "StopAccepted",
     "Unreachable",
     "UnreadableAnswer",
+    "UnusableAnswer",
     "describe",
 ]

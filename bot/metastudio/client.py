@@ -31,6 +31,7 @@ from bot.metastudio.errors import (
     OutcomeUnknown,
     Unreachable,
     UnreadableAnswer,
+    UnusableAnswer,
     clock_skew_words,
 )
 from bot.metastudio.ids import (
@@ -89,8 +90,6 @@ _NOT_SENT: tuple[type[Exception], ...] = (
 
 # What ends a list early (the deadline included); after its first page, what was read is kept.
 _LIST_ENDINGS: tuple[type[Exception], ...] = (*READ_FAILURES, TimeoutError)
-# What a room's job list may fail with, a room ID MetaStudio listed but we refuse included.
-_ROOM_READ_FAILURES: tuple[type[Exception], ...] = (*_LIST_ENDINGS, InvalidId)
 
 # What a read of the job between two stops may fail with (InvalidId, JSON: ValueErrors).
 _STILL_LIVE_FAILURES: tuple[type[Exception], ...] = (*READ_FAILURES, TimeoutError, ValueError)
@@ -365,10 +364,15 @@ class MetaStudioClient:
         gate = asyncio.Semaphore(max(concurrency, 1))
 
         async def read(room: SmartLiveRoom) -> RoomJobs:
+            try:  # the room IDs came in MetaStudio's answer: one we will not send is its fault
+                check_resource_id("a room ID MetaStudio listed", room.room_id)
+            except InvalidId as exc:
+                what = "list the jobs of a room MetaStudio listed"
+                return RoomJobs(room=room, failure=UnusableAnswer(what, str(exc), room.request_id))
             try:
                 async with asyncio.timeout_at(deadline), gate:
                     jobs = await self.list_jobs(room.room_id, app_user_id, wanted)
-            except _ROOM_READ_FAILURES as exc:
+            except _LIST_ENDINGS as exc:
                 return RoomJobs(room=room, failure=exc)
             return RoomJobs(room=room, jobs=tuple(jobs))
 

@@ -138,6 +138,16 @@ class UnreadableAnswer(MetaStudioFailure):
         return f"MetaStudio's answer was unreadable ({self.detail})"
 
 
+class UnusableAnswer(UnreadableAnswer):
+    """MetaStudio's answer named an ID stoplive will not send back in a URL (a room it
+    listed, say): ``detail`` is the :class:`InvalidId`'s words (never the ID itself). Said as
+    "unusable", as such an ID always was, not "unreadable": the answer was read."""
+
+    @property
+    def description(self) -> str:
+        return f"MetaStudio's answer was unusable ({self.detail})"
+
+
 class AboutAnotherRoom(UnreadableAnswer):
     """A read of one room's job answered about a job of another room: MetaStudio may resolve
     jobs by ID alone, so a stop sent under the asked room could end the other room's stream.
@@ -166,10 +176,10 @@ class IamError(MetaStudioFailure):
         return f"no IAM token ({self}); nothing was sent to MetaStudio"
 
 
-# A call's failures as callers catch them: the family, plus a deadline the caller set and an
-# answer that is not the documented JSON from a path that let it through (pydantic's
-# ValidationError and JSON decode errors are ValueErrors).
-CALL_FAILURES: tuple[type[Exception], ...] = (MetaStudioFailure, TimeoutError, ValueError)
+# A call's failures as callers catch them: the family (the client maps whatever an answer
+# does to it, at its edge), plus a deadline the caller set and an ID the client would not send
+# (:class:`InvalidId`, raised before a byte left; also what the workflow raises of a listed ID).
+CALL_FAILURES: tuple[type[Exception], ...] = (MetaStudioFailure, TimeoutError, InvalidId)
 
 
 def describe(exc: BaseException) -> str:

@@ -95,7 +95,7 @@ class JobChecks:
             return None
         checked = self._gate.admit(click.user_id, click.channel_id, ref.room_id)
         if isinstance(checked, Refusal):
-            await outlet.to_clicker(checked.reply)
+            await outlet.to_clicker(to_requester.refusal(checked.reason))
             self._record(event, click, ref, None, checked.outcome, started)
             return None
         return ref, checked

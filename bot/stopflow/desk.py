@@ -93,7 +93,7 @@ class RequestDesk:
                 room=target.room_id if target else None,
                 job=target.job_id if target else None,
             )
-        return checked.reply
+        return to_requester.refusal(checked.reason)
 
     async def answer_later(
         self, request: CommandRequest, checked: Admitted, workspace_url: WorkspaceUrl
@@ -185,7 +185,7 @@ class RequestDesk:
                 self._metastudio.list_jobs(room_id, asker.grant.app_user_id, LIVE_STATES)
             )
             live = live_in(room_id, jobs)
-        except CALL_FAILURES:  # InvalidId (a job of another room) is a ValueError too
+        except CALL_FAILURES:  # InvalidId too: live_in refuses a job of another room
             return []
         others = [job for job in live if job.job_id != job_id]
         return sorted(

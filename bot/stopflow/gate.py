@@ -15,8 +15,6 @@ from bot.stopflow.allowlist import Grant
 from bot.stopflow.command import Command, ShowHelp, StopTarget, UsageError, parse
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import NotOurs, Ticket
-from bot.stopflow.words import notices, to_requester
-from bot.stopflow.words.markup import Reply
 
 
 @dataclass(frozen=True)
@@ -34,11 +32,77 @@ class Click:
     value: str
 
 
+# Why the gate said no, with what the words need to say it: the gate decides, and
+# ``words.to_requester.refusal`` phrases (so the rule and the sentence change apart).
+
+
+@dataclass(frozen=True)
+class NotAllowlisted:
+    contact: str
+
+
+@dataclass(frozen=True)
+class WrongChannel:
+    channels: tuple[str, ...]  # sorted: the channels /stoplive works in
+
+
+@dataclass(frozen=True)
+class RoomNotGranted:
+    room_id: str
+    contact: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The command could not be read; ``problem`` says why."""
+
+    problem: str
+
+
+@dataclass(frozen=True)
+class Help:
+    """Plain help was asked for: a refusal only in that nothing goes further."""
+
+
+@dataclass(frozen=True)
+class ButtonNotValid:
+    """The click's value is not a ticket of ours for this button."""
+
+
+@dataclass(frozen=True)
+class NotYours:
+    ticket: Ticket
+
+
+@dataclass(frozen=True)
+class WrongPlace:
+    ticket: Ticket
+
+
+@dataclass(frozen=True)
+class Expired:
+    ticket: Ticket
+
+
+Reason = (
+    NotAllowlisted
+    | WrongChannel
+    | RoomNotGranted
+    | Usage
+    | Help
+    | ButtonNotValid
+    | NotYours
+    | WrongPlace
+    | Expired
+)
+
+
 @dataclass(frozen=True)
 class Refusal:
-    """Why a request or click goes no further: what to say, and the audit word for it."""
+    """Why a request or click goes no further: the reason (phrased by the words), and the
+    audit word for it."""
 
-    reply: Reply
+    reason: Reason
     outcome: str  # the audit line's outcome ("" for plain help: nothing to record)
     to_clicker: bool = False  # a new message to whoever clicked, not a change to the requester's
     detail: str = ""
@@ -70,13 +134,12 @@ class Gate:
         policy = self._policy
         grant = policy.allowlist.grant_for(user_id)
         if grant is None:
-            return Refusal(to_requester.not_allowed(policy.contact), "refused_not_allowlisted")
+            return Refusal(NotAllowlisted(policy.contact), "refused_not_allowlisted")
         if policy.allowed_channels and channel_id not in policy.allowed_channels:
-            reply = to_requester.wrong_channel(list(policy.allowed_channels))
-            return Refusal(reply, "refused_channel")
+            channels = tuple(sorted(policy.allowed_channels))
+            return Refusal(WrongChannel(channels), "refused_channel")
         if room_id is not None and not grant.covers(room_id):
-            reply = to_requester.room_not_granted(room_id, policy.contact)
-            return Refusal(reply, "refused_room")
+            return Refusal(RoomNotGranted(room_id, policy.contact), "refused_room")
         return grant
 
     def command(self, request: CommandRequest) -> Admitted | Refusal:
@@ -84,9 +147,9 @@ class Gate:
         try:
             parsed = parse(request.text)
         except UsageError as exc:
-            return Refusal(to_requester.help_text(str(exc)), "usage_error")
+            return Refusal(Usage(str(exc)), "usage_error")
         if isinstance(parsed, ShowHelp):
-            return Refusal(to_requester.help_text(), "")
+            return Refusal(Help(), "")
         room_id = parsed.room_id if isinstance(parsed, StopTarget) else None
         checked = self.admit(request.user_id, request.channel_id, room_id)
         if isinstance(checked, Refusal):
@@ -111,14 +174,14 @@ class Gate:
         ticket = Ticket.decode(click.value, policy.ticket_key, policy.confirm_ttl, purpose=purpose)
         if isinstance(ticket, NotOurs):
             return Refusal(
-                notices.button_not_valid(),
+                ButtonNotValid(),
                 "refused_bad_ticket",
                 to_clicker=True,
                 detail=ticket.reason,
             )
         if click.user_id != ticket.requester:
             return Refusal(
-                to_requester.not_yours(ticket),
+                NotYours(ticket),
                 "refused_not_requester",
                 to_clicker=True,
                 detail=f"requested by {ticket.requester}",
@@ -126,14 +189,14 @@ class Gate:
             )
         if click.channel_id != ticket.channel_id:
             return Refusal(
-                notices.wrong_place(ticket),
+                WrongPlace(ticket),
                 "refused_other_channel",
                 to_clicker=True,
                 detail=f"clicked in {click.channel_id}",
                 ticket=ticket,
             )
         if ticket.expired(now if now is not None else time.time()):
-            return Refusal(to_requester.expired(ticket), "expired", ticket=ticket)
+            return Refusal(Expired(ticket), "expired", ticket=ticket)
         checked = self.admit(ticket.requester, click.channel_id, ticket.room_id)
         if isinstance(checked, Refusal):
             return replace(checked, ticket=ticket)

@@ -231,11 +231,12 @@ class StopWorkflow:
         checked = self._gate.click(click, event)  # the step's name is its tickets' purpose
         if not isinstance(checked, Refusal):
             return checked
+        reply = to_requester.refusal(checked.reason)
         try:
             if checked.to_clicker:
-                await outlet.to_clicker(checked.reply)
+                await outlet.to_clicker(reply)
             else:
-                await outlet.to_requester(checked.reply)
+                await outlet.to_requester(reply)
         except Exception:  # the refusal stands whether or not Slack took the note
             log.exception("could not tell %s why a click was refused", click.user_id)
         ticket = checked.ticket

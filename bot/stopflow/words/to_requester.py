@@ -15,8 +15,21 @@ from datetime import UTC, datetime
 
 from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import Liveness, SmartLiveJob
+from bot.stopflow.gate import (
+    ButtonNotValid,
+    Expired,
+    Help,
+    NotAllowlisted,
+    NotYours,
+    Reason,
+    RoomNotGranted,
+    Usage,
+    WrongChannel,
+    WrongPlace,
+)
 from bot.stopflow.outcome import Outcome
 from bot.stopflow.tickets import Ticket
+from bot.stopflow.words import notices
 from bot.stopflow.words.actions import CANCEL_ACTION, CONFIRM_ACTION, PICK_ACTION
 from bot.stopflow.words.common import (
     _MAX_CHANNELS_LISTED,
@@ -54,6 +67,29 @@ from bot.stopflow.words.markup import (
     words,
 )
 from bot.stopflow.words.to_channel import _error_small, _head, _request, outcome_actions
+
+
+def refusal(reason: Reason) -> Reply:
+    """The one way a gate's refusal is said: the gate decides, these words phrase it."""
+    match reason:
+        case NotAllowlisted(contact):
+            return not_allowed(contact)
+        case WrongChannel(channels):
+            return wrong_channel(channels)
+        case RoomNotGranted(room_id, contact):
+            return room_not_granted(room_id, contact)
+        case Usage(problem):
+            return help_text(problem)
+        case Help():
+            return help_text()
+        case ButtonNotValid():
+            return notices.button_not_valid()
+        case NotYours(ticket):
+            return not_yours(ticket)
+        case WrongPlace(ticket):
+            return notices.wrong_place(ticket)
+        case Expired(ticket):
+            return expired(ticket)
 
 
 def help_text(problem: str | None = None) -> Reply:
