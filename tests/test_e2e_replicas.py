@@ -16,7 +16,7 @@ import pytest
 
 from bot.sandbox.redis_server import RedisServer
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
-from bot.stopflow.stopping import LEASE, STOP_CALL_ALLOWANCE, job_claim, ticket_of
+from bot.stopflow.journal import LEASE, STOP_CALL_ALLOWANCE, job_claim, ticket_of
 from bot.stopflow.store import (
     Claim,
     JournalEntry,

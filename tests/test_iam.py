@@ -199,3 +199,23 @@ async def test_a_401_after_renewal_is_answered_not_looped(metastudio: MetaStudio
     assert raised.value.refused and said is not None and said.status == 401
     assert metastudio.iam_calls == 3 and len(metastudio.calls("POST", "/stop")) == 2
     assert len(metastudio.calls("GET", JOB)) == 1 + 2
+
+
+async def test_a_resent_stop_that_gets_no_token_is_an_unknown_outcome(
+    metastudio: MetaStudioStandIn,
+) -> None:
+    """The first stop was answered 504 and the job read live; MetaStudio refuses the token the
+    re-send carries and IAM refuses to renew it. The first stop was sent and may yet take
+    effect: its outcome is unknown (read, then watch), never "no token, nothing was sent"."""
+    async with iam_client(metastudio) as client:
+        await client.get_job(ROOM, JOB, "ops-alice")  # a token in hand
+        metastudio.inject(JOB, Fault("status", status=504, body="<html>Gateway Timeout</html>"))
+        metastudio.inject(JOB, Fault("status", status=401, body={"error_code": "MSS.00000401"}))
+        refused = {"error": {"code": "IAM.0001", "message": "the user is disabled"}}
+        metastudio.iam_faults.append(Fault("status", status=403, body=refused))
+        with pytest.raises(OutcomeUnknown) as raised:
+            await client.stop_job(ROOM, JOB, "ops-alice")
+    said = raised.value.answer
+    assert said is not None and said.status == 504 and not raised.value.refused
+    assert "nothing was sent" not in raised.value.description
+    assert metastudio.iam_calls == 2 and len(metastudio.calls("POST", "/stop")) == 2

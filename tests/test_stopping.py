@@ -15,14 +15,9 @@ from bot.metastudio.models import SmartLiveJob, StopAccepted
 from bot.stopflow.allowlist import Allowlist, Grant
 from bot.stopflow.audit import AuditLog
 from bot.stopflow.gate import AdmittedClick
+from bot.stopflow.journal import CLOCK_MARGIN, job_claim, ticket_claim, ticket_of
 from bot.stopflow.policy import Policy
-from bot.stopflow.stopping import (
-    CLOCK_MARGIN,
-    StopSupervisor,
-    job_claim,
-    ticket_claim,
-    ticket_of,
-)
+from bot.stopflow.stopping import StopSupervisor
 from bot.stopflow.store import Claim, JournalEntry, MemoryStore, Ownership
 from bot.stopflow.tickets import Ticket
 from bot.stopflow.words.markup import Reply

@@ -534,6 +534,47 @@ async def test_sqlite_keeps_its_files_private_and_forgets_a_finished_url(
         os.umask(old_umask)
 
 
+# The store as a process that may not change another user's file's mode: root without
+# CAP_FOWNER (the bot is not root in production; this machine's tests are).
+_SHARED_FILE_STORE = """
+import asyncio, logging, sys
+from bot.stopflow.store.sqlite import SqliteStore
+
+async def main() -> None:
+    store = SqliteStore(sys.argv[1])
+    assert await store.claim("stop", "replica-a", 60) is None
+    await store.aclose()
+
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(), reason="needs root and setpriv"
+)
+async def test_sqlite_uses_a_shared_file_it_may_not_narrow_and_says_so(tmp_path: Path) -> None:
+    """Another user's group file (0660) cannot be narrowed to 0600 by this process: stops go on
+    (not "unable to open database file"), and one WARNING names the file and its mode."""
+    path = tmp_path / "shared.sqlite3"
+    path.touch()
+    os.chown(path, 65534, 65534)  # nobody's
+    path.chmod(0o660)
+    process = await asyncio.create_subprocess_exec(
+        *("/usr/bin/setpriv", "--bounding-set=-fowner"),
+        *(sys.executable, "-c", _SHARED_FILE_STORE, str(path)),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out = (await asyncio.wait_for(process.communicate(), 30))[0].decode()
+    assert process.returncode == 0, out
+    warnings = [line for line in out.splitlines() if line.startswith("WARNING")]
+    assert len(warnings) == 1, out
+    assert str(path) in warnings[0] and "0660" in warnings[0] and "0600" in warnings[0]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o660
+
+
 async def test_two_sqlite_stores_opening_one_new_file_at_once_both_work(tmp_path: Path) -> None:
     # SQLite answers "locked" at once, not after its busy timeout, when two connections put
     # a new file in WAL mode together: it happened about one time in six.

@@ -184,7 +184,8 @@ class MetaStudioClient:
         ``refused``, with the job as read (None if it could not be).
 
         Raises :class:`OutcomeUnknown` when the job must be watched to know (it was not seen
-        live, could not be read, or the budget ran out), and :class:`UnreadableAnswer` for a
+        live, could not be read, the budget ran out, or no IAM token could be had to send it
+        again), :class:`IamError` only when no stop was sent at all, and :class:`UnreadableAnswer` for a
         2xx that is not MetaStudio's (an HTML page from a proxy): in both cases look at the
         job before telling anyone anything.
         """
@@ -203,6 +204,12 @@ class MetaStudioClient:
                     )
             except OutcomeUnknown as exc:
                 unknown = exc
+            except IamError as exc:
+                if attempt == 1:  # no token for the first stop: nothing was sent at all
+                    raise
+                # The stop sent before may yet take effect: its fate is still unknown.
+                log.warning("%s; the stop could not be sent again (%s)", unknown, exc)
+                raise unknown from exc
             except TimeoutError as exc:  # the budget ran out with the stop on its way
                 raise OutcomeUnknown(what, exc) from exc
             except MetaStudioError as exc:

@@ -123,7 +123,7 @@ class Ticket:
     @property
     def life(self) -> float:
         """Seconds from issue to expiry, read without any clock: how long a claim on it must
-        last wherever it is taken (stopping.ticket_claim)."""
+        last wherever it is taken (journal.ticket_claim)."""
         return max(self.expires_at - self.issued_at, 0.0)
 
     def for_purpose(self, purpose: str, key: TicketKey) -> Ticket:

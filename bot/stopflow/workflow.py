@@ -31,9 +31,10 @@ from bot.stopflow.checking import JobChecks
 from bot.stopflow.desk import Asker, RequestDesk, WorkspaceUrl
 from bot.stopflow.gate import Admitted, AdmittedClick, Click, CommandRequest, Gate, Refusal
 from bot.stopflow.history import History
+from bot.stopflow.journal import LEASE, ticket_claim
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
-from bot.stopflow.stopping import LEASE, StopSupervisor, ticket_claim
+from bot.stopflow.stopping import StopSupervisor
 from bot.stopflow.store import StateStore, StoreUnavailable
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK
 from bot.stopflow.words import to_requester

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +55,7 @@ BUSY_SECONDS = 2.0
 CHECKPOINT_EVERY = 100  # store calls between checkpoints (SQLite's own default is ~1000 pages)
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _COLUMN_LIST = ", ".join(FIELDS)
 _SCHEMA = [
@@ -110,20 +114,45 @@ def _private(path: str) -> None:
     """Create the file readable and writable by its owner only (0600), or narrow an existing
     one (and its ``-wal``/``-shm``) to that: it holds who stopped what, and a live stop's
     response URL. SQLite creates the ``-wal`` and ``-shm`` files with the database file's
-    mode, so they follow it."""
+    mode, so they follow it. A file this process may not narrow (another user's, shared with
+    a group: it worked before) is used as it is, with one WARNING: refusing every stop for
+    it would turn a hardening into an outage."""
+
+    def narrow(file: int | str) -> int | None:
+        """Narrow ``file`` to 0600; the mode it keeps if this process may not."""
+        mode = stat.S_IMODE(os.stat(file).st_mode)
+        if mode & 0o077:
+            try:
+                os.chmod(file, 0o600)
+            except PermissionError:
+                return mode
+        return None
+
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            if os.fstat(fd).st_mode & 0o077:
-                os.fchmod(fd, 0o600)
+            kept = narrow(fd)
         finally:
             os.close(fd)
+        if kept is not None:  # its -wal and -shm take its owner and mode: one warning says it
+            _warn_shared(path, kept)
+            return
         for side in (path + "-wal", path + "-shm"):
             with contextlib.suppress(FileNotFoundError):
-                if os.stat(side).st_mode & 0o077:
-                    os.chmod(side, 0o600)
+                if (kept := narrow(side)) is not None:
+                    _warn_shared(side, kept)
     except OSError as exc:  # as sqlite3.connect would fail: the store's callers fail closed
         raise sqlite3.OperationalError(f"unable to open database file ({exc.strerror})") from exc
+
+
+@functools.cache  # once per file and mode: the store opens a connection more than once
+def _warn_shared(name: str, mode: int) -> None:
+    log.warning(
+        "%s has mode %04o, readable by others, and this process may not change it (not its "
+        "owner): narrow it to 0600 (chmod 600, as its owner)",
+        name,
+        mode,
+    )
 
 
 def _roll_back(db: sqlite3.Connection) -> None:
