@@ -23,12 +23,6 @@ TAKEOVERS = Counter(
 STORE_ERRORS = Counter(
     "stoplive_store_errors", "State store calls that failed", ["operation"], registry=REGISTRY
 )
-STORE_WAITS = Counter(
-    "stoplive_store_waits",
-    "SQLite store calls run in the store's thread, where they may wait on the file",
-    ["reason"],  # "another_writer" (another process held the lock) or "after_checkpoint"
-    registry=REGISTRY,
-)
 REJECTED_REQUESTS = Counter(
     "stoplive_rejected_requests",
     "Slack requests refused before dispatch",

@@ -641,28 +641,6 @@ async def test_sqlite_waits_for_another_writer_in_its_thread_never_on_the_loop(
     await store.aclose()
 
 
-def waited() -> float:
-    labels = {"reason": "another_writer"}
-    return REGISTRY.get_sample_value("stoplive_store_waits_total", labels) or 0
-
-
-async def test_sqlite_calls_wait_for_the_one_waiting_on_another_writer(tmp_path: Path) -> None:
-    """While one call waits in the thread for another process's lock, the calls after it
-    wait for it on the loop, then run there: they do not each fail busy and queue in the
-    thread one by one (a tail of 170 ms under a burst of stops)."""
-    path = str(tmp_path / "state.sqlite3")
-    store = SqliteStore(path)
-    await store.ping()
-    release = await another_writer(path)
-    before = waited()
-    claims = [asyncio.create_task(store.claim(f"job:{n}", "U1", 60)) for n in range(20)]
-    await asyncio.sleep(0.2)
-    release.set()
-    assert await asyncio.gather(*claims) == [None] * 20
-    assert waited() - before == 1  # only the first went to the thread
-    await store.aclose()
-
-
 async def test_sqlite_health_reads_do_not_wait_for_a_writer(tmp_path: Path) -> None:
     """A ping (``/healthz``) reads: it answers while another process holds the write lock
     and a claim waits for it in the thread."""
@@ -676,30 +654,6 @@ async def test_sqlite_health_reads_do_not_wait_for_a_writer(tmp_path: Path) -> N
     assert not claiming.done()
     release.set()
     assert await claiming is None
-    await store.aclose()
-
-
-async def test_sqlite_a_cancelled_call_still_holds_back_the_next_until_the_thread_is_done(
-    tmp_path: Path,
-) -> None:
-    """Cancelling a call that waits in the thread for another process's lock does not stop
-    the thread: the calls after it still wait for it, instead of failing busy into the
-    thread behind it."""
-    path = str(tmp_path / "state.sqlite3")
-    store = SqliteStore(path)
-    await store.ping()
-    release = await another_writer(path)
-    before = waited()
-    first = asyncio.create_task(store.claim("job:1", "U1", 60))
-    await asyncio.sleep(0.1)
-    first.cancel()
-    second = asyncio.create_task(store.claim("job:2", "U2", 60))
-    await asyncio.sleep(0.1)
-    release.set()
-    assert await second is None
-    assert waited() - before == 1  # the second ran on the loop, after the first
-    with pytest.raises(asyncio.CancelledError):
-        await first
     await store.aclose()
 
 

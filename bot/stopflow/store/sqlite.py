@@ -8,16 +8,14 @@ several processes on the same file (a restart overlapping its predecessor, ``pyt
 check``) stay correct; a writer waits at most ``busy_timeout`` for another, then the call fails
 closed.
 
-Where the work runs: a store call is a few statements, a fraction of a millisecond, so it runs
-on the event loop's own connection. Handing each call to a thread made it wait for the GIL at
-every statement instead: under a burst of 200 clicks a claim took 3-5 ms and the stops queued
-behind one another for half a second (bench/burst.py). What can wait on the disk goes to the
-store's one worker thread, on a connection of its own, so the loop never does: opening the
-file, checkpoints (in WAL mode with ``synchronous=NORMAL`` the only writes that sync to disk;
-the loop's connection never makes one), the first write after a checkpoint (it restarts the
-WAL, which syncs its header), and a call that finds another process writing (the loop's
-connection does not wait for the file lock: the thread's does, up to ``busy_timeout``). While
-the thread runs such a call, the loop's next calls wait for it, then run on the loop.
+Where the work runs: every call runs in the store's one thread, on its one connection, so the
+loop never waits on the disk or for another process's lock (the connection waits for it, up to
+``busy_timeout``); SQLite checkpoints the WAL itself, in that thread. This replaced a design with
+a second connection used on the loop and hand-offs to the thread (issue 20): with the same load
+and stand-ins, 21 runs each, a burst of 50 users showed no difference beyond the noise (this
+design minus the other, median [95 % interval]: command ack p99 -2 ms [-10, +5], click ack p99
+-5 ms [-7, 0], click -> announcement p50 -10 ms [-29, +32]), nor did one user (click ->
+announcement p50 +1 ms [-2, +3]); see bench/README.md.
 """
 
 from __future__ import annotations
@@ -34,9 +32,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from bot.metrics import STORE_ERRORS, STORE_WAITS
+from bot.metrics import STORE_ERRORS
 from bot.stopflow.store.base import (
     FIELDS,
     UPDATABLE,
@@ -52,7 +50,6 @@ from bot.stopflow.store.memory import KEEP_FINISHED
 
 DEFAULT_STATE_FILE = "stoplive-state.db"  # STOPLIVE_STATE_FILE default (bot/config.py)
 BUSY_SECONDS = 2.0
-CHECKPOINT_EVERY = 100  # store calls between checkpoints (SQLite's own default is ~1000 pages)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -156,7 +153,7 @@ def _warn_shared(name: str, mode: int) -> None:
 
 
 def _roll_back(db: sqlite3.Connection) -> None:
-    """Leave no transaction open on the long-lived loop connection after a failure."""
+    """Leave no transaction open on the long-lived connection after a failure."""
     if db.in_transaction:
         # if even this fails, the connection is unusable: the next call fails closed, and says so
         with contextlib.suppress(sqlite3.Error):
@@ -209,16 +206,7 @@ class SqliteStore:
         self._path = path
         self._busy_timeout = busy_timeout
         self._keep_finished = keep_finished
-        self._loop_db: sqlite3.Connection | None = None  # used on the event loop only
-        self._thread_db: sqlite3.Connection | None = None  # used in the thread only
-        self._opening = asyncio.Lock()
-        self._calls_since_checkpoint = 0
-        self._checkpoint: asyncio.Future[None] | None = None
-        self._checkpointed = False  # the next write restarts the WAL, which syncs: in the thread
-        # A call the thread is running for the loop: it holds (or waits for) the write lock,
-        # so the loop's next calls wait for it instead of failing busy and queueing behind it
-        # in the thread one by one (a tail of 170 ms under a burst: bench/burst.py).
-        self._thread_call: asyncio.Future[Any] | None = None
+        self._db: sqlite3.Connection | None = None  # used in the thread only
         self._closed = False
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stoplive-sqlite")
 
@@ -355,62 +343,59 @@ class SqliteStore:
         )
 
     async def ping(self) -> None:
-        def work(db: sqlite3.Connection) -> None:
-            db.execute("SELECT count(*) FROM journal").fetchone()
+        """A read on a connection of its own, in a thread of its own: ``/healthz`` answers
+        while the store's thread waits for another process's write lock (WAL: reads never
+        wait for a writer). The first call opens the store's connection, creating the file."""
+        if self._db is None:
+            await self._run("ping", lambda db: None)
+            return
 
-        # a read needs no write lock (WAL): /healthz must not wait for a writer
-        await self._run("ping", work, writes=False)
+        def read() -> None:
+            with contextlib.closing(sqlite3.connect(self._path, timeout=self._busy_timeout)) as db:
+                db.execute("SELECT count(*) FROM journal").fetchone()
+
+        try:
+            if self._closed:
+                raise StoreUnavailable("store closed")
+            await asyncio.to_thread(read)
+        except (StoreUnavailable, sqlite3.Error) as exc:
+            STORE_ERRORS.labels("ping").inc()
+            raise StoreUnavailable(f"SQLite ping on {self._path}: {exc}") from exc
 
     async def caveats(self) -> list[str]:
         return []  # one host's file and clock: nothing to agree with
 
     async def aclose(self) -> None:
         def close() -> None:  # closing may checkpoint, so in the thread
-            for db in (self._loop_db, self._thread_db):
-                if db is not None:
-                    db.close()
-            self._loop_db = self._thread_db = None
+            if self._db is not None:
+                self._db.close()
+            self._db = None
 
         if self._closed:
             return
         self._closed = True
-        if self._checkpoint is not None:
-            self._checkpoint.cancel()
         await asyncio.get_running_loop().run_in_executor(self._thread, close)
         self._thread.shutdown(wait=False)
 
-    async def _run(
-        self, operation: str, work: Callable[[sqlite3.Connection], T], *, writes: bool = True
-    ) -> T:
-        """Run ``work`` on the loop's connection, or in the thread if another process holds
-        the file's write lock; every failure becomes StoreUnavailable, counted. ``writes``:
-        False for work that only reads, which never waits for a writer."""
-        try:
-            db = self._loop_db or await self._open_for_loop()
-            while writes and self._thread_call is not None:
-                await asyncio.wait([self._thread_call])
-            if self._closed:  # checked after every wait: aclose may have come meanwhile
+    async def _run(self, operation: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` in the store's one thread on its one connection; every failure
+        becomes StoreUnavailable, counted."""
+
+        def run() -> T:
+            if self._closed:
                 raise StoreUnavailable("store closed")
-            if writes and self._checkpointed:
-                self._checkpointed = False
-                STORE_WAITS.labels("after_checkpoint").inc()
-                try:
-                    result = await self._for_loop_in_thread(work)
-                except BaseException:
-                    self._checkpointed = True  # the WAL was not restarted: the next one does
-                    raise
-            else:
-                try:
-                    result = work(db)
-                except sqlite3.Error as exc:
-                    _roll_back(db)
-                    if not (isinstance(exc, sqlite3.OperationalError) and _busy(exc)):
-                        raise
-                    # rolled back: ``work`` runs whole, where it may wait for the lock
-                    STORE_WAITS.labels("another_writer").inc()
-                    result = await self._for_loop_in_thread(work)
-            self._checkpoint_now_and_then()
-            return result
+            if self._db is None:
+                self._db = self._open()
+            try:
+                return work(self._db)
+            except sqlite3.Error:
+                _roll_back(self._db)
+                raise
+
+        try:
+            if self._closed:
+                raise StoreUnavailable("store closed")
+            return await asyncio.get_running_loop().run_in_executor(self._thread, run)
         except (StoreUnavailable, RuntimeError) as exc:  # RuntimeError: the thread shut down
             STORE_ERRORS.labels(operation).inc()
             raise StoreUnavailable(f"SQLite {operation} on {self._path}: {exc}") from exc
@@ -418,88 +403,13 @@ class SqliteStore:
             STORE_ERRORS.labels(operation).inc()
             raise StoreUnavailable(f"SQLite {operation} on {self._path}: {exc}") from exc
 
-    async def _open_for_loop(self) -> sqlite3.Connection:
-        async with self._opening:
-            if self._closed:
-                raise StoreUnavailable("store closed")
-            if self._loop_db is None:
-                db = await asyncio.get_running_loop().run_in_executor(self._thread, self._open_both)
-                if self._closed:  # closed while it opened
-                    db.close()
-                    raise StoreUnavailable("store closed")
-                self._loop_db = db
-            return self._loop_db
-
-    async def _for_loop_in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """A loop call the thread runs; the loop's calls wait until it is over. Over means
-        the thread is done with it: a caller cancelled meanwhile does not stop the thread, so
-        the call stays in the way (shielded) until the thread lets go of the lock."""
-        call = asyncio.ensure_future(self._in_thread(work))
-        self._thread_call = call
-
-        def over(_: object) -> None:
-            if self._thread_call is call:
-                self._thread_call = None
-            if not call.cancelled():
-                call.exception()  # a cancelled caller's failure is not "never retrieved"
-
-        call.add_done_callback(over)
-        return await asyncio.shield(call)
-
-    def _open_both(self) -> sqlite3.Connection:
-        """In the thread: its own connection first (opening writes the schema, which a loop
-        write must not run into later), then the loop's, which it returns."""
-        if self._thread_db is None:
-            self._thread_db = self._open()
-        return self._open(for_loop=True)
-
-    async def _in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def run() -> T:
-            if self._closed:  # queued behind aclose's close()
-                raise StoreUnavailable("store closed")
-            if self._thread_db is None:
-                self._thread_db = self._open()
-            return work(self._thread_db)
-
-        return await asyncio.get_running_loop().run_in_executor(self._thread, run)
-
-    def _checkpoint_now_and_then(self) -> None:
-        """Every CHECKPOINT_EVERY calls, fold the WAL into the file, in the thread. PASSIVE:
-        it never waits for, or holds up, a writer."""
-        self._calls_since_checkpoint += 1
-        if (
-            self._calls_since_checkpoint < CHECKPOINT_EVERY
-            or self._checkpoint is not None
-            or self._closed
-        ):
-            return
-        self._calls_since_checkpoint = 0
-
-        def checkpoint(db: sqlite3.Connection) -> None:
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-        def done(future: asyncio.Future[None]) -> None:
-            self._checkpoint = None
-            if future.cancelled():
-                return
-            if future.exception() is not None:
-                STORE_ERRORS.labels("checkpoint").inc()
-            else:
-                self._checkpointed = True
-
-        self._checkpoint = asyncio.ensure_future(self._in_thread(checkpoint))
-        self._checkpoint.add_done_callback(done)
-
-    def _open(self, for_loop: bool = False) -> sqlite3.Connection:
-        """Open (creating) the file and bring its schema up to this JournalEntry. The loop's
-        connection is used from the loop's thread after this one opens it; it never waits
-        for a lock and never checkpoints."""
+    def _open(self) -> sqlite3.Connection:
+        """Open (creating) the file and bring its schema up to this JournalEntry."""
         _private(self._path)
         db = sqlite3.connect(
             self._path,
             timeout=self._busy_timeout,
             isolation_level=None,
-            check_same_thread=not for_loop,
         )
         try:
             _switch_to_wal(db, self._busy_timeout)
@@ -515,9 +425,6 @@ class SqliteStore:
                         db.execute(f"ALTER TABLE journal ADD COLUMN {_column_definition(name)}")
                 for statement in _INDEXES:
                     db.execute(statement)
-            if for_loop:
-                db.execute("PRAGMA busy_timeout = 0")
-                db.execute("PRAGMA wal_autocheckpoint = 0")
         except BaseException:
             db.close()
             raise
