@@ -32,7 +32,7 @@ from bot.stopflow.gate import (
 )
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import Ticket
-from bot.stopflow.words import notices, to_requester
+from bot.stopflow.words import notices, refusals
 from tests import builders
 from tests.builders import TICKET_KEY
 
@@ -124,10 +124,10 @@ def test_access_refusals_carry_their_message() -> None:
 def test_a_refusal_names_the_contact_and_the_room() -> None:
     for refusal in (gate().admit(MALLORY, "C1", ROOM), gate().admit(BOB, "C1", ROOM)):
         assert isinstance(refusal, Refusal)
-        assert CONTACT in to_requester.refusal(refusal.reason).text
+        assert CONTACT in refusals.refusal(refusal.reason).text
     room_refusal = gate().admit(BOB, "C1", ROOM)
     assert isinstance(room_refusal, Refusal)
-    assert f"`{ROOM}`" in to_requester.refusal(room_refusal.reason).text
+    assert f"`{ROOM}`" in refusals.refusal(room_refusal.reason).text
 
 
 def test_a_command_that_cannot_be_read_gets_help_with_the_problem() -> None:
@@ -135,7 +135,7 @@ def test_a_command_that_cannot_be_read_gets_help_with_the_problem() -> None:
     assert refused == Refusal(
         Usage("I expected a room ID and a job ID, but got 3 words."), "usage_error"
     )
-    assert "3 words" in str(to_requester.refusal(refused.reason).blocks)
+    assert "3 words" in str(refusals.refusal(refused.reason).blocks)
 
 
 def test_plain_help_is_a_refusal_with_nothing_to_record() -> None:
@@ -247,17 +247,17 @@ def test_a_ticket_sealed_for_another_button_is_refused_like_a_forged_one() -> No
 @pytest.mark.parametrize(
     ("reason", "said"),
     [
-        (NotAllowlisted(CONTACT), to_requester.not_allowed(CONTACT)),
-        (WrongChannel(("C1", "C2")), to_requester.wrong_channel(["C2", "C1"])),
-        (RoomNotGranted(ROOM, CONTACT), to_requester.room_not_granted(ROOM, CONTACT)),
-        (Usage("got 3 words"), to_requester.help_text("got 3 words")),
-        (Help(), to_requester.help_text()),
+        (NotAllowlisted(CONTACT), refusals.not_allowed(CONTACT)),
+        (WrongChannel(("C1", "C2")), refusals.wrong_channel(["C2", "C1"])),
+        (RoomNotGranted(ROOM, CONTACT), refusals.room_not_granted(ROOM, CONTACT)),
+        (Usage("got 3 words"), refusals.help_text("got 3 words")),
+        (Help(), refusals.help_text()),
         (ButtonNotValid(), notices.button_not_valid()),
-        (NotYours(ticket()), to_requester.not_yours(ticket())),
+        (NotYours(ticket()), refusals.not_yours(ticket())),
         (WrongPlace(ticket()), notices.wrong_place(ticket())),
-        (Expired(ticket()), to_requester.expired(ticket())),
+        (Expired(ticket()), refusals.expired(ticket())),
     ],
 )
 def test_each_reason_is_phrased_as_before(reason: Reason, said: object) -> None:
     """The gate decides and the words phrase: each reason still reads as the refusal it was."""
-    assert to_requester.refusal(reason) == said
+    assert refusals.refusal(reason) == said

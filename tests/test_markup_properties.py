@@ -29,7 +29,7 @@ from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.tickets import Ticket
-from bot.stopflow.words import finding, markup, to_channel, to_requester
+from bot.stopflow.words import finding, markup, refusals, to_channel, to_requester
 from bot.stopflow.words.markup import ID_CAP, MAX_BUTTON_TEXT, NAME_CAP, data, fit, one_line, plain
 from tests import builders
 from tests.builders import TICKET_KEY
@@ -245,11 +245,11 @@ def test_every_message_is_valid_and_safe(
         Outcome(Verdict.UNKNOWN, t, "ops", StopAnswer.NONE, problem=message),
     ]
     replies = [
-        to_requester.help_text(),
-        to_requester.help_text(message),
-        to_requester.not_allowed(text),
-        to_requester.wrong_channel([text, "C0OPS0001"]),
-        to_requester.room_not_granted(text, text),
+        refusals.help_text(),
+        refusals.help_text(message),
+        refusals.not_allowed(text),
+        refusals.wrong_channel([text, "C0OPS0001"]),
+        refusals.room_not_granted(text, text),
         to_requester.job_missing(text, text, error),
         to_requester.job_not_live(shown_job, NOW),
         to_requester.no_live_jobs(text, name),
@@ -269,8 +269,8 @@ def test_every_message_is_valid_and_safe(
         to_requester.picker(text, [(shown_job, t)] * 3, NOW),
         to_requester.stopping(ticket(text, text)),
         to_requester.cancelled(ticket(text, text)),
-        to_requester.expired(ticket(text, text)),
-        to_requester.not_yours(ticket(requester=text)),
+        refusals.expired(ticket(text, text)),
+        refusals.not_yours(ticket(requester=text)),
         to_requester.broken_button(),
         to_channel.stop_sent(ticket(text, text, text), StopAnswer.NONE),
         to_channel.still_checking(t, shown_job, 12.5),

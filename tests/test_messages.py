@@ -11,7 +11,7 @@ from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.metastudio.retry import RetryPolicy, parse_retry_after
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.tickets import Ticket
-from bot.stopflow.words import actions, finding, markup, to_channel, to_requester
+from bot.stopflow.words import actions, finding, markup, refusals, to_channel, to_requester
 from bot.stopflow.words.markup import span
 from tests import builders
 from tests.builders import TICKET_KEY
@@ -146,10 +146,10 @@ def test_a_room_without_a_name_shows_a_short_id() -> None:
 
 
 def test_help_shows_placeholders_escaped() -> None:
-    reply = to_requester.help_text()
+    reply = refusals.help_text()
     assert "`/stoplive &lt;room_id&gt; &lt;job_id&gt;`" in reply.text
     assert "<room_id>" not in str(reply.payload())
-    problem = to_requester.help_text("got 3 words <!here>")
+    problem = refusals.help_text("got 3 words <!here>")
     assert problem.text.startswith("⚠️ Not understood: `got 3 words &lt;!here&gt;`")
 
 
@@ -225,10 +225,10 @@ def test_requester_messages_lead_with_the_verdict() -> None:
     assert to_requester.cancelled(t).text.startswith(
         "↩️ Cancelled: job `job-1` in room `room-1` is still live."
     )
-    assert to_requester.expired(t).text.startswith("⌛ Expired:")
-    assert "`/stoplive room-1 job-1`" in to_requester.expired(t).text
-    assert to_requester.not_yours(t).text.startswith("⛔ Not yours: only <@U0ALICE01> can confirm")
-    assert to_requester.wrong_channel(["C2", "C1"]).text.startswith(
+    assert refusals.expired(t).text.startswith("⌛ Expired:")
+    assert "`/stoplive room-1 job-1`" in refusals.expired(t).text
+    assert refusals.not_yours(t).text.startswith("⛔ Not yours: only <@U0ALICE01> can confirm")
+    assert refusals.wrong_channel(["C2", "C1"]).text.startswith(
         "⛔ Wrong channel: /stoplive works only in <#C1>, <#C2>."
     )
     assert to_requester.room_unreadable("room-1", "timeout").text.startswith(

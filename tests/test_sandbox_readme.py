@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from bot.sandbox import demo
-from bot.stopflow.words import to_requester
+from bot.stopflow.words import refusals
 from tests.test_sandbox import ROOT, clean_env, posted, sandbox, turn, without_test_extras
 
 __all__ = ["without_test_extras"]  # the fixture, shared with test_sandbox.py
@@ -31,7 +31,7 @@ def readme_commands() -> list[str]:
 
 
 def help_examples() -> list[str]:
-    text = to_requester.help_text().text
+    text = refusals.help_text().text
     return re.findall(r"`(/stoplive [^`]+)`", text.split("*Example:*", 1)[1])
 
 

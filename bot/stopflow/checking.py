@@ -25,7 +25,7 @@ from bot.stopflow.desk import Asker, RequestDesk
 from bot.stopflow.gate import Click, Gate, Refusal
 from bot.stopflow.outlet import Outlet
 from bot.stopflow.policy import Policy
-from bot.stopflow.words import notices, to_requester
+from bot.stopflow.words import notices, refusals, to_requester
 
 
 class JobChecks:
@@ -95,7 +95,7 @@ class JobChecks:
             return None
         checked = self._gate.admit(click.user_id, click.channel_id, ref.room_id)
         if isinstance(checked, Refusal):
-            await outlet.to_clicker(to_requester.refusal(checked.reason))
+            await outlet.to_clicker(refusals.refusal(checked.reason))
             self._record(event, click, ref, None, checked.outcome, started)
             return None
         return ref, checked

@@ -36,7 +36,7 @@ from bot.stopflow.gate import Admitted, CommandRequest, Gate
 from bot.stopflow.history import History
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK, Ticket
-from bot.stopflow.words import finding, to_requester
+from bot.stopflow.words import finding, refusals, to_requester
 from bot.stopflow.words.markup import Reply
 
 T = TypeVar("T")
@@ -93,7 +93,7 @@ class RequestDesk:
                 room=target.room_id if target else None,
                 job=target.job_id if target else None,
             )
-        return to_requester.refusal(checked.reason)
+        return refusals.refusal(checked.reason)
 
     async def answer_later(
         self, request: CommandRequest, checked: Admitted, workspace_url: WorkspaceUrl

@@ -33,7 +33,7 @@ class Click:
 
 
 # Why the gate said no, with what the words need to say it: the gate decides, and
-# ``words.to_requester.refusal`` phrases (so the rule and the sentence change apart).
+# ``words.refusals.refusal`` phrases (so the rule and the sentence change apart).
 
 
 @dataclass(frozen=True)

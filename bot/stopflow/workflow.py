@@ -37,7 +37,7 @@ from bot.stopflow.policy import Policy
 from bot.stopflow.stopping import StopSupervisor
 from bot.stopflow.store import StateStore, StoreUnavailable
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK
-from bot.stopflow.words import to_requester
+from bot.stopflow.words import refusals, to_requester
 from bot.stopflow.words.markup import Reply
 
 __all__ = ["Admitted", "Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
@@ -232,7 +232,7 @@ class StopWorkflow:
         checked = self._gate.click(click, event)  # the step's name is its tickets' purpose
         if not isinstance(checked, Refusal):
             return checked
-        reply = to_requester.refusal(checked.reason)
+        reply = refusals.refusal(checked.reason)
         try:
             if checked.to_clicker:
                 await outlet.to_clicker(reply)
