@@ -20,7 +20,7 @@ from bot.audit_logging import configure_logging, silence
 from bot.config import ConfigError, load_settings
 from bot.doctor import run_checks
 from bot.slack.server import Transport
-from bot.stopflow.allowlist import ALLOWLIST_POLL_SECONDS
+from bot.stopflow.allowlist_file import ALLOWLIST_POLL_SECONDS
 from bot.stopflow.store import StateStore
 
 DESCRIPTION = """\

@@ -18,13 +18,12 @@ from hypothesis import strategies as st
 from bot.stopflow.allowlist import (
     MAX_BYTES,
     MAX_SHOWN_PROBLEMS,
-    SETTLE_SECONDS,
     Allowlist,
     AllowlistError,
     Grant,
-    LiveAllowlist,
     file_source,
 )
+from bot.stopflow.allowlist_file import SETTLE_SECONDS, LiveAllowlist
 from tests.builders import JOB, ROOM
 from tests.conftest import BotFactory
 from tests.harness import ALICE as HARNESS_ALICE
