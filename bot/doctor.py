@@ -36,8 +36,8 @@ from bot.metastudio import (
     Unreachable,
     UnreadableAnswer,
 )
-from bot.metastudio.client import tenant_list_refused
 from bot.metastudio.errors import clock_skew_words
+from bot.metastudio.listing import tenant_list_refused
 from bot.metastudio.text import safe_text
 from bot.stopflow.store import StoreRefusesWrites, StoreUnavailable
 

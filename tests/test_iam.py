@@ -14,8 +14,8 @@ from pydantic import SecretStr
 
 from bot.metastudio import IamError, MetaStudioClient, OutcomeUnknown
 from bot.metastudio.auth import IamPasswordAuth
-from bot.metastudio.client import MAX_READS_IN_FLIGHT
 from bot.metastudio.retry import RetryPolicy
+from bot.metastudio.transport import MAX_READS_IN_FLIGHT
 from bot.sandbox.standins.metastudio import Fault, MetaStudioStandIn
 from tests.builders import FAST_RETRY, JOB, ROOM
 

@@ -25,8 +25,9 @@ from bot.metastudio import (
     UnusableAnswer,
 )
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
-from bot.metastudio.client import MAX_PAGES, MAX_READS_IN_FLIGHT, PAGE_SIZE, URL_CACHE_SIZE
+from bot.metastudio.listing import MAX_PAGES, PAGE_SIZE
 from bot.metastudio.retry import RetryPolicy
+from bot.metastudio.transport import MAX_READS_IN_FLIGHT, URL_CACHE_SIZE
 from bot.sandbox.standins import serve_on_loopback
 from bot.sandbox.standins.metastudio import (
     INVALID,

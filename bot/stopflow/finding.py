@@ -26,8 +26,8 @@ from bot.metastudio import (
     SmartLiveJob,
     SmartLiveRoom,
 )
-from bot.metastudio.client import tenant_list_refused
 from bot.metastudio.ids import check_resource_id
+from bot.metastudio.listing import tenant_list_refused
 from bot.metastudio.models import Listing
 from bot.stopflow.allowlist import Grant
 

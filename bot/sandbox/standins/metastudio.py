@@ -33,182 +33,74 @@ Not-documented choices (the API page lists 400/401/500 only): an unknown room or
 404 ``MSS.00000005`` unless :attr:`MetaStudioStandIn.unknown` says otherwise (MetaStudio has
 been seen answering 400 ``MSS.00000003``); stopping a job that is not live gets 400
 ``MSS.00000003``; ``limit`` must be 1-100.
+
+The endpoints are here; the state and the checks before them in ``metastudio_core.py``, the
+data (answers, faults, rooms, jobs, the reference signer) in ``metastudio_data.py``, whose names
+this module re-exports.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hmac
-import re
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 
 from aiohttp import web
 
-from bot.metastudio import signing
 from bot.sandbox.standins import serve_on_loopback
+from bot.sandbox.standins.metastudio_core import StandInCore
+from bot.sandbox.standins.metastudio_data import (
+    ANY_JOB,
+    DEFAULT_PROJECT_ID,
+    INTERNAL,
+    INVALID,
+    LIVE,
+    NO_SUCH_API,
+    NOT_FOUND,
+    ROOMS,
+    TENANT_JOBS,
+    UNAUTHORIZED,
+    Fault,
+    Job,
+    ReferenceSigner,
+    Room,
+    Seen,
+    SignedRequest,
+    iso,
+    stoplive_signer,
+)
 
-UNAUTHORIZED = {"error_code": "MSS.00000001", "error_msg": "Unauthorized"}
-INVALID = {"error_code": "MSS.00000003", "error_msg": "Invalid parameter"}
-INTERNAL = {"error_code": "MSS.00000004", "error_msg": "Internal Error"}
-NOT_FOUND = {"error_code": "MSS.00000005", "error_msg": "Resource not found"}
-# API Gateway's answer for an API a region does not publish (the tenant list, in older ones)
-NO_SUCH_API = {
-    "error_code": "APIGW.0101",
-    "error_msg": "The API does not exist or has not been published in the environment",
-}
-ROOMS = "rooms"  # the key to inject faults into the rooms list with
-ANY_JOB = "*"  # the key to inject faults into the next call about any job
-TENANT_JOBS = "tenant-jobs"  # the key to inject faults into the tenant-wide job list with
-DEFAULT_PROJECT_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
-LIVE = ("WAITING", "PROCESSING")
-MAX_SKEW = timedelta(minutes=15)
-_AUTH = re.compile(r"SDK-HMAC-SHA256 Access=([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]+)")
+# The stand-in's public surface: the tests import the data's names from here.
+__all__ = [
+    "ANY_JOB",
+    "DEFAULT_PROJECT_ID",
+    "INTERNAL",
+    "INVALID",
+    "LIVE",
+    "NOT_FOUND",
+    "NO_SUCH_API",
+    "ROOMS",
+    "TENANT_JOBS",
+    "UNAUTHORIZED",
+    "Fault",
+    "Job",
+    "MetaStudioStandIn",
+    "ReferenceSigner",
+    "Room",
+    "Seen",
+    "SignedRequest",
+    "iso",
+    "standin_holding",
+    "stoplive_signer",
+]
+
 # A job's state as the rooms list names it (``live_state``); the others are the same word.
 _ROOM_STATE = {"SUCCEED": "SUCCESS", "BLOCKED": "FAILED"}
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass(frozen=True)
-class SignedRequest:
-    """What a reference signer needs of a received request."""
-
-    method: str
-    host: str
-    raw_path: str
-    raw_query: str
-    headers: dict[str, str]  # the signed ones (lower-case names), as received
-    body: bytes
-
-
-ReferenceSigner = Callable[[SignedRequest, str, str], str]
-"""The ``Authorization`` value a correct signer writes for a request, given the AK and SK."""
-
-
-def stoplive_signer(request: SignedRequest, ak: str, sk: str) -> str:
-    """The reference built on stoplive's own :mod:`bot.metastudio.signing` (the sandbox's: it
-    proves requests are signed consistently; the tests hold that signer to Huawei's)."""
-    return signing.authorization(
-        method=request.method,
-        raw_path=request.raw_path,
-        raw_query=request.raw_query,
-        headers=signing.signable_headers(request.headers.items()),
-        body_hash=signing.payload_hash(request.body, request.headers.get("content-type")),
-        ak=ak,
-        sk=sk,
-        when=datetime.strptime(request.headers["x-sdk-date"], signing.DATE_FORMAT).replace(
-            tzinfo=UTC
-        ),
-    )
-
-
-@dataclass
-class Fault:
-    """What to do instead of (or before) answering: ``kind`` is one of ``status``, ``slow``,
-    ``drop``, ``lost_answer``, ``stays_live``, ``applied`` (the stop is applied, then answered
-    like ``status``), ``ends_after`` (the stop is accepted; the job ends ``seconds`` later, in
-    state ``body`` until then if given). ``on`` is ``stop``, ``get``, ``list`` or ``any``. A
-    ``status`` body may be JSON-able, ``str`` (sent as text) or ``bytes``."""
-
-    kind: str
-    on: str = "stop"
-    times: int = 1
-    status: int = 500
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
-
-
-@dataclass
-class Room:
-    room_id: str
-    room_name: str
-    created: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(days=3))
-
-
-@dataclass
-class Job:
-    job_id: str
-    room_id: str
-    state: str = "PROCESSING"
-    start_time: datetime = field(default_factory=lambda: datetime.now(UTC) - timedelta(minutes=62))
-    end_time: datetime | None = None
-    stops: int = 0
-    more: dict[str, Any] = field(default_factory=dict)  # other fields (block_reason, error_info)
-
-    def end(self) -> None:
-        self.state, self.end_time = "SUCCEED", datetime.now(UTC)
-
-    def as_json(self, room_name: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "job_id": self.job_id,
-            "room_id": self.room_id,
-            "room_name": room_name,
-            "state": self.state,
-            "start_time": iso(self.start_time),
-            "create_time": iso(self.start_time),
-            "lastupdate_time": iso(self.end_time or self.start_time),
-            "some_new_field": {"added": "by Huawei later"},
-            **self.more,
-        }
-        if self.end_time:
-            body["end_time"] = iso(self.end_time)
-            body["duration"] = (self.end_time - self.start_time).total_seconds()
-        return body
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-
-
-class MetaStudioStandIn:
-    def __init__(self, *, signer: ReferenceSigner, project_id: str = DEFAULT_PROJECT_ID) -> None:
-        self.project_id = project_id
-        self.signer = signer
-        self.aksk: dict[str, str] = {}
-        self.tokens: set[str] = set()
-        self.iam_users: dict[tuple[str, str, str], int] = {}  # (domain, user, password) -> ttl s
-        self.iam_calls = 0
-        self.iam_faults: list[Fault] = []  # applied to token requests, ``on`` ignored
-        self.iam_expires_at: Any = None  # sent as token.expires_at instead of the real one
-        self.rooms: dict[str, Room] = {}
-        self.jobs: dict[str, Job] = {}
-        self.faults: dict[str, list[Fault]] = {}
-        self.seen: list[Seen] = []
-        self.auth_failures = 0
-        self.clock_offset = timedelta(0)  # the stand-in's clock is this far ahead of the real one
-        self.latency = 0.0  # seconds added before every answer
-        self.latencies: list[float] = []  # or before the next ones, one each, in arrival order
-        self.in_flight = 0  # requests being answered right now
-        self.most_in_flight = 0  # the most there ever were at once
-        self.unknown: tuple[int, dict[str, str]] = (404, NOT_FOUND)  # for an unknown room/job
-        self.page_limit = 100  # the most entries a list answers per page, whatever was asked
-        # a MetaStudio that finds a job by its ID alone, whatever room the path names (its
-        # answers then name the job's own room)
-        self.jobs_by_id_alone = False
-        self.job_answers_name_the_room = True  # False: a job's answer leaves room_id out
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
+class MetaStudioStandIn(StandInCore):
     # --- set-up -----------------------------------------------------------------------------
-
-    def now(self) -> datetime:
-        """The stand-in's clock: what its Date headers say and signatures are held to."""
-        return datetime.now(UTC) + self.clock_offset
 
     def add_room(self, room_id: str, room_name: str = "Spring sale") -> Room:
         return self.rooms.setdefault(room_id, Room(room_id, room_name))
@@ -269,99 +161,6 @@ class MetaStudioStandIn:
         self._closing.set()  # slow answers end now, so shutting down does not wait for them
         if self._runner is not None:
             await self._runner.cleanup()
-
-    # --- plumbing ---------------------------------------------------------------------------
-
-    @web.middleware
-    async def _dated(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Every answer comes after :attr:`latency` (or the next of :attr:`latencies`) and says
-        what time the stand-in thinks it is."""
-        delay = self.latencies.pop(0) if self.latencies else self.latency
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            if delay:
-                await self._pause(delay)
-            response = await handler(request)
-        finally:
-            self.in_flight -= 1
-        if not response.prepared:
-            response.headers["Date"] = format_datetime(self.now(), usegmt=True)
-        return response
-
-    async def _pause(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
-
-    @staticmethod
-    def _answer(status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-        return web.json_response(
-            body, status=status, headers={"X-Request-Id": uuid.uuid4().hex, **(headers or {})}
-        )
-
-    def _unknown(self) -> web.Response:
-        return self._answer(*self.unknown)
-
-    async def _authorized(self, request: web.Request) -> bool:
-        token = request.headers.get("X-Auth-Token")
-        if token is not None:
-            return token in self.tokens
-        match = _AUTH.fullmatch(request.headers.get("Authorization", ""))
-        if not match or match.group(1) not in self.aksk:
-            return False
-        if request.headers.get("X-Project-Id") != self.project_id:
-            return False
-        signed = match.group(2).split(";")
-        if "host" not in signed or "x-sdk-date" not in signed:
-            return False
-        try:
-            when = datetime.strptime(request.headers["X-Sdk-Date"], signing.DATE_FORMAT)
-        except (KeyError, ValueError):
-            return False
-        if abs(self.now() - when.replace(tzinfo=UTC)) > MAX_SKEW:
-            return False
-        headers = {}
-        for name in signed:
-            if name not in request.headers:
-                return False
-            headers[name] = request.headers.getall(name)[0]
-        expected = self.signer(
-            SignedRequest(
-                method=request.method,
-                host=request.host,
-                raw_path=request.raw_path.split("?")[0],
-                raw_query=request.rel_url.raw_query_string,
-                headers=headers,
-                body=await request.read(),
-            ),
-            match.group(1),
-            self.aksk[match.group(1)],
-        )
-        return hmac.compare_digest(expected, request.headers["Authorization"])
-
-    async def _guard(self, request: web.Request) -> web.Response | None:
-        """Record, authenticate and apply faults; a Response means: answer with it."""
-        self.seen.append(
-            Seen(request.method, request.path, dict(request.query), dict(request.headers))
-        )
-        if request.match_info.get("project") != self.project_id:
-            return self._answer(404, NOT_FOUND)
-        if not await self._authorized(request):
-            self.auth_failures += 1
-            return self._answer(401, UNAUTHORIZED)
-        return None
-
-    @staticmethod
-    def _take(queue: list[Fault], call: str) -> Fault | None:
-        for fault in queue:
-            if (call == "any" or fault.on in (call, "any")) and fault.times > 0:
-                fault.times -= 1
-                return fault
-        return None
-
-    def _fault(self, key: str, call: str, *, job: bool = False) -> Fault | None:
-        queue = self.faults.get(key, []) + (self.faults.get(ANY_JOB, []) if job else [])
-        return self._take(queue, call)
 
     async def _apply(self, request: web.Request, fault: Fault | None) -> web.Response | None:
         if fault is None:
