@@ -19,7 +19,7 @@ import time
 import httpx
 
 from bot.metastudio.errors import (
-    READ_FAILURES,
+    CALL_FAILURES,
     AboutAnotherRoom,
     IamError,
     MetaStudioError,
@@ -42,9 +42,6 @@ log = logging.getLogger("bot.metastudio")
 
 USER_AGENT = "stoplive/0.1 (+httpx)"
 DEFAULT_TIMEOUT = httpx.Timeout(8.0, connect=3.0, pool=3.0)
-
-# What a read of the job between two stops may fail with (InvalidId, JSON: ValueErrors).
-_STILL_LIVE_FAILURES: tuple[type[Exception], ...] = (*READ_FAILURES, TimeoutError, ValueError)
 
 
 class MetaStudioClient(RoomLists):
@@ -172,7 +169,7 @@ class MetaStudioClient(RoomLists):
         try:
             async with asyncio.timeout(left):
                 return await self.get_job(room_id, job_id, app_user_id)
-        except _STILL_LIVE_FAILURES as exc:
+        except CALL_FAILURES as exc:
             log.warning("stop job %s: the job could not be read (%s)", job_id, exc)
             return None
 

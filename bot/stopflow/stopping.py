@@ -28,6 +28,7 @@ from bot.metastudio import (
     UnreadableAnswer,
     describe,
 )
+from bot.metastudio.ids import InvalidId
 from bot.metrics import CLAIM_CONFLICTS, CLICK_TO_ANNOUNCE_SECONDS, STOPS, STORE_ERRORS, TAKEOVERS
 from bot.stopflow.gate import AdmittedClick
 from bot.stopflow.journal import (
@@ -242,7 +243,7 @@ class StopSupervisor(StopJournal):
                 )
         except CALL_FAILURES as exc:  # noted, and the watch goes on
             progress.problem = describe(exc)
-            progress.unreadable = isinstance(exc, UnreadableAnswer | ValueError)
+            progress.unreadable = isinstance(exc, UnreadableAnswer | InvalidId)
             return False
         progress.job, progress.problem, progress.unreadable = job, "", False
         return job.has_ended
