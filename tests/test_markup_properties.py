@@ -29,7 +29,7 @@ from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.tickets import Ticket
-from bot.stopflow.words import finding, markup, refusals, to_channel, to_requester
+from bot.stopflow.words import live_lists, markup, refusals, to_channel, to_requester
 from bot.stopflow.words.markup import ID_CAP, MAX_BUTTON_TEXT, NAME_CAP, data, fit, one_line, plain
 from tests import builders
 from tests.builders import TICKET_KEY
@@ -276,25 +276,25 @@ def test_every_message_is_valid_and_safe(
         to_channel.still_checking(t, shown_job, 12.5),
         to_channel.still_checking(t, None, 12.5),
         to_requester.result_posted(text),
-        finding.no_room_matches(text),
-        finding.no_live_in_matches(text, [SmartLiveRoom(room_id=text, room_name=name)] * 12),
-        finding.live_jobs([(shown_job, "v")], NOW, text),
+        live_lists.no_room_matches(text),
+        live_lists.no_live_in_matches(text, [SmartLiveRoom(room_id=text, room_name=name)] * 12),
+        live_lists.live_jobs([(shown_job, "v")], NOW, text),
         to_requester.job_now(shown_job, NOW, stop_value="s"),
         to_requester.job_now(job(name, state="PROCESSING"), NOW, stop_value=text),
         to_requester.job_unchecked(text, text, message),
         to_requester.job_not_live(shown_job, NOW, live=job(name, job_id=text), pick_value=text),
         to_requester.job_missing(text, text, error, [(shown_job, text)] * 3, NOW),
         to_channel.audit_copy(to_channel.announcement(outcomes[0]), text, None),
-        finding.live_jobs(
+        live_lists.live_jobs(
             [(shown_job, "v")] * 60, NOW, None, unreadable=[(SmartLiveRoom(room_id=text), message)]
         ),
-        finding.no_room_matches(text, restricted=True),
-        finding.nothing_live(),
-        finding.jobs_unreadable(
+        live_lists.no_room_matches(text, restricted=True),
+        live_lists.nothing_live(),
+        live_lists.jobs_unreadable(
             text, [(SmartLiveRoom(room_id=text, room_name=name), message)] * 12
         ),
-        finding.rooms_unlisted(text, message),
-        finding.rooms_unlisted(None, message),
+        live_lists.rooms_unlisted(text, message),
+        live_lists.rooms_unlisted(None, message),
         to_requester.job_missing(text, text, MetaStudioError(404, code, message, text, None)),
         *(
             to_channel.announcement(o, console_url=text, check_value="c", stop_value="s")
@@ -363,7 +363,7 @@ def test_live_jobs_across_rooms_fit_and_say_how_many_are_hidden(
         )
         for n, r in enumerate(rooms)
     ]
-    blocks = check_reply(finding.live_jobs(choices, NOW, "sale"))
+    blocks = check_reply(live_lists.live_jobs(choices, NOW, "sale"))
     shown = [b["accessory"]["value"] for b in blocks if "accessory" in b]
     grouped = [f"value-{n}" for r in dict.fromkeys(rooms) for n, m in enumerate(rooms) if m == r]
     assert shown == grouped[: len(shown)]  # grouped by room, rooms in the order first seen

@@ -11,7 +11,7 @@ from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.metastudio.retry import RetryPolicy, parse_retry_after
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.tickets import Ticket
-from bot.stopflow.words import actions, finding, markup, refusals, to_channel, to_requester
+from bot.stopflow.words import actions, live_lists, markup, refusals, to_channel, to_requester
 from bot.stopflow.words.markup import span
 from tests import builders
 from tests.builders import TICKET_KEY
@@ -352,7 +352,7 @@ def test_live_jobs_across_rooms_are_grouped_by_room() -> None:
         (live("j2", "r2", "Autumn sale"), "v2"),
         (live("j3", "r1", "Spring sale"), "v3"),
     ]
-    reply = finding.live_jobs(choices, NOW, "sale")
+    reply = live_lists.live_jobs(choices, NOW, "sale")
     assert reply.text == "*Choose the job to stop:* 3 live jobs in 2 rooms matching `sale`."
     kinds = [
         b["elements"][0]["text"].split(" · ")[0]
@@ -367,11 +367,11 @@ def test_live_jobs_across_rooms_are_grouped_by_room() -> None:
 
 
 def test_room_search_replies() -> None:
-    assert finding.no_room_matches("spring <!here>").text.startswith(
+    assert live_lists.no_room_matches("spring <!here>").text.startswith(
         "🔍 No room matches `spring &lt;!here&gt;`."
     )
     rooms = [SmartLiveRoom(room_id="r1", room_name="Spring sale"), SmartLiveRoom(room_id="r2")]
-    assert finding.no_live_in_matches("sale", rooms).text == (
+    assert live_lists.no_live_in_matches("sale", rooms).text == (
         "✅ Nothing live: 2 rooms match `sale`, but none has a live job, so there is nothing to "
         "stop. Rooms: `Spring sale`, `room r2`."
     )
@@ -387,14 +387,14 @@ def test_stop_sent_says_it_is_checking() -> None:
 def test_a_list_that_left_rooms_out_says_which_and_why() -> None:
     live = SmartLiveJob(job_id="j1", room_id="r1", room_name="Spring sale", state="PROCESSING")
     unread = [(SmartLiveRoom(room_id="r2", room_name="Gala <!here>"), "HTTP 500 MSS.00000004")]
-    reply = finding.live_jobs([(live, "v1")], NOW, None, unreadable=unread)
+    reply = live_lists.live_jobs([(live, "v1")], NOW, None, unreadable=unread)
     assert reply.text == (
         "*Choose the job to stop:* 1 live job in 1 room.\n⚠️ Couldn't read the jobs of 1 room: "
         "`Gala &lt;!here&gt;` (`HTTP 500 MSS.00000004`). A live job there is not listed; use "
         "`/stoplive &lt;room_id&gt;` for that room."
     )
     assert reply.blocks[1]["type"] == "context" and "Gala" in str(reply.blocks[1])
-    said = finding.jobs_unreadable("gala", unread).text
+    said = live_lists.jobs_unreadable("gala", unread).text
     assert said.startswith("⚠️ Couldn't tell which jobs are live matching `gala`. Nothing was")
 
 
@@ -411,11 +411,11 @@ def test_the_job_read_metastudio_refused_says_what_it_said() -> None:
 
 
 def test_restricted_and_empty_lists_speak_of_the_rooms_one_may_stop() -> None:
-    assert finding.no_room_matches("gala", restricted=True).text.startswith(
+    assert live_lists.no_room_matches("gala", restricted=True).text.startswith(
         "🔍 No room you may stop matches `gala`."
     )
-    assert finding.nothing_live().text.startswith("✅ Nothing live: no room you may stop")
-    assert finding.rooms_unlisted(None, "HTTP 500").text.startswith(
+    assert live_lists.nothing_live().text.startswith("✅ Nothing live: no room you may stop")
+    assert live_lists.rooms_unlisted(None, "HTTP 500").text.startswith(
         "⚠️ Couldn't list the rooms: `HTTP 500`"
     )
 

@@ -36,7 +36,7 @@ from bot.stopflow.gate import Admitted, CommandRequest, Gate
 from bot.stopflow.history import History
 from bot.stopflow.policy import Policy
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK, Ticket
-from bot.stopflow.words import finding, refusals, to_requester
+from bot.stopflow.words import live_lists, refusals, to_requester
 from bot.stopflow.words.markup import Reply
 
 T = TypeVar("T")
@@ -235,21 +235,21 @@ class RequestDesk:
                     matched = [room for room in listing.entries if grant.covers(room.room_id)]
                     if not matched:
                         restricted = grant.rooms is not None
-                        return finding.no_room_matches(query, restricted), "no_room_match", None
-                    return finding.no_live_in_matches(query, matched), "no_live_job", None
+                        return live_lists.no_room_matches(query, restricted), "no_room_match", None
+                    return live_lists.no_live_in_matches(query, matched), "no_live_job", None
         except CALL_FAILURES as exc:
-            return finding.rooms_unlisted(query, describe(exc)), "rooms_unreadable", None
+            return live_lists.rooms_unlisted(query, describe(exc)), "rooms_unreadable", None
         live, unreadable = sort_found(found.rooms)
         short = shortfall(found)
         if not live and (unreadable or short):
-            reply = finding.jobs_unreadable(query, unreadable, short)
+            reply = live_lists.jobs_unreadable(query, unreadable, short)
             return reply, "rooms_unreadable", None
         if not live:
             rooms = [entry.room for entry in found.rooms]
             reply = (
-                finding.nothing_live()
+                live_lists.nothing_live()
                 if query is None
-                else finding.no_live_in_matches(query, rooms)
+                else live_lists.no_live_in_matches(query, rooms)
             )
             return reply, "no_live_job", None
         if len(live) == 1 and not unreadable and short is None:
@@ -259,7 +259,7 @@ class RequestDesk:
         choices = [
             (job, self._pick(asker, job.room_id or "", job.job_id, job.room_name)) for job in live
         ]
-        reply = finding.live_jobs(
+        reply = live_lists.live_jobs(
             choices, datetime.now(UTC), query, unreadable=unreadable, shortfall=short
         )
         return reply, "list_shown", None
@@ -338,13 +338,13 @@ def sort_found(
     return live, unreadable
 
 
-def shortfall(found: Found) -> finding.Shortfall | None:
+def shortfall(found: Found) -> live_lists.Shortfall | None:
     """What the list that named the rooms could not include, in words; None if it was read
     whole."""
     listing = found.listing
     if listing is None:
         return None
-    return finding.Shortfall(
+    return live_lists.Shortfall(
         noun=found.noun,
         read=len(listing.entries),
         total=listing.total,
