@@ -163,6 +163,19 @@ class StateStore(Protocol):
     async def release(self, key: str, holder: str) -> None:
         """Give ``key`` back, only if ``holder`` still holds it."""
 
+    async def hold(self, key: str, holder: str, ttl: float) -> str | None:
+        """Take ``key`` for ``holder`` for ``ttl`` seconds, or extend it if ``holder`` holds it
+        already: a lease only its holder renews (the one stream watcher among replicas). None
+        when ``holder`` holds it now, else the other holder. Claims and holds share keys."""
+
+    async def put_note(self, key: str, text: str, ttl: float) -> None:
+        """Keep ``text`` under ``key`` for ``ttl`` seconds, replacing any earlier note: what
+        must outlive one process and one request but is no journal entry (the set a stop-all
+        confirmation names, what the stream watcher has already announced)."""
+
+    async def get_note(self, key: str) -> str | None:
+        """The note under ``key``; None if there is none, or it expired."""
+
     async def begin(
         self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
     ) -> Taken | None:
@@ -204,7 +217,7 @@ class StateStore(Protocol):
 
     async def prune(self) -> None:
         """Forget what is past keeping: entries finished longer ago than the keep time (a
-        day), expired claims. ``recent`` forgets them too, but a bot whose history nobody
+        day), expired claims and notes. ``recent`` forgets them too, but a bot whose history nobody
         opens must not keep every stop forever: the workflow calls this on a schedule."""
 
     async def ping(self) -> None:
