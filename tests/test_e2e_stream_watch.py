@@ -18,6 +18,7 @@ from bot.stopflow.words.actions import CONFIRM_ACTION, STOP_AGAIN_ACTION
 from tests.builders import JOB, ROOM
 from tests.conftest import BotFactory
 from tests.harness import ALICE, BOB, CHANNEL, MALLORY, Harness
+from tests.test_e2e_home import home_opened, home_text, post_event
 from tests.test_endpoints import samples
 
 NOTIFY = "C0ONCALL01"
@@ -261,3 +262,30 @@ async def test_metastudio_unreachable_is_told_once_after_three_polls_and_once_wh
 async def test_the_watch_is_off_without_a_notify_channel(start_bot: BotFactory) -> None:
     bot = await start_bot()
     assert bot.stoplive.workflow.stream_watch is None
+
+
+async def home(bot: Harness, user: str = ALICE) -> str:
+    """The Home tab ``user`` is shown when they open it now."""
+    shown = len(bot.slack.home_views(user))
+    assert await post_event(bot, home_opened(user)) == 200
+    await bot.slack.wait_for(lambda: len(bot.slack.home_views(user)) > shown)
+    return home_text(bot, user)
+
+
+async def test_the_home_tab_lists_the_watch_s_state_from_any_replica(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn, redis_url: str
+) -> None:
+    off = await start_bot()
+    assert "Stream watch:* off" in await home(off)
+    one = await start_bot(**WATCHING, stoplive_redis_url=redis_url)
+    two = await start_bot(**WATCHING, stoplive_redis_url=redis_url)
+    await watch(one).poll_now()
+    await watch(two).poll_now()
+    for bot in (one, two):  # whichever polled, both say what its last poll saw
+        text = await home(bot)
+        assert f"Stream watch:* on, posting to <#{NOTIFY}>" in text and ", 1 live." in text
+    metastudio.inject(TENANT_JOBS, Fault("status", on="list", times=10_000, status=500))
+    await watch(one).poll_now()
+    await watch(two).poll_now()
+    assert "Can't reach MetaStudio since" in await home(one)
+    assert "Stream watch" not in await home(one, MALLORY)  # off the allowlist: access only
