@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.sandbox.slack_requests import buttons
-from bot.sandbox.standins.metastudio import TENANT_JOBS, Fault, MetaStudioStandIn
+from bot.sandbox.standins.metastudio import INVALID, TENANT_JOBS, Fault, MetaStudioStandIn
 from bot.stopflow.store import RedisStore
 from bot.stopflow.watching import LEASE_KEY, STATE_KEY, StreamWatch
 from bot.stopflow.words.actions import CONFIRM_ACTION, STOP_AGAIN_ACTION
@@ -289,3 +289,35 @@ async def test_the_home_tab_lists_the_watch_s_state_from_any_replica(
     await watch(two).poll_now()
     assert "Can't reach MetaStudio since" in await home(one)
     assert "Stream watch" not in await home(one, MALLORY)  # off the allowlist: access only
+
+
+async def test_a_stop_that_stopped_nothing_leaves_the_job_s_later_end_news(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn
+) -> None:
+    bot = await start_bot(**WATCHING)
+    await watch(bot).poll_now()
+    metastudio.inject(JOB, Fault("status", on="stop", status=400, body=INVALID))
+    value, _ = await bot.confirmation(f"{ROOM} {JOB}")
+    await bot.click(CONFIRM_ACTION, value)
+    assert await bot.stoplive.background.drain(10)
+    assert metastudio.jobs[JOB].state == "PROCESSING"  # refused: the journal says so
+    metastudio.jobs[JOB].end("FAILED", error_info=RTMP_FAILED)
+    await watch(bot).poll_now()
+    assert len(notes(bot)) == 1 and "Ended with an error" in notes(bot)[0]
+
+
+async def test_a_note_the_channel_would_not_take_is_told_at_the_next_poll_once(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn
+) -> None:
+    bot = await start_bot(**WATCHING)
+    await watch(bot).poll_now()
+    bot.slack.refused_channels[NOTIFY] = "not_in_channel"
+    metastudio.jobs[JOB].end("FAILED", error_info=RTMP_FAILED)
+    await watch(bot).poll_now()
+    await watch(bot).poll_now()
+    refused = len(notes(bot))
+    assert refused >= 2 and all("Ended with an error" in t for t in notes(bot))
+    del bot.slack.refused_channels[NOTIFY]
+    await watch(bot).poll_now()
+    await watch(bot).poll_now()
+    assert len(notes(bot)) == refused + 1 and "Ended with an error" in notes(bot)[-1]

@@ -29,9 +29,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -39,6 +41,7 @@ from bot.metastudio import CALL_FAILURES, MetaStudioClient, MetaStudioError, Sma
 from bot.metrics import STREAM_NOTES, STREAM_WATCH_POLLS
 from bot.stopflow.allowlist import Grant
 from bot.stopflow.finding import LiveFinder
+from bot.stopflow.outcome import Verdict
 from bot.stopflow.outlet import OutletFactory
 from bot.stopflow.store import StateStore, StoreUnavailable
 from bot.stopflow.words import stream_notes
@@ -58,6 +61,8 @@ JOURNAL_WINDOW = 86400.0  # the journal keeps a day: the stops looked up for job
 # The MetaStudio user the watch reads as (X-App-UserId): it stops nothing, and MetaStudio's
 # records then say which reads were the watch's.
 WATCH_APP_USER = "stoplive-notify"
+# Journal verdicts of stops that stopped nothing: the job's later end was not stoplive's doing.
+NOTHING_STOPPED = frozenset({Verdict.REFUSED, Verdict.IAM_FAILED, Verdict.NOT_SENT})
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,16 @@ class WatchState:
             return cls(live=live, **raw)
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
+
+
+@dataclass(frozen=True)
+class Note:
+    """A note to post; ``unposted`` puts back what made it news if the channel does not take
+    it, so the next poll tells it again rather than never."""
+
+    kind: str  # the metric's label
+    reply: Reply
+    unposted: Callable[[], None] | None = None
 
 
 PollResult = Literal["ok", "failed", "standby", "store_unavailable"]
@@ -193,7 +208,7 @@ class StreamWatch:
         except StoreUnavailable as exc:
             log.warning("stream watch: could not read what was announced: %s", exc)
             return "store_unavailable"
-        notes: list[tuple[str, Reply]] = []
+        notes: list[Note] = []
         work = copy.deepcopy(state)  # kept only if the whole poll worked
         try:
             async with asyncio.timeout(POLL_BUDGET):
@@ -205,13 +220,14 @@ class StreamWatch:
             notes = self._failed(state, exc, now)
         else:
             result, state = "ok", work
-        for kind, reply in notes:
-            await self._post(kind, reply)
+        for note in notes:
+            if not await self._post(note.kind, note.reply) and note.unposted is not None:
+                note.unposted()  # not told: told again next poll
         self._state = state
         await self._save(state, now, result)
         return result
 
-    async def _look(self, state: WatchState, now: float, notes: list[tuple[str, Reply]]) -> None:
+    async def _look(self, state: WatchState, now: float, notes: list[Note]) -> None:
         """Read what is live; compare; add the notes that are news to ``notes``."""
         deadline = asyncio.get_running_loop().time() + POLL_BUDGET
         found = await self._finder.everything(self._grant, deadline)
@@ -222,7 +238,9 @@ class StreamWatch:
                 unread.add(room.room.room_id)
             seen.update((job.job_id, job) for job in room.jobs if job.is_live)
         if state.told_down:
-            notes.append(("watching_again", stream_notes.watching_again(state.failing_since, now)))
+            notes.append(
+                Note("watching_again", stream_notes.watching_again(state.failing_since, now))
+            )
         state.failures, state.failing_since, state.told_down, state.why = 0, 0.0, False, ""
         whole = found.listing is None
         gone = [
@@ -241,21 +259,23 @@ class StreamWatch:
                     job.room_id or "", job.room_name or "", since
                 )
                 if state.learned and self.rules.starts:
-                    notes.append(("started", stream_notes.went_live(job)))
+                    notes.append(Note("started", stream_notes.went_live(job)))
             watched.room_name = job.room_name or watched.room_name
             hours = self.rules.long_live_hours
             if hours and not watched.long_told and now - watched.since >= hours * 3600:
                 watched.long_told = True
-                notes.append(("long_live", stream_notes.long_live(job, hours)))
+                untold = functools.partial(setattr, watched, "long_told", False)
+                notes.append(Note("long_live", stream_notes.long_live(job, hours), untold))
         state.learned = True
 
     async def _settle_gone(
-        self, state: WatchState, gone: list[str], now: float, notes: list[tuple[str, Reply]]
+        self, state: WatchState, gone: list[str], now: float, notes: list[Note]
     ) -> None:
         """The jobs no longer listed: forgotten silently if stoplive stopped them, else read
         and told by how they ended; kept watching while their end is not known."""
         entries = await self._store.recent(now - JOURNAL_WINDOW)
-        stopped = {entry.job_id for entry in entries}
+        # a stop that was never sent (refused, no IAM token) leaves a later end news
+        stopped = {e.job_id for e in entries if e.outcome not in NOTHING_STOPPED}
         unasked = [job_id for job_id in gone if job_id not in stopped]
         for job_id in gone:
             if job_id in stopped:
@@ -271,12 +291,15 @@ class StreamWatch:
                     continue
                 kind = (read.known_state.value if read.known_state else "").lower()
                 loud = kind in ("failed", "blocked")
+                untold = functools.partial(state.live.__setitem__, job_id, watched)
                 if loud or self.rules.ends == "all":
-                    notes.append((kind if loud else "ended", stream_notes.ended(read)))
+                    reply = stream_notes.ended(read)
+                    notes.append(Note(kind if loud else "ended", reply, untold))
             elif isinstance(read, MetaStudioError) and read.status == 404:
                 if self.rules.ends == "all":
-                    note = stream_notes.vanished(watched.room_id, job_id, watched.room_name)
-                    notes.append(("vanished", note))
+                    reply = stream_notes.vanished(watched.room_id, job_id, watched.room_name)
+                    untold = functools.partial(state.live.__setitem__, job_id, watched)
+                    notes.append(Note("vanished", reply, untold))
             else:  # not read this time: asked again next poll
                 log.warning("stream watch: could not read job %s: %s", job_id, read)
                 continue
@@ -288,7 +311,7 @@ class StreamWatch:
             job = job.model_copy(update={"room_name": watched.room_name or None})
         return job
 
-    def _failed(self, state: WatchState, exc: Exception, now: float) -> list[tuple[str, Reply]]:
+    def _failed(self, state: WatchState, exc: Exception, now: float) -> list[Note]:
         """Counted; the channel is told once, on the :data:`FAILURES_TOLD`-th in a row."""
         if isinstance(exc, StoreUnavailable):
             why = "the state store did not answer"
@@ -303,14 +326,17 @@ class StreamWatch:
         if state.failures < FAILURES_TOLD or state.told_down:
             return []
         state.told_down = True
-        return [("cannot_watch", stream_notes.cannot_watch(why, state.failing_since))]
+        untold = functools.partial(setattr, state, "told_down", False)
+        return [Note("cannot_watch", stream_notes.cannot_watch(why, state.failing_since), untold)]
 
-    async def _post(self, kind: str, reply: Reply) -> None:
+    async def _post(self, kind: str, reply: Reply) -> bool:
+        """Whether the channel took the note (slack_sdk's retries spent, else)."""
         outlet = self._outlets(self.rules.channel_id, "", "")
         posted = await outlet.announce(reply, final=False, fallback_url="")
         if not posted:
             log.error("stream watch: the %s note did not reach the notify channel", kind)
         STREAM_NOTES.labels(kind, "posted" if posted else "unposted").inc()
+        return bool(posted)
 
     async def _load(self) -> WatchState:
         text = await self._store.get_note(STATE_KEY)
