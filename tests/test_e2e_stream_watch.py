@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.sandbox.slack_requests import buttons
 from bot.sandbox.standins.metastudio import INVALID, TENANT_JOBS, Fault, MetaStudioStandIn
-from bot.stopflow.store import RedisStore
+from bot.stopflow.store import MemoryStore, RedisStore, StoreUnavailable
 from bot.stopflow.watching import LEASE_KEY, STATE_KEY, StreamWatch
 from bot.stopflow.words.actions import CONFIRM_ACTION, STOP_AGAIN_ACTION
 from tests.builders import JOB, ROOM
@@ -321,3 +321,32 @@ async def test_a_note_the_channel_would_not_take_is_told_at_the_next_poll_once(
     await watch(bot).poll_now()
     await watch(bot).poll_now()
     assert len(notes(bot)) == refused + 1 and "Ended with an error" in notes(bot)[-1]
+
+
+class DownStore(MemoryStore):
+    """A store whose lease and notes cannot be reached while ``down`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    async def hold(self, key: str, holder: str, ttl: float) -> str | None:
+        if self.down:
+            raise StoreUnavailable("connection refused (test)")
+        return await super().hold(key, holder, ttl)
+
+
+async def test_a_store_that_does_not_answer_stops_the_polls_and_loses_nothing(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn
+) -> None:
+    store = DownStore()
+    bot = await start_bot(store=store, **WATCHING)
+    await watch(bot).poll_now()
+    store.down = True
+    metastudio.jobs[JOB].end("FAILED", error_info=RTMP_FAILED)
+    assert await watch(bot).poll_now() == "store_unavailable"  # no lease: no poll, no note
+    assert notes(bot) == []
+    store.down = False
+    assert await watch(bot).poll_now() == "ok"
+    await watch(bot).poll_now()
+    assert len(notes(bot)) == 1 and "Ended with an error" in notes(bot)[0]
