@@ -903,6 +903,9 @@ async def test_redis_caveats_say_so_when_its_configuration_cannot_be_read(tmp_pa
     [
         ("redis://127.0.0.1:6379/0?socket_timeout=abc", "Invalid value for 'socket_timeout'"),
         ("redis://:s3cret@127.0.0.1:6379/abc", "the database (the part after the last /)"),
+        ("redis://:s3cret@h:6379/0?socket_timeout=3600", "?socket_timeout= is set by stoplive"),
+        ("rediss://:s3cret@h/0?ssl_cert_reqs=none&retry_on_timeout=yes", "?retry_on_timeout="),
+        ("redis://h/0?protocol=3", "?protocol= is set by stoplive itself"),
     ],
 )
 def test_a_redis_url_redis_py_would_misread_is_refused(url: str, problem: str) -> None:

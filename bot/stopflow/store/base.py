@@ -13,7 +13,7 @@ sent without a claim and a journal entry).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from enum import Enum
 from operator import attrgetter
 from typing import Protocol
@@ -89,6 +89,7 @@ class JournalEntry:
     lease_until: float = 0.0  # epoch seconds by the store's clock; after it, anyone may take over
     recovered_from: str = ""  # the owner a take-over found gone
     finished_at: float = 0.0  # by the store's clock
+    room_name: str = ""  # as the confirmation showed it: a take-over and the history name it
 
     def row(self) -> tuple[str | float, ...]:
         """Every field's value, in :data:`FIELDS` order. Every field is flat, so this need
@@ -104,10 +105,15 @@ class JournalEntry:
 
     @classmethod
     def from_record(cls, record: dict[str, str]) -> JournalEntry:
-        """Rebuild an entry from :meth:`to_record`'s output; StoreUnavailable if it is not one."""
+        """Rebuild an entry from :meth:`to_record`'s output; StoreUnavailable if it is not one.
+        A field with a default may be missing: an entry written by an older stoplive (still
+        in Redis across an upgrade) lacks the fields added since, and must be taken over, not
+        refused as unreadable."""
         values: dict[str, str | float] = {}
         try:
             for field in fields(cls):
+                if field.name not in record and field.default is not MISSING:
+                    continue
                 raw = record[field.name]
                 values[field.name] = float(raw) if field.type == "float" else raw
             return cls(**values)  # type: ignore[arg-type]

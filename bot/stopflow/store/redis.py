@@ -75,15 +75,39 @@ T = TypeVar("T")
 _OWNERSHIP = {OWNED: Ownership.OWNED, MISSING: Ownership.MISSING, ELSEWHERE: Ownership.ELSEWHERE}
 
 
+# Query options redis-py lets a URL set over what the store passes (the URL wins), and that
+# the store's promises rest on: bounded calls (a long socket_timeout is a hang), no retries (a
+# retried claim whose first answer was lost names its own hold as someone else's), the pool's
+# size and wait, RESP2 (see RedisStore).
+STORE_OWNS = frozenset(
+    {
+        "socket_timeout",
+        "socket_connect_timeout",
+        "retry_on_timeout",
+        "retry_on_error",
+        "max_connections",
+        "timeout",
+        "protocol",
+    }
+)
+
+
 def redis_url_problem(url: str) -> str | None:
     """Why redis-py would misread ``url``, or None. A query value it cannot parse
     (``?socket_timeout=abc``) raised only once the store was built, as a traceback; a database
-    part that is not a number (``/abc``) it silently reads as database 0. Never repeats the URL
-    (it may hold a password)."""
+    part that is not a number (``/abc``) it silently reads as database 0; an option in
+    :data:`STORE_OWNS` would quietly undo what keeps a store call short and once-only. Never
+    repeats the URL (it may hold a password)."""
     try:
-        parse_url(url)  # type: ignore[no-untyped-call]
+        options = parse_url(url)  # type: ignore[no-untyped-call]
     except ValueError as exc:
         return str(exc).replace("connection URL", "the URL").rstrip(".")
+    if owned := sorted(STORE_OWNS.intersection(options)):
+        return (
+            f"?{owned[0]}= is set by stoplive itself (calls answer within about a second and "
+            "are never retried, so a Redis that stops answering fails closed fast); remove it "
+            "from the URL"
+        )
     parts = urlsplit(url)
     database = parts.path.removeprefix("/")
     if parts.scheme != "unix" and database and not database.isdigit():
