@@ -120,7 +120,7 @@ def cannot_watch(why: str, since: float) -> Reply:
 
 def watching_again(since: float, now: float) -> Reply:
     head = words("✅ Watching streams again: MetaStudio answers.")
-    return _note(head, words("It did not for " + span(now - since) + "."))
+    return _note(head, words("Polls failed for " + span(now - since) + "."))
 
 
 def _hours(hours: float) -> str:
