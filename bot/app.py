@@ -29,6 +29,7 @@ from bot.stopflow.buttons import OutcomeButtons
 from bot.stopflow.outlet import Outlet
 from bot.stopflow.store import StateStore, open_store
 from bot.stopflow.tickets import TicketKey
+from bot.stopflow.watching import NotifyRules
 from bot.stopflow.workflow import Policy, StopWorkflow
 
 
@@ -61,7 +62,9 @@ def build(settings: Settings, store: StateStore | None = None) -> Stoplive:
     def outlet_for(channel_id: str, response_url: str, channel_ts: str) -> Outlet:
         return SlackOutlet(client, channel_id, response_url, channel_ts=channel_ts)
 
-    workflow = StopWorkflow(build_policy(settings), metastudio, store, outlet_for)
+    workflow = StopWorkflow(
+        build_policy(settings), metastudio, store, outlet_for, notify=notify_rules(settings)
+    )
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_client_carries_the_token)
     bolt = AsyncApp(
         # One aiohttp session for every Slack call (Web API and response_url alike): a session
@@ -95,6 +98,19 @@ def build_policy(settings: Settings) -> Policy:
             settings.metastudio_project_id,
         ),
         watch_for=settings.stoplive_watch_seconds,
+    )
+
+
+def notify_rules(settings: Settings) -> NotifyRules | None:
+    """What the stream watch tells, and where; None when STOPLIVE_NOTIFY_CHANNEL is unset."""
+    if settings.stoplive_notify_channel is None:
+        return None
+    return NotifyRules(
+        channel_id=settings.stoplive_notify_channel,
+        every=settings.stoplive_notify_seconds,
+        ends=settings.stoplive_notify_ends,
+        long_live_hours=settings.stoplive_long_live_hours,
+        starts=settings.stoplive_notify_starts,
     )
 
 

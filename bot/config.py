@@ -190,6 +190,29 @@ class Settings(BaseSettings):
         "stoplive-state.db",
         description="SQLite file of the stop journal when there is no Redis (one replica only)",
     )
+    stoplive_notify_channel: str | None = Field(
+        None,
+        description="Channel ID where the stream watch posts (streams ending, long lives); unset: off",
+    )
+    stoplive_notify_seconds: float = Field(
+        60.0,
+        ge=10,
+        le=3600,
+        description="Seconds between two polls of the stream watch (10 to 3600)",
+    )
+    stoplive_notify_ends: Literal["errors", "all"] = Field(
+        "errors",
+        description="errors: a stream ending FAILED or BLOCKED is told; all: every end is",
+    )
+    stoplive_notify_starts: bool = Field(
+        False, description="true: the stream watch also tells of a stream going live"
+    )
+    stoplive_long_live_hours: float | None = Field(
+        None,
+        gt=0,
+        le=8760,
+        description="Decimal hours after which a live stream is told once, with a Stop… button",
+    )
     stoplive_console_url: str | None = Field(
         None,
         description=(
@@ -230,7 +253,7 @@ class Settings(BaseSettings):
     _check_signing_secret = field_validator("slack_signing_secret")(
         _matching(_SIGNING_SECRET, "the app's signing secret: hex characters")
     )
-    _check_audit_channel = field_validator("stoplive_audit_channel")(
+    _check_audit_channel = field_validator("stoplive_audit_channel", "stoplive_notify_channel")(
         _matching(_CHANNEL_ID, "a Slack channel ID like C0123ABCD")
     )
     _check_redis_url = field_validator("stoplive_redis_url")(_redis_url)
@@ -253,7 +276,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a file path")
         return value
 
-    @field_validator("stoplive_log_level", "stoplive_mode", mode="before")
+    @field_validator("stoplive_log_level", "stoplive_mode", "stoplive_notify_ends", mode="before")
     @classmethod
     def _any_case(cls, value: object, info: Any) -> object:
         if not isinstance(value, str):

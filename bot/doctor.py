@@ -94,6 +94,7 @@ async def run_checks() -> int:
         f"MetaStudio auth {settings.auth_mode.value}, {mode}, {len(grants)} allowlisted user(s)",
     )
     _access(settings)
+    _stream_watch(settings)
     results = [await _store(settings), await _slack(settings), await _metastudio(settings)]
     return 0 if all(results) else 1
 
@@ -102,6 +103,29 @@ def _nothing_configured() -> bool:
     """No ``.env`` here and not one of the settings' variables in the environment."""
     names = {name.upper() for name in Settings.model_fields} | {"REDIS_URL"}
     return not Path(".env").exists() and not names & {name.upper() for name in os.environ}
+
+
+def _stream_watch(settings: Settings) -> None:
+    """Whether the stream watch is on, where it posts and what it tells (settings only)."""
+    channel = settings.stoplive_notify_channel
+    if channel is None:
+        report(OK, "stream watch", "off (STOPLIVE_NOTIFY_CHANNEL is not set)")
+        return
+    told = ["ends with an error" if settings.stoplive_notify_ends == "errors" else "every end"]
+    if settings.stoplive_long_live_hours:
+        told.append(f"streams live over {settings.stoplive_long_live_hours:g} h")
+    if settings.stoplive_notify_starts:
+        told.append("starts")
+    found = (
+        f"on, posting to {channel} every {settings.stoplive_notify_seconds:g} s at most: "
+        + ", ".join(told)
+    )
+    allowed = settings.allowed_channels
+    if allowed and channel not in allowed and settings.stoplive_long_live_hours:
+        fix = f"add {channel} to STOPLIVE_ALLOWED_CHANNELS if its Stop… buttons should work"
+        report(WARN, "stream watch", found + "; its Stop… buttons are refused there", fix)
+        return
+    report(OK, "stream watch", found)
 
 
 def _access(settings: Settings) -> None:

@@ -47,3 +47,17 @@ CLICK_TO_ANNOUNCE_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
     registry=REGISTRY,
 )
+STREAM_WATCH_POLLS = Counter(
+    "stoplive_stream_watch_polls",
+    "Stream watch polls by result (ok, failed, standby: another replica holds the lease, "
+    "store_unavailable)",
+    ["result"],
+    registry=REGISTRY,
+)
+STREAM_NOTES = Counter(
+    "stoplive_stream_notes",
+    "Notes the stream watch posted by kind (failed, blocked, ended, vanished, long_live, "
+    "started, cannot_watch, watching_again) and result (posted, unposted)",
+    ["kind", "result"],
+    registry=REGISTRY,
+)

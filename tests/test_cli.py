@@ -108,6 +108,7 @@ async def test_check_against_unreachable_services_is_one_line_per_probe_and_noth
     assert [line.split(":")[0] for line in lines if not line.startswith("OK   access of ")] == [
         "OK   configuration",
         "OK   access",
+        "OK   stream watch",
         "OK   state store",
         "FAIL Slack bot token",
         "SKIP Slack app token",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic_settings import SettingsConfigDict
 
-from bot.app import metastudio_auth
+from bot.app import metastudio_auth, notify_rules
 from bot.config import AuthMode, ConfigError, Settings, load_settings
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
@@ -643,3 +643,47 @@ def test_an_env_file_that_is_a_directory_is_passed_over_as_pydantic_settings_doe
     tmp_path: Path,
 ) -> None:
     assert settings(_env_file=str(tmp_path)).port == 3000
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        (
+            {"stoplive_notify_channel": "general"},
+            "STOPLIVE_NOTIFY_CHANNEL: must be a Slack channel ID",
+        ),
+        ({"stoplive_notify_channel": "C0ONCALL1\n"}, "STOPLIVE_NOTIFY_CHANNEL: must be"),
+        ({"stoplive_notify_seconds": "5"}, "STOPLIVE_NOTIFY_SECONDS: Input should be greater"),
+        ({"stoplive_long_live_hours": "0"}, "STOPLIVE_LONG_LIVE_HOURS: Input should be greater"),
+        ({"stoplive_long_live_hours": "-2.5"}, "STOPLIVE_LONG_LIVE_HOURS: Input should be greater"),
+        ({"stoplive_long_live_hours": "ten"}, "STOPLIVE_LONG_LIVE_HOURS: Input should be a valid"),
+        ({"stoplive_long_live_hours": "nan"}, "STOPLIVE_LONG_LIVE_HOURS:"),
+        ({"stoplive_notify_ends": "errors,all"}, "STOPLIVE_NOTIFY_ENDS: Input should be 'errors'"),
+        ({"stoplive_notify_starts": "maybe"}, "STOPLIVE_NOTIFY_STARTS: Input should be a valid"),
+    ],
+)
+def test_the_stream_watch_settings_refuse_what_cannot_be_right(
+    changes: dict[str, str], said: str
+) -> None:
+    text = problems(**changes)
+    assert said in text and len(text.splitlines()) == 2  # one line, naming the variable
+
+
+def test_the_stream_watch_is_off_unless_a_channel_is_named() -> None:
+    off = settings()
+    assert off.stoplive_notify_channel is None and notify_rules(off) is None
+    on = settings(
+        stoplive_notify_channel="C0ONCALL1",
+        stoplive_notify_ends="ALL",
+        stoplive_long_live_hours="1.5",
+        stoplive_notify_starts="true",
+    )
+    rules = notify_rules(on)
+    assert rules is not None
+    assert (rules.channel_id, rules.every, rules.ends, rules.long_live_hours, rules.starts) == (
+        "C0ONCALL1",
+        60.0,
+        "all",
+        1.5,
+        True,
+    )

@@ -105,7 +105,7 @@ async def test_an_iam_that_never_answers_ends_within_the_probe_bound_output_unbu
         access = await asyncio.wait_for(process.stdout.readline(), PROBE_SECONDS - 2)
         while (
             store := await asyncio.wait_for(process.stdout.readline(), PROBE_SECONDS - 2)
-        ).startswith(b"OK   access of "):  # the access block: one line a person
+        ).startswith((b"OK   access of ", b"OK   stream watch")):  # one line a person, the watch
             pass
         second = await asyncio.wait_for(process.stdout.readline(), PROBE_SECONDS - 2)
         assert process.returncode is None  # still waiting on IAM
@@ -243,3 +243,24 @@ async def test_check_says_when_nobody_may_stop_and_refuses_a_misspelt_name(
     code, out, _, _ = await check(misspelt, tmp_path)
     assert code == 1
     assert "STOPLIVE_ALLOWED_CHANNEL: not a stoplive setting (did you mean" in out
+
+
+async def test_check_says_whether_the_stream_watch_is_on_and_where_it_posts(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    code, out, _, _ = await check(environment(bot_settings(metastudio, slack)), tmp_path)
+    assert "OK   stream watch: off (STOPLIVE_NOTIFY_CHANNEL is not set)" in out.splitlines()
+    watching = bot_settings(
+        metastudio,
+        slack,
+        stoplive_notify_channel="C0ONCALL1",
+        stoplive_long_live_hours="10",
+        stoplive_allowed_channels="C0OPS0001",
+    )
+    code, out, _, _ = await check(environment(watching), tmp_path)
+    assert code == 0, out
+    assert (
+        "WARN stream watch: on, posting to C0ONCALL1 every 60 s at most: ends with an error, "
+        "streams live over 10 h; its Stop… buttons are refused there. Fix: add C0ONCALL1 to "
+        "STOPLIVE_ALLOWED_CHANNELS if its Stop… buttons should work"
+    ) in out.splitlines()

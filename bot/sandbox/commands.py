@@ -15,13 +15,20 @@ SLASH = "/stoplive"
 
 class FaultKind(StrEnum):
     """MetaStudio misbehaviours one can ask for: the next stop only, or (``no-job-list``) from
-    now on."""
+    now on; or (``fails``, ``blocked``) a live stream ending on its own, for the stream watch."""
 
     STOP_500 = "500"
     REFUSED = "refused"
     LOST_ANSWER = "lost-answer"
     STAYS_LIVE = "stays-live"
     NO_JOB_LIST = "no-job-list"
+    FAILS = "fails"
+    BLOCKED = "blocked"
+
+    @property
+    def ends_a_stream(self) -> bool:
+        """A stream ends on its own now (nothing waits for the next stop)."""
+        return self in (FaultKind.FAILS, FaultKind.BLOCKED)
 
     @property
     def description(self) -> str:
@@ -35,6 +42,8 @@ _FAULT_DESCRIPTIONS = {
     FaultKind.STAYS_LIVE: "the next stop is accepted, but the job keeps running",
     FaultKind.NO_JOB_LIST: "MetaStudio refuses its tenant-wide job list (404, as older regions "
     "do): /stoplive lists room by room",
+    FaultKind.FAILS: "the longest-live stream dies with an error on its own (the watch tells #oncall)",
+    FaultKind.BLOCKED: "Huawei blocks the longest-live stream (the watch tells #oncall)",
 }
 
 

@@ -32,7 +32,11 @@ WATCH_SECONDS = 0.0
 
 INCIDENTS = "C0INCIDENT"
 AUDIT = "C0AUDIT00"
-CHANNELS = {INCIDENTS: "incidents", AUDIT: "audit"}
+ONCALL = "C0ONCALL0"  # where the stream watch posts
+CHANNELS = {INCIDENTS: "incidents", AUDIT: "audit", ONCALL: "oncall"}
+# The stream watch polls this often (the least allowed); after a fault that ends a stream the
+# sandbox polls at once, so the note shows up without waiting.
+NOTIFY_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -172,5 +176,7 @@ def settings(metastudio_url: str, slack_api_url: str, state_dir: Path) -> Settin
         stoplive_audit_channel=AUDIT,
         stoplive_verify_seconds=VERIFY_SECONDS,
         stoplive_watch_seconds=WATCH_SECONDS,
+        stoplive_notify_channel=ONCALL,
+        stoplive_notify_seconds=NOTIFY_SECONDS,
         stoplive_state_file=str(state_dir / "stoplive-state.db"),
     )

@@ -60,6 +60,9 @@ SLACK_ACK_LIMIT = 3.0  # Slack shows the user an error when an app has not answe
 QUIET = 0.3  # the bot has settled once its work is done and nothing came for this long,
 SILENT_WORK = demo.VERIFY_SECONDS + 5.0  # or once it has worked this long without a word
 LIVE = ("WAITING", "PROCESSING")
+# How MetaStudio says a stream died (fault fails) or was blocked (fault blocked)
+RTMP_FAILED = {"error_code": "MSS.00000004", "error_msg": "RTMP push failed"}
+SPECIAL_EXIT = "Stopped by Huawei operations: content review"
 
 
 class Sandbox:
@@ -89,6 +92,7 @@ class Sandbox:
         self.stoplive = build(settings)
         self._transport = Transport(self.stoplive)
         await self._transport.open()
+        await self._poll_streams()  # learns what is live, so a fault's end is news at once
 
     async def aclose(self) -> None:
         if self._transport is not None:
@@ -116,7 +120,10 @@ class Sandbox:
             self.user = demo.PEOPLE[command.name]
             self.transcript.note(f"You are now @{self.user.name}, who {self.user.may}.")
         elif isinstance(command, InjectFault):
-            self._inject(command.fault)
+            if command.fault.ends_a_stream:
+                await self._end_a_stream(command.fault)
+            else:
+                self._inject(command.fault)
         elif isinstance(command, SlashCommand):
             await self._slash(command.text)
         elif isinstance(command, Press):
@@ -274,6 +281,27 @@ class Sandbox:
         self.metastudio.inject(key, fault)
         self.transcript.note(f"MetaStudio fault armed: {kind.description}.")
 
+    async def _end_a_stream(self, kind: FaultKind) -> None:
+        """The longest-live stream ends on its own, as MetaStudio would end it, and the stream
+        watch polls at once (it would within NOTIFY_SECONDS anyway)."""
+        live = [j for j in self.metastudio.jobs.values() if j.state in LIVE]
+        if not live:
+            self.transcript.note("No stream is live: there is nothing to end.")
+            return
+        job = min(live, key=lambda j: j.start_time)
+        if kind is FaultKind.FAILS:
+            job.end("FAILED", error_info=RTMP_FAILED)
+        else:
+            job.end("BLOCKED", block_reason=SPECIAL_EXIT)
+        room = self.metastudio.rooms[job.room_id].room_name
+        self.transcript.note(f"MetaStudio: {room} ended on its own ({job.state}).")
+        await self._poll_streams()
+
+    async def _poll_streams(self) -> None:
+        assert self.stoplive is not None
+        if self.stoplive.workflow.stream_watch is not None:
+            await self.stoplive.workflow.stream_watch.poll_now()
+
     # --- what there is to try -----------------------------------------------------------------
 
     def show_banner(self) -> None:
@@ -285,7 +313,8 @@ class Sandbox:
         )
         self.transcript.plain(title)
         self.transcript.plain(
-            f"You are @{self.user.name} in #incidents; outcomes are copied to #audit."
+            f"You are @{self.user.name} in #incidents; outcomes are copied to #audit; the "
+            "stream watch posts in #oncall."
         )
         self.show_help()
 

@@ -163,6 +163,7 @@ def refuse(refusal: Rejected, size: int) -> web.Response:
 
 class Takeovers(Protocol):
     async def run_takeovers(self, stop: asyncio.Event) -> None: ...
+    async def run_stream_watch(self, stop: asyncio.Event) -> None: ...
 
 
 class Servable(Protocol):
@@ -202,6 +203,7 @@ class Transport:
         self._runner: web.AppRunner | None = None
         self._socket: EnvelopeHandler | None = None
         self._takeovers: asyncio.Task[None] | None = None
+        self._stream_watch: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None  # the bot token, for Slack's refusal
         self._closing = asyncio.Event()
         self._failed = asyncio.Event()
@@ -214,6 +216,9 @@ class Transport:
         refused."""
         await self._take_requests()
         self._takeovers = asyncio.create_task(self._stoplive.workflow.run_takeovers(self._closing))
+        self._stream_watch = asyncio.create_task(
+            self._stoplive.workflow.run_stream_watch(self._closing)
+        )
         for handler in self._stoplive.bolt.client.retry_handlers:
             if isinstance(handler, BotTokenWatch):
                 self._watcher = asyncio.create_task(self._watch(handler))
@@ -294,7 +299,8 @@ class Transport:
         if self._runner is not None:
             await self._runner.cleanup()
         background = self._stoplive.background
-        takeovers = {self._takeovers} if self._takeovers is not None else set()
+        # the stream watch ends its poll (bounded) and gives its lease back, as a sweep ends
+        takeovers = {t for t in (self._takeovers, self._stream_watch) if t is not None}
         drained, _ = await asyncio.gather(
             background.drain(self._drain_seconds), _settle(takeovers, self._drain_seconds)
         )

@@ -1,5 +1,6 @@
 """The outcome message's buttons: "Check again" (read the job, say it to the clicker) and "Stop
-again" (a fresh confirmation for the clicker).
+again" (a fresh confirmation for the clicker). A stream watch note's "Stop…" is the same button
+(one way to be offered a confirmation from a channel message, one gate).
 
 Anyone in the channel can click a channel message's button, so each click goes through the
 same :meth:`~bot.stopflow.gate.Gate.admit` as ``/stoplive`` (allowlist, channel, room), and the

@@ -20,6 +20,8 @@ from typing import Any
 from bot.stopflow.allowlist import Grant
 from bot.stopflow.policy import Policy
 from bot.stopflow.store import JournalEntry, StateStore, StoreUnavailable
+from bot.stopflow.watching import read_status
+from bot.stopflow.words import stream_notes
 from bot.stopflow.words.home import home_view, recent_reply
 from bot.stopflow.words.markup import Reply
 
@@ -49,14 +51,21 @@ class History:
     """What the Home tab and ``/stoplive recent`` ask: the allowlist (who may see) and the
     journal (what happened)."""
 
-    def __init__(self, policy: Policy, store: StateStore) -> None:
+    def __init__(
+        self, policy: Policy, store: StateStore, notify_channel: str | None = None
+    ) -> None:
         self._policy = policy
         self._store = store
+        self._notify_channel = notify_channel  # where the stream watch posts (None: off)
 
     async def home(self, user_id: str, workspace_url: str) -> dict[str, Any]:
         grant = self._policy.allowlist.grant_for(user_id)
         entries = await self._visible(grant) if grant is not None else []
-        return home_view(grant, self._policy, entries, workspace_url)
+        watch = None
+        if grant is not None:  # the watch's state, as its last poll (any replica's) left it
+            status = await read_status(self._store) if self._notify_channel else None
+            watch = stream_notes.home_section(status, self._notify_channel)
+        return home_view(grant, self._policy, entries, workspace_url, watch)
 
     async def recent(self, grant: Grant, workspace_url: str) -> Reply:
         """For someone the gate has already let in."""

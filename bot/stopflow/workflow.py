@@ -37,6 +37,7 @@ from bot.stopflow.policy import Policy
 from bot.stopflow.stopping import StopSupervisor
 from bot.stopflow.store import StateStore, StoreUnavailable
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK
+from bot.stopflow.watching import NotifyRules, StreamWatch
 from bot.stopflow.words import refusals, to_requester
 from bot.stopflow.words.markup import Reply
 
@@ -59,18 +60,24 @@ class StopWorkflow:
         outlets: OutletFactory,
         audit: AuditLog | None = None,
         replica: str | None = None,
+        notify: NotifyRules | None = None,
     ) -> None:
         self.policy = policy
         self._store = store
         self._audit = audit or AuditLog()
         self._gate = Gate(policy)
-        self.history = History(policy, store)  # the last day of stops: recent, the Home tab
+        # the last day of stops (recent, the Home tab), and the stream watch's state
+        self.history = History(policy, store, notify.channel_id if notify else None)
         self._desk = RequestDesk(policy, self._gate, metastudio, self._audit, self.history)
         self.replica = replica or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         # the outcome message's buttons (Check again, Stop again)
         self.checks = JobChecks(policy, self._gate, metastudio, self._desk, self._audit)
         self._stops = StopSupervisor(policy, metastudio, store, self._audit, outlets, self.replica)
         self._unhealthy_because: str | None = None  # what /healthz last said, if not ok
+        # the poller that tells the notify channel about streams nobody asked about
+        self.stream_watch = (
+            StreamWatch(notify, metastudio, store, outlets, self.replica) if notify else None
+        )
 
     # --- /stoplive ----------------------------------------------------------------------
 
@@ -162,6 +169,12 @@ class StopWorkflow:
             for sweep in sweeps:
                 sweep.cancel()
             await asyncio.gather(*sweeps, return_exceptions=True)
+
+    async def run_stream_watch(self, stop: asyncio.Event) -> None:
+        """The stream watch's loop until ``stop`` is set (nothing if STOPLIVE_NOTIFY_CHANNEL
+        is unset); run it beside the transport, as :meth:`run_takeovers`."""
+        if self.stream_watch is not None:
+            await self.stream_watch.run(stop)
 
     async def _prune(self) -> None:
         """Never raises: the loop must outlive a store outage."""

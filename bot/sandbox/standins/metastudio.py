@@ -17,7 +17,9 @@ Retry-After, a slow answer (or none: a long ``slow``), a dropped connection, a s
 applied but whose answer never comes (``lost_answer``) or is an error (``applied``: a gateway's
 504 in front of a stop that worked), a stop that is accepted while the job keeps running
 (``stays_live``), or that ends it only after a while, in another state meanwhile
-(``ends_after``: ``STOPPING``, say). A job's ``state`` may be set to anything at all.
+(``ends_after``: ``STOPPING``, say). A job's ``state`` may be set to anything at all, and a live
+job may end on its own (``Job.end("FAILED", error_info=...)`` or ``Job.end("BLOCKED",
+block_reason=...)``), as the stream watch sees streams end that nobody stopped.
 
 ``ListSmartLiveRooms`` answers as documented (``offset`` counts entries, ``limit`` per page,
 ``room_name`` matched fuzzily (here: case-insensitive substring), ``live_state`` comma-separated

@@ -101,8 +101,11 @@ class Job:
     stops: int = 0
     more: dict[str, Any] = field(default_factory=dict)  # other fields (block_reason, error_info)
 
-    def end(self) -> None:
-        self.state, self.end_time = "SUCCEED", datetime.now(UTC)
+    def end(self, state: str = "SUCCEED", **more: Any) -> None:
+        """The job ends now, in ``state`` (a stop's ``SUCCEED``, or on its own: ``FAILED``
+        with ``error_info``, ``BLOCKED`` with ``block_reason``, as ``more``)."""
+        self.state, self.end_time = state, datetime.now(UTC)
+        self.more.update(more)
 
     def as_json(self, room_name: str) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -10,5 +10,5 @@ CANCEL_ACTION = "stoplive.cancel"
 PICK_ACTION = "stoplive.pick"  # a "Stop…" button (to a confirmation): its value is what the caller gave (a ticket)
 OPEN_CONSOLE_ACTION = "stoplive.open_console"  # a link button; Slack still sends the click
 CHECK_AGAIN_ACTION = "stoplive.check_again"
-STOP_AGAIN_ACTION = "stoplive.stop_again"
+STOP_AGAIN_ACTION = "stoplive.stop_again"  # "Stop again", and a stream watch note's "Stop…"
 HOME_ACTION = "stoplive.home"  # the Home view's callback_id

@@ -161,13 +161,17 @@ def home_view(
     policy: Policy,
     entries: Sequence[JournalEntry] | None,
     workspace_url: str,
+    watch: Mrkdwn | None = None,
 ) -> dict[str, Any]:
-    """The Home tab: the viewer's access, then (for someone on the allowlist) the last day of
-    stops they may see. ``entries`` None: the journal could not be read."""
+    """The Home tab: the viewer's access, then (for someone on the allowlist) the stream
+    watch's state (``watch``) and the last day of stops they may see. ``entries`` None: the
+    journal could not be read."""
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text="stoplive")).to_dict(),
         section(access_text(grant, policy)),
     ]
+    if watch is not None:
+        blocks.append(section(watch))
     if grant is not None:
         scope = " in your rooms" if grant.rooms is not None else ""
         if entries is None:
