@@ -29,7 +29,14 @@ from bot.metastudio.errors import MetaStudioError
 from bot.metastudio.models import SmartLiveJob, SmartLiveRoom
 from bot.stopflow.outcome import Outcome, StopAnswer, Verdict
 from bot.stopflow.tickets import Ticket
-from bot.stopflow.words import live_lists, markup, refusals, to_channel, to_requester
+from bot.stopflow.words import (
+    live_lists,
+    markup,
+    refusals,
+    stream_notes,
+    to_channel,
+    to_requester,
+)
 from bot.stopflow.words.markup import ID_CAP, MAX_BUTTON_TEXT, NAME_CAP, data, fit, one_line, plain
 from tests import builders
 from tests.builders import TICKET_KEY
@@ -40,6 +47,7 @@ NOW = datetime(2026, 11, 24, 14, 3, 5, tzinfo=UTC)
 # Tokens only our code writes: validated mentions and channels, and date tokens.
 OUR_TOKENS = re.compile(
     r"<@[UW][A-Z0-9]{1,30}>|<#[CGD][A-Z0-9]{1,30}>|<!date\^-?\d+\^\{time\}\|\d\d:\d\d UTC>"
+    r"|<!date\^\d+\^\{date_short_pretty\} at \{time\}\|[A-Z][a-z]{2} \d\d \d\d:\d\d UTC>"
 )
 ENTITY = re.compile(r"&(amp|lt|gt);")
 BROADCAST = re.compile(r"@(channel|here|everyone|group)|<!(channel|here|everyone)", re.I)
@@ -301,6 +309,22 @@ def test_every_message_is_valid_and_safe(
         ),
         *(to_channel.thread_reply(o, Verdict.UNKNOWN) for o in outcomes),
         *(to_requester.result_posted("C0OPS0001", o) for o in outcomes),
+        *(
+            stream_notes.ended(
+                job(name, job_id=text, state=end).model_copy(
+                    update={
+                        "error_info": {"error_code": code, "error_msg": message},
+                        "block_reason": state,
+                    }
+                )
+            )
+            for end in ("FAILED", "BLOCKED", "SUCCEED", state)
+        ),
+        stream_notes.vanished(text, text, name),
+        stream_notes.long_live(shown_job, 1.5, 37 * 3600),
+        stream_notes.went_live(shown_job),
+        stream_notes.cannot_watch(message, 1.7e9),
+        stream_notes.watching_again(1.7e9, 1.7e9 + 250),
     ]
     for reply in replies:
         check_reply(reply)

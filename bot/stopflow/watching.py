@@ -267,7 +267,8 @@ class StreamWatch:
             if hours and not watched.long_told and now - watched.since >= hours * 3600:
                 watched.long_told = True
                 untold = functools.partial(setattr, watched, "long_told", False)
-                notes.append(Note("long_live", stream_notes.long_live(job, hours), untold))
+                reply = stream_notes.long_live(job, hours, now - watched.since)
+                notes.append(Note("long_live", reply, untold))
         state.learned = True
 
     async def _settle_gone(

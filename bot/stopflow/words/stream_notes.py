@@ -75,15 +75,18 @@ def vanished(room_id: str, job_id: str, room_name: str) -> Reply:
     return _note(head, _ids(room_id, job_id))
 
 
-def long_live(job: SmartLiveJob, hours: float) -> Reply:
+def long_live(job: SmartLiveJob, hours: float, live_for: float) -> Reply:
     """A job live longer than the set hours, once, with a Stop… button for whoever clicks (it
-    leads to their own confirmation, through the gate: a note is no permission)."""
+    leads to their own confirmation, through the gate: a note is no permission). The head says
+    how long it has really been live (``live_for`` seconds): a job first seen at 27 h is not
+    "live for 10 h"."""
     head = words(
-        f"⏰ *Live for {_hours(hours)}:* {{room}}",
+        "⏰ *Live for " + span(live_for) + ":* {room}",
         room=room_label(job.room_id or "", job.room_name),
     )
     started = job.started_at
     since = [words("since {at}", at=day_and_time(started))] if started else []
+    since.append(words(f"over the {_hours(hours)} set in STOPLIVE_LONG_LIVE_HOURS"))
     small = _ids(job.room_id or "", job.job_id, *since)
     value = JobRef(job.room_id or "", job.job_id).encode()
     more: list[Block] = []
@@ -119,7 +122,7 @@ def cannot_watch(why: str, since: float) -> Reply:
 
 
 def watching_again(since: float, now: float) -> Reply:
-    head = words("✅ Watching streams again: MetaStudio answers.")
+    head = words("✅ Watching streams again.")
     return _note(head, words("Polls failed for " + span(now - since) + "."))
 
 
@@ -142,7 +145,7 @@ def home_section(status: dict[str, object] | None, channel_id: str | None) -> Mr
     if isinstance(failing, int | float) and failing:
         parts.append(
             words(
-                "⚠️ Can't reach MetaStudio since {at}: {why}",
+                "⚠️ Polls failing since {at}: {why}",
                 at=day_and_time(datetime.fromtimestamp(failing, UTC)),
                 why=data(status.get("why", ""), MESSAGE_CAP),
             )
