@@ -308,6 +308,24 @@ async def test_a_stop_that_stopped_nothing_leaves_the_job_s_later_end_news(
     assert len(notes(bot)) == 1 and "Ended with an error" in notes(bot)[0]
 
 
+async def test_an_ordinary_end_after_a_stop_that_said_still_live_is_told_even_for_errors_only(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn
+) -> None:
+    """The channel's last word was "🔴 Still live": the job's end is news, whatever
+    STOPLIVE_NOTIFY_ENDS says; after "✅ Stopped" it is not."""
+    bot = await start_bot(**WATCHING, stoplive_verify_seconds=0, stoplive_watch_seconds=0)
+    await watch(bot).poll_now()
+    metastudio.inject(JOB, Fault("stays_live"))
+    value, _ = await bot.confirmation(f"{ROOM} {JOB}")
+    await bot.click(CONFIRM_ACTION, value)
+    assert await bot.stoplive.background.drain(10)
+    assert bot.final_channel_message()["text"].startswith("🔴 Still live")  # type: ignore[index]
+    metastudio.jobs[JOB].end()  # SUCCEED, later, on its own
+    await watch(bot).poll_now()
+    [told] = notes(bot)
+    assert told.startswith("⚪ Ended: `Spring sale`") and JOB in told
+
+
 async def test_a_note_the_channel_would_not_take_is_told_at_the_next_poll_once(
     start_bot: BotFactory, metastudio: MetaStudioStandIn
 ) -> None:

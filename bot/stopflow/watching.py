@@ -62,8 +62,10 @@ JOURNAL_WINDOW = 86400.0  # the journal keeps a day: the stops looked up for job
 # The MetaStudio user the watch reads as (X-App-UserId): it stops nothing, and MetaStudio's
 # records then say which reads were the watch's.
 WATCH_APP_USER = "stoplive-notify"
-# Journal verdicts of stops that stopped nothing: the job's later end was not stoplive's doing.
-NOTHING_STOPPED = frozenset({Verdict.REFUSED, Verdict.IAM_FAILED, Verdict.NOT_SENT})
+# Journal outcomes after which the channel already knows the job ended ("" : a stop still in
+# flight, whose outcome will say). After any other (still live, refused, unknown…) the channel's
+# last word left the job live or in doubt: its end is news, told even when ordinary ends are not.
+ENDED_TOLD = frozenset({Verdict.STOPPED, Verdict.ENDED, ""})
 
 
 @dataclass(frozen=True)
@@ -277,8 +279,8 @@ class StreamWatch:
         """The jobs no longer listed: forgotten silently if stoplive stopped them, else read
         and told by how they ended; kept watching while their end is not known."""
         entries = await self._store.recent(now - JOURNAL_WINDOW)
-        # a stop that was never sent (refused, no IAM token) leaves a later end news
-        stopped = {e.job_id for e in entries if e.outcome not in NOTHING_STOPPED}
+        stopped = {e.job_id for e in entries if e.outcome in ENDED_TOLD}
+        in_doubt = {e.job_id for e in entries} - stopped
         unasked = [job_id for job_id in gone if job_id not in stopped]
         for job_id in gone:
             if job_id in stopped:
@@ -295,7 +297,7 @@ class StreamWatch:
                 kind = (read.known_state.value if read.known_state else "").lower()
                 loud = kind in ("failed", "blocked")
                 untold = functools.partial(state.live.__setitem__, job_id, watched)
-                if loud or self.rules.ends == "all":
+                if loud or self.rules.ends == "all" or job_id in in_doubt:
                     reply = stream_notes.ended(read)
                     notes.append(Note(kind if loud else "ended", reply, untold))
             elif isinstance(read, MetaStudioError) and read.status == 404:
