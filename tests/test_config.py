@@ -14,10 +14,11 @@ import pytest
 from pydantic_settings import SettingsConfigDict
 
 from bot.app import metastudio_auth
-from bot.config import AuthMode, ConfigError, Settings, known_names, load_settings
+from bot.config import AuthMode, ConfigError, Settings, load_settings
 from bot.metastudio.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from bot.sandbox.standins.metastudio import MetaStudioStandIn
 from bot.sandbox.standins.slack import SlackStandIn
+from bot.setting_names import known_names
 from tests.builders import bot_settings
 
 PROJECT = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -621,7 +622,7 @@ def test_the_known_names_come_from_the_settings_model() -> None:
         model_config = SettingsConfigDict(**{**Settings.model_config, "env_prefix": "app_"})
 
     fields = {name.upper() for name in Settings.model_fields}
-    assert known_names() == fields | {"REDIS_URL"}
+    assert known_names(Settings) == fields | {"REDIS_URL"}
     assert known_names(Extended) == fields | {"REDIS_URL", "STOPLIVE_SERVE_HEALTH"}
     # a prefix applies to field names, not to aliases (as pydantic-settings reads them)
     assert known_names(Prefixed) == {f"APP_{name}" for name in fields} | {

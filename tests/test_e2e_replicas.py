@@ -22,6 +22,7 @@ from bot.stopflow.store import (
     JournalEntry,
     MemoryStore,
     Ownership,
+    RedisStore,
     SqliteStore,
     StoreUnavailable,
     Taken,
@@ -336,3 +337,38 @@ async def test_the_journal_is_pruned_on_a_schedule_and_keeps_no_finished_url(
     finally:
         stop.set()
         await loop
+
+
+async def test_a_take_over_that_cannot_read_the_job_names_the_room_the_confirmation_named(
+    start_bot: BotFactory,
+) -> None:
+    """The journal keeps the room's name: with the job unreadable, the channel still reads
+    "Night market", not a room ID, and so does the history."""
+    store = MemoryStore()
+    bot = await start_bot(store=store)
+    bot.metastudio.inject(JOB, Fault("status", on="get", status=503, times=1000))
+    entry = replace(orphan(), created_at=time.time() - 3600, room_name="Night market")
+    await store.begin(entry, owner="replica-killed", lease=-1)
+    assert await bot.stoplive.workflow.take_over_orphans() == 1
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert final["text"].startswith("❓") and "Night market" in final["text"]
+    [kept] = await store.recent(0)
+    assert kept.room_name == "Night market" and kept.finished_at
+
+
+async def test_an_entry_an_older_stoplive_left_in_redis_is_taken_over_not_unreadable(
+    start_bot: BotFactory, redis_server: RedisServer
+) -> None:
+    """A Redis hash written before a field existed (``room_name``, and ``detail`` for one as
+    old as that) is read with the field's default: an upgrade mid-stop must not strand it."""
+    redis_server.flush()
+    store = RedisStore(redis_server.url)
+    entry = orphan()
+    await store.begin(entry, owner="replica-old", lease=-1)
+    assert redis_server.send(f"HDEL stoplive:stop:{entry.stop_id} room_name detail") == ":2"
+    bot = await start_bot(store=store)
+    bot.metastudio.jobs[JOB].state = "SUCCEED"
+    assert await bot.stoplive.workflow.take_over_orphans() == 1
+    final = await bot.slack.wait_for(bot.final_channel_message)
+    assert final["ts"] == ORIGINAL_TS and final["text"].startswith("✅ Stopped:")
+    await store.aclose()

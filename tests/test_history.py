@@ -131,6 +131,13 @@ def check_reply_with_links(reply: markup.Reply) -> list[dict[str, Any]]:
     return reply.blocks
 
 
+def test_an_entry_names_its_room_as_the_confirmation_did_and_keeps_the_ids() -> None:
+    named = home.entry_text(entry(room_name="Night *market* <!here>"), WORKSPACE)
+    assert f"`Night *market* &lt;!here&gt;` · Room `{ROOM}` · Job `" in named
+    safe(named)
+    assert " · Room `" in home.entry_text(entry(), WORKSPACE)  # none kept: the IDs alone
+
+
 def test_a_verdict_this_version_does_not_know_is_shown_as_data() -> None:
     text = home.entry_text(entry(outcome="<!channel> melted"), WORKSPACE)
     assert text.startswith("*❓ `&lt;!channel&gt; melted`*")

@@ -271,7 +271,6 @@ def test_every_message_is_valid_and_safe(
         to_requester.cancelled(ticket(text, text)),
         refusals.expired(ticket(text, text)),
         refusals.not_yours(ticket(requester=text)),
-        to_requester.broken_button(),
         to_channel.stop_sent(ticket(text, text, text), StopAnswer.NONE),
         to_channel.still_checking(t, shown_job, 12.5),
         to_channel.still_checking(t, None, 12.5),

@@ -58,12 +58,10 @@ async def test_stop_sends_a_signed_post_with_the_app_user(
     assert metastudio.jobs[JOB].state == "SUCCEED"
 
 
-async def test_get_job_and_room_are_typed_and_tolerate_new_fields(client: MetaStudioClient) -> None:
+async def test_get_job_is_typed_and_tolerates_new_fields(client: MetaStudioClient) -> None:
     job = await client.get_job(ROOM, JOB, "ops-alice")
     assert job.known_state is JobState.PROCESSING and job.is_live
     assert job.room_name == "Spring sale" and job.started_at is not None and job.request_id
-    room = await client.get_room(ROOM, "ops-alice")
-    assert room.room_name == "Spring sale" and room.request_id
 
 
 async def test_list_jobs_filters_by_state_and_reads_every_page(
@@ -481,9 +479,6 @@ async def test_a_2xx_room_list_or_room_that_cannot_be_read_is_unreadable(
     with pytest.raises(UnreadableAnswer) as raised:
         await client.count_rooms("ops-alice")
     assert raised.value.detail == "no count"
-    metastudio.inject(ROOM, Fault("status", on="get", status=200, body={"room_name": 5}))
-    with pytest.raises(UnreadableAnswer):
-        await client.get_room(ROOM, "ops-alice")
 
 
 async def test_a_stop_answered_by_a_gateway_page_is_unreadable_not_accepted(

@@ -106,7 +106,6 @@ CALLS: dict[str, Call] = {
     "get_job": lambda c: c.get_job(ROOM, JOB, "ops-alice"),
     "list_jobs": lambda c: c.list_jobs(ROOM, "ops-alice"),
     "list_live_jobs": lambda c: c.list_live_jobs("ops-alice"),
-    "get_room": lambda c: c.get_room(ROOM, "ops-alice"),
     "list_rooms": lambda c: c.list_rooms("ops-alice", room_name="spring", live_only=True),
     "count_rooms": lambda c: c.count_rooms("ops-alice"),
     "count_live_jobs": lambda c: c.count_live_jobs("ops-alice"),

@@ -470,6 +470,57 @@ async def test_every_store_keeps_any_text_exactly(backend: Backend, text: str) -
     )
 
 
+# --- holds and notes --------------------------------------------------------------------------
+
+
+async def test_a_hold_is_renewed_by_its_holder_only_and_lapses_when_not(backend: Backend) -> None:
+    store, other = backend.open(), backend.open()
+    assert await store.hold("lease", "replica-a", 0.3) is None
+    assert await other.hold("lease", "replica-b", 60) == "replica-a"
+    await asyncio.sleep(0.2)
+    assert await store.hold("lease", "replica-a", 0.3) is None  # renewed: 0.3 s from now
+    await asyncio.sleep(0.2)
+    assert await other.hold("lease", "replica-b", 0.2) == "replica-a"  # 0.4 s after the first
+    assert await other.claim("lease", "replica-b", 60) == "replica-a"  # one key space
+    await asyncio.sleep(0.25)
+    assert await other.hold("lease", "replica-b", 60) is None  # lapsed: taken over
+    assert await store.hold("lease", "replica-a", 60) == "replica-b"
+
+
+async def test_concurrent_holds_have_exactly_one_holder(backend: Backend) -> None:
+    stores = [backend.open(), backend.open()]
+    answers = await asyncio.gather(*(stores[i % 2].hold("lease", f"R{i}", 60) for i in range(8)))
+    winners = [f"R{i}" for i, held in enumerate(answers) if held is None]
+    assert len(winners) == 1
+    assert {held for held in answers if held is not None} == set(winners)
+
+
+async def test_a_note_is_kept_replaced_shared_and_forgotten_after_its_ttl(
+    backend: Backend,
+) -> None:
+    store, other = backend.open(), backend.open()
+    assert await store.get_note("watch") is None
+    await store.put_note("watch", "first", 60)
+    await store.put_note("watch", "second", 60)
+    assert await other.get_note("watch") == "second"
+    await store.put_note("short", "gone soon", 0.05)
+    assert await other.get_note("short") == "gone soon"
+    await asyncio.sleep(0.1)
+    await store.prune()
+    assert await other.get_note("short") is None
+    assert await other.get_note("watch") == "second"
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=texts)
+async def test_a_note_keeps_any_text_exactly(backend: Backend, text: str) -> None:
+    store = backend.open()
+    await store.put_note("note:" + text, text * 3, 60)
+    assert await backend.open().get_note("note:" + text) == text * 3
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -482,6 +533,11 @@ async def test_every_store_refuses_a_lone_surrogate_and_writes_nothing(
         await store.begin(entry(channel_id=bad), "replica-a", 60)
     with pytest.raises(StoreUnavailable, match="not storable"):
         await store.claim("job:1", bad, 60)
+    with pytest.raises(StoreUnavailable, match="not storable"):
+        await store.hold("lease", bad, 60)
+    with pytest.raises(StoreUnavailable, match="not storable"):
+        await store.put_note("note", bad, 60)
+    assert await store.get_note("note") is None
     await store.begin(entry("stop"), "replica-a", 60)
     with pytest.raises(StoreUnavailable, match="not storable"):
         await store.update("stop", "replica-a", 60, detail=bad)
@@ -847,6 +903,9 @@ async def test_redis_caveats_say_so_when_its_configuration_cannot_be_read(tmp_pa
     [
         ("redis://127.0.0.1:6379/0?socket_timeout=abc", "Invalid value for 'socket_timeout'"),
         ("redis://:s3cret@127.0.0.1:6379/abc", "the database (the part after the last /)"),
+        ("redis://:s3cret@h:6379/0?socket_timeout=3600", "?socket_timeout= is set by stoplive"),
+        ("rediss://:s3cret@h/0?ssl_cert_reqs=none&retry_on_timeout=yes", "?retry_on_timeout="),
+        ("redis://h/0?protocol=3", "?protocol= is set by stoplive itself"),
     ],
 )
 def test_a_redis_url_redis_py_would_misread_is_refused(url: str, problem: str) -> None:

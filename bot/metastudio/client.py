@@ -28,7 +28,7 @@ from bot.metastudio.errors import (
 )
 from bot.metastudio.ids import check_resource_id, path_segment
 from bot.metastudio.listing import RoomLists
-from bot.metastudio.models import SmartLiveJob, SmartLiveRoom, StopAccepted
+from bot.metastudio.models import SmartLiveJob, StopAccepted
 from bot.metastudio.retry import RetryPolicy
 from bot.metastudio.transport import (
     MAX_IN_FLIGHT,
@@ -195,18 +195,6 @@ class MetaStudioClient(RoomLists):
                 what, "the answer is about a job of another room", _request_id(response)
             )
         return job
-
-    async def get_room(self, room_id: str, app_user_id: str) -> SmartLiveRoom:
-        path = f"{self._prefix}/{path_segment(check_resource_id('room ID', room_id))}"
-        what = f"read room {room_id}"
-        response = await self._call("GET", path, app_user_id, what=what)
-        body = _json_object(response, what)
-        return _model(
-            SmartLiveRoom,
-            {"room_id": room_id, **body, "request_id": _request_id(response)},
-            what,
-            response,
-        )
 
     # --- plumbing ---------------------------------------------------------------------------
 

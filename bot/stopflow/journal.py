@@ -70,6 +70,7 @@ def ticket_of(entry: JournalEntry) -> Ticket:
         issued_at=entry.created_at,
         expires_at=entry.created_at,
         response_url=entry.response_url,
+        room_name=entry.room_name,
     )
 
 

@@ -92,6 +92,7 @@ class StopSupervisor(StopJournal):
             response_url=ticket.response_url,
             created_at=time.time(),
             step="sent",
+            room_name=ticket.room_name,
         )
         try:
             taken = await self._store.begin(entry, self.replica, LEASE, claims)

@@ -150,7 +150,6 @@ class MetaStudioStandIn(StandInCore):
         app.router.add_post("/v3/auth/tokens", self._iam_token)
         app.router.add_get(base, self._list_rooms)
         app.router.add_get("/v1/{project}/smart-live-jobs", self._list_tenant_jobs)
-        app.router.add_get(base + "/{room}", self._get_room)
         app.router.add_get(base + "/{room}/smart-live-jobs", self._list_jobs)
         app.router.add_get(base + "/{room}/smart-live-jobs/{job}", self._get_job)
         app.router.add_post(base + "/{room}/smart-live-jobs/{job}/stop", self._stop_job)
@@ -281,16 +280,6 @@ class MetaStudioStandIn(StandInCore):
         ]
         page = [self._room_json(room) for room in rooms[offset : offset + limit]]
         return self._answer(200, {"count": len(rooms), "smart_live_rooms": page})
-
-    async def _get_room(self, request: web.Request) -> web.Response:
-        if (refusal := await self._guard(request)) is not None:
-            return refusal
-        room_id = request.match_info["room"]
-        if (faulted := await self._apply(request, self._fault(room_id, "get"))) is not None:
-            return faulted
-        if (room := self.rooms.get(room_id)) is None:
-            return self._unknown()
-        return self._answer(200, {**self._room_json(room), "room_description": "demo"})
 
     async def _list_jobs(self, request: web.Request) -> web.Response:
         if (refusal := await self._guard(request)) is not None:

@@ -13,7 +13,7 @@ sent without a claim and a journal entry).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import MISSING, dataclass, fields, replace
 from enum import Enum
 from operator import attrgetter
 from typing import Protocol
@@ -89,6 +89,7 @@ class JournalEntry:
     lease_until: float = 0.0  # epoch seconds by the store's clock; after it, anyone may take over
     recovered_from: str = ""  # the owner a take-over found gone
     finished_at: float = 0.0  # by the store's clock
+    room_name: str = ""  # as the confirmation showed it: a take-over and the history name it
 
     def row(self) -> tuple[str | float, ...]:
         """Every field's value, in :data:`FIELDS` order. Every field is flat, so this need
@@ -104,10 +105,15 @@ class JournalEntry:
 
     @classmethod
     def from_record(cls, record: dict[str, str]) -> JournalEntry:
-        """Rebuild an entry from :meth:`to_record`'s output; StoreUnavailable if it is not one."""
+        """Rebuild an entry from :meth:`to_record`'s output; StoreUnavailable if it is not one.
+        A field with a default may be missing: an entry written by an older stoplive (still
+        in Redis across an upgrade) lacks the fields added since, and must be taken over, not
+        refused as unreadable."""
         values: dict[str, str | float] = {}
         try:
             for field in fields(cls):
+                if field.name not in record and field.default is not MISSING:
+                    continue
                 raw = record[field.name]
                 values[field.name] = float(raw) if field.type == "float" else raw
             return cls(**values)  # type: ignore[arg-type]
@@ -163,6 +169,19 @@ class StateStore(Protocol):
     async def release(self, key: str, holder: str) -> None:
         """Give ``key`` back, only if ``holder`` still holds it."""
 
+    async def hold(self, key: str, holder: str, ttl: float) -> str | None:
+        """Take ``key`` for ``holder`` for ``ttl`` seconds, or extend it if ``holder`` holds it
+        already: a lease only its holder renews (the one stream watcher among replicas). None
+        when ``holder`` holds it now, else the other holder. Claims and holds share keys."""
+
+    async def put_note(self, key: str, text: str, ttl: float) -> None:
+        """Keep ``text`` under ``key`` for ``ttl`` seconds, replacing any earlier note: what
+        must outlive one process and one request but is no journal entry (the set a stop-all
+        confirmation names, what the stream watcher has already announced)."""
+
+    async def get_note(self, key: str) -> str | None:
+        """The note under ``key``; None if there is none, or it expired."""
+
     async def begin(
         self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
     ) -> Taken | None:
@@ -204,7 +223,7 @@ class StateStore(Protocol):
 
     async def prune(self) -> None:
         """Forget what is past keeping: entries finished longer ago than the keep time (a
-        day), expired claims. ``recent`` forgets them too, but a bot whose history nobody
+        day), expired claims and notes. ``recent`` forgets them too, but a bot whose history nobody
         opens must not keep every stop forever: the workflow calls this on a schedule."""
 
     async def ping(self) -> None:

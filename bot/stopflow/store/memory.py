@@ -28,6 +28,7 @@ class MemoryStore:
         self._keep_finished = keep_finished
         self._claims: dict[str, tuple[str, float]] = {}
         self._journal: dict[str, JournalEntry] = {}
+        self._notes: dict[str, tuple[str, float]] = {}
 
     async def claim(self, key: str, holder: str, ttl: float) -> str | None:
         require_storable(key=key, holder=holder)
@@ -40,6 +41,24 @@ class MemoryStore:
 
     async def release(self, key: str, holder: str) -> None:
         self._release(key, holder)
+
+    async def hold(self, key: str, holder: str, ttl: float) -> str | None:
+        require_storable(key=key, holder=holder)
+        now = time.time()
+        current = self._claims.get(key)
+        if current is not None and current[1] > now and current[0] != holder:
+            return current[0]
+        self._claims[key] = (holder, now + ttl)
+        return None
+
+    async def put_note(self, key: str, text: str, ttl: float) -> None:
+        require_storable(key=key, text=text)
+        self._notes[key] = (text, time.time() + ttl)
+
+    async def get_note(self, key: str) -> str | None:
+        require_storable(key=key)
+        text, expires = self._notes.get(key, ("", 0.0))
+        return text if expires > time.time() else None
 
     def _release(self, key: str, holder: str) -> None:
         require_storable(key=key, holder=holder)
@@ -128,6 +147,9 @@ class MemoryStore:
         for key, (_, expires) in list(self._claims.items()):
             if expires <= now:
                 del self._claims[key]
+        for key, (_, expires) in list(self._notes.items()):
+            if expires <= now:
+                del self._notes[key]
 
     async def ping(self) -> None:
         return None

@@ -44,6 +44,20 @@ from bot.stopflow.store.base import (
     require_storable,
 )
 from bot.stopflow.store.memory import KEEP_FINISHED
+from bot.stopflow.store.redis_scripts import (
+    BEGIN,
+    CLAIM,
+    ELSEWHERE,
+    FINISH,
+    HOLD,
+    MISSING,
+    NEVER,
+    OWNED,
+    RECENT,
+    RELEASE,
+    TAKE_ORPHANS,
+    UPDATE,
+)
 
 TIMEOUT_SECONDS = 1.0
 # Connections one replica opens at most. Callers beyond them wait for a free one (each store
@@ -58,137 +72,42 @@ CLOCK_WARN_SECONDS = 3.0  # a replica's clock this far from Redis's is worth a w
 
 T = TypeVar("T")
 
-# KEYS[1] claim; ARGV holder, ttl in ms. Returns nil when taken, else the holder there.
-_CLAIM = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
-return redis.call('GET', KEYS[1])
-"""
+_OWNERSHIP = {OWNED: Ownership.OWNED, MISSING: Ownership.MISSING, ELSEWHERE: Ownership.ELSEWHERE}
 
-# KEYS[1] claim; ARGV holder.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
-# Every script takes the time from Redis's clock (``TIME``), never the caller's: a lease
-# written by one replica and judged by another is measured on one clock. Written with six
-# decimals, as Python's float() reads it back.
-_NOW = """
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local function at(seconds) return string.format('%.6f', now + tonumber(seconds)) end
-"""
-
-# KEYS[1] entry, KEYS[2] leases, KEYS[3] created, then one key per claim; ARGV stop_id, lease
-# seconds, created_at, the number of claims n, n holder/ttl-in-ms pairs, then the entry's
-# field/value pairs. An entry of this id already there: returns {0, its owner}, takes
-# nothing. Else takes the claims in order; at one already held, returns {its position, its
-# holder} and writes nothing more. Else writes the entry and returns its lease_until.
-_BEGIN = (
-    _NOW
-    + """
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if owner then return {0, owner} end
-local n = tonumber(ARGV[4])
-for i = 1, n do
-  if not redis.call('SET', KEYS[3 + i], ARGV[3 + 2 * i], 'NX', 'PX', ARGV[4 + 2 * i]) then
-    return {i, redis.call('GET', KEYS[3 + i])}
-  end
-end
-local lease_until = at(ARGV[2])
-redis.call('HSET', KEYS[1], unpack(ARGV, 5 + 2 * n))
-redis.call('HSET', KEYS[1], 'lease_until', lease_until)
-redis.call('ZADD', KEYS[2], lease_until, ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-return lease_until
-"""
+# Query options redis-py lets a URL set over what the store passes (the URL wins), and that
+# the store's promises rest on: bounded calls (a long socket_timeout is a hang), no retries (a
+# retried claim whose first answer was lost names its own hold as someone else's), the pool's
+# size and wait, RESP2 (see RedisStore).
+STORE_OWNS = frozenset(
+    {
+        "socket_timeout",
+        "socket_connect_timeout",
+        "retry_on_timeout",
+        "retry_on_error",
+        "max_connections",
+        "timeout",
+        "protocol",
+    }
 )
-
-# What _UPDATE and _FINISH answer: applied, no such entry, somebody else's (or finished).
-_OWNED, _MISSING, _ELSEWHERE = 1, -1, 0
-_OWNERSHIP = {_OWNED: Ownership.OWNED, _MISSING: Ownership.MISSING, _ELSEWHERE: Ownership.ELSEWHERE}
-
-# KEYS[1] entry, KEYS[2] leases; ARGV stop_id, owner, lease seconds, then field/value pairs.
-_UPDATE = (
-    _NOW
-    + """
-local current = redis.call('HMGET', KEYS[1], 'owner', 'finished_at')
-if not current[1] then return -1 end
-if current[1] ~= ARGV[2] or tonumber(current[2]) ~= 0 then return 0 end
-local lease_until = at(ARGV[3])
-redis.call('HSET', KEYS[1], 'lease_until', lease_until, unpack(ARGV, 4))
-redis.call('ZADD', KEYS[2], lease_until, ARGV[1])
-return 1
-"""
-)
-
-# KEYS[1] entry, KEYS[2] leases, KEYS[3] a claim to give back (optional); ARGV stop_id, owner,
-# outcome, detail, keep ms, the claim's holder.
-_FINISH = (
-    _NOW
-    + """
-if KEYS[3] and redis.call('GET', KEYS[3]) == ARGV[6] then redis.call('DEL', KEYS[3]) end
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if not owner then return -1 end
-if owner ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'step', 'finished', 'outcome', ARGV[3], 'detail', ARGV[4],
-           'finished_at', at(0), 'response_url', '')
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return 1
-"""
-)
-
-# KEYS[1] leases; ARGV owner, lease seconds, limit, entry key prefix.
-# Returns the taken entries, each as HGETALL's flat field/value list.
-_TAKE_ORPHANS = (
-    _NOW
-    + """
-local taken = {}
-local lease_until = at(ARGV[2])
-for _, stop_id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', at(0),
-                                    'LIMIT', 0, ARGV[3])) do
-  local key = ARGV[4] .. stop_id
-  local current = redis.call('HMGET', key, 'owner', 'finished_at')
-  if current[1] and tonumber(current[2]) == 0 then
-    redis.call('HSET', key, 'owner', ARGV[1], 'lease_until', lease_until,
-               'recovered_from', current[1])
-    redis.call('ZADD', KEYS[1], lease_until, stop_id)
-    taken[#taken + 1] = redis.call('HGETALL', key)
-  else
-    redis.call('ZREM', KEYS[1], stop_id)
-  end
-end
-return taken
-"""
-)
-
-_NEVER = 1e300  # a creation time no entry has: recent() since it finds nothing
-# KEYS[1] created; ARGV since, entry key prefix. Drops index members whose entry expired.
-_RECENT = """
-local found = {}
-local index = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-for i = 1, #index, 2 do
-  local key = ARGV[2] .. index[i]
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('ZREM', KEYS[1], index[i])
-  elseif tonumber(index[i + 1]) >= tonumber(ARGV[1]) then
-    found[#found + 1] = redis.call('HGETALL', key)
-  end
-end
-return found
-"""
 
 
 def redis_url_problem(url: str) -> str | None:
     """Why redis-py would misread ``url``, or None. A query value it cannot parse
     (``?socket_timeout=abc``) raised only once the store was built, as a traceback; a database
-    part that is not a number (``/abc``) it silently reads as database 0. Never repeats the URL
-    (it may hold a password)."""
+    part that is not a number (``/abc``) it silently reads as database 0; an option in
+    :data:`STORE_OWNS` would quietly undo what keeps a store call short and once-only. Never
+    repeats the URL (it may hold a password)."""
     try:
-        parse_url(url)  # type: ignore[no-untyped-call]
+        options = parse_url(url)  # type: ignore[no-untyped-call]
     except ValueError as exc:
         return str(exc).replace("connection URL", "the URL").rstrip(".")
+    if owned := sorted(STORE_OWNS.intersection(options)):
+        return (
+            f"?{owned[0]}= is set by stoplive itself (calls answer within about a second and "
+            "are never retried, so a Redis that stops answering fails closed fast); remove it "
+            "from the URL"
+        )
     parts = urlsplit(url)
     database = parts.path.removeprefix("/")
     if parts.scheme != "unix" and database and not database.isdigit():
@@ -286,13 +205,15 @@ class RedisStore:
         self._leases = prefix + "leases"
         self._created = prefix + "created"
         self._health = prefix + "health"
-        self._claim = self._redis.register_script(_CLAIM)
-        self._release = self._redis.register_script(_RELEASE)
-        self._begin = self._redis.register_script(_BEGIN)
-        self._update = self._redis.register_script(_UPDATE)
-        self._finish = self._redis.register_script(_FINISH)
-        self._take_orphans = self._redis.register_script(_TAKE_ORPHANS)
-        self._recent = self._redis.register_script(_RECENT)
+        self._notes = prefix + "note:"
+        self._claim = self._redis.register_script(CLAIM)
+        self._release = self._redis.register_script(RELEASE)
+        self._hold = self._redis.register_script(HOLD)
+        self._begin = self._redis.register_script(BEGIN)
+        self._update = self._redis.register_script(UPDATE)
+        self._finish = self._redis.register_script(FINISH)
+        self._take_orphans = self._redis.register_script(TAKE_ORPHANS)
+        self._recent = self._redis.register_script(RECENT)
 
     def __repr__(self) -> str:
         return f"RedisStore(prefix={self._claims.removesuffix('claim:')!r})"
@@ -307,6 +228,24 @@ class RedisStore:
     async def release(self, key: str, holder: str) -> None:
         require_storable(key=key, holder=holder)
         await self._call("release", lambda: self._release([self._claims + key], [holder]))
+
+    async def hold(self, key: str, holder: str, ttl: float) -> str | None:
+        require_storable(key=key, holder=holder)
+        held = await self._call(
+            "hold", lambda: self._hold([self._claims + key], [holder, _milliseconds(ttl)])
+        )
+        return None if held is None else str(held)
+
+    async def put_note(self, key: str, text: str, ttl: float) -> None:
+        require_storable(key=key, text=text)
+        await self._call(
+            "put_note", lambda: self._redis.set(self._notes + key, text, px=_milliseconds(ttl))
+        )
+
+    async def get_note(self, key: str) -> str | None:
+        require_storable(key=key)
+        found = await self._call("get_note", lambda: self._redis.get(self._notes + key))
+        return None if found is None else str(found)
 
     async def begin(
         self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
@@ -392,8 +331,8 @@ class RedisStore:
     async def prune(self) -> None:
         """Finished entries and claims expire by themselves (PEXPIRE, PX): what is left is
         the ``created`` index's members whose entry expired, which ``recent`` drops as it
-        reads; run it asking for nothing newer than :data:`_NEVER`, for that alone."""
-        await self._call("prune", lambda: self._recent([self._created], [_NEVER, self._entries]))
+        reads; run it asking for nothing newer than ``NEVER``, for that alone."""
+        await self._call("prune", lambda: self._recent([self._created], [NEVER, self._entries]))
 
     async def ping(self) -> None:
         """A write with a short expiry, not a PING: a Redis over ``maxmemory`` or a read-only

@@ -60,6 +60,8 @@ _SCHEMA = [
     " (key TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS claims_expires ON claims (expires)",
     "CREATE TABLE IF NOT EXISTS journal (stop_id TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS notes"
+    " (key TEXT PRIMARY KEY, text TEXT NOT NULL, expires REAL NOT NULL)",
 ]
 _INDEXES = [
     "CREATE INDEX IF NOT EXISTS journal_open ON journal (lease_until) WHERE finished_at = 0",
@@ -231,6 +233,45 @@ class SqliteStore:
 
         await self._run("release", work)
 
+    async def hold(self, key: str, holder: str, ttl: float) -> str | None:
+        require_storable(key=key, holder=holder)
+
+        def work(db: sqlite3.Connection) -> str | None:
+            now = time.time()
+            with _write_transaction(db):
+                row = db.execute(
+                    "SELECT holder FROM claims WHERE key = ? AND expires > ?", (key, now)
+                ).fetchone()
+                if row is not None and row[0] != holder:
+                    return str(row[0])
+                db.execute(
+                    "INSERT OR REPLACE INTO claims VALUES (?, ?, ?)", (key, holder, now + ttl)
+                )
+            return None
+
+        return await self._run("hold", work)
+
+    async def put_note(self, key: str, text: str, ttl: float) -> None:
+        require_storable(key=key, text=text)
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR REPLACE INTO notes VALUES (?, ?, ?)", (key, text, time.time() + ttl)
+            )
+
+        await self._run("put_note", work)
+
+    async def get_note(self, key: str) -> str | None:
+        require_storable(key=key)
+
+        def work(db: sqlite3.Connection) -> str | None:
+            row = db.execute(
+                "SELECT text FROM notes WHERE key = ? AND expires > ?", (key, time.time())
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._run("get_note", work)
+
     async def begin(
         self, entry: JournalEntry, owner: str, lease: float, claims: Sequence[Claim] = ()
     ) -> Taken | None:
@@ -333,6 +374,7 @@ class SqliteStore:
         def work(db: sqlite3.Connection) -> None:
             self._forget_finished(db)
             db.execute("DELETE FROM claims WHERE expires <= ?", (time.time(),))
+            db.execute("DELETE FROM notes WHERE expires <= ?", (time.time(),))
 
         await self._run("prune", work)
 

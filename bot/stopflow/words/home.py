@@ -76,6 +76,8 @@ def entry_text(entry: JournalEntry, workspace_url: str) -> Mrkdwn:
     where = [channel(entry.channel_id)]
     if link is not None:
         where.append(Mrkdwn(f"<{link}|channel message>"))
+    if entry.room_name:
+        where.append(data(entry.room_name, NAME_CAP))
     where.append(words("Room {r} · Job {j}", r=data(entry.room_id, ID_CAP), j=data(entry.job_id)))
     # a replica's own sweep may take its own stop (its lease lapsed while the store refused
     # writes) and leave it running: that is not a restart

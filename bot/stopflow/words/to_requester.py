@@ -309,10 +309,6 @@ def cancelled(ticket: Ticket) -> Reply:
     )
 
 
-def broken_button() -> Reply:
-    return Reply(text=words("⚠️ Unreadable button: run /stoplive again. Nothing was stopped."))
-
-
 def result_posted(channel_id: str, outcome: Outcome | None = None) -> Reply:
     """The requester's note once the outcome is in the channel: where to look, and (given the
     outcome) its verdict line, so they need not go and look."""
