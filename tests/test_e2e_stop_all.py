@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox.standins.metastudio import Fault
-from bot.stopflow.tickets import ALL, APPROVE_ALL, STOP_ALL, Ticket, TicketKey
+from bot.stopflow.tickets import ALL, STOP_ALL, Ticket, TicketKey
 from tests.builders import JOB, ROOM, AuditLines
 from tests.conftest import BotFactory
 from tests.harness import ALICE, BOB, CHANNEL, SIGNING_SECRET, Harness, buttons
@@ -125,7 +125,7 @@ async def test_the_confirmed_set_is_stopped_each_as_its_own_stop_and_one_message
     [thread] = [p for p in posts if p.get("thread_ts")]
     final = bot.final_channel_message()
     assert final is not None
-    final_text = json.dumps(final)
+    final_text = json.dumps(final, ensure_ascii=False)
     assert "Stopped 1 of 4 streams" in final_text and "1 🔴 still live" in final_text
     assert "1 ❓ unknown" in final_text and "1 ❌ not stopped" in final_text
     assert "Live now, not in the confirmed list" in final_text and "Spring sale" in final_text
@@ -160,7 +160,7 @@ async def test_a_restricted_user_stops_only_their_rooms_and_a_job_in_flight_is_r
     await finished(bot, audit_lines)
 
     assert stopped(bot) == {JOB}
-    final = json.dumps(bot.final_channel_message())
+    final = json.dumps(bot.final_channel_message(), ensure_ascii=False)
     assert "being stopped by someone else" in final and "Stopped 1 of 2" in final
     [refused] = [line for line in audit_lines("confirm") if line["outcome"] == "refused_in_flight"]
     assert refused["job"] == LATE
@@ -204,7 +204,9 @@ async def test_tickets_of_other_purposes_stale_ones_and_a_lost_list_stop_nothing
     await asyncio.sleep(0.2)
     assert stopped(bot) == set()
     outcomes = [
-        line["outcome"] for line in audit_lines() if line["event"] in ("confirm", "stop_all")
+        line["outcome"]
+        for line in audit_lines()
+        if line["event"] in ("confirm", "stop_all_confirm")
     ]
     assert outcomes.count("refused_bad_ticket") == 2 and "expired" in outcomes
     assert "list_expired" in outcomes
@@ -222,7 +224,7 @@ async def test_a_grant_revoked_after_the_list_refuses_the_click(
     _, hook = await bot.click("stoplive.stop_all", value)
     assert "stop-all grant" in (await bot.first_post(hook))["text"]
     assert stopped(bot) == set()
-    assert audit_lines("stop_all")[-1]["outcome"] == "refused_no_stop_all"
+    assert audit_lines("stop_all_confirm")[-1]["outcome"] == "refused_no_stop_all"
 
 
 async def two_person(start_bot: BotFactory, **overrides: Any) -> tuple[Harness, dict[str, str]]:
@@ -250,7 +252,7 @@ async def test_two_person_the_requester_cannot_approve_a_second_person_does(
     assert stopped(bot) == {JOB, JOB2}
     assert batch["approved_by"] == BOB and batch["slack_user"] == ALICE
     assert {line["approved_by"] for line in audit_lines("outcome")} == {BOB}
-    final = json.dumps(bot.final_channel_message())
+    final = json.dumps(bot.final_channel_message(), ensure_ascii=False)
     assert "Stopped all 2 streams" in final and f"approved by <@{BOB}>" in final
     _, hook = await bot.click("stoplive.approve_all", approve, ERIN)  # once only
     assert "Already handled" in (await bot.first_post(hook))["text"]
@@ -314,4 +316,22 @@ def test_a_bad_approval_setting_refuses_start_up_in_one_line(value: str) -> None
     with pytest.raises(ConfigError) as refused:
         load_settings(**{**BASE, "stoplive_stop_all_approval": value})
     [line] = [x for x in str(refused.value).splitlines() if "STOP_ALL_APPROVAL" in x]
-    assert line.strip() == "- STOPLIVE_STOP_ALL_APPROVAL: Input should be 'one-person' or 'two-person'"
+    assert (
+        line.strip() == "- STOPLIVE_STOP_ALL_APPROVAL: Input should be 'one-person' or 'two-person'"
+    )
+
+
+async def test_two_person_the_requester_may_withdraw_and_buttons_keep_their_purpose(
+    start_bot: BotFactory, audit_lines: AuditLines
+) -> None:
+    bot, ask = await two_person(start_bot)
+    _, hook = await bot.click("stoplive.stop_all", ask["stoplive.approve_all"], ALICE)
+    assert "not valid" in (await bot.first_post(hook))["text"].lower()
+    _, hook = await bot.click("stoplive.withdraw_all", ask["stoplive.withdraw_all"], BOB)
+    assert "Not yours" in (await bot.first_post(hook))["text"]
+    await bot.click("stoplive.withdraw_all", ask["stoplive.withdraw_all"], ALICE)
+    closed = await bot.slack.wait_for(bot.final_channel_message)
+    assert "withdrew the request to stop 2 streams" in closed["text"]
+    _, hook = await bot.click("stoplive.approve_all", ask["stoplive.approve_all"], BOB)
+    assert "Already handled" in (await bot.first_post(hook))["text"]
+    assert stopped(bot) == set() and not audit_lines("stop_all")

@@ -150,33 +150,39 @@ class StopAllDesk:
         """The red button: the set read back, the confirmation used once, then the batch, or
         (two-person) the channel asked for a second person."""
         started = time.monotonic()
-        admitted = await self._admit("stop_all", click, outlet, STOP_ALL, started)
+        admitted = await self._admit("stop_all_confirm", click, outlet, STOP_ALL, started)
         if admitted is None:
             return
         ticket = admitted.ticket
         batch = await self._read(ticket, admitted)
         if batch is None:
             await outlet.to_requester(stop_all.list_expired())
-            self._record("stop_all", click, "list_expired", started)
+            self._record("stop_all_confirm", click, "list_expired", started)
             return
-        if not await self._within_rooms("stop_all", batch, admitted.grant, click, outlet, started):
+        if not await self._within_rooms(
+            "stop_all_confirm", batch, admitted.grant, click, outlet, started
+        ):
             return
         try:
             claim = ticket_claim(ticket)
             taken = await self._store.claim(claim.key, claim.holder, claim.ttl)
         except StoreUnavailable as exc:
             await outlet.to_requester(notices.cannot_confirm_safely(False))
-            self._record("stop_all", click, "refused_store_unavailable", started, str(exc))
+            self._record("stop_all_confirm", click, "refused_store_unavailable", started, str(exc))
             return
         if taken is not None:
             await outlet.to_clicker(notices.already_used())
-            self._record("stop_all", click, "ignored_already_used", started)
+            self._record("stop_all_confirm", click, "ignored_already_used", started)
             return
         if self._policy.two_person_stop_all:
             await self._ask(batch, outlet, click, started)
             return
-        self._record("stop_all", click, "confirmed", started, f"{len(batch.members)} jobs")
+        self._record("stop_all_confirm", click, "confirmed", started, f"{len(batch.members)} jobs")
+        # beside the stops, not before them: a slow note must not delay them
+        note = stop_all.stopping_note(ticket.channel_id, len(batch.members))
+        noted = asyncio.create_task(outlet.to_requester(note))
         await self._batches.run(batch, outlet)
+        await noted
 
     async def _ask(self, batch: Batch, outlet: Outlet, click: Click, started: float) -> None:
         """Two-person: ask the channel for a second person; its message's ``ts`` goes into the
@@ -194,14 +200,16 @@ class StopAllDesk:
         ts = await channel.announce(request, final=False, fallback_url="")
         if not ts:
             await outlet.to_requester(stop_all.ask_not_posted())
-            self._record("stop_all", click, "approval_not_asked", started)
+            self._record("stop_all_confirm", click, "approval_not_asked", started)
             return
         try:
             await self._keep(ticket, _note(batch.members, batch.missing) | {"ask_ts": ts})
         except StoreUnavailable as exc:
             log.warning("could not keep the approval message of %s: %s", ticket.id, exc)
         await outlet.to_requester(stop_all.asked_note(ticket, len(batch.members)))
-        self._record("stop_all", click, "approval_asked", started, f"{len(batch.members)} jobs")
+        self._record(
+            "stop_all_confirm", click, "approval_asked", started, f"{len(batch.members)} jobs"
+        )
 
     async def approve(self, click: Click, outlet: Outlet) -> None:
         """A second person's approval: used once (whichever of two replicas and two approvers

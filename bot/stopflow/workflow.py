@@ -76,7 +76,9 @@ class StopWorkflow:
         self._stops = StopSupervisor(policy, metastudio, store, self._audit, outlets, self.replica)
         finder = LiveFinder(metastudio)  # /stoplive all's: its list, and what is live after
         batches = BatchRunner(policy, self._stops, finder, self._audit)
-        self.stop_all = StopAllDesk(policy, self._gate, finder, store, self._audit, batches, outlets)
+        self.stop_all = StopAllDesk(
+            policy, self._gate, finder, store, self._audit, batches, outlets
+        )
         self._unhealthy_because: str | None = None  # what /healthz last said, if not ok
 
     # --- /stoplive ----------------------------------------------------------------------

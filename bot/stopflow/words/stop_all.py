@@ -30,6 +30,7 @@ from bot.stopflow.words.markup import (
     Reply,
     actions,
     button,
+    channel,
     clock,
     context,
     data,
@@ -220,6 +221,16 @@ def asked(
     return Reply(text=head, blocks=blocks[:MAX_BLOCKS])
 
 
+def stopping_note(channel_id: str, count: int) -> Reply:
+    """The requester's list, replaced once confirmed: the tally is in the channel."""
+    return Reply(
+        text=words(
+            f"⏳ Stopping {_streams(count)}: the message in {{c}} fills in as each one is known.",
+            c=channel(channel_id),
+        )
+    )
+
+
 def ask_not_posted() -> Reply:
     return Reply(
         text=words(
@@ -282,8 +293,8 @@ def progress(
     if not final:
         head = words("⏳ Stopping {n} · {c}", n=words(_streams(total)), c=join(" · ", counts))
     elif stopped == total:
-        what = "every listed stream" if missing else f"all {_streams(total)}"
-        head = words(f"✅ Stopped {what} ({total})")
+        what = f"every listed stream ({total})" if missing else f"all {_streams(total)}"
+        head = words(f"✅ Stopped {what}")
     else:
         rest = [c for c in counts[1:]] if tally.get(STOPPED) else counts
         head = words(
