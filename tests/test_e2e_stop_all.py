@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.standins.metastudio import Fault
+from bot.sandbox.standins.metastudio import NO_SUCH_API, TENANT_JOBS, Fault
 from bot.stopflow.tickets import ALL, STOP_ALL, Ticket, TicketKey
 from tests.builders import JOB, ROOM, AuditLines
 from tests.conftest import BotFactory
@@ -290,8 +290,8 @@ async def test_two_approvers_at_once_on_two_replicas_run_it_once(
     paths = [s.path for s in first.metastudio.calls("POST", "/stop")]
     assert len(paths) == len(set(paths)) == 2  # each job stopped once, by one replica
     assert stopped(first) == {JOB, JOB2}
-    approvals = [line["outcome"] for line in audit_lines("approve_all")]
-    assert approvals.count("approved") == 1
+    approvals = sorted(line["outcome"] for line in audit_lines("approve_all"))
+    assert approvals == ["approved", "ignored_already_used"]
 
 
 @pytest.mark.parametrize("value", ['"true"', "1", "null"])
@@ -335,3 +335,48 @@ async def test_two_person_the_requester_may_withdraw_and_buttons_keep_their_purp
     _, hook = await bot.click("stoplive.approve_all", ask["stoplive.approve_all"], BOB)
     assert "Already handled" in (await bot.first_post(hook))["text"]
     assert stopped(bot) == set() and not audit_lines("stop_all")
+
+
+async def test_more_than_fit_are_summarised_and_all_of_them_stopped(
+    start_bot: BotFactory, audit_lines: AuditLines
+) -> None:
+    bot = await start(start_bot)
+    many = {
+        f"{n:08x}-87b1-45e5-8912-6102f7693265": f"{n:08x}-4f75-4b3a-a853-b649a21aaf66"
+        for n in range(45)
+    }
+    for room, job in many.items():
+        bot.metastudio.add_job(room, job, room_name=f"Stream {'x' * 70} {room[:8]}")
+    message = await offered(bot)
+    assert len(message["blocks"]) <= 50
+    assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in message["blocks"])
+    assert "…and 11 more: they are stopped too." in json.dumps(message, ensure_ascii=False)
+    button = red_button(message)
+    assert len(button["value"]) <= 2000 and button["confirm"]["title"]["text"] == "Stop 47 streams?"
+
+    await bot.click("stoplive.stop_all", button["value"])
+    batch = await finished(bot, audit_lines)
+    assert stopped(bot) == {JOB, JOB2, *many.values()} and batch["outcome"] == "all_stopped"
+    assert "✅ Stopped all 47 streams" in bot.final_channel_message()["text"]  # type: ignore[index]
+
+
+async def test_a_list_not_read_whole_never_says_all_stopped(
+    start_bot: BotFactory, audit_lines: AuditLines
+) -> None:
+    bot = await start(start_bot)
+    bot.metastudio.inject(
+        TENANT_JOBS, Fault("status", on="list", status=404, body=NO_SUCH_API, times=10**6)
+    )
+    bot.metastudio.inject(ROOM2, Fault("status", on="list", status=500, times=10**6))
+    message = await offered(bot)
+    text = json.dumps(message, ensure_ascii=False)
+    assert "Stop the 1 stream live now?" in text and "Couldn't read the jobs of 1 room" in text
+
+    await bot.click("stoplive.stop_all", red_button(message)["value"])
+    await finished(bot, audit_lines)
+    assert stopped(bot) == {JOB}
+    final = json.dumps(bot.final_channel_message(), ensure_ascii=False)
+    assert (
+        "Stopped every listed stream (1)" in final and "Couldn't read the jobs of 1 room" in final
+    )
+    assert "all 1 stream" not in final

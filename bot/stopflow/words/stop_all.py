@@ -83,6 +83,11 @@ def _streams(n: int) -> str:
     return f"{n} stream{'s' if n != 1 else ''}"
 
 
+def _all(n: int) -> str:
+    """``all 12 streams``, or ``the 1 stream``."""
+    return f"{'the' if n == 1 else 'all'} {_streams(n)}"
+
+
 def _sections(lines: Sequence[Mrkdwn]) -> list[Block]:
     return [
         section(join("\n", list(lines[i : i + LINES_PER_SECTION])))
@@ -110,8 +115,7 @@ def confirm_dialog(count: int) -> ConfirmObject:
     return ConfirmObject(
         title=PlainTextObject(text=f"Stop {_streams(count)}?"),
         text=PlainTextObject(
-            text=f"Viewers of all {_streams(count)} see them end now. A stopped job cannot be "
-            "resumed."
+            text=f"Viewers of {_all(count)} see the end now. A stopped job cannot be resumed."
         ),
         confirm=PlainTextObject(text=f"Stop {_streams(count)}"),
         deny=PlainTextObject(text="Keep them live"),
@@ -129,7 +133,7 @@ def offer(
     """The live jobs the requester may stop, and one red button for exactly these."""
     n = len(members)
     head = words(
-        f"*Stop all {_streams(n)} live now?* Viewers see them end; a stopped job cannot be "
+        f"*Stop {_all(n)} live now?* Viewers see them end; a stopped job cannot be "
         "resumed. Only the streams listed here are stopped."
     )
     deadline = clock(datetime.fromtimestamp(ticket.expires_at, UTC))
@@ -144,17 +148,17 @@ def offer(
         actions(
             "stoplive.stop_all",
             button(
-                f"Stop all {_streams(n)}",
+                f"Stop {_all(n)}",
                 STOP_ALL_ACTION,
                 ticket.encode(),
                 style="danger",
-                accessibility_label=f"Stop all {_streams(n)} now",
+                accessibility_label=f"Stop {_all(n)} now",
                 confirm=confirm_dialog(n),
             ),
         )
     )
     text = words(
-        f"Stop all {_streams(n)} live now? Confirm before " + "{t}.",
+        f"Stop {_all(n)} live now? Confirm before " + "{t}.",
         t=deadline,
     )
     return Reply(text=text, blocks=blocks[:MAX_BLOCKS])
@@ -293,7 +297,7 @@ def progress(
     if not final:
         head = words("⏳ Stopping {n} · {c}", n=words(_streams(total)), c=join(" · ", counts))
     elif stopped == total:
-        what = f"every listed stream ({total})" if missing else f"all {_streams(total)}"
+        what = f"every listed stream ({total})" if missing else _all(total)
         head = words(f"✅ Stopped {what}")
     else:
         rest = [c for c in counts[1:]] if tally.get(STOPPED) else counts
