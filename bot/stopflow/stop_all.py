@@ -39,7 +39,7 @@ from bot.stopflow.gate import (
 from bot.stopflow.journal import CLOCK_MARGIN, ticket_claim
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
-from bot.stopflow.store import StateStore, StoreUnavailable
+from bot.stopflow.store import StateStore, StoreRefusesWrites, StoreUnavailable
 from bot.stopflow.tickets import ALL, APPROVE_ALL, STOP_ALL, WITHDRAW_ALL, Ticket
 from bot.stopflow.words import live_lists, notices, refusals, stop_all
 from bot.stopflow.words.markup import Mrkdwn, Reply, join
@@ -132,9 +132,9 @@ class StopAllDesk:
         )
         members = [Member(job.room_id or "", job.job_id, job.room_name or "") for job in live]
         try:
-            await self._keep(ticket, _note(members, missing))
+            await self._keep(ticket, _note_of(members, missing))
         except StoreUnavailable as exc:
-            return stop_all.cannot_hold_list(str(exc.reason)), "refused_store_unavailable"
+            return notices.cannot_confirm_safely(_refusing(exc)), "refused_store_unavailable"
         reply = stop_all.offer(
             ticket,
             list(zip(members, live, strict=True)),
@@ -154,10 +154,9 @@ class StopAllDesk:
         if admitted is None:
             return
         ticket = admitted.ticket
-        batch = await self._read(ticket, admitted)
+        batch = await self._read(ticket, admitted, outlet)
         if batch is None:
-            await outlet.to_requester(stop_all.list_expired())
-            self._record("stop_all_confirm", click, "list_expired", started)
+            self._record("stop_all_confirm", click, "list_unread", started)
             return
         if not await self._within_rooms(
             "stop_all_confirm", batch, admitted.grant, click, outlet, started
@@ -167,7 +166,7 @@ class StopAllDesk:
             claim = ticket_claim(ticket)
             taken = await self._store.claim(claim.key, claim.holder, claim.ttl)
         except StoreUnavailable as exc:
-            await outlet.to_requester(notices.cannot_confirm_safely(False))
+            await outlet.to_requester(notices.cannot_confirm_safely(_refusing(exc)))
             self._record("stop_all_confirm", click, "refused_store_unavailable", started, str(exc))
             return
         if taken is not None:
@@ -203,7 +202,7 @@ class StopAllDesk:
             self._record("stop_all_confirm", click, "approval_not_asked", started)
             return
         try:
-            await self._keep(ticket, _note(batch.members, batch.missing) | {"ask_ts": ts})
+            await self._keep(ticket, _note_of(batch.members, batch.missing) | {"ask_ts": ts})
         except StoreUnavailable as exc:
             log.warning("could not keep the approval message of %s: %s", ticket.id, exc)
         await outlet.to_requester(stop_all.asked_note(ticket, len(batch.members)))
@@ -219,10 +218,9 @@ class StopAllDesk:
         if admitted is None:
             return
         ticket = admitted.ticket
-        batch = await self._read(ticket, admitted)
+        batch = await self._read(ticket, admitted, outlet)
         if batch is None:
-            await outlet.to_clicker(stop_all.list_expired())
-            self._record("approve_all", click, "list_expired", started)
+            self._record("approve_all", click, "list_unread", started)
             return
         for grant in (admitted.grant, admitted.approver_grant):
             if not await self._within_rooms("approve_all", batch, grant, click, outlet, started):
@@ -243,9 +241,7 @@ class StopAllDesk:
         ticket = admitted.ticket
         if not await self._take_approval(ticket, click, outlet, started):
             return
-        batch = await self._read(ticket, admitted)
-        count = len(batch.members) if batch else 0
-        await self._close_ask(ticket, count, "withdrawn")
+        await self._close_ask(ticket, await self._count(ticket), "withdrawn")
         self._record("withdraw_all", click, "withdrawn", started)
 
     async def _take_approval(
@@ -257,7 +253,7 @@ class StopAllDesk:
                 approval_key(ticket), click.user_id, ticket.life + CLOCK_MARGIN
             )
         except StoreUnavailable as exc:
-            await outlet.to_clicker(notices.cannot_confirm_safely(False))
+            await outlet.to_clicker(notices.cannot_confirm_safely(_refusing(exc)))
             self._record(event, click, "refused_store_unavailable", started, str(exc))
             return False
         if taken is not None:
@@ -317,52 +313,46 @@ class StopAllDesk:
         return None
 
     async def _note(self, ticket: Ticket) -> dict[str, object] | None:
+        """The ticket's note; None if there is none or it is not ours to read (garbled).
+        StoreUnavailable if the store cannot say."""
+        text = await self._store.get_note(note_key(ticket))
         try:
-            text = await self._store.get_note(note_key(ticket))
             note = json.loads(text) if text else None
-        except (StoreUnavailable, ValueError) as exc:
-            log.warning("the note of %s could not be read: %s", ticket.id, exc)
+        except ValueError:
+            log.warning("the note of %s is not JSON", ticket.id)
             return None
         return note if isinstance(note, dict) else None
 
+    async def _best_effort(self, ticket: Ticket, field: str) -> object:
+        """A field of the note for words only (the request's count, its message): None when
+        it cannot be read."""
+        try:
+            note = await self._note(ticket)
+        except StoreUnavailable as exc:
+            log.warning("the note of %s could not be read: %s", ticket.id, exc)
+            return None
+        return note.get(field) if note else None
+
     async def _count(self, ticket: Ticket) -> int:
-        note = await self._note(ticket)
-        jobs = note.get("jobs") if note else None
+        jobs = await self._best_effort(ticket, "jobs")
         return len(jobs) if isinstance(jobs, list) else 0
 
     async def _ask_ts(self, ticket: Ticket) -> str:
-        note = await self._note(ticket)
-        ts = note.get("ask_ts") if note else None
+        ts = await self._best_effort(ticket, "ask_ts")
         return ts if isinstance(ts, str) else ""
 
-    async def _read(self, ticket: Ticket, admitted: AdmittedClick) -> Batch | None:
-        """The confirmed set as the note keeps it; None if it is gone or garbled (then nothing
-        is stopped)."""
-        note = await self._note(ticket)
-        if note is None:
+    async def _read(self, ticket: Ticket, admitted: AdmittedClick, outlet: Outlet) -> Batch | None:
+        """The confirmed set as the note keeps it. None, with the clicker told, when the store
+        cannot say (fail closed) or the set is gone or garbled: then nothing is stopped."""
+        try:
+            note = await self._note(ticket)
+        except StoreUnavailable as exc:
+            await outlet.to_clicker(notices.cannot_confirm_safely(_refusing(exc)))
             return None
-        jobs, missing = note.get("jobs"), note.get("missing", "")
-        if not isinstance(jobs, list) or not jobs or not isinstance(missing, str):
-            return None
-        members: list[Member] = []
-        for job in jobs:
-            if not (
-                isinstance(job, list) and len(job) == 3 and all(isinstance(x, str) for x in job)
-            ):
-                return None
-            try:
-                check_resource_id("room ID", job[0])
-                check_resource_id("job ID", job[1])
-            except InvalidId:
-                return None
-            members.append(Member(job[0], job[1], job[2]))
-        return Batch(
-            ticket,
-            tuple(members),
-            admitted.grant,
-            admitted.approved_by,
-            Mrkdwn(missing) if missing else None,
-        )
+        batch = _batch(note, ticket, admitted) if note is not None else None
+        if batch is None:
+            await outlet.to_clicker(stop_all.list_expired())
+        return batch
 
     def _record(
         self, event: str, click: Click, outcome: str, started: float, detail: str | None = None
@@ -377,10 +367,38 @@ class StopAllDesk:
         )
 
 
-def _note(members: Sequence[Member], missing: Mrkdwn | None) -> dict[str, object]:
+def _batch(note: dict[str, object], ticket: Ticket, admitted: AdmittedClick) -> Batch | None:
+    """The note's set, checked as strictly as a button's IDs; None if anything is off."""
+    jobs, missing = note.get("jobs"), note.get("missing", "")
+    if not isinstance(jobs, list) or not jobs or not isinstance(missing, str):
+        return None
+    members: list[Member] = []
+    for job in jobs:
+        if not (isinstance(job, list) and len(job) == 3 and all(isinstance(x, str) for x in job)):
+            return None
+        try:
+            check_resource_id("room ID", job[0])
+            check_resource_id("job ID", job[1])
+        except InvalidId:
+            return None
+        members.append(Member(job[0], job[1], job[2]))
+    return Batch(
+        ticket,
+        tuple(members),
+        admitted.grant,
+        admitted.approved_by,
+        Mrkdwn(missing) if missing else None,
+    )
+
+
+def _note_of(members: Sequence[Member], missing: Mrkdwn | None) -> dict[str, object]:
     """What the store keeps of a listed set: each job's room, ID and room name, and what the
     list could not read (said again in the final tally)."""
     return {"jobs": [[m.room_id, m.job_id, m.room_name] for m in members], "missing": missing or ""}
+
+
+def _refusing(exc: StoreUnavailable) -> bool:
+    return isinstance(exc, StoreRefusesWrites)
 
 
 def _outside(batch: Batch, grant: Grant | None) -> list[Member]:

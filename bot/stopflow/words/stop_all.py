@@ -174,16 +174,6 @@ def list_expired() -> Reply:
     )
 
 
-def cannot_hold_list(problem: str) -> Reply:
-    return Reply(
-        text=words(
-            "⚠️ Not offered: I could not keep the list to stop ({p}), so I offer no button. "
-            "Nothing was stopped. Try again, or stop streams one at a time with /stoplive.",
-            p=data(problem, 160),
-        )
-    )
-
-
 def asked(
     ticket: Ticket,
     count: int,
