@@ -257,6 +257,8 @@ async def test_two_person_the_requester_cannot_approve_a_second_person_does(
     assert "Not yours to approve" in (await bot.first_post(hook))["text"]
     _, hook = await bot.click("stoplive.approve_all", approve, DAVE)  # no stop-all grant
     assert "stop-all grant" in (await bot.first_post(hook))["text"]
+    _, hook = await bot.click("stoplive.approve_all", approve, CAROL)  # Night show: not hers
+    assert "you may not stop streams in room" in (await bot.first_post(hook))["text"]
     await asyncio.sleep(0.2)
     assert stopped(bot) == set()
 
@@ -367,9 +369,13 @@ async def test_more_than_fit_are_summarised_and_all_of_them_stopped(
     button = red_button(message)
     assert len(button["value"]) <= 2000 and button["confirm"]["title"]["text"] == "Stop 47 streams?"
 
+    began = time.monotonic()
     await bot.click("stoplive.stop_all", button["value"])
     batch = await finished(bot, audit_lines)
     assert stopped(bot) == {JOB, JOB2, *many.values()} and batch["outcome"] == "all_stopped"
+    # one message, revised at most once a second (Slack's pace for a channel), plus the final
+    assert len(channel_posts(bot)) == 1
+    assert len(bot.slack.calls("chat.update")) <= time.monotonic() - began + 2
     assert "✅ Stopped all 47 streams" in bot.final_channel_message()["text"]  # type: ignore[index]
 
 
@@ -393,3 +399,20 @@ async def test_a_list_not_read_whole_never_says_all_stopped(
         "Stopped every listed stream (1)" in final and "Couldn't read the jobs of 1 room" in final
     )
     assert "all 1 stream" not in final
+
+
+async def test_a_shutdown_mid_batch_leaves_the_tally_saying_what_is_unknown(
+    start_bot: BotFactory, audit_lines: AuditLines
+) -> None:
+    bot = await start(start_bot, stoplive_watch_seconds=60, transport={"drain_seconds": 0.2})
+    bot.metastudio.inject(JOB2, Fault("stays_live"))
+    await bot.click("stoplive.stop_all", red_button(await offered(bot))["value"])
+    await bot.slack.wait_for(lambda: "1 ✅" in (bot.final_channel_message() or {}).get("text", ""))
+    await asyncio.wait_for(bot.transport.close(), 10)
+    final = bot.final_channel_message()
+    assert final is not None and "Stopped 1 of 2 streams" in final["text"]
+    assert "1 ❓ unknown" in final["text"]
+    [batch] = audit_lines("stop_all")
+    assert batch["outcome"] == "not_all" and "1 unknown" in batch["detail"]
+    [cut] = [line for line in audit_lines("outcome") if line["job"] == JOB2]
+    assert cut["outcome"] == "shut_down" and cut["batch"] == batch["batch"]

@@ -150,6 +150,7 @@ class BatchRunner:
                 if result.category == stop_all.PENDING:
                     result.category = stop_all.UNKNOWN
                     result.why = words("❓ stoplive shut down while it was being stopped")
+            self._record(batch, results, started)
             final = outlet.announce(render(True), final=True, fallback_url=fallback)
             await _deliver(final, SHUTDOWN_SECONDS)
             raise
