@@ -395,9 +395,7 @@ async def test_a_list_not_read_whole_never_says_all_stopped(
     await finished(bot, audit_lines)
     assert stopped(bot) == {JOB}
     final = json.dumps(bot.final_channel_message(), ensure_ascii=False)
-    assert (
-        "Stopped every listed stream (1)" in final and "Couldn't read the jobs of 1 room" in final
-    )
+    assert "Stopped every listed stream (1)" in final and "The list was not read whole" in final
     assert "all 1 stream" not in final
 
 

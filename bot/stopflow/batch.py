@@ -88,7 +88,7 @@ class Batch:
     members: tuple[stop_all.Member, ...]
     grant: Grant
     approver: str = ""
-    missing: Mrkdwn | None = None
+    incomplete: bool = False  # the list was not read whole: said to the end
 
 
 @dataclass
@@ -129,7 +129,7 @@ class BatchRunner:
                 batch.ticket.requester,
                 batch.approver,
                 final=final,
-                missing=batch.missing,
+                incomplete=batch.incomplete,
                 **more,
             )
 
@@ -239,7 +239,7 @@ class BatchRunner:
             app_user=batch.grant.app_user_id,
             started=started,
             detail=f"{len(results)} jobs: {counts}"
-            + ("; the list was not read whole" if batch.missing else ""),
+            + ("; the list was not read whole" if batch.incomplete else ""),
             approved_by=batch.approver,
             batch=batch.ticket.id,
         )

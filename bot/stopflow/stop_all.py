@@ -132,7 +132,7 @@ class StopAllDesk:
         )
         members = [Member(job.room_id or "", job.job_id, job.room_name or "") for job in live]
         try:
-            await self._keep(ticket, _note_of(members, missing))
+            await self._keep(ticket, _note_of(members, missing is not None))
         except StoreUnavailable as exc:
             return notices.cannot_confirm_safely(_refusing(exc)), "refused_store_unavailable"
         reply = stop_all.offer(
@@ -193,7 +193,7 @@ class StopAllDesk:
             ticket.for_purpose(APPROVE_ALL, key),
             ticket.for_purpose(WITHDRAW_ALL, key),
             batch.members,
-            batch.missing,
+            batch.incomplete,
         )
         channel = self._outlets(ticket.channel_id, ticket.response_url, "")
         ts = await channel.announce(request, final=False, fallback_url="")
@@ -202,7 +202,7 @@ class StopAllDesk:
             self._record("stop_all_confirm", click, "approval_not_asked", started)
             return
         try:
-            await self._keep(ticket, _note_of(batch.members, batch.missing) | {"ask_ts": ts})
+            await self._keep(ticket, _note_of(batch.members, batch.incomplete) | {"ask_ts": ts})
         except StoreUnavailable as exc:
             log.warning("could not keep the approval message of %s: %s", ticket.id, exc)
         await outlet.to_requester(stop_all.asked_note(ticket, len(batch.members)))
@@ -369,8 +369,8 @@ class StopAllDesk:
 
 def _batch(note: dict[str, object], ticket: Ticket, admitted: AdmittedClick) -> Batch | None:
     """The note's set, checked as strictly as a button's IDs; None if anything is off."""
-    jobs, missing = note.get("jobs"), note.get("missing", "")
-    if not isinstance(jobs, list) or not jobs or not isinstance(missing, str):
+    jobs, incomplete = note.get("jobs"), note.get("incomplete", True)
+    if not isinstance(jobs, list) or not jobs or not isinstance(incomplete, bool):
         return None
     members: list[Member] = []
     for job in jobs:
@@ -387,14 +387,15 @@ def _batch(note: dict[str, object], ticket: Ticket, admitted: AdmittedClick) -> 
         tuple(members),
         admitted.grant,
         admitted.approved_by,
-        Mrkdwn(missing) if missing else None,
+        incomplete,
     )
 
 
-def _note_of(members: Sequence[Member], missing: Mrkdwn | None) -> dict[str, object]:
-    """What the store keeps of a listed set: each job's room, ID and room name, and what the
-    list could not read (said again in the final tally)."""
-    return {"jobs": [[m.room_id, m.job_id, m.room_name] for m in members], "missing": missing or ""}
+def _note_of(members: Sequence[Member], incomplete: bool) -> dict[str, object]:
+    """What the store keeps of a listed set: each job's room, ID and room name, and whether
+    the list was read whole (said again in the final tally). Data only, never words: what
+    comes back from the store is checked and escaped like any foreign text."""
+    return {"jobs": [[m.room_id, m.job_id, m.room_name] for m in members], "incomplete": incomplete}
 
 
 def _refusing(exc: StoreUnavailable) -> bool:

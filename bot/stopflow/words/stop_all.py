@@ -174,13 +174,23 @@ def list_expired() -> Reply:
     )
 
 
+INCOMPLETE = (
+    "⚠️ The list was not read whole (some rooms could not be read, or more were live than "
+    "listed): a live stream left out of it is not stopped. Run {cmd} again to see what is live."
+)
+
+
+def _incomplete() -> Mrkdwn:
+    return words(INCOMPLETE, cmd=_command("all"))
+
+
 def asked(
     ticket: Ticket,
     count: int,
     approve: Ticket,
     withdraw: Ticket,
     members: Sequence[Member],
-    missing: Mrkdwn | None,
+    incomplete: bool,
 ) -> Reply:
     """The channel's request for a second person (two-person mode)."""
     deadline = clock(datetime.fromtimestamp(ticket.expires_at, UTC))
@@ -191,8 +201,8 @@ def asked(
         t=deadline,
     )
     blocks = [section(head), *_listed([(m, None) for m in members], datetime.now(UTC))]
-    if missing:
-        blocks.append(section(missing))
+    if incomplete:
+        blocks.append(section(_incomplete()))
     blocks.append(
         actions(
             "stoplive.approve_all",
@@ -273,7 +283,7 @@ def progress(
     approver: str,
     *,
     final: bool,
-    missing: Mrkdwn | None = None,
+    incomplete: bool = False,
     later: Sequence[SmartLiveJob] = (),
     later_problem: str | None = None,
 ) -> Reply:
@@ -287,7 +297,7 @@ def progress(
     if not final:
         head = words("⏳ Stopping {n} · {c}", n=words(_streams(total)), c=join(" · ", counts))
     elif stopped == total:
-        what = f"every listed stream ({total})" if missing else _all(total)
+        what = f"every listed stream ({total})" if incomplete else _all(total)
         head = words(f"✅ Stopped {what}")
     else:
         rest = [c for c in counts[1:]] if tally.get(STOPPED) else counts
@@ -300,8 +310,8 @@ def progress(
         who.append(words("approved by {a}", a=mention(approver)))
     who.append(words("{cmd}", cmd=_command("all")))
     blocks = [section(head)]
-    if final and missing:
-        blocks.append(section(missing))
+    if final and incomplete:
+        blocks.append(section(_incomplete()))
     if final and later:
         named = [room_label(job.room_id or "", job.room_name) for job in later[:10]]
         if len(later) > 10:
