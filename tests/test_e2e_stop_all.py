@@ -273,6 +273,21 @@ async def test_two_person_the_requester_cannot_approve_a_second_person_does(
     assert "Already handled" in (await bot.first_post(hook))["text"]
 
 
+async def test_two_person_an_approval_after_the_requester_lost_the_grant_is_refused(
+    start_bot: BotFactory, audit_lines: AuditLines, tmp_path: Path
+) -> None:
+    path = tmp_path / "allowlist.json"
+    path.write_text(allowlist())
+    bot, ask = await two_person(
+        start_bot, stoplive_allowlist=None, stoplive_allowlist_file=str(path)
+    )
+    path.write_text(allowlist(**{ALICE: {"app_user_id": "ops-alice"}}))
+    assert bot.stoplive.settings.allowlist.reload()
+    _, hook = await bot.click("stoplive.approve_all", ask["stoplive.approve_all"], BOB)
+    assert f"<@{ALICE}> may no longer stop everything" in (await bot.first_post(hook))["text"]
+    assert stopped(bot) == set() and not audit_lines("stop_all")
+
+
 async def test_two_person_an_expired_request_is_refused_and_says_so(
     start_bot: BotFactory, audit_lines: AuditLines
 ) -> None:

@@ -68,6 +68,13 @@ class OwnRequest:
 
 
 @dataclass(frozen=True)
+class RequesterRevoked:
+    """An approval of a ``/stoplive all`` whose requester may no longer stop everything."""
+
+    ticket: Ticket
+
+
+@dataclass(frozen=True)
 class Usage:
     """The command could not be read; ``problem`` says why."""
 
@@ -111,6 +118,7 @@ Reason = (
     | Expired
     | NoStopAllGrant
     | OwnRequest
+    | RequesterRevoked
 )
 
 
@@ -213,8 +221,10 @@ class Gate:
         if isinstance(ticket, Refusal):
             return ticket
         checked = self._may_stop_all(ticket.requester, click.channel_id)
+        if isinstance(checked, Refusal) and approving:  # say whose grant is missing
+            return replace(checked, reason=RequesterRevoked(ticket), ticket=ticket, to_clicker=True)
         if isinstance(checked, Refusal):
-            return replace(checked, ticket=ticket, to_clicker=approving)
+            return replace(checked, ticket=ticket)
         if not approving:
             return AdmittedClick(ticket, checked)
         approver = self._may_stop_all(click.user_id, click.channel_id)

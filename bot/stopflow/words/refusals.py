@@ -16,6 +16,7 @@ from bot.stopflow.gate import (
     NotYours,
     OwnRequest,
     Reason,
+    RequesterRevoked,
     RoomNotGranted,
     Usage,
     WrongChannel,
@@ -63,6 +64,8 @@ def refusal(reason: Reason) -> Reply:
             return no_stop_all_grant(contact)
         case OwnRequest(ticket):
             return own_request(ticket)
+        case RequesterRevoked(ticket):
+            return requester_revoked(ticket)
 
 
 def help_text(problem: str | None = None) -> Reply:
@@ -161,6 +164,16 @@ def not_yours(ticket: Ticket) -> Reply:
         text=words(
             "⛔ Not yours: only {who} can confirm this stop. Run /stoplive yourself if you need "
             "to stop it. Nothing was stopped.",
+            who=mention(ticket.requester),
+        )
+    )
+
+
+def requester_revoked(ticket: Ticket) -> Reply:
+    return Reply(
+        text=words(
+            "⛔ Not approved: {who} may no longer stop everything from here (their access "
+            "changed since they asked), so this request cannot go ahead. Nothing was stopped.",
             who=mention(ticket.requester),
         )
     )
