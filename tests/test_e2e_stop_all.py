@@ -429,3 +429,14 @@ async def test_a_shutdown_mid_batch_leaves_the_tally_saying_what_is_unknown(
     assert batch["outcome"] == "not_all" and "1 unknown" in batch["detail"]
     [cut] = [line for line in audit_lines("outcome") if line["job"] == JOB2]
     assert cut["outcome"] == "shut_down" and cut["batch"] == batch["batch"]
+
+
+@pytest.mark.parametrize(
+    ("text", "stop_all"), [("all", True), (" ALL ", True), ("All", True), ("all stars", False)]
+)
+def test_all_alone_in_any_case_is_stop_all_and_never_a_room_search(
+    text: str, stop_all: bool
+) -> None:
+    from bot.stopflow.command import RoomSearch, StopAll, parse
+
+    assert isinstance(parse(text), StopAll if stop_all else RoomSearch)
