@@ -65,6 +65,10 @@ def channel_posts(bot: Harness) -> list[dict[str, Any]]:
 
 async def finished(bot: Harness, audit_lines: AuditLines) -> dict[str, Any]:
     await bot.slack.wait_for(lambda: audit_lines("stop_all"), within=20)
+    for _ in range(400):  # then the batch's last words (they follow its audit line)
+        if len(bot.stoplive.background) == 0:
+            break
+        await asyncio.sleep(0.05)
     [line] = audit_lines("stop_all")
     return line
 

@@ -156,8 +156,10 @@ class BatchRunner:
             raise
         finally:
             reviser.cancel()
-        later, problem = await self._live_now(batch)
-        reply = render(True, later=later, later_problem=problem)
+        self._record(batch, results, started)
+        # the tally first; then what went live after the list (a read of up to FIND_TIMEOUT),
+        # in one more revision only if there is something to say
+        reply = render(True)
         ts = await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
         failed = [
             (
@@ -171,8 +173,11 @@ class BatchRunner:
         if failed:
             thread = stop_all.failures(failed, len(results))
             await _deliver(outlet.reply_in_thread(thread) if ts else outlet.to_clicker(thread))
+        later, problem = await self._live_now(batch)
+        if later or problem:
+            reply = render(True, later=later, later_problem=problem)
+            await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
         await self._copy_to_audit_channel(batch, outlet, reply, ts)
-        self._record(batch, results, started)
 
     async def _one(self, batch: Batch, member: stop_all.Member) -> Outcome | NotRun | None:
         """One member's stop, through the one stop path, with a ticket of its own."""
