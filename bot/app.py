@@ -98,6 +98,7 @@ def build_policy(settings: Settings) -> Policy:
             settings.metastudio_project_id,
         ),
         watch_for=settings.stoplive_watch_seconds,
+        two_person_stop_all=settings.stoplive_stop_all_approval == "two-person",
     )
 
 

@@ -164,6 +164,13 @@ class Settings(BaseSettings):
     stoplive_audit_channel: str | None = Field(
         None, description="Channel ID that gets a copy of every outcome"
     )
+    stoplive_stop_all_approval: Literal["one-person", "two-person"] = Field(
+        "one-person",
+        description=(
+            "/stoplive all: one-person (the requester confirms) or two-person (a second person "
+            "with the stop-all grant approves too)"
+        ),
+    )
     stoplive_verify_seconds: float = Field(
         30.0, ge=0, le=300, description="How long to watch a stopped job until it has ended"
     )
@@ -276,7 +283,13 @@ class Settings(BaseSettings):
             raise ValueError("must be a file path")
         return value
 
-    @field_validator("stoplive_log_level", "stoplive_mode", "stoplive_notify_ends", mode="before")
+    @field_validator(
+        "stoplive_log_level",
+        "stoplive_mode",
+        "stoplive_notify_ends",
+        "stoplive_stop_all_approval",
+        mode="before",
+    )
     @classmethod
     def _any_case(cls, value: object, info: Any) -> object:
         if not isinstance(value, str):

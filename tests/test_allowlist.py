@@ -71,7 +71,7 @@ def test_both_shapes_and_what_they_grant() -> None:
         # the issue's list
         (
             {ALICE: {"app_user_id": "a", "room": [ROOM_1]}},
-            "entry 'U024BE7LH': unknown key 'room' (allowed: app_user_id, rooms)",
+            "entry 'U024BE7LH': unknown key 'room' (allowed: app_user_id, rooms, stop_all)",
         ),
         ({ALICE: {"app_user_id": "a", "rooms": [123]}}, "rooms must hold room ID strings, not 123"),
         ({ALICE: {"app_user_id": "a", "rooms": [True]}}, "not True"),
@@ -120,7 +120,7 @@ def test_every_entry_problem_is_listed_but_not_a_thousand() -> None:
         Allowlist.from_data({"bad": "a", ALICE: {"app_user_id": 1, "x": 2}}, source=SRC)
     assert raised.value.problems == [
         "STOPLIVE_ALLOWLIST, entry 'bad': key must be a Slack user ID like U024BE7LH",
-        "STOPLIVE_ALLOWLIST, entry 'U024BE7LH': unknown key 'x' (allowed: app_user_id, rooms)",
+        "STOPLIVE_ALLOWLIST, entry 'U024BE7LH': unknown key 'x' (allowed: app_user_id, rooms, stop_all)",
     ]
     long_key = "x" * 100
     assert "entry '" + "x" * 36 + "...:" in refusal(json.dumps({long_key: "a"}))
@@ -396,7 +396,7 @@ def test_reload_applies_removals_and_refuses_a_bad_entry_alone(
             f"allowlist reloaded from STOPLIVE_ALLOWLIST_FILE ('{path}'): 1 users "
             "(0 restricted to rooms), was 2; refused, so these may not stop until fixed: "
             f"STOPLIVE_ALLOWLIST_FILE ('{path}'), entry 'U024BE7LH': unknown key 'room' "
-            f"(allowed: app_user_id, rooms); STOPLIVE_ALLOWLIST_FILE ('{path}'), entry "
+            f"(allowed: app_user_id, rooms, stop_all); STOPLIVE_ALLOWLIST_FILE ('{path}'), entry "
             "'u0bad': key must be a Slack user ID like U024BE7LH",
         )
     ]

@@ -134,3 +134,20 @@ async def test_the_quickstart_transcript_is_what_the_sandbox_prints(
     for line in sample.splitlines():
         if line and line != "...":
             assert normal(line) in printed, f"not printed (in this order): {line!r}"
+
+
+async def test_the_readme_stop_everything_sample_is_what_the_sandbox_prints(
+    tmp_path: Path, without_test_extras: str
+) -> None:
+    """The README's ``/stoplive all`` sample, line by line, in order."""
+    [sample] = re.findall(
+        r"^```text\n(alice> /stoplive all\n.*?)^```$", README, re.MULTILINE | re.DOTALL
+    )
+    typed = [line.split("> ", 1)[1] for line in sample.splitlines() if line.startswith("alice> ")]
+    code, out, err = await sandbox(
+        "".join(f"{line}\n" for line in typed), tmp_path, clean_env(without_test_extras)
+    )
+    assert code == 0, err
+    printed = iter(normal(line) for line in out.splitlines())
+    for line in sample.splitlines():
+        assert normal(line) in printed, f"not printed (in this order): {line!r}"

@@ -97,12 +97,19 @@ class Person:
     app_user_id: str | None  # None: not on the allowlist
     rooms: tuple[str, ...] | None = None  # None: every room
     may: str = ""  # what they may do, in words
+    stop_all: bool = False  # may use /stoplive all
 
 
 PEOPLE = {
     person.name: person
     for person in (
-        Person("alice", "U0ALICE01", "ops-alice", may="may stop streams in every room"),
+        Person(
+            "alice",
+            "U0ALICE01",
+            "ops-alice",
+            may="may stop streams in every room, and all at once (/stoplive all)",
+            stop_all=True,
+        ),
         Person(
             "bob",
             "U0BOB0002",
@@ -120,11 +127,12 @@ def allowlist() -> str:
     for person in PEOPLE.values():
         if person.app_user_id is None:
             continue
-        entries[person.slack_id] = (
-            person.app_user_id
-            if person.rooms is None
-            else {"app_user_id": person.app_user_id, "rooms": list(person.rooms)}
-        )
+        entry: dict[str, object] = {"app_user_id": person.app_user_id}
+        if person.rooms is not None:
+            entry["rooms"] = list(person.rooms)
+        if person.stop_all:
+            entry["stop_all"] = True
+        entries[person.slack_id] = entry if len(entry) > 1 else person.app_user_id
     return json.dumps(entries)
 
 

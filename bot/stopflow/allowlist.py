@@ -4,9 +4,11 @@ The allowlist maps a Slack user ID to the MetaStudio third-party user ID that th
 made as (sent as ``X-App-UserId``), so MetaStudio's own records show who did it. Shape::
 
     {"U024BE7LH": "ops-alice",
-     "U0G9QF9C6": {"app_user_id": "ops-bob", "rooms": ["24bad716-87b1-45e5-8912-6102f7693265"]}}
+     "U0G9QF9C6": {"app_user_id": "ops-bob", "rooms": ["24bad716-87b1-45e5-8912-6102f7693265"]},
+     "U0CAROL01": {"app_user_id": "ops-carol", "stop_all": true}}
 
-A user with ``rooms`` may stop jobs in those rooms only.
+A user with ``rooms`` may stop jobs in those rooms only. ``stop_all`` (a JSON boolean, default
+false) grants ``/stoplive all``: every live job the user may stop, in one confirmation.
 
 Parsing is strict because every leniency here widens access: an unknown key (``room`` for
 ``rooms``) would otherwise leave the user unrestricted, a coerced ``true`` would become a room
@@ -34,7 +36,7 @@ from bot.metastudio.ids import InvalidId, check_app_user_id, check_resource_id
 _SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 MAX_BYTES = 1024 * 1024  # far beyond any real team; bounds parse time and memory
 MAX_SHOWN_PROBLEMS = 10  # a wholly wrong file should not print a thousand lines
-ENTRY_KEYS = ("app_user_id", "rooms")
+ENTRY_KEYS = ("app_user_id", "rooms", "stop_all")
 
 
 class AllowlistError(ValueError):
@@ -53,6 +55,7 @@ class AllowlistError(ValueError):
 class Grant:
     app_user_id: str
     rooms: frozenset[str] | None = None  # None: every room
+    stop_all: bool = False  # may use /stoplive all (still only in ``rooms``)
 
     def covers(self, room_id: str) -> bool:
         return self.rooms is None or room_id in self.rooms
@@ -92,7 +95,7 @@ class Allowlist:
                 rooms = grant.rooms
             else:
                 rooms = grant.rooms & before.rooms
-            kept[slack_id] = Grant(grant.app_user_id, rooms)
+            kept[slack_id] = Grant(grant.app_user_id, rooms, grant.stop_all and before.stop_all)
         return Allowlist(grants=kept)
 
     @classmethod
@@ -286,7 +289,10 @@ def _grant(entry: object, where: str) -> Grant:
     if not isinstance(app_user_id, str):
         raise AllowlistError([f"{where}: app_user_id must be a string"])
     rooms = _rooms(entry["rooms"], where) if "rooms" in entry else None
-    return Grant(app_user_id=_app_user_id(app_user_id, where), rooms=rooms)
+    stop_all = entry.get("stop_all", False)
+    if not isinstance(stop_all, bool):  # "true" or 1 is a typo, never a grant
+        raise AllowlistError([f"{where}: stop_all must be true or false (a JSON boolean)"])
+    return Grant(app_user_id=_app_user_id(app_user_id, where), rooms=rooms, stop_all=stop_all)
 
 
 def _app_user_id(value: str, where: str) -> str:

@@ -1,7 +1,9 @@
 """One JSON line per thing that happened, for whoever reviews the incident afterwards.
 
 Fields are fixed (``event``, ``slack_user``, ``app_user``, ``channel``, ``room``, ``job``,
-``outcome``, ``request_id``, ``latency_ms``, ``detail``, ``recovered_by``) so the lines can be queried. Only IDs
+``outcome``, ``request_id``, ``latency_ms``, ``detail``, ``recovered_by``, ``approved_by``, ``batch``)
+so the lines can be queried: a ``/stoplive all`` writes one line per job and one for the batch,
+each naming the batch (and its second approver, if there was one). Only IDs
 and outcomes go in: never a token, key or secret.
 """
 
@@ -33,6 +35,8 @@ class AuditLog:
         started: float | None = None,
         detail: str | None = None,
         recovered_by: str | None = None,
+        approved_by: str | None = None,
+        batch: str | None = None,
     ) -> None:
         line = {
             "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -47,5 +51,7 @@ class AuditLog:
             "latency_ms": round((time.monotonic() - started) * 1000) if started else None,
             "detail": detail,
             "recovered_by": recovered_by or None,
+            "approved_by": approved_by or None,
+            "batch": batch or None,
         }
         self._logger.info(json.dumps(line, ensure_ascii=False))

@@ -21,6 +21,9 @@ QUERY_MAX = 64  # characters of a room-name search; MetaStudio names are at most
 HELP_WORDS = ("help", "-h", "--help", "?")
 LIST_WORDS = ("list",)
 RECENT_WORDS = ("recent",)
+# ``all``, alone and in any case (as ``list`` and ``help``): every live job, one confirmation.
+# It is never a room-name search (the help says so): a room called "all" is found by its ID.
+ALL_WORDS = ("all",)
 _UNICODE_SPACES = re.compile(r"\s+")
 
 
@@ -40,6 +43,11 @@ class ShowRecent:
 
 
 @dataclass(frozen=True)
+class StopAll:
+    """``all``: stop every live job the requester may stop (it needs the stop-all grant)."""
+
+
+@dataclass(frozen=True)
 class RoomSearch:
     """Words of a room's name: MetaStudio matches them fuzzily, as one query."""
 
@@ -52,7 +60,7 @@ class StopTarget:
     job_id: str | None  # None: "whatever is live in this room"
 
 
-Command = ListLive | ShowRecent | RoomSearch | StopTarget
+Command = ListLive | ShowRecent | StopAll | RoomSearch | StopTarget
 """What needs MetaStudio, or the stop journal, to answer (help does not)."""
 
 
@@ -76,6 +84,8 @@ def parse(text: str) -> ShowHelp | Command:
         return ListLive()
     if len(words) == 1 and words[0].lower() in RECENT_WORDS:
         return ShowRecent()
+    if len(words) == 1 and words[0].lower() in ALL_WORDS:
+        return StopAll()
     if is_id(words[0]):
         return _ids(words)
     if any(is_id(word) for word in words):

@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass, replace
 
 from bot.stopflow.allowlist import Grant
-from bot.stopflow.command import Command, ShowHelp, StopTarget, UsageError, parse
+from bot.stopflow.command import Command, ShowHelp, StopAll, StopTarget, UsageError, parse
 from bot.stopflow.policy import Policy
-from bot.stopflow.tickets import NotOurs, Ticket
+from bot.stopflow.tickets import APPROVE_ALL, NotOurs, Ticket
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,28 @@ class WrongChannel:
 class RoomNotGranted:
     room_id: str
     contact: str
+
+
+@dataclass(frozen=True)
+class NoStopAllGrant:
+    """``/stoplive all`` (or its approval) by someone whose allowlist entry lacks
+    ``"stop_all": true``."""
+
+    contact: str
+
+
+@dataclass(frozen=True)
+class OwnRequest:
+    """The requester of a two-person ``/stoplive all`` clicked its Approve."""
+
+    ticket: Ticket
+
+
+@dataclass(frozen=True)
+class RequesterRevoked:
+    """An approval of a ``/stoplive all`` whose requester may no longer stop everything."""
+
+    ticket: Ticket
 
 
 @dataclass(frozen=True)
@@ -94,6 +116,9 @@ Reason = (
     | NotYours
     | WrongPlace
     | Expired
+    | NoStopAllGrant
+    | OwnRequest
+    | RequesterRevoked
 )
 
 
@@ -120,7 +145,10 @@ class Admitted:
 @dataclass(frozen=True)
 class AdmittedClick:
     ticket: Ticket
-    grant: Grant
+    grant: Grant  # the requester's: the stop is made as their MetaStudio user
+    approved_by: str = ""  # a two-person /stoplive all's approver (Slack ID)
+    approver_grant: Grant | None = None
+    batch: str = ""  # the /stoplive all this stop is one job of (its ticket's id)
 
 
 class Gate:
@@ -154,6 +182,8 @@ class Gate:
         checked = self.admit(request.user_id, request.channel_id, room_id)
         if isinstance(checked, Refusal):
             return checked
+        if isinstance(parsed, StopAll) and not checked.stop_all:
+            return Refusal(NoStopAllGrant(self._policy.contact), "refused_no_stop_all")
         return Admitted(parsed, checked)
 
     @staticmethod
@@ -170,6 +200,49 @@ class Gate:
         """A click on a confirmation (or a pick): the ticket first, then :meth:`admit`.
         ``purpose`` is the clicked button's (the listener routes each ``action_id`` to the one
         step that names it): a ticket sealed for another button is not one for this."""
+        ticket = self._opened(click, purpose, now, by_requester=True)
+        if isinstance(ticket, Refusal):
+            return ticket
+        checked = self.admit(ticket.requester, click.channel_id, ticket.room_id)
+        if isinstance(checked, Refusal):
+            return replace(checked, ticket=ticket)
+        return AdmittedClick(ticket, checked)
+
+    def all_click(
+        self, click: Click, purpose: str, now: float | None = None
+    ) -> AdmittedClick | Refusal:
+        """A click on ``/stoplive all``'s buttons. The red button and the withdrawal are the
+        requester's; the approval anyone's *but* the requester's. Whoever clicks, the
+        requester's ``stop_all`` grant is checked again (a revoked grant applies to a button
+        already on screen), and an approver needs the grant too. Rooms are the caller's to
+        check against the listed set (the ticket names none)."""
+        approving = purpose == APPROVE_ALL
+        ticket = self._opened(click, purpose, now, by_requester=not approving)
+        if isinstance(ticket, Refusal):
+            return ticket
+        checked = self._may_stop_all(ticket.requester, click.channel_id)
+        if isinstance(checked, Refusal) and approving:  # say whose grant is missing
+            return replace(checked, reason=RequesterRevoked(ticket), ticket=ticket, to_clicker=True)
+        if isinstance(checked, Refusal):
+            return replace(checked, ticket=ticket)
+        if not approving:
+            return AdmittedClick(ticket, checked)
+        approver = self._may_stop_all(click.user_id, click.channel_id)
+        if isinstance(approver, Refusal):
+            return replace(approver, ticket=ticket, to_clicker=True)
+        return AdmittedClick(ticket, checked, click.user_id, approver)
+
+    def _may_stop_all(self, user_id: str, channel_id: str) -> Grant | Refusal:
+        checked = self.admit(user_id, channel_id, None)
+        if isinstance(checked, Grant) and not checked.stop_all:
+            return Refusal(NoStopAllGrant(self._policy.contact), "refused_no_stop_all")
+        return checked
+
+    def _opened(
+        self, click: Click, purpose: str, now: float | None, *, by_requester: bool
+    ) -> Ticket | Refusal:
+        """The click's ticket, if it is ours, for this button, clicked by the requester (or,
+        ``by_requester`` False, by anyone else), in its channel, and unexpired."""
         policy = self._policy
         ticket = Ticket.decode(click.value, policy.ticket_key, policy.confirm_ttl, purpose=purpose)
         if isinstance(ticket, NotOurs):
@@ -179,13 +252,17 @@ class Gate:
                 to_clicker=True,
                 detail=ticket.reason,
             )
-        if click.user_id != ticket.requester:
+        if by_requester and click.user_id != ticket.requester:
             return Refusal(
                 NotYours(ticket),
                 "refused_not_requester",
                 to_clicker=True,
                 detail=f"requested by {ticket.requester}",
                 ticket=ticket,
+            )
+        if not by_requester and click.user_id == ticket.requester:
+            return Refusal(
+                OwnRequest(ticket), "refused_own_request", to_clicker=True, ticket=ticket
             )
         if click.channel_id != ticket.channel_id:
             return Refusal(
@@ -196,8 +273,5 @@ class Gate:
                 ticket=ticket,
             )
         if ticket.expired(now if now is not None else time.time()):
-            return Refusal(Expired(ticket), "expired", ticket=ticket)
-        checked = self.admit(ticket.requester, click.channel_id, ticket.room_id)
-        if isinstance(checked, Refusal):
-            return replace(checked, ticket=ticket)
-        return AdmittedClick(ticket, checked)
+            return Refusal(Expired(ticket), "expired", to_clicker=not by_requester, ticket=ticket)
+        return ticket

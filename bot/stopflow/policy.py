@@ -23,5 +23,7 @@ class Policy:
     # how long, in all, a job still live after the stop keeps being watched (the channel is
     # told it is still being checked meanwhile); no longer than verify_for if smaller
     watch_for: float = 0.0
+    # /stoplive all waits for a second person with the stop-all grant to approve
+    two_person_stop_all: bool = False
     # what the outcome message's buttons carry (no console link unless configured)
     buttons: OutcomeButtons = field(default_factory=OutcomeButtons)

@@ -31,6 +31,8 @@ class Progress:
     unreadable: bool = False
     watch_started: float = 0.0
     recovered_by: str = ""
+    approved_by: str = ""  # a two-person /stoplive all's approver; batch: its id
+    batch: str = ""
     told: Verdict | None = None  # what the thread was told when the first window ended
     lease_lost: bool = False
     released: bool = False  # the job's claim went back with the journal's finish

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from bot.metastudio import (
@@ -57,15 +58,27 @@ PROGRESS_EVERY = 30.0  # how often the channel hears "still checking" during a l
 SHUTDOWN_NOTE_SECONDS = 3.0  # what a cancelled stop may spend telling the channel
 
 
+@dataclass(frozen=True)
+class NotRun:
+    """Why a confirmed stop was not run (its requester has been told): the audit word, and who
+    holds the job when another stop of it is in flight."""
+
+    why: str
+    holder: str = ""
+
+
 class StopSupervisor(StopJournal):
     """Runs each confirmed stop (a click's, or one taken over) to its one outcome; its parts,
     and a stop's claims and journal entry, are :class:`StopJournal`'s."""
 
     # --- a live click -------------------------------------------------------------------
 
-    async def run(self, admitted: AdmittedClick, outlet: Outlet, started: float) -> None:
+    async def run(
+        self, admitted: AdmittedClick, outlet: Outlet, started: float
+    ) -> Outcome | NotRun:
         """Claim the confirmation and the job, journal the stop (one store call), send it,
-        watch it, tell."""
+        watch it, tell. The outcome, or why the stop was not run (a ``/stoplive all`` tallies
+        them)."""
         ticket, grant = admitted.ticket, admitted.grant
         job_key, job_holder = job_claim(ticket)
         claims = self._claims(ticket)
@@ -87,22 +100,25 @@ class StopSupervisor(StopJournal):
             # Nothing is released: whether the store took the claims before it failed is
             # unknown, and a claim held a few minutes too long is safer than a second stop.
             await self._fail_closed("begin", ticket, grant.app_user_id, outlet, started, exc)
-            return
+            return NotRun("refused_store_unavailable")
         if taken is None:
             self._running.add(ticket.id)
+            progress = Progress(
+                entry, ticket, started, approved_by=admitted.approved_by, batch=admitted.batch
+            )
             try:
-                progress = Progress(entry, ticket, started)
-                await self._supervise(progress, outlet, self._stop_and_watch(progress, outlet))
+                return await self._supervise(
+                    progress, outlet, self._stop_and_watch(progress, outlet)
+                )
             finally:
                 self._running.discard(ticket.id)
                 if not progress.released:  # no finish (lease lost, store down): on its own
                     await self._quietly("release", self._store.release(job_key, job_holder))
-            return
         if taken.key != job_key:  # the ticket's claim, or its journal entry: it was used
             CLAIM_CONFLICTS.labels("ticket").inc()
             await self._note(outlet.to_clicker(notices.already_used()))
             self._record("confirm", ticket, "ignored_already_used", grant.app_user_id, started)
-            return
+            return NotRun("ignored_already_used")
         CLAIM_CONFLICTS.labels("job").inc()
         holder = taken.holder.split("/", 1)[0]
         await self._note(outlet.to_clicker(notices.already_stopping(ticket, holder)))
@@ -113,11 +129,13 @@ class StopSupervisor(StopJournal):
             grant.app_user_id,
             started,
             detail=f"already being stopped by {holder}",
+            batch=admitted.batch,
         )
+        return NotRun("refused_in_flight", holder)
 
     async def _supervise(
         self, progress: Progress, outlet: Outlet, work: Coroutine[Any, Any, Outcome]
-    ) -> None:
+    ) -> Outcome:
         """Run ``work`` (a stop, or a take-over's watch) under the deadline, renewing the
         journal lease, and turn whatever happens into one outcome."""
         renewing = asyncio.create_task(self._renew(progress))
@@ -137,6 +155,7 @@ class StopSupervisor(StopJournal):
         finally:
             renewing.cancel()
         await self._conclude(progress, outcome, outlet, DELIVERY_SECONDS)
+        return outcome
 
     def _cut_short(self, progress: Progress) -> Outcome:
         if progress.job is not None and progress.job.has_ended:
@@ -321,6 +340,8 @@ class StopSupervisor(StopJournal):
             request_id=outcome.request_id,
             detail=outcome_detail(outcome),
             recovered_by=outcome.recovered_by,
+            approved_by=progress.approved_by,
+            batch=progress.batch,
         )
         STOPS.labels(outcome.verdict.value).inc()
         if progress.lease_lost:  # another replica took the stop over and tells the channel
@@ -393,6 +414,8 @@ class StopSupervisor(StopJournal):
         request_id: str | None = None,
         detail: str | None = None,
         recovered_by: str | None = None,
+        approved_by: str | None = None,
+        batch: str | None = None,
     ) -> None:
         self._audit.record(
             event,
@@ -406,4 +429,6 @@ class StopSupervisor(StopJournal):
             started=started,
             detail=detail,
             recovered_by=recovered_by,
+            approved_by=approved_by,
+            batch=batch,
         )

@@ -38,7 +38,15 @@ ROOM_NAME_LIMIT = 80  # characters kept of the room's name (a message shows no m
 PICK = "pick"  # a "Stop…" button: shows the job's confirmation
 CONFIRM = "confirm"  # a confirmation's Stop button: stops the job
 CANCEL = "cancel"  # a confirmation's Cancel button: disarms it (same id as its Stop)
-PURPOSES = frozenset({PICK, CONFIRM, CANCEL})
+# /stoplive all: the red button over the listed set, and (two-person) the channel's Approve and
+# the requester's Cancel of that request. Their tickets name no job: room and job are ALL, and
+# the set is a store note under the ticket's id (stop_all.py).
+STOP_ALL = "stop_all"
+APPROVE_ALL = "approve_all"
+WITHDRAW_ALL = "withdraw_all"
+ALL_PURPOSES = frozenset({STOP_ALL, APPROVE_ALL, WITHDRAW_ALL})
+ALL = "all"  # the room and job "ID" of a /stoplive all ticket (no real ID is that short word)
+PURPOSES = frozenset({PICK, CONFIRM, CANCEL}) | ALL_PURPOSES
 
 
 class TicketKey:

@@ -27,13 +27,17 @@ import time
 
 from bot.metastudio import MetaStudioClient
 from bot.stopflow.audit import AuditLog
+from bot.stopflow.batch import BatchRunner
 from bot.stopflow.checking import JobChecks
+from bot.stopflow.command import StopAll
 from bot.stopflow.desk import Asker, RequestDesk, WorkspaceUrl
+from bot.stopflow.finding import LiveFinder
 from bot.stopflow.gate import Admitted, AdmittedClick, Click, CommandRequest, Gate, Refusal
 from bot.stopflow.history import History
 from bot.stopflow.journal import LEASE, ticket_claim
 from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
+from bot.stopflow.stop_all import StopAllDesk
 from bot.stopflow.stopping import StopSupervisor
 from bot.stopflow.store import StateStore, StoreUnavailable
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK
@@ -73,6 +77,11 @@ class StopWorkflow:
         # the outcome message's buttons (Check again, Stop again)
         self.checks = JobChecks(policy, self._gate, metastudio, self._desk, self._audit)
         self._stops = StopSupervisor(policy, metastudio, store, self._audit, outlets, self.replica)
+        finder = LiveFinder(metastudio)  # /stoplive all's: its list, and what is live after
+        batches = BatchRunner(policy, self._stops, finder, self._audit)
+        self.stop_all = StopAllDesk(
+            policy, self._gate, finder, store, self._audit, batches, outlets
+        )
         self._unhealthy_because: str | None = None  # what /healthz last said, if not ok
         # the poller that tells the notify channel about streams nobody asked about
         self.stream_watch = (
@@ -92,6 +101,8 @@ class StopWorkflow:
         """After the ack: the confirmation, or a list of live jobs to choose from (a room's,
         a room-name search's, or every one the requester may stop). ``workspace_url`` is
         awaited only for ``recent`` (its links need the workspace's address)."""
+        if isinstance(admitted.target, StopAll):  # its clicks: self.stop_all
+            return await self.stop_all.offer(request, admitted.grant)
         return await self._desk.answer_later(request, admitted, workspace_url)
 
     # --- buttons ------------------------------------------------------------------------

@@ -16,12 +16,15 @@ from bot.background import Background
 from bot.slack.outlet import SlackOutlet
 from bot.slack.payloads import BlockActions, checked_in
 from bot.stopflow.words.actions import (
+    APPROVE_ALL_ACTION,
     CANCEL_ACTION,
     CHECK_AGAIN_ACTION,
     CONFIRM_ACTION,
     OPEN_CONSOLE_ACTION,
     PICK_ACTION,
     STOP_AGAIN_ACTION,
+    STOP_ALL_ACTION,
+    WITHDRAW_ALL_ACTION,
 )
 from bot.stopflow.workflow import Click, Outlet, StopWorkflow
 
@@ -62,6 +65,9 @@ def register(app: AsyncApp, workflow: StopWorkflow, background: Background) -> N
         (PICK_ACTION, without_url(workflow.pick)),
         (CHECK_AGAIN_ACTION, without_url(workflow.checks.check_again)),
         (STOP_AGAIN_ACTION, workflow.checks.stop_again),
+        (STOP_ALL_ACTION, without_url(workflow.stop_all.confirm)),
+        (APPROVE_ALL_ACTION, without_url(workflow.stop_all.approve)),
+        (WITHDRAW_ALL_ACTION, without_url(workflow.stop_all.withdraw)),
     ):
         # a plain string matches the whole action_id; a compiled pattern would be searched
         app.action(action_id)(handler(step))

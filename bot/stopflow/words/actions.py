@@ -12,3 +12,6 @@ OPEN_CONSOLE_ACTION = "stoplive.open_console"  # a link button; Slack still send
 CHECK_AGAIN_ACTION = "stoplive.check_again"
 STOP_AGAIN_ACTION = "stoplive.stop_again"  # "Stop again", and a stream watch note's "Stop…"
 HOME_ACTION = "stoplive.home"  # the Home view's callback_id
+STOP_ALL_ACTION = "stoplive.stop_all"  # /stoplive all's red button (a confirm dialog first)
+APPROVE_ALL_ACTION = "stoplive.approve_all"  # two-person: a second person's approval
+WITHDRAW_ALL_ACTION = "stoplive.withdraw_all"  # two-person: the requester cancels the request

@@ -22,6 +22,7 @@ from typing import Any, NewType
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     MarkdownTextObject,
     PlainTextObject,
@@ -315,9 +316,12 @@ def button(
     url: str | None = None,
     style: str | None = None,
     accessibility_label: str | None = None,
+    confirm: ConfirmObject | None = None,
 ) -> ButtonElement:
-    """A button; ``label`` and ``accessibility_label`` are cut to fit (they may name a room)."""
+    """A button; ``label`` and ``accessibility_label`` are cut to fit (they may name a room).
+    ``confirm``: Slack's own "Are you sure?" dialog before the click is sent."""
     return ButtonElement(
+        confirm=confirm,
         text=PlainTextObject(text=plain(label, MAX_BUTTON_TEXT), emoji=True),
         action_id=action_id,
         value=value,

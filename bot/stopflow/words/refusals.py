@@ -11,15 +11,18 @@ from bot.stopflow.gate import (
     ButtonNotValid,
     Expired,
     Help,
+    NoStopAllGrant,
     NotAllowlisted,
     NotYours,
+    OwnRequest,
     Reason,
+    RequesterRevoked,
     RoomNotGranted,
     Usage,
     WrongChannel,
     WrongPlace,
 )
-from bot.stopflow.tickets import Ticket
+from bot.stopflow.tickets import ALL_PURPOSES, Ticket
 from bot.stopflow.words import notices
 from bot.stopflow.words.common import _MAX_CHANNELS_LISTED, EXAMPLE, _command
 from bot.stopflow.words.markup import (
@@ -57,6 +60,12 @@ def refusal(reason: Reason) -> Reply:
             return notices.wrong_place(ticket)
         case Expired(ticket):
             return expired(ticket)
+        case NoStopAllGrant(contact):
+            return no_stop_all_grant(contact)
+        case OwnRequest(ticket):
+            return own_request(ticket)
+        case RequesterRevoked(ticket):
+            return requester_revoked(ticket)
 
 
 def help_text(problem: str | None = None) -> Reply:
@@ -73,6 +82,8 @@ def help_text(problem: str | None = None) -> Reply:
         "`/stoplive <room_id>` lists the room's live jobs so you can choose one.\n"
         "`/stoplive <room_id> <job_id>` stops that job, after you confirm.\n"
         "`/stoplive recent` shows you the stops of the last 24 h (the app's Home tab too).\n"
+        "`/stoplive all` stops every live job you may stop, after you confirm (it needs the "
+        "stop-all grant; `all` is never a room-name search).\n"
         "An ID is a UUID as MetaStudio writes it (`24bad716-87b1-45e5-8912-6102f7693265`, "
         "or 32 hex digits); anything else is words of a room name.\n"
         "*Example:* `/stoplive spring sale` or `" + EXAMPLE + "`",
@@ -120,7 +131,30 @@ def expired(ticket: Ticket) -> Reply:
         text=words(
             "⌛ Expired: this confirmation expired, so nothing was stopped. Run {cmd} again if "
             "you still need to.",
-            cmd=_command(ticket.room_id, ticket.job_id),
+            cmd=_command("all")
+            if ticket.purpose in ALL_PURPOSES
+            else _command(ticket.room_id, ticket.job_id),
+        )
+    )
+
+
+def no_stop_all_grant(contact: str) -> Reply:
+    return Reply(
+        text=words(
+            "⛔ Not allowed: stopping every live stream at once needs the stop-all grant in the "
+            "allowlist, and you don't have it. Stop streams one at a time with /stoplive, or ask "
+            "{c}. Nothing was stopped.",
+            c=data(contact, NAME_CAP),
+        )
+    )
+
+
+def own_request(ticket: Ticket) -> Reply:
+    return Reply(
+        text=words(
+            "⛔ Not yours to approve: {who} asked to stop everything, so a second person with the "
+            "stop-all grant must approve. Nothing was stopped.",
+            who=mention(ticket.requester),
         )
     )
 
@@ -130,6 +164,16 @@ def not_yours(ticket: Ticket) -> Reply:
         text=words(
             "⛔ Not yours: only {who} can confirm this stop. Run /stoplive yourself if you need "
             "to stop it. Nothing was stopped.",
+            who=mention(ticket.requester),
+        )
+    )
+
+
+def requester_revoked(ticket: Ticket) -> Reply:
+    return Reply(
+        text=words(
+            "⛔ Not approved: {who} may no longer stop everything from here (their access "
+            "changed since they asked), so this request cannot go ahead. Nothing was stopped.",
             who=mention(ticket.requester),
         )
     )

@@ -1,0 +1,273 @@
+"""A confirmed ``/stoplive all``, run: each job its own stop, a few at a time, and one channel
+message that fills in as their verdicts arrive.
+
+There is one way to stop a job, :meth:`StopSupervisor.run`, and each job of the set goes
+through it with a ticket of its own: its own claims (one stop in flight per job, across
+replicas), journal entry, verification and audit line. Only where its words go differs: a
+member speaks through a :class:`QuietOutlet`, and its verdict (``run``'s return) is counted in
+the batch's one message instead of N messages. A member taken over by another replica after a
+crash has no batch behind it any more, so it announces on its own, as any take-over does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.metastudio import CALL_FAILURES, describe
+from bot.metastudio.models import SmartLiveJob
+from bot.stopflow.allowlist import Grant
+from bot.stopflow.audit import AuditLog
+from bot.stopflow.buttons import JobRef
+from bot.stopflow.desk import FIND_TIMEOUT, sort_found
+from bot.stopflow.finding import LiveFinder
+from bot.stopflow.gate import AdmittedClick
+from bot.stopflow.outcome import Outcome, Verdict
+from bot.stopflow.outlet import Outlet
+from bot.stopflow.policy import Policy
+from bot.stopflow.stopping import NotRun, StopSupervisor
+from bot.stopflow.tickets import CONFIRM, Ticket
+from bot.stopflow.words import stop_all, to_channel
+from bot.stopflow.words.common import HEADS
+from bot.stopflow.words.markup import Mrkdwn, Reply, mention, words
+
+log = logging.getLogger(__name__)
+
+# Stops in flight at once: each holds a MetaStudio call (the client allows a few in flight per
+# host) and a watch that reads the job every few seconds; 8 stops 50 jobs in about 7 rounds of
+# a stop's time while keeping MetaStudio's per-tenant rate limit and the client's pool in reach.
+STOPS_IN_FLIGHT = 8
+# chat.update at most this often (Slack allows about one message write a second per channel),
+# plus the final one.
+REVISE_EVERY = 1.0
+SLACK_SECONDS = 10.0  # one delivery of the batch's words, retries included
+SHUTDOWN_SECONDS = 3.0  # what a cancelled batch may spend saying what it knows
+
+CATEGORY = {
+    Verdict.STOPPED: stop_all.STOPPED,
+    Verdict.ENDED: stop_all.STOPPED,
+    Verdict.STILL_LIVE: stop_all.LIVE,
+    Verdict.REFUSED: stop_all.REFUSED,
+    Verdict.IAM_FAILED: stop_all.REFUSED,
+    Verdict.NOT_SENT: stop_all.REFUSED,
+}  # anything else is unknown: never counted as stopped
+
+
+class QuietOutlet:
+    """A batch member's outlet: its words go nowhere (the batch tells the channel once)."""
+
+    async def to_requester(self, reply: Reply) -> None:
+        return None
+
+    async def to_clicker(self, reply: Reply) -> None:
+        return None
+
+    async def announce(self, reply: Reply, *, final: bool, fallback_url: str) -> str:
+        return ""
+
+    async def copy_to(self, channel_id: str, reply: Reply) -> None:
+        return None
+
+    async def reply_in_thread(self, reply: Reply) -> None:
+        return None
+
+    async def permalink(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A confirmed set: the red button's ticket, the jobs it listed, who asked (as whom) and who
+    approved, and what the list could not read (said to the end)."""
+
+    ticket: Ticket
+    members: tuple[stop_all.Member, ...]
+    grant: Grant
+    approver: str = ""
+    incomplete: bool = False  # the list was not read whole: said to the end
+
+
+@dataclass
+class Result:
+    category: str = stop_all.PENDING
+    why: Mrkdwn | None = None
+
+
+class BatchRunner:
+    def __init__(
+        self,
+        policy: Policy,
+        stops: StopSupervisor,
+        finder: LiveFinder,
+        audit: AuditLog,
+    ) -> None:
+        self._policy = policy
+        self._stops = stops
+        self._finder = finder
+        self._audit = audit
+
+    async def run(self, batch: Batch, outlet: Outlet) -> None:
+        """Stop every member (at most :data:`STOPS_IN_FLIGHT` at once), revise the one
+        channel message as verdicts arrive, then say the final tally, reply (broadcast) with
+        what did not stop, and write the batch's audit line."""
+        started = time.monotonic()
+        results = [Result() for _ in batch.members]
+        changed = asyncio.Event()
+        fallback = batch.ticket.response_url
+
+        def render(final: bool, **more: Any) -> Reply:
+            tally: dict[str, int] = {}
+            for result in results:
+                tally[result.category] = tally.get(result.category, 0) + 1
+            return stop_all.progress(
+                tally,
+                len(results),
+                batch.ticket.requester,
+                batch.approver,
+                final=final,
+                incomplete=batch.incomplete,
+                **more,
+            )
+
+        await _deliver(outlet.announce(render(False), final=False, fallback_url=fallback))
+        gate = asyncio.Semaphore(STOPS_IN_FLIGHT)
+
+        async def one(index: int, member: stop_all.Member) -> None:
+            async with gate:
+                outcome = await self._one(batch, member)
+            results[index] = _result(outcome)
+            changed.set()
+
+        reviser = asyncio.create_task(self._revise(outlet, lambda: render(False), changed))
+        try:
+            await asyncio.gather(*(one(i, m) for i, m in enumerate(batch.members)))
+        except asyncio.CancelledError:  # shutting down: each stop said its own; now the tally
+            for result in results:
+                if result.category == stop_all.PENDING:
+                    result.category = stop_all.UNKNOWN
+                    result.why = words("❓ stoplive shut down while it was being stopped")
+            self._record(batch, results, started)
+            final = outlet.announce(render(True), final=True, fallback_url=fallback)
+            await _deliver(final, SHUTDOWN_SECONDS)
+            raise
+        finally:
+            reviser.cancel()
+        self._record(batch, results, started)
+        # the tally first; then what went live after the list (a read of up to FIND_TIMEOUT),
+        # in one more revision only if there is something to say
+        reply = render(True)
+        ts = await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
+        failed = [
+            (
+                member,
+                result.why or words("❓ unknown"),
+                JobRef(member.room_id, member.job_id).encode(),
+            )
+            for member, result in zip(batch.members, results, strict=True)
+            if result.category != stop_all.STOPPED
+        ]
+        if failed:
+            thread = stop_all.failures(failed, len(results))
+            await _deliver(outlet.reply_in_thread(thread) if ts else outlet.to_clicker(thread))
+        later, problem = await self._live_now(batch)
+        if later or problem:
+            reply = render(True, later=later, later_problem=problem)
+            await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
+        await self._copy_to_audit_channel(batch, outlet, reply, ts)
+
+    async def _one(self, batch: Batch, member: stop_all.Member) -> Outcome | NotRun | None:
+        """One member's stop, through the one stop path, with a ticket of its own."""
+        t = batch.ticket
+        ticket = Ticket.issue(
+            key=self._policy.ticket_key,
+            room_id=member.room_id,
+            job_id=member.job_id,
+            requester=t.requester,
+            channel_id=t.channel_id,
+            ttl=self._policy.confirm_ttl,
+            response_url=t.response_url,
+            room_name=member.room_name,
+            purpose=CONFIRM,
+        )
+        admitted = AdmittedClick(ticket, batch.grant, batch.approver, batch=t.id)
+        try:
+            return await self._stops.run(admitted, QuietOutlet(), time.monotonic())
+        except Exception:  # a bug in one stop must not stop the others' tally
+            log.exception("stop of %s/%s in batch %s failed", member.room_id, member.job_id, t.id)
+            return None
+
+    async def _revise(
+        self, outlet: Outlet, render: Callable[[], Reply], changed: asyncio.Event
+    ) -> None:
+        while True:
+            await changed.wait()
+            changed.clear()
+            await _deliver(outlet.announce(render(), final=False, fallback_url=""))
+            await asyncio.sleep(REVISE_EVERY)
+
+    async def _live_now(self, batch: Batch) -> tuple[list[SmartLiveJob], str | None]:
+        """The jobs live now that were not in the confirmed set (started after the list): named
+        afterwards, never stopped."""
+        listed = {(m.room_id, m.job_id) for m in batch.members}
+        deadline = asyncio.get_running_loop().time() + FIND_TIMEOUT
+        try:
+            found = await self._finder.everything(batch.grant, deadline)
+        except CALL_FAILURES as exc:
+            return [], describe(exc)
+        live, _ = sort_found(found.rooms)
+        return [job for job in live if (job.room_id, job.job_id) not in listed], None
+
+    async def _copy_to_audit_channel(
+        self, batch: Batch, outlet: Outlet, reply: Reply, ts: str | None
+    ) -> None:
+        audit_channel = self._policy.audit_channel
+        if not audit_channel or audit_channel == batch.ticket.channel_id:
+            return
+        link = await _deliver(outlet.permalink()) if ts else None
+        copy = to_channel.audit_copy(reply, batch.ticket.channel_id, link)
+        await _deliver(outlet.copy_to(audit_channel, copy))
+
+    def _record(self, batch: Batch, results: list[Result], started: float) -> None:
+        tally: dict[str, int] = {}
+        for result in results:
+            tally[result.category] = tally.get(result.category, 0) + 1
+        counts = ", ".join(f"{n} {key}" for key, n in sorted(tally.items()))
+        self._audit.record(
+            "stop_all",
+            slack_user=batch.ticket.requester,
+            channel=batch.ticket.channel_id,
+            outcome="all_stopped" if tally.get(stop_all.STOPPED) == len(results) else "not_all",
+            app_user=batch.grant.app_user_id,
+            started=started,
+            detail=f"{len(results)} jobs: {counts}"
+            + ("; the list was not read whole" if batch.incomplete else ""),
+            approved_by=batch.approver,
+            batch=batch.ticket.id,
+        )
+
+
+def _result(outcome: Outcome | NotRun | None) -> Result:
+    if outcome is None:
+        return Result(stop_all.UNKNOWN, words("❓ Outcome unknown (stoplive failed; see its log)"))
+    if isinstance(outcome, NotRun):
+        if outcome.why == "refused_in_flight":
+            holder = outcome.holder
+            who = mention(holder) if holder else words("someone")
+            return Result(stop_all.ELSEWHERE, words("⏳ Already being stopped by {w}", w=who))
+        return Result(stop_all.REFUSED, words("⚠️ Not stopped (the state store could not take it)"))
+    category = CATEGORY.get(outcome.verdict, stop_all.UNKNOWN)
+    return Result(category, words(HEADS[outcome.verdict]))
+
+
+async def _deliver(call: Awaitable[Any], within: float = SLACK_SECONDS) -> Any:
+    """A delivery to Slack: bounded, and never raising (the stops do not depend on it)."""
+    try:
+        async with asyncio.timeout(within):
+            return await call
+    except Exception:
+        log.exception("a Slack delivery of a /stoplive all failed")
+        return None
