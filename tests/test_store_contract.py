@@ -44,6 +44,7 @@ from bot.stopflow.store import (
     open_store,
 )
 from bot.stopflow.store.memory import KEEP_FINISHED
+from bot.stopflow.store.redis import redis_url_problem
 from tests.builders import journal_entry
 from tests.harness import CHANNEL
 
@@ -906,12 +907,32 @@ async def test_redis_caveats_say_so_when_its_configuration_cannot_be_read(tmp_pa
         ("redis://:s3cret@h:6379/0?socket_timeout=3600", "?socket_timeout= is set by stoplive"),
         ("rediss://:s3cret@h/0?ssl_cert_reqs=none&retry_on_timeout=yes", "?retry_on_timeout="),
         ("redis://h/0?protocol=3", "?protocol= is set by stoplive itself"),
+        ("redis://:s3cret@h/0?socket_timout=5", "?socket_timout= is not an option stoplive"),
+        ("redis://h/0?retry=1", "?retry= is not an option stoplive passes to Redis"),
+        ("redis://h/0?ssl_cert_reqs=none", "(ssl_* options need rediss://)"),
+        ("rediss://h/0?ssl_validate_ocsp=yes", "it takes client_name, db, health_check_interval"),
     ],
 )
 def test_a_redis_url_redis_py_would_misread_is_refused(url: str, problem: str) -> None:
     with pytest.raises(ValueError, match="not a usable Redis URL") as refused:
         open_store(url, "unused.sqlite3")
     assert problem in str(refused.value) and "s3cret" not in str(refused.value)
+
+
+async def test_a_redis_url_with_the_options_it_may_set_works(redis_server: RedisServer) -> None:
+    """What the URL may still set reaches a real Redis and every call works (an option
+    redis-py does not take made every call a TypeError)."""
+    url = redis_server.url + "?client_name=stoplive&health_check_interval=30&socket_keepalive=yes"
+    store = open_store(url, "unused.sqlite3")
+    await store.ping()
+    assert await store.claim("job:url", "U1", 60) is None
+    await store.aclose()
+
+
+def test_a_rediss_url_may_set_its_tls_options() -> None:
+    assert (
+        redis_url_problem("rediss://:pw@h:6380/0?ssl_cert_reqs=none&ssl_check_hostname=no") is None
+    )
 
 
 def test_a_bad_redis_url_is_refused_without_repeating_it() -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -92,23 +92,51 @@ STORE_OWNS = frozenset(
 )
 
 
+# What else a URL may set: redis-py hands every query option to the connection it opens, so
+# one it does not take (a typo, ``?retry=1``, an ``ssl_*`` option on a plain ``redis://``)
+# passed start-up and then made every store call a TypeError. The rest are refused up front.
+URL_OPTIONS = frozenset({"db", "client_name", "health_check_interval", "socket_keepalive"})
+TLS_URL_OPTIONS = frozenset(
+    {
+        "ssl_cert_reqs",
+        "ssl_ca_certs",
+        "ssl_ca_path",
+        "ssl_certfile",
+        "ssl_keyfile",
+        "ssl_password",
+        "ssl_check_hostname",
+        "ssl_min_version",
+        "ssl_ciphers",
+    }
+)
+
+
 def redis_url_problem(url: str) -> str | None:
     """Why redis-py would misread ``url``, or None. A query value it cannot parse
     (``?socket_timeout=abc``) raised only once the store was built, as a traceback; a database
     part that is not a number (``/abc``) it silently reads as database 0; an option in
-    :data:`STORE_OWNS` would quietly undo what keeps a store call short and once-only. Never
-    repeats the URL (it may hold a password)."""
+    :data:`STORE_OWNS` would quietly undo what keeps a store call short and once-only, and
+    one outside :data:`URL_OPTIONS` (and, for ``rediss://``, :data:`TLS_URL_OPTIONS`) would
+    fail every call. Never repeats the URL (it may hold a password)."""
     try:
-        options = parse_url(url)  # type: ignore[no-untyped-call]
+        parse_url(url)  # type: ignore[no-untyped-call]
     except ValueError as exc:
         return str(exc).replace("connection URL", "the URL").rstrip(".")
-    if owned := sorted(STORE_OWNS.intersection(options)):
+    parts = urlsplit(url)
+    given = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if owned := sorted(STORE_OWNS & given):
         return (
             f"?{owned[0]}= is set by stoplive itself (calls answer within about a second and "
             "are never retried, so a Redis that stops answering fails closed fast); remove it "
             "from the URL"
         )
-    parts = urlsplit(url)
+    allowed = URL_OPTIONS | (TLS_URL_OPTIONS if parts.scheme == "rediss" else frozenset())
+    if unknown := sorted(given - allowed):
+        return (
+            f"?{unknown[0]}= is not an option stoplive passes to Redis"
+            + ("" if parts.scheme == "rediss" else " (ssl_* options need rediss://)")
+            + f"; it takes {', '.join(sorted(allowed))}"
+        )
     database = parts.path.removeprefix("/")
     if parts.scheme != "unix" and database and not database.isdigit():
         return "the database (the part after the last /) must be a number, like /0"
