@@ -91,7 +91,7 @@ async def run_checks() -> int:
     report(
         OK,
         "configuration",
-        f"MetaStudio auth {settings.auth_mode.value}, {mode}, {len(grants)} allowlisted user(s)",
+        f"MetaStudio auth {settings.auth_mode.value}, {mode}, {_people(len(grants))} allowlisted",
     )
     _access(settings)
     _stream_watch(settings)
@@ -141,14 +141,27 @@ def _access(settings: Settings) -> None:
     if not grants:
         report(WARN, "access", "nobody may stop streams (the allowlist is empty)")
         return
-    report(OK, "access", f"/stoplive works {where}; {len(grants)} people may stop")
+    report(OK, "access", f"/stoplive works {where}; {_people(len(grants))} may stop")
     for slack_id, grant in sorted(grants.items()):
         rooms = (
             "every room"
             if grant.rooms is None
             else ("room " if len(grant.rooms) == 1 else "rooms ") + ", ".join(sorted(grant.rooms))
         )
-        report(OK, f"access of {slack_id}", f"as MetaStudio user {grant.app_user_id}, in {rooms}")
+        everything = "; /stoplive all too" if grant.stop_all else ""
+        report(
+            OK,
+            f"access of {slack_id}",
+            f"as MetaStudio user {grant.app_user_id}, in {rooms}{everything}",
+        )
+    approval = settings.stoplive_stop_all_approval
+    if any(grant.stop_all for grant in grants.values()):
+        who = (
+            "the requester confirms, a second person with the grant approves"
+            if approval == "two-person"
+            else "the requester's confirmation alone"
+        )
+        report(OK, "stop all", f"/stoplive all: {who} (STOPLIVE_STOP_ALL_APPROVAL={approval})")
 
 
 async def _store(settings: Settings) -> bool:
@@ -366,3 +379,7 @@ def _iam_hint(exc: IamError) -> str:
     if exc.status == 0:
         return "check HUAWEICLOUD_IAM_ENDPOINT (or METASTUDIO_REGION) and the network"
     return "IAM is failing; try again in a few minutes"
+
+
+def _people(count: int) -> str:
+    return "1 person" if count == 1 else f"{count} people"

@@ -210,8 +210,16 @@ async def test_check_prints_the_access_in_force(
     metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
 ) -> None:
     room = "24bad716-87b1-45e5-8912-6102f7693265"
-    allowlist = {"U0BOB0002": "ops-bob", "U0ALICE01": {"app_user_id": "ops-alice", "rooms": [room]}}
-    settings = bot_settings(metastudio, slack, stoplive_allowlist=json.dumps(allowlist))
+    allowlist = {
+        "U0BOB0002": {"app_user_id": "ops-bob", "stop_all": True},
+        "U0ALICE01": {"app_user_id": "ops-alice", "rooms": [room]},
+    }
+    settings = bot_settings(
+        metastudio,
+        slack,
+        stoplive_allowlist=json.dumps(allowlist),
+        stoplive_stop_all_approval="two-person",
+    )
     code, out, _, _ = await check(environment(settings), tmp_path)
     assert code == 0, out
     lines = out.splitlines()
@@ -219,9 +227,11 @@ async def test_check_prints_the_access_in_force(
         "OK   access: /stoplive works in any channel (STOPLIVE_ALLOWED_CHANNELS is not set); "
         "2 people may stop"
     )
-    assert lines[start + 1 : start + 3] == [  # one line a person, in the probes' format
+    assert lines[start + 1 : start + 4] == [  # one line a person, in the probes' format
         f"OK   access of U0ALICE01: as MetaStudio user ops-alice, in room {room}",
-        "OK   access of U0BOB0002: as MetaStudio user ops-bob, in every room",
+        "OK   access of U0BOB0002: as MetaStudio user ops-bob, in every room; /stoplive all too",
+        "OK   stop all: /stoplive all: the requester confirms, a second person with the grant "
+        "approves (STOPLIVE_STOP_ALL_APPROVAL=two-person)",
     ]
 
     narrowed = {**settings, "stoplive_allowed_channels": "C0OPS0002,C0OPS0001"}
