@@ -416,6 +416,16 @@ def test_the_env_file_is_read_and_an_unreadable_one_is_named(tmp_path: Path) -> 
         settings(_env_file=str(env_file))
 
 
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc")
+def test_an_env_file_that_cannot_be_read_is_named_not_a_traceback() -> None:
+    """Reading /proc/self/mem from its start fails with EIO even for root (CI runs as root, so
+    a mode-000 file would not do): both readers of .env, the misspelt-name check and the
+    settings, must turn that into the one-line refusal."""
+    assert "/proc/self/mem: cannot read it (Input/output error)" in problems(
+        _env_file="/proc/self/mem"
+    )
+
+
 def test_no_test_sees_the_developers_environment() -> None:
     """The autouse fixture in conftest removes outside settings for every test."""
     leaked = [
