@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -120,11 +121,8 @@ class BatchRunner:
         fallback = batch.ticket.response_url
 
         def render(final: bool, **more: Any) -> Reply:
-            tally: dict[str, int] = {}
-            for result in results:
-                tally[result.category] = tally.get(result.category, 0) + 1
             return stop_all.progress(
-                tally,
+                _tally(results),
                 len(results),
                 batch.ticket.requester,
                 batch.approver,
@@ -134,10 +132,12 @@ class BatchRunner:
             )
 
         await _deliver(outlet.announce(render(False), final=False, fallback_url=fallback))
-        gate = asyncio.Semaphore(STOPS_IN_FLIGHT)
+        slots = asyncio.Semaphore(STOPS_IN_FLIGHT)
+        began = [False] * len(results)  # whose stop started (its claims, its journal entry)
 
         async def one(index: int, member: stop_all.Member) -> None:
-            async with gate:
+            async with slots:
+                began[index] = True
                 outcome = await self._one(batch, member)
             results[index] = _result(outcome)
             changed.set()
@@ -146,13 +146,17 @@ class BatchRunner:
         try:
             await asyncio.gather(*(one(i, m) for i, m in enumerate(batch.members)))
         except asyncio.CancelledError:  # shutting down: each stop said its own; now the tally
-            for result in results:
-                if result.category == stop_all.PENDING:
+            for result, start in zip(results, began, strict=True):
+                if result.category != stop_all.PENDING:
+                    continue
+                if start:  # its stop may have been sent: unknown
                     result.category = stop_all.UNKNOWN
                     result.why = words("❓ stoplive shut down while it was being stopped")
+                else:  # never sent (no claim, no journal entry): known still live
+                    result.category = stop_all.REFUSED
+                    result.why = words("🔴 not sent: stoplive shut down first")
             self._record(batch, results, started)
-            final = outlet.announce(render(True), final=True, fallback_url=fallback)
-            await _deliver(final, SHUTDOWN_SECONDS)
+            await _deliver(self._conclude(batch, outlet, render(True), results), SHUTDOWN_SECONDS)
             raise
         finally:
             reviser.cancel()
@@ -160,7 +164,20 @@ class BatchRunner:
         # the tally first; then what went live after the list (a read of up to FIND_TIMEOUT),
         # in one more revision only if there is something to say
         reply = render(True)
-        ts = await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
+        ts = await self._conclude(batch, outlet, reply, results)
+        later, problem = await self._live_now(batch)
+        if later or problem:
+            reply = render(True, later=later, later_problem=problem)
+            await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
+        await self._copy_to_audit_channel(batch, outlet, reply, ts)
+
+    async def _conclude(
+        self, batch: Batch, outlet: Outlet, reply: Reply, results: list[Result]
+    ) -> str | None:
+        """The final tally, and the thread reply listing what did not stop (each with Stop
+        again); the tally message's ``ts``, if it was posted."""
+        fallback = batch.ticket.response_url
+        ts: str | None = await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
         failed = [
             (
                 member,
@@ -173,11 +190,7 @@ class BatchRunner:
         if failed:
             thread = stop_all.failures(failed, len(results))
             await _deliver(outlet.reply_in_thread(thread) if ts else outlet.to_clicker(thread))
-        later, problem = await self._live_now(batch)
-        if later or problem:
-            reply = render(True, later=later, later_problem=problem)
-            await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
-        await self._copy_to_audit_channel(batch, outlet, reply, ts)
+        return ts
 
     async def _one(self, batch: Batch, member: stop_all.Member) -> Outcome | NotRun | None:
         """One member's stop, through the one stop path, with a ticket of its own."""
@@ -232,9 +245,7 @@ class BatchRunner:
         await _deliver(outlet.copy_to(audit_channel, copy))
 
     def _record(self, batch: Batch, results: list[Result], started: float) -> None:
-        tally: dict[str, int] = {}
-        for result in results:
-            tally[result.category] = tally.get(result.category, 0) + 1
+        tally = _tally(results)
         counts = ", ".join(f"{n} {key}" for key, n in sorted(tally.items()))
         self._audit.record(
             "stop_all",
@@ -248,6 +259,11 @@ class BatchRunner:
             approved_by=batch.approver,
             batch=batch.ticket.id,
         )
+
+
+def _tally(results: list[Result]) -> dict[str, int]:
+    """How many members are in each category (the message's counts and the audit line's)."""
+    return dict(Counter(result.category for result in results))
 
 
 def _result(outcome: Outcome | NotRun | None) -> Result:

@@ -58,6 +58,15 @@ def approval_key(ticket: Ticket) -> str:
     return f"approve_all:{ticket.id}"
 
 
+EXPIRED = "expired"  # the approval claim's holder when an expiry took it
+
+
+def _approval_ttl(ticket: Ticket) -> float:
+    """The approval claim outlives the note (kept earlier, for as long): while the note still
+    names the request's message, the claim still says whether it was approved."""
+    return ticket.life + max(NOTE_MARGIN, CLOCK_MARGIN)
+
+
 class StopAllDesk:
     def __init__(
         self,
@@ -250,7 +259,7 @@ class StopAllDesk:
         event = "approve_all" if click.user_id != ticket.requester else "withdraw_all"
         try:
             taken = await self._store.claim(
-                approval_key(ticket), click.user_id, ticket.life + CLOCK_MARGIN
+                approval_key(ticket), click.user_id, _approval_ttl(ticket)
             )
         except StoreUnavailable as exc:
             await outlet.to_clicker(notices.cannot_confirm_safely(_refusing(exc)))
@@ -308,9 +317,22 @@ class StopAllDesk:
         else:
             await outlet.to_requester(reply)
         if isinstance(checked.reason, Expired) and purpose == APPROVE_ALL and checked.ticket:
-            await self._close_ask(checked.ticket, await self._count(checked.ticket), "expired")
+            await self._expire(checked.ticket)
         self._record(event, click, checked.outcome, started, checked.detail)
         return None
+
+    async def _expire(self, ticket: Ticket) -> None:
+        """An Approve clicked after the request expired: its message says so, but only if the
+        expiry takes the approval first. Once approved, that message is the batch's tally, and
+        an old button clicked (or replayed, by anyone) must not revise it to "nothing was
+        stopped"; once withdrawn, it already says why."""
+        try:
+            taken = await self._store.claim(approval_key(ticket), EXPIRED, _approval_ttl(ticket))
+        except StoreUnavailable as exc:
+            log.warning("not closing the expired request %s: %s", ticket.id, exc)
+            return
+        if taken is None:
+            await self._close_ask(ticket, await self._count(ticket), "expired")
 
     async def _note(self, ticket: Ticket) -> dict[str, object] | None:
         """The ticket's note; None if there is none or it is not ours to read (garbled).
