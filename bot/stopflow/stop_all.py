@@ -41,9 +41,9 @@ from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
 from bot.stopflow.store import StateStore, StoreRefusesWrites, StoreUnavailable
 from bot.stopflow.tickets import ALL, APPROVE_ALL, STOP_ALL, WITHDRAW_ALL, Ticket
-from bot.stopflow.words import live_lists, notices, refusals, stop_all
+from bot.stopflow.words import all_streams, live_lists, notices, refusals
+from bot.stopflow.words.all_streams import Member
 from bot.stopflow.words.markup import Mrkdwn, Reply, join
-from bot.stopflow.words.stop_all import Member
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,7 @@ class StopAllDesk:
         else:
             live, unreadable = sort_found(found.rooms)
             short = shortfall(found)
-            parts = ([live_lists._unreadable_rooms(unreadable)] if unreadable else []) + (
-                [live_lists._shortfall(short)] if short else []
-            )
+            parts = live_lists.not_read(unreadable, short)
             missing = join("\n", parts) if parts else None
             count = len(live)
             if not live:
@@ -144,7 +142,7 @@ class StopAllDesk:
             await self._keep(ticket, _note_of(members, missing is not None))
         except StoreUnavailable as exc:
             return notices.cannot_confirm_safely(_refusing(exc)), "refused_store_unavailable"
-        reply = stop_all.offer(
+        reply = all_streams.offer(
             ticket,
             list(zip(members, live, strict=True)),
             datetime.now(UTC),
@@ -187,7 +185,7 @@ class StopAllDesk:
             return
         self._record("stop_all_confirm", click, "confirmed", started, f"{len(batch.members)} jobs")
         # beside the stops, not before them: a slow note must not delay them
-        note = stop_all.stopping_note(ticket.channel_id, len(batch.members))
+        note = all_streams.stopping_note(ticket.channel_id, len(batch.members))
         noted = asyncio.create_task(outlet.to_requester(note))
         await self._batches.run(batch, outlet)
         await noted
@@ -196,7 +194,7 @@ class StopAllDesk:
         """Two-person: ask the channel for a second person; its message's ``ts`` goes into the
         note, so the approval (or the expiry) revises that message."""
         ticket, key = batch.ticket, self._policy.ticket_key
-        request = stop_all.asked(
+        request = all_streams.asked(
             ticket,
             len(batch.members),
             ticket.for_purpose(APPROVE_ALL, key),
@@ -207,14 +205,14 @@ class StopAllDesk:
         channel = self._outlets(ticket.channel_id, ticket.response_url, "")
         ts = await channel.announce(request, final=False, fallback_url="")
         if not ts:
-            await outlet.to_requester(stop_all.ask_not_posted())
+            await outlet.to_requester(all_streams.ask_not_posted())
             self._record("stop_all_confirm", click, "approval_not_asked", started)
             return
         try:
             await self._keep(ticket, _note_of(batch.members, batch.incomplete) | {"ask_ts": ts})
         except StoreUnavailable as exc:
             log.warning("could not keep the approval message of %s: %s", ticket.id, exc)
-        await outlet.to_requester(stop_all.asked_note(ticket, len(batch.members)))
+        await outlet.to_requester(all_streams.asked_note(ticket, len(batch.members)))
         self._record(
             "stop_all_confirm", click, "approval_asked", started, f"{len(batch.members)} jobs"
         )
@@ -266,7 +264,7 @@ class StopAllDesk:
             self._record(event, click, "refused_store_unavailable", started, str(exc))
             return False
         if taken is not None:
-            await outlet.to_clicker(stop_all.already_approved())
+            await outlet.to_clicker(all_streams.already_approved())
             self._record(event, click, "ignored_already_used", started, f"taken by {taken}")
             return False
         return True
@@ -276,7 +274,7 @@ class StopAllDesk:
         if ts:
             channel = self._outlets(ticket.channel_id, ticket.response_url, ts)
             await channel.announce(
-                stop_all.ask_closed(ticket, count, why), final=False, fallback_url=""
+                all_streams.ask_closed(ticket, count, why), final=False, fallback_url=""
             )
 
     # --- plumbing -----------------------------------------------------------------------
@@ -373,7 +371,7 @@ class StopAllDesk:
             return None
         batch = _batch(note, ticket, admitted) if note is not None else None
         if batch is None:
-            await outlet.to_clicker(stop_all.list_expired())
+            await outlet.to_clicker(all_streams.list_expired())
         return batch
 
     def _record(
