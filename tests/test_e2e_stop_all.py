@@ -501,3 +501,18 @@ async def test_a_shutdown_before_some_stops_were_sent_says_they_were_not_stopped
     assert listed.count("Stop again") >= len(ms.jobs)
     [batch] = audit_lines("stop_all")
     assert f"{never} not_stopped" in batch["detail"]
+
+
+async def test_two_jobs_of_one_room_are_told_apart_in_the_list(start_bot: BotFactory) -> None:
+    bot = await start(start_bot)
+    bot.metastudio.add_job(ROOM2, JOB3, room_name="Night show")
+    message = await offered(bot)
+    lines = [
+        line
+        for b in message["blocks"]
+        if b["type"] == "section"
+        for line in b["text"]["text"].split("\n")
+        if "Night show" in line
+    ]
+    assert len(lines) == 2 and lines[0] != lines[1], lines
+    assert all(any(f"job {j[:8]}…" in line for line in lines) for j in (JOB2, JOB3)), lines
