@@ -304,6 +304,30 @@ async def test_two_person_an_expired_request_is_refused_and_says_so(
     assert stopped(bot) == set() and not audit_lines("stop_all")
 
 
+async def test_an_expired_approve_click_after_the_batch_never_says_nothing_was_stopped(
+    start_bot: BotFactory, audit_lines: AuditLines
+) -> None:
+    """The request's message becomes the batch's tally once approved; an old Approve clicked
+    (or replayed, by anyone) after the ticket expired must not revise it to "Nothing was
+    stopped": the expiry claims the approval first, and finds it taken."""
+    bot, ask = await two_person(start_bot, stoplive_confirm_ttl=3)
+    approve = ask["stoplive.approve_all"]
+    await bot.click("stoplive.approve_all", approve, BOB)
+    await finished(bot, audit_lines)
+    assert stopped(bot) == {JOB, JOB2}
+    assert "Stopped all 2 streams" in json.dumps(bot.final_channel_message(), ensure_ascii=False)
+    await asyncio.sleep(3.2)  # the request's ticket expires (its note lives 300 s more)
+    _, hook = await bot.click("stoplive.approve_all", approve, "U0MALLORY1")  # off the allowlist
+    assert "Expired" in (await bot.first_post(hook))["text"]
+    for _ in range(100):  # the click's work done
+        if len(bot.stoplive.background) == 0:
+            break
+        await asyncio.sleep(0.05)
+    final = json.dumps(bot.final_channel_message(), ensure_ascii=False)
+    assert "Nothing was stopped" not in final, final
+    assert "Stopped all 2 streams" in final
+
+
 async def test_two_approvers_at_once_on_two_replicas_run_it_once(
     start_bot: BotFactory, audit_lines: AuditLines, redis_url: str
 ) -> None:
@@ -444,3 +468,51 @@ def test_all_alone_in_any_case_is_stop_all_and_never_a_room_search(
     from bot.stopflow.command import RoomSearch, StopAll, parse
 
     assert isinstance(parse(text), StopAll if stop_all else RoomSearch)
+
+
+async def test_a_shutdown_before_some_stops_were_sent_says_they_were_not_stopped(
+    start_bot: BotFactory, audit_lines: AuditLines
+) -> None:
+    """More jobs than stops in flight, all slow: a shutdown finds some never sent. They are
+    known still live ("not stopped", never "unknown"), and the thread lists them with Stop
+    again, as it lists any batch's failures."""
+    from bot.stopflow.batch import STOPS_IN_FLIGHT
+
+    bot = await start(start_bot, transport={"drain_seconds": 0.2})
+    ms = bot.metastudio
+    for n in range(10):
+        room, job = f"{n:08x}-87b1-45e5-8912-6102f7693265", f"{n:08x}-4f75-4b3a-a853-b649a21aaf66"
+        ms.add_job(room, job, room_name=f"Show {n}")
+    for job in list(ms.jobs):
+        ms.inject(job, Fault("slow", seconds=60, times=1000))
+    never = len(ms.jobs) - STOPS_IN_FLIGHT
+    await bot.click("stoplive.stop_all", red_button(await offered(bot))["value"])
+    await bot.slack.wait_for(lambda: len(stopped(bot)) >= STOPS_IN_FLIGHT, within=10)
+    await asyncio.sleep(0.3)
+    assert len(stopped(bot)) == STOPS_IN_FLIGHT
+    await asyncio.wait_for(bot.transport.close(), 15)
+    final = bot.final_channel_message()
+    assert final is not None
+    assert f"{never} ❌ not stopped" in final["text"], final["text"]
+    assert f"{STOPS_IN_FLIGHT} ❓ unknown" in final["text"], final["text"]
+    [thread] = [p for p in channel_posts(bot) if p.get("thread_ts")]
+    listed = json.dumps(thread, ensure_ascii=False)
+    assert listed.count("not sent: stoplive shut down first") == never
+    assert listed.count("Stop again") >= len(ms.jobs)
+    [batch] = audit_lines("stop_all")
+    assert f"{never} not_stopped" in batch["detail"]
+
+
+async def test_two_jobs_of_one_room_are_told_apart_in_the_list(start_bot: BotFactory) -> None:
+    bot = await start(start_bot)
+    bot.metastudio.add_job(ROOM2, JOB3, room_name="Night show")
+    message = await offered(bot)
+    lines = [
+        line
+        for b in message["blocks"]
+        if b["type"] == "section"
+        for line in b["text"]["text"].split("\n")
+        if "Night show" in line
+    ]
+    assert len(lines) == 2 and lines[0] != lines[1], lines
+    assert all(any(f"job {j[:8]}…" in line for line in lines) for j in (JOB2, JOB3)), lines

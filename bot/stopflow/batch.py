@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,7 @@ from bot.stopflow.outlet import Outlet
 from bot.stopflow.policy import Policy
 from bot.stopflow.stopping import NotRun, StopSupervisor
 from bot.stopflow.tickets import CONFIRM, Ticket
-from bot.stopflow.words import stop_all, to_channel
+from bot.stopflow.words import all_streams, to_channel
 from bot.stopflow.words.common import HEADS
 from bot.stopflow.words.markup import Mrkdwn, Reply, mention, words
 
@@ -48,12 +49,12 @@ SLACK_SECONDS = 10.0  # one delivery of the batch's words, retries included
 SHUTDOWN_SECONDS = 3.0  # what a cancelled batch may spend saying what it knows
 
 CATEGORY = {
-    Verdict.STOPPED: stop_all.STOPPED,
-    Verdict.ENDED: stop_all.STOPPED,
-    Verdict.STILL_LIVE: stop_all.LIVE,
-    Verdict.REFUSED: stop_all.REFUSED,
-    Verdict.IAM_FAILED: stop_all.REFUSED,
-    Verdict.NOT_SENT: stop_all.REFUSED,
+    Verdict.STOPPED: all_streams.STOPPED,
+    Verdict.ENDED: all_streams.STOPPED,
+    Verdict.STILL_LIVE: all_streams.LIVE,
+    Verdict.REFUSED: all_streams.REFUSED,
+    Verdict.IAM_FAILED: all_streams.REFUSED,
+    Verdict.NOT_SENT: all_streams.REFUSED,
 }  # anything else is unknown: never counted as stopped
 
 
@@ -85,7 +86,7 @@ class Batch:
     approved, and what the list could not read (said to the end)."""
 
     ticket: Ticket
-    members: tuple[stop_all.Member, ...]
+    members: tuple[all_streams.Member, ...]
     grant: Grant
     approver: str = ""
     incomplete: bool = False  # the list was not read whole: said to the end
@@ -93,7 +94,7 @@ class Batch:
 
 @dataclass
 class Result:
-    category: str = stop_all.PENDING
+    category: str = all_streams.PENDING
     why: Mrkdwn | None = None
 
 
@@ -120,11 +121,8 @@ class BatchRunner:
         fallback = batch.ticket.response_url
 
         def render(final: bool, **more: Any) -> Reply:
-            tally: dict[str, int] = {}
-            for result in results:
-                tally[result.category] = tally.get(result.category, 0) + 1
-            return stop_all.progress(
-                tally,
+            return all_streams.progress(
+                _tally(results),
                 len(results),
                 batch.ticket.requester,
                 batch.approver,
@@ -134,10 +132,12 @@ class BatchRunner:
             )
 
         await _deliver(outlet.announce(render(False), final=False, fallback_url=fallback))
-        gate = asyncio.Semaphore(STOPS_IN_FLIGHT)
+        slots = asyncio.Semaphore(STOPS_IN_FLIGHT)
+        began = [False] * len(results)  # whose stop started (its claims, its journal entry)
 
-        async def one(index: int, member: stop_all.Member) -> None:
-            async with gate:
+        async def one(index: int, member: all_streams.Member) -> None:
+            async with slots:
+                began[index] = True
                 outcome = await self._one(batch, member)
             results[index] = _result(outcome)
             changed.set()
@@ -146,13 +146,17 @@ class BatchRunner:
         try:
             await asyncio.gather(*(one(i, m) for i, m in enumerate(batch.members)))
         except asyncio.CancelledError:  # shutting down: each stop said its own; now the tally
-            for result in results:
-                if result.category == stop_all.PENDING:
-                    result.category = stop_all.UNKNOWN
+            for result, start in zip(results, began, strict=True):
+                if result.category != all_streams.PENDING:
+                    continue
+                if start:  # its stop may have been sent: unknown
+                    result.category = all_streams.UNKNOWN
                     result.why = words("❓ stoplive shut down while it was being stopped")
+                else:  # never sent (no claim, no journal entry): known still live
+                    result.category = all_streams.REFUSED
+                    result.why = words("🔴 not sent: stoplive shut down first")
             self._record(batch, results, started)
-            final = outlet.announce(render(True), final=True, fallback_url=fallback)
-            await _deliver(final, SHUTDOWN_SECONDS)
+            await _deliver(self._conclude(batch, outlet, render(True), results), SHUTDOWN_SECONDS)
             raise
         finally:
             reviser.cancel()
@@ -160,7 +164,20 @@ class BatchRunner:
         # the tally first; then what went live after the list (a read of up to FIND_TIMEOUT),
         # in one more revision only if there is something to say
         reply = render(True)
-        ts = await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
+        ts = await self._conclude(batch, outlet, reply, results)
+        later, problem = await self._live_now(batch)
+        if later or problem:
+            reply = render(True, later=later, later_problem=problem)
+            await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
+        await self._copy_to_audit_channel(batch, outlet, reply, ts)
+
+    async def _conclude(
+        self, batch: Batch, outlet: Outlet, reply: Reply, results: list[Result]
+    ) -> str | None:
+        """The final tally, and the thread reply listing what did not stop (each with Stop
+        again); the tally message's ``ts``, if it was posted."""
+        fallback = batch.ticket.response_url
+        ts: str | None = await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
         failed = [
             (
                 member,
@@ -168,18 +185,14 @@ class BatchRunner:
                 JobRef(member.room_id, member.job_id).encode(),
             )
             for member, result in zip(batch.members, results, strict=True)
-            if result.category != stop_all.STOPPED
+            if result.category != all_streams.STOPPED
         ]
         if failed:
-            thread = stop_all.failures(failed, len(results))
+            thread = all_streams.failures(failed, len(results))
             await _deliver(outlet.reply_in_thread(thread) if ts else outlet.to_clicker(thread))
-        later, problem = await self._live_now(batch)
-        if later or problem:
-            reply = render(True, later=later, later_problem=problem)
-            await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
-        await self._copy_to_audit_channel(batch, outlet, reply, ts)
+        return ts
 
-    async def _one(self, batch: Batch, member: stop_all.Member) -> Outcome | NotRun | None:
+    async def _one(self, batch: Batch, member: all_streams.Member) -> Outcome | NotRun | None:
         """One member's stop, through the one stop path, with a ticket of its own."""
         t = batch.ticket
         ticket = Ticket.issue(
@@ -232,15 +245,13 @@ class BatchRunner:
         await _deliver(outlet.copy_to(audit_channel, copy))
 
     def _record(self, batch: Batch, results: list[Result], started: float) -> None:
-        tally: dict[str, int] = {}
-        for result in results:
-            tally[result.category] = tally.get(result.category, 0) + 1
+        tally = _tally(results)
         counts = ", ".join(f"{n} {key}" for key, n in sorted(tally.items()))
         self._audit.record(
             "stop_all",
             slack_user=batch.ticket.requester,
             channel=batch.ticket.channel_id,
-            outcome="all_stopped" if tally.get(stop_all.STOPPED) == len(results) else "not_all",
+            outcome="all_stopped" if tally.get(all_streams.STOPPED) == len(results) else "not_all",
             app_user=batch.grant.app_user_id,
             started=started,
             detail=f"{len(results)} jobs: {counts}"
@@ -250,16 +261,25 @@ class BatchRunner:
         )
 
 
+def _tally(results: list[Result]) -> dict[str, int]:
+    """How many members are in each category (the message's counts and the audit line's)."""
+    return dict(Counter(result.category for result in results))
+
+
 def _result(outcome: Outcome | NotRun | None) -> Result:
     if outcome is None:
-        return Result(stop_all.UNKNOWN, words("❓ Outcome unknown (stoplive failed; see its log)"))
+        return Result(
+            all_streams.UNKNOWN, words("❓ Outcome unknown (stoplive failed; see its log)")
+        )
     if isinstance(outcome, NotRun):
         if outcome.why == "refused_in_flight":
             holder = outcome.holder
             who = mention(holder) if holder else words("someone")
-            return Result(stop_all.ELSEWHERE, words("⏳ Already being stopped by {w}", w=who))
-        return Result(stop_all.REFUSED, words("⚠️ Not stopped (the state store could not take it)"))
-    category = CATEGORY.get(outcome.verdict, stop_all.UNKNOWN)
+            return Result(all_streams.ELSEWHERE, words("⏳ Already being stopped by {w}", w=who))
+        return Result(
+            all_streams.REFUSED, words("⚠️ Not stopped (the state store could not take it)")
+        )
+    category = CATEGORY.get(outcome.verdict, all_streams.UNKNOWN)
     return Result(category, words(HEADS[outcome.verdict]))
 
 

@@ -41,9 +41,9 @@ from bot.stopflow.outlet import Outlet, OutletFactory
 from bot.stopflow.policy import Policy
 from bot.stopflow.store import StateStore, StoreRefusesWrites, StoreUnavailable
 from bot.stopflow.tickets import ALL, APPROVE_ALL, STOP_ALL, WITHDRAW_ALL, Ticket
-from bot.stopflow.words import live_lists, notices, refusals, stop_all
+from bot.stopflow.words import all_streams, live_lists, notices, refusals
+from bot.stopflow.words.all_streams import Member
 from bot.stopflow.words.markup import Mrkdwn, Reply, join
-from bot.stopflow.words.stop_all import Member
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,15 @@ def note_key(ticket: Ticket) -> str:
 
 def approval_key(ticket: Ticket) -> str:
     return f"approve_all:{ticket.id}"
+
+
+EXPIRED = "expired"  # the approval claim's holder when an expiry took it
+
+
+def _approval_ttl(ticket: Ticket) -> float:
+    """The approval claim outlives the note (kept earlier, for as long): while the note still
+    names the request's message, the claim still says whether it was approved."""
+    return ticket.life + max(NOTE_MARGIN, CLOCK_MARGIN)
 
 
 class StopAllDesk:
@@ -93,9 +102,7 @@ class StopAllDesk:
         else:
             live, unreadable = sort_found(found.rooms)
             short = shortfall(found)
-            parts = ([live_lists._unreadable_rooms(unreadable)] if unreadable else []) + (
-                [live_lists._shortfall(short)] if short else []
-            )
+            parts = live_lists.not_read(unreadable, short)
             missing = join("\n", parts) if parts else None
             count = len(live)
             if not live:
@@ -135,7 +142,7 @@ class StopAllDesk:
             await self._keep(ticket, _note_of(members, missing is not None))
         except StoreUnavailable as exc:
             return notices.cannot_confirm_safely(_refusing(exc)), "refused_store_unavailable"
-        reply = stop_all.offer(
+        reply = all_streams.offer(
             ticket,
             list(zip(members, live, strict=True)),
             datetime.now(UTC),
@@ -178,7 +185,7 @@ class StopAllDesk:
             return
         self._record("stop_all_confirm", click, "confirmed", started, f"{len(batch.members)} jobs")
         # beside the stops, not before them: a slow note must not delay them
-        note = stop_all.stopping_note(ticket.channel_id, len(batch.members))
+        note = all_streams.stopping_note(ticket.channel_id, len(batch.members))
         noted = asyncio.create_task(outlet.to_requester(note))
         await self._batches.run(batch, outlet)
         await noted
@@ -187,7 +194,7 @@ class StopAllDesk:
         """Two-person: ask the channel for a second person; its message's ``ts`` goes into the
         note, so the approval (or the expiry) revises that message."""
         ticket, key = batch.ticket, self._policy.ticket_key
-        request = stop_all.asked(
+        request = all_streams.asked(
             ticket,
             len(batch.members),
             ticket.for_purpose(APPROVE_ALL, key),
@@ -198,14 +205,14 @@ class StopAllDesk:
         channel = self._outlets(ticket.channel_id, ticket.response_url, "")
         ts = await channel.announce(request, final=False, fallback_url="")
         if not ts:
-            await outlet.to_requester(stop_all.ask_not_posted())
+            await outlet.to_requester(all_streams.ask_not_posted())
             self._record("stop_all_confirm", click, "approval_not_asked", started)
             return
         try:
             await self._keep(ticket, _note_of(batch.members, batch.incomplete) | {"ask_ts": ts})
         except StoreUnavailable as exc:
             log.warning("could not keep the approval message of %s: %s", ticket.id, exc)
-        await outlet.to_requester(stop_all.asked_note(ticket, len(batch.members)))
+        await outlet.to_requester(all_streams.asked_note(ticket, len(batch.members)))
         self._record(
             "stop_all_confirm", click, "approval_asked", started, f"{len(batch.members)} jobs"
         )
@@ -250,14 +257,14 @@ class StopAllDesk:
         event = "approve_all" if click.user_id != ticket.requester else "withdraw_all"
         try:
             taken = await self._store.claim(
-                approval_key(ticket), click.user_id, ticket.life + CLOCK_MARGIN
+                approval_key(ticket), click.user_id, _approval_ttl(ticket)
             )
         except StoreUnavailable as exc:
             await outlet.to_clicker(notices.cannot_confirm_safely(_refusing(exc)))
             self._record(event, click, "refused_store_unavailable", started, str(exc))
             return False
         if taken is not None:
-            await outlet.to_clicker(stop_all.already_approved())
+            await outlet.to_clicker(all_streams.already_approved())
             self._record(event, click, "ignored_already_used", started, f"taken by {taken}")
             return False
         return True
@@ -267,7 +274,7 @@ class StopAllDesk:
         if ts:
             channel = self._outlets(ticket.channel_id, ticket.response_url, ts)
             await channel.announce(
-                stop_all.ask_closed(ticket, count, why), final=False, fallback_url=""
+                all_streams.ask_closed(ticket, count, why), final=False, fallback_url=""
             )
 
     # --- plumbing -----------------------------------------------------------------------
@@ -308,9 +315,22 @@ class StopAllDesk:
         else:
             await outlet.to_requester(reply)
         if isinstance(checked.reason, Expired) and purpose == APPROVE_ALL and checked.ticket:
-            await self._close_ask(checked.ticket, await self._count(checked.ticket), "expired")
+            await self._expire(checked.ticket)
         self._record(event, click, checked.outcome, started, checked.detail)
         return None
+
+    async def _expire(self, ticket: Ticket) -> None:
+        """An Approve clicked after the request expired: its message says so, but only if the
+        expiry takes the approval first. Once approved, that message is the batch's tally, and
+        an old button clicked (or replayed, by anyone) must not revise it to "nothing was
+        stopped"; once withdrawn, it already says why."""
+        try:
+            taken = await self._store.claim(approval_key(ticket), EXPIRED, _approval_ttl(ticket))
+        except StoreUnavailable as exc:
+            log.warning("not closing the expired request %s: %s", ticket.id, exc)
+            return
+        if taken is None:
+            await self._close_ask(ticket, await self._count(ticket), "expired")
 
     async def _note(self, ticket: Ticket) -> dict[str, object] | None:
         """The ticket's note; None if there is none or it is not ours to read (garbled).
@@ -351,7 +371,7 @@ class StopAllDesk:
             return None
         batch = _batch(note, ticket, admitted) if note is not None else None
         if batch is None:
-            await outlet.to_clicker(stop_all.list_expired())
+            await outlet.to_clicker(all_streams.list_expired())
         return batch
 
     def _record(

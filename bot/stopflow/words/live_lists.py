@@ -83,6 +83,17 @@ def _shortfall(shortfall: Shortfall) -> Mrkdwn:
     )
 
 
+def not_read(
+    unreadable: Sequence[tuple[SmartLiveRoom, str]], shortfall: Shortfall | None
+) -> list[Mrkdwn]:
+    """What a list of live jobs could not read, one sentence each (none if it was read whole):
+    every list says it, so a live job it missed is never taken for none."""
+    notes = [_shortfall(shortfall)] if shortfall else []
+    if unreadable:
+        notes.append(_unreadable_rooms(unreadable))
+    return notes
+
+
 def live_jobs(
     choices: Sequence[tuple[SmartLiveJob, str]],
     now: datetime,
@@ -106,9 +117,7 @@ def live_jobs(
         + "{m}.",
         m=_matching(query),
     )
-    notes = [_shortfall(shortfall)] if shortfall else []
-    if unreadable:
-        notes.append(_unreadable_rooms(unreadable))
+    notes = not_read(unreadable, shortfall)
     blocks = [section(head), *(context(note) for note in notes)]
     budget = MAX_BLOCKS - 3  # head is in; keep room for "…and N more" and the footer
     shown = 0
@@ -150,9 +159,7 @@ def jobs_unreadable(
 ) -> Reply:
     """No live job was seen, but some could not be read (rooms whose jobs failed, or a list
     not read whole): no button, and no claim that nothing is live."""
-    notes = [_shortfall(shortfall)] if shortfall else []
-    if unreadable:
-        notes.append(_unreadable_rooms(unreadable))
+    notes = not_read(unreadable, shortfall)
     return _reply(
         words("⚠️ Couldn't tell which jobs are live{m}. Nothing was stopped.", m=_matching(query)),
         join("\n", notes),

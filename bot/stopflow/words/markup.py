@@ -267,8 +267,14 @@ def room_label(room_id: str, room_name: str | None) -> Mrkdwn:
     small print)."""
     if room_name and one_line(room_name):
         return data(room_name, NAME_CAP)
-    short = one_line(room_id)
-    return data(f"room {short[:8]}…" if len(short) > 9 else f"room {short}", NAME_CAP)
+    return short_id("room", room_id)
+
+
+def short_id(kind: str, resource_id: str) -> Mrkdwn:
+    """``job 36f06524…``: enough of an ID to tell apart the lines of one list (the full ID is
+    in the small print, or in the thread)."""
+    short = one_line(resource_id)
+    return data(f"{kind} {short[:8]}…" if len(short) > 9 else f"{kind} {short}", NAME_CAP)
 
 
 def job_facts(job: SmartLiveJob, now: datetime) -> Mrkdwn:

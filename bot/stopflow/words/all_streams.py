@@ -39,6 +39,7 @@ from bot.stopflow.words.markup import (
     mention,
     room_label,
     section,
+    short_id,
     words,
 )
 
@@ -96,11 +97,17 @@ def _sections(lines: Sequence[Mrkdwn]) -> list[Block]:
 
 
 def _listed(members: Sequence[tuple[Member, SmartLiveJob | None]], now: datetime) -> list[Block]:
-    """Names and how long each has been live, as many as fit; the rest counted."""
+    """Names, a short job ID (two jobs of one room are told apart) and how long each has been
+    live, as many as fit; the rest counted."""
     lines = [
-        words("• *{room}* · {facts}", room=m.label, facts=job_facts(job, now))
-        if job is not None
-        else words("• *{room}*", room=m.label)
+        join(
+            " · ",
+            [
+                words("• *{room}*", room=m.label),
+                short_id("job", m.job_id),
+                *([job_facts(job, now)] if job is not None else []),
+            ],
+        )
         for m, job in members[:LISTED]
     ]
     blocks = _sections(lines)
