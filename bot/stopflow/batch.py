@@ -145,7 +145,7 @@ class BatchRunner:
         reviser = asyncio.create_task(self._revise(outlet, lambda: render(False), changed))
         try:
             await asyncio.gather(*(one(i, m) for i, m in enumerate(batch.members)))
-        except asyncio.CancelledError:  # shutting down: each stop said its own; now the tally
+        except asyncio.CancelledError:  # shutting down: each stop audited its own; now the tally
             for result, start in zip(results, began, strict=True):
                 if result.category != all_streams.PENDING:
                     continue
