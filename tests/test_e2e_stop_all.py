@@ -136,6 +136,8 @@ async def test_the_confirmed_set_is_stopped_each_as_its_own_stop_and_one_message
     assert thread["reply_broadcast"] in (True, "true", "1") and "Not stopped" in thread["text"]
     again = [v for k, v in buttons_all(thread).items() if k == "stoplive.stop_again"]
     assert again and aggregate["text"].startswith("⏳ Stopping 4 streams")
+    assert "if this stops filling in, stoplive restarted" in json.dumps(aggregate)
+    assert "stops filling in" not in final_text
 
 
 def buttons_all(message: dict[str, Any]) -> dict[str, str]:

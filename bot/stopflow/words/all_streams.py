@@ -343,6 +343,13 @@ def progress(
                 )
             )
         )
+    if not final:  # a replica killed mid-way leaves this message as it is: say what then
+        who.append(
+            words(
+                "if this stops filling in, stoplive restarted: run {cmd} to see what is still live",
+                cmd=_command("all"),
+            )
+        )
     blocks.append(context(join(" · ", who)))
     text = words("{h}\n{w}", h=head, w=join(" · ", who))
     return Reply(text=text, blocks=blocks)
