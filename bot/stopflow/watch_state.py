@@ -35,8 +35,9 @@ class WatchClock:
     # one note's post, slack_sdk's retries included: a rate-limited channel (Retry-After)
     # would otherwise hold every other note, and the lease, for minutes
     note: float = 10.0
-    # posting stops when the lease has this little left: the rest is told next poll, and what
-    # was told is saved (the lease renewed first) before another replica can take over
+    # a note is begun only if its whole ``note`` fits before the lease has this little left
+    # (the rest are told next poll): what was told is then saved (the lease renewed first)
+    # before another replica can take over. With the defaults a poll keeps 5 s or more for notes
     margin: float = 5.0
 
 

@@ -193,11 +193,9 @@ class StreamWatch:
             notes = self._failed(state, exc, now)
         else:
             result, state = "ok", work
-        for note in notes:
+        for note in notes:  # each begun only if its whole timeout fits in the lease's margin
             left = self._held_until - time.monotonic() - self.clock.margin
-            posted = left > 0 and await self._post(
-                note.kind, note.reply, min(left, self.clock.note)
-            )
+            posted = left >= self.clock.note and await self._post(note.kind, note.reply)
             if not posted and note.unposted is not None:
                 note.unposted()  # not told: told again next poll
         self._state = state
@@ -337,13 +335,13 @@ class StreamWatch:
         untold = functools.partial(setattr, state, "told_down", False)
         return [Note("cannot_watch", stream_notes.cannot_watch(why, state.failing_since), untold)]
 
-    async def _post(self, kind: str, reply: Reply, within: float) -> bool:
-        """Whether the channel took the note ``within`` seconds (slack_sdk's retries spent,
-        else). One not answered in time counts as not taken: told again next poll, since a
-        repeat is better than an error nobody hears of."""
+    async def _post(self, kind: str, reply: Reply) -> bool:
+        """Whether the channel took the note within ``clock.note`` seconds (slack_sdk's
+        retries spent, else). One not answered in time counts as not taken: told again next
+        poll, since a repeat is better than an error nobody hears of."""
         outlet = self._outlets(self.rules.channel_id, "", "")
         try:
-            async with asyncio.timeout(within):
+            async with asyncio.timeout(self.clock.note):
                 posted = await outlet.announce(reply, final=False, fallback_url="")
         except TimeoutError:
             posted = ""
