@@ -35,7 +35,8 @@ from bot.sandbox.standins.metastudio import (
 )
 from bot.stopflow.outlet import Outlet
 from bot.stopflow.store import SqliteStore
-from bot.stopflow.watching import NotifyRules, StreamWatch
+from bot.stopflow.watch_state import NotifyRules
+from bot.stopflow.watching import StreamWatch
 from bot.stopflow.words.markup import Reply
 
 AK, SK = "BENCHWATCHAK00000000", "bench-watch-secret"

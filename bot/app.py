@@ -29,7 +29,7 @@ from bot.stopflow.buttons import OutcomeButtons
 from bot.stopflow.outlet import Outlet
 from bot.stopflow.store import StateStore, open_store
 from bot.stopflow.tickets import TicketKey
-from bot.stopflow.watching import NotifyRules
+from bot.stopflow.watch_state import NotifyRules
 from bot.stopflow.workflow import Policy, StopWorkflow
 
 

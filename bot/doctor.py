@@ -105,10 +105,28 @@ def _nothing_configured() -> bool:
     return not Path(".env").exists() and not names & {name.upper() for name in os.environ}
 
 
+# The settings that only shape the stream watch: set without STOPLIVE_NOTIFY_CHANNEL, they do
+# nothing, and whoever set them believes they are told of long lives or ends.
+WATCH_ONLY = (
+    "stoplive_long_live_hours",
+    "stoplive_notify_starts",
+    "stoplive_notify_ends",
+    "stoplive_notify_seconds",
+)
+
+
 def _stream_watch(settings: Settings) -> None:
-    """Whether the stream watch is on, where it posts and what it tells (settings only)."""
+    """Whether the stream watch is on, where it posts and what it tells (settings only); a
+    WARN when its settings do nothing, or when people told in its channel cannot act there."""
     channel = settings.stoplive_notify_channel
     if channel is None:
+        idle = [name.upper() for name in WATCH_ONLY if name in settings.model_fields_set]
+        if idle:
+            verb = "does" if len(idle) == 1 else "do"
+            found = f"off (STOPLIVE_NOTIFY_CHANNEL is not set): {', '.join(idle)} {verb} nothing"
+            fix = "set STOPLIVE_NOTIFY_CHANNEL to the channel to tell, or remove them"
+            report(WARN, "stream watch", found, fix)
+            return
         report(OK, "stream watch", "off (STOPLIVE_NOTIFY_CHANNEL is not set)")
         return
     told = ["ends with an error" if settings.stoplive_notify_ends == "errors" else "every end"]
@@ -121,9 +139,18 @@ def _stream_watch(settings: Settings) -> None:
         + ", ".join(told)
     )
     allowed = settings.allowed_channels
-    if allowed and channel not in allowed and settings.stoplive_long_live_hours:
-        fix = f"add {channel} to STOPLIVE_ALLOWED_CHANNELS if its Stop… buttons should work"
-        report(WARN, "stream watch", found + "; its Stop… buttons are refused there", fix)
+    # Whatever the notes carry: people told there of a stream act there (/stoplive, and the
+    # Stop… button of a long live), and both are refused outside the allowed channels.
+    if allowed and channel not in allowed:
+        refused = (
+            "/stoplive and its notes' Stop… buttons are"
+            if settings.stoplive_long_live_hours
+            else "/stoplive is"
+        )
+        fix = (
+            f"add {channel} to STOPLIVE_ALLOWED_CHANNELS so that people can act where they are told"
+        )
+        report(WARN, "stream watch", f"{found}; {refused} refused there", fix)
         return
     report(OK, "stream watch", found)
 

@@ -271,6 +271,50 @@ async def test_check_says_whether_the_stream_watch_is_on_and_where_it_posts(
     assert code == 0, out
     assert (
         "WARN stream watch: on, posting to C0ONCALL1 every 60 s at most: ends with an error, "
-        "streams live over 10 h; its Stop… buttons are refused there. Fix: add C0ONCALL1 to "
-        "STOPLIVE_ALLOWED_CHANNELS if its Stop… buttons should work"
+        "streams live over 10 h; /stoplive and its notes' Stop… buttons are refused there. "
+        "Fix: add C0ONCALL1 to STOPLIVE_ALLOWED_CHANNELS so that people can act where they are "
+        "told"
     ) in out.splitlines()
+
+
+async def test_check_warns_when_the_notify_channel_is_not_an_allowed_one_whatever_is_told(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    """No long lives told (no Stop… button on any note), yet people told of a blocked stream
+    in C0ONCALL1 type /stoplive there, and are refused."""
+    newcomer = bot_settings(
+        metastudio,
+        slack,
+        stoplive_notify_channel="C0ONCALL1",
+        stoplive_allowed_channels="C0123ABCD",
+    )
+    code, out, _, _ = await check(environment(newcomer), tmp_path)
+    assert code == 0, out
+    assert (
+        "WARN stream watch: on, posting to C0ONCALL1 every 60 s at most: ends with an error; "
+        "/stoplive is refused there. Fix: add C0ONCALL1 to STOPLIVE_ALLOWED_CHANNELS so that "
+        "people can act where they are told"
+    ) in out.splitlines(), out
+    allowed = {**newcomer, "stoplive_allowed_channels": "C0123ABCD,C0ONCALL1"}
+    code, out, _, _ = await check(environment(allowed), tmp_path)
+    assert "OK   stream watch: on, posting to C0ONCALL1" in out
+
+
+async def test_check_warns_of_stream_watch_settings_that_do_nothing_without_its_channel(
+    metastudio: MetaStudioStandIn, slack: SlackStandIn, tmp_path: Path
+) -> None:
+    idle = bot_settings(
+        metastudio, slack, stoplive_long_live_hours="10", stoplive_notify_starts="true"
+    )
+    code, out, _, _ = await check(environment(idle), tmp_path)
+    assert code == 0, out
+    assert (
+        "WARN stream watch: off (STOPLIVE_NOTIFY_CHANNEL is not set): STOPLIVE_LONG_LIVE_HOURS, "
+        "STOPLIVE_NOTIFY_STARTS do nothing. Fix: set STOPLIVE_NOTIFY_CHANNEL to the channel to "
+        "tell, or remove them"
+    ) in out.splitlines(), out
+    for name, value in [("stoplive_notify_ends", "all"), ("stoplive_notify_seconds", "30")]:
+        code, out, _, _ = await check(
+            environment(bot_settings(metastudio, slack, **{name: value})), tmp_path
+        )
+        assert f"{name.upper()} does nothing" in out, out

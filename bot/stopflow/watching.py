@@ -7,19 +7,25 @@ room by room), compares them with what the watch remembers, reads the final stat
 that is no longer listed, and posts what is news. Why each rule:
 
 - **One watcher.** Replicas sharing a store each run this loop, but only the holder of a lease
-  in the store (:data:`LEASE_KEY`, :data:`LEASE_TTL` s, renewed every :data:`LEASE_RENEW` s,
+  in the store (:data:`LEASE_KEY`; its seconds in :class:`WatchClock`: 45 s, renewed every 15 s
   whatever the poll interval) polls: a dead holder is replaced within a minute, and no note is
-  posted twice. A poll is bounded by :data:`POLL_BUDGET`, less than what is left of a lease just
-  renewed, so a slow poll never outlives the lease that allowed it.
+  posted twice. A poll is bounded (25 s) within what is left of a lease just renewed, notes are
+  posted only while the lease has a few seconds left (each within its own timeout), and the
+  lease is renewed before what was told is saved: a replica that lost it saves nothing over the
+  new holder's state.
 - **Nothing repeated.** What is live and what was announced is one note in the store
-  (:data:`STATE_KEY`), rewritten only when it changed and read again whenever the lease was not
-  held without a gap (another replica, or this one before a restart, may have moved it on). The
-  first poll with nothing remembered learns silently; after a restart, what changed meanwhile
-  is news (an end while stoplive was down was never told).
+  (:data:`STATE_KEY`), rewritten only when it changed. After a gap in the lease (a store that did
+  not answer, another holder), the note is read again: if it is still what this replica last
+  read or wrote, nobody moved it on and the state in memory is newer (it may hold a note told
+  whose save failed); else the store's is taken. The first poll with nothing remembered learns
+  silently; after a restart, what changed meanwhile is news (an end while stoplive was down).
 - **Only what is known.** A job missing from a list that was not read whole, or from a room
   that could not be read, is not "ended"; a job no longer listed is read before anything is
-  said, and one in a state stoplive does not know is kept watching, never called ended. A job
-  stoplive itself was asked to stop (its journal) is not told again: its outcome already was.
+  said (at most :data:`GONE_READS` a poll, within what is left of the poll's budget: a read not
+  back in time is made next poll, the others are used), and one in a state stoplive does not
+  know is kept watching, never called ended. A job stoplive itself stopped (its journal) is not
+  told again: its outcome already was; one whose stop is still in flight is kept watching until
+  that stop's outcome says whether its end is news.
 - **One word per outage.** A poll that fails is counted; the third in a row posts one "Can't
   watch streams", and the first good poll after it one "Watching streams again".
 """
@@ -33,8 +39,6 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from bot.metastudio import CALL_FAILURES, MetaStudioClient, MetaStudioError, SmartLiveJob, describe
@@ -44,6 +48,7 @@ from bot.stopflow.finding import LiveFinder
 from bot.stopflow.outcome import Verdict
 from bot.stopflow.outlet import OutletFactory
 from bot.stopflow.store import StateStore, StoreUnavailable
+from bot.stopflow.watch_state import Note, NotifyRules, WatchClock, Watched, WatchState
 from bot.stopflow.words import stream_notes
 from bot.stopflow.words.markup import Reply
 
@@ -52,76 +57,21 @@ log = logging.getLogger(__name__)
 LEASE_KEY = "stream-watch:lease"
 STATE_KEY = "stream-watch:state"  # what is live, what was announced, the outage count
 STATUS_KEY = "stream-watch:status"  # the last poll, for the App Home of any replica
-LEASE_TTL = 45.0  # a dead watcher is replaced within LEASE_TTL + LEASE_RENEW: one minute
-LEASE_RENEW = 15.0
-POLL_BUDGET = 25.0  # under LEASE_TTL - LEASE_RENEW: a poll ends while its lease still holds
-LIST_BUDGET = 18.0  # of it, for the list: 500 live rooms read room by room take 9.4 s
 KEEP_FOR = 7 * 86400.0  # how long the state outlives the last watcher
+DEFAULT_CLOCK = WatchClock()
+# The jobs gone read in one poll: a MetaStudio-wide incident can end every stream at once, and
+# the client reads 6 at a time; 30 at a slow 1 s each fit in the 7 s the list leaves of a poll.
+# The rest are read by the next polls (told a minute later, rather than none of them ever).
+GONE_READS = 30
 FAILURES_TOLD = 3  # failed polls in a row before the channel is told
 JOURNAL_WINDOW = 86400.0  # the journal keeps a day: the stops looked up for jobs gone
 # The MetaStudio user the watch reads as (X-App-UserId): it stops nothing, and MetaStudio's
 # records then say which reads were the watch's.
 WATCH_APP_USER = "stoplive-notify"
-# Journal outcomes after which the channel already knows the job ended ("" : a stop still in
-# flight, whose outcome will say). After any other (still live, refused, unknown…) the channel's
+# Journal outcomes after which the channel already knows the job ended. After any other (still live, refused, unknown…) the channel's
 # last word left the job live or in doubt: its end is news, told even when ordinary ends are not.
-ENDED_TOLD = frozenset({Verdict.STOPPED, Verdict.ENDED, ""})
-
-
-@dataclass(frozen=True)
-class NotifyRules:
-    """What the watch tells, and where (the settings' ``STOPLIVE_NOTIFY_*``)."""
-
-    channel_id: str
-    every: float = 60.0
-    ends: Literal["errors", "all"] = "errors"
-    long_live_hours: float | None = None
-    starts: bool = False
-
-
-@dataclass
-class Watched:
-    """One job the watch has seen live."""
-
-    room_id: str
-    room_name: str
-    since: float  # MetaStudio's start_time, else when the watch first saw it (epoch s)
-    long_told: bool = False
-
-
-@dataclass
-class WatchState:
-    """What the watch remembers across polls, replicas and restarts (:data:`STATE_KEY`)."""
-
-    live: dict[str, Watched] = field(default_factory=dict)
-    learned: bool = False  # a list was read once: later changes are news
-    failures: int = 0  # failed polls in a row
-    failing_since: float = 0.0
-    told_down: bool = False
-    why: str = ""
-
-    def dump(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
-
-    @classmethod
-    def load(cls, text: str) -> WatchState | None:
-        """None if the note is not one this version wrote (then the watch learns afresh)."""
-        try:
-            raw = json.loads(text)
-            live = {str(k): Watched(**v) for k, v in raw.pop("live").items()}
-            return cls(live=live, **raw)
-        except (ValueError, TypeError, KeyError, AttributeError):
-            return None
-
-
-@dataclass(frozen=True)
-class Note:
-    """A note to post; ``unposted`` puts back what made it news if the channel does not take
-    it, so the next poll tells it again rather than never."""
-
-    kind: str  # the metric's label
-    reply: Reply
-    unposted: Callable[[], None] | None = None
+# A stop in flight (outcome "") settles nothing yet: its job is kept watching until it has one.
+ENDED_TOLD = frozenset({Verdict.STOPPED, Verdict.ENDED})
 
 
 PollResult = Literal["ok", "failed", "standby", "store_unavailable"]
@@ -135,21 +85,24 @@ class StreamWatch:
         store: StateStore,
         outlets: OutletFactory,
         replica: str,
+        clock: WatchClock = DEFAULT_CLOCK,
     ) -> None:
         self.rules = rules
+        self.clock = clock
         self._metastudio = metastudio
         self._finder = LiveFinder(metastudio)
         self._store = store
         self._outlets = outlets
         self.replica = replica
         self._grant = Grant(WATCH_APP_USER)
-        self._state: WatchState | None = None  # kept only while the lease is held unbroken
-        self._stored = ""  # the state's text as the store holds it
+        self._state: WatchState | None = None  # the newest this replica knows
+        self._unbroken = False  # the lease held since the state was last read or written
+        self._stored = ""  # the state's text as this replica last read or wrote it
         self._held_until = 0.0  # monotonic: when this replica's lease lapses
         self._turn = asyncio.Lock()  # one poll at a time (the loop, or the sandbox's poll_now)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop`` is set: hold the lease (or wait for it) every :data:`LEASE_RENEW`
+        """Until ``stop`` is set: hold the lease (or wait for it) every ``clock.lease_renew``
         seconds and poll every ``rules.every`` seconds while it is ours. Never raises: a poll
         that fails is counted and logged, and the loop goes on. The lease is given back on the
         way out, so another replica takes over at once."""
@@ -165,7 +118,7 @@ class StreamWatch:
                         await self._hold()
                 except Exception:  # the loop must outlive any one poll's bug
                     log.exception("stream watch: the poll failed")
-                wait = min(LEASE_RENEW, max(next_poll - time.monotonic(), 0.0))
+                wait = min(self.clock.lease_renew, max(next_poll - time.monotonic(), 0.0))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=wait)
         finally:
@@ -183,38 +136,56 @@ class StreamWatch:
 
     async def _hold(self) -> Literal["ok", "standby", "store_unavailable"]:
         """Take or renew the lease: "ok" when this replica holds it. A gap (or a first take)
-        forgets the state kept in memory: whoever held the lease meanwhile moved it on."""
+        keeps the state in memory but has it checked against the store's before it is used or
+        saved (:meth:`_recall`): whoever held the lease meanwhile may have moved it on."""
         started = time.monotonic()
         try:
-            holder = await self._store.hold(LEASE_KEY, self.replica, LEASE_TTL)
+            holder = await self._store.hold(LEASE_KEY, self.replica, self.clock.lease_ttl)
         except StoreUnavailable as exc:  # not knowing whether it is ours, do not poll
             log.warning("stream watch: could not hold the lease: %s", exc)
-            self._held_until, self._state = 0.0, None
+            self._held_until, self._unbroken = 0.0, False
             return "store_unavailable"
         if holder is not None:
             if self._held_until:
                 log.info("stream watch: another replica watches now (%s)", holder)
-            self._held_until, self._state = 0.0, None
+            self._held_until, self._unbroken = 0.0, False
             return "standby"
         if started > self._held_until:
             if not self._held_until:
                 log.info("stream watch: this replica watches streams (%s)", self.replica)
-            self._state = None
-        self._held_until = started + LEASE_TTL
+            self._unbroken = False
+        self._held_until = started + self.clock.lease_ttl
         return "ok"
+
+    async def _recall(self) -> WatchState:
+        """The state a poll starts from: the one in memory while the lease held unbroken.
+        After a gap, the store's, unless the store still holds what this replica last read or
+        wrote: then nobody moved it on, and memory is newer (a note told whose save failed in a
+        short store outage would otherwise be told again)."""
+        if self._state is not None and self._unbroken:
+            return self._state
+        text = await self._store.get_note(STATE_KEY) or ""
+        if self._state is None or text != self._stored:
+            state = WatchState.load(text) if text else None
+            if text and state is None:
+                log.warning("stream watch: the remembered state is unreadable; learning afresh")
+            self._state, self._stored = state or WatchState(), text
+        self._unbroken = True
+        return self._state
 
     async def _poll(self) -> PollResult:
         now = time.time()
         try:
-            state = self._state or await self._load()
+            state = await self._recall()
         except StoreUnavailable as exc:
             log.warning("stream watch: could not read what was announced: %s", exc)
             return "store_unavailable"
         notes: list[Note] = []
-        work = copy.deepcopy(state)  # kept only if the whole poll worked
+        work = copy.deepcopy(state)  # kept only if the poll worked
+        deadline = asyncio.get_running_loop().time() + self.clock.poll
         try:
-            async with asyncio.timeout(POLL_BUDGET):
-                await self._look(work, now, notes)
+            async with asyncio.timeout_at(deadline):
+                await self._look(work, now, notes, deadline)
         except Exception as exc:  # every failure is a failed poll: the loop must go on
             if not isinstance(exc, (*CALL_FAILURES, StoreUnavailable)):
                 log.error("stream watch: unexpected failure", exc_info=exc)
@@ -222,19 +193,23 @@ class StreamWatch:
             notes = self._failed(state, exc, now)
         else:
             result, state = "ok", work
-        for note in notes:
-            if not await self._post(note.kind, note.reply) and note.unposted is not None:
+        for note in notes:  # each begun only if its whole timeout fits in the lease's margin
+            left = self._held_until - time.monotonic() - self.clock.margin
+            posted = left >= self.clock.note and await self._post(note.kind, note.reply)
+            if not posted and note.unposted is not None:
                 note.unposted()  # not told: told again next poll
         self._state = state
         await self._save(state, now, result)
         return result
 
-    async def _look(self, state: WatchState, now: float, notes: list[Note]) -> None:
+    async def _look(
+        self, state: WatchState, now: float, notes: list[Note], deadline: float
+    ) -> None:
         """Read what is live; compare; add the notes that are news to ``notes``."""
         # the list gets most of the poll's budget: what it read by then is kept (a room not
-        # read in time is not "ended"), and the rest is for the reads of the jobs gone
-        deadline = asyncio.get_running_loop().time() + LIST_BUDGET
-        found = await self._finder.everything(self._grant, deadline)
+        # read in time is not "ended"), and the rest, to ``deadline``, is for the jobs gone
+        listed_by = asyncio.get_running_loop().time() + self.clock.listing
+        found = await self._finder.everything(self._grant, min(listed_by, deadline))
         seen: dict[str, SmartLiveJob] = {}
         unread: set[str] = set()
         for room in found.rooms:
@@ -253,7 +228,7 @@ class StreamWatch:
             if whole and job_id not in seen and watched.room_id not in unread
         ]
         if gone:
-            await self._settle_gone(state, gone, now, notes)
+            await self._settle_gone(state, gone, now, notes, deadline)
         for job_id, job in seen.items():
             watched = state.live.get(job_id)
             if watched is None:
@@ -262,7 +237,7 @@ class StreamWatch:
                 watched = state.live[job_id] = Watched(
                     job.room_id or "", job.room_name or "", since
                 )
-                if state.learned and self.rules.starts:
+                if state.learned and self.rules.starts:  # not in the last whole list
                     notes.append(Note("started", stream_notes.went_live(job)))
             watched.room_name = job.room_name or watched.room_name
             hours = self.rules.long_live_hours
@@ -271,28 +246,31 @@ class StreamWatch:
                 untold = functools.partial(setattr, watched, "long_told", False)
                 reply = stream_notes.long_live(job, hours, now - watched.since)
                 notes.append(Note("long_live", reply, untold))
-        state.learned = True
+        # a list not read whole (or a room not read) may have missed jobs live long before:
+        # they are learnt, not "went live", until a list is read whole
+        state.learned = state.learned or (whole and not unread)
 
     async def _settle_gone(
-        self, state: WatchState, gone: list[str], now: float, notes: list[Note]
+        self, state: WatchState, gone: list[str], now: float, notes: list[Note], deadline: float
     ) -> None:
         """The jobs no longer listed: forgotten silently if stoplive stopped them, else read
-        and told by how they ended; kept watching while their end is not known."""
+        and told by how they ended; kept watching while their end is not known (a read not
+        back by ``deadline``, a stop of theirs still in flight, a state stoplive does not
+        know)."""
         entries = await self._store.recent(now - JOURNAL_WINDOW)
         stopped = {e.job_id for e in entries if e.outcome in ENDED_TOLD}
+        in_flight = {e.job_id for e in entries if not e.outcome} - stopped
         in_doubt = {e.job_id for e in entries} - stopped
-        unasked = [job_id for job_id in gone if job_id not in stopped]
         for job_id in gone:
             if job_id in stopped:
                 del state.live[job_id]
-        reads = await asyncio.gather(
-            *(self._read(state.live[job_id], job_id) for job_id in unasked),
-            return_exceptions=True,
-        )
-        for job_id, read in zip(unasked, reads, strict=True):
+        unasked = [j for j in gone if j not in stopped and j not in in_flight][:GONE_READS]
+        reads = await self._read_all(state, unasked, deadline)
+        for job_id, read in reads.items():
             watched = state.live[job_id]
             if isinstance(read, SmartLiveJob):
                 if not read.has_ended:  # still live (the list lags), or a state not known
+                    state.live[job_id] = state.live.pop(job_id)  # the others first next time
                     continue
                 kind = (read.known_state.value if read.known_state else "").lower()
                 loud = kind in ("failed", "blocked")
@@ -309,6 +287,29 @@ class StreamWatch:
                 log.warning("stream watch: could not read job %s: %s", job_id, read)
                 continue
             del state.live[job_id]
+
+    async def _read_all(
+        self, state: WatchState, job_ids: list[str], deadline: float
+    ) -> dict[str, SmartLiveJob | BaseException]:
+        """Each job read, or why not; those not back by ``deadline`` are left out (read next
+        poll): one slow read must not cost the poll every read that came back in time."""
+        if not job_ids:
+            return {}
+        tasks = {j: asyncio.ensure_future(self._read(state.live[j], j)) for j in job_ids}
+        left = deadline - asyncio.get_running_loop().time() - 0.2  # inside the poll's timeout
+        try:
+            await asyncio.wait(tasks.values(), timeout=max(left, 0.0))
+        finally:
+            for task in tasks.values():
+                task.cancel()  # those not back: read next poll
+        late = [job_id for job_id, task in tasks.items() if not task.done() or task.cancelled()]
+        if late:
+            log.warning("stream watch: %d jobs gone were not read in time", len(late))
+        return {
+            job_id: task.exception() or task.result()
+            for job_id, task in tasks.items()
+            if job_id not in late
+        }
 
     async def _read(self, watched: Watched, job_id: str) -> SmartLiveJob:
         job = await self._metastudio.get_job(watched.room_id, job_id, WATCH_APP_USER)
@@ -335,24 +336,24 @@ class StreamWatch:
         return [Note("cannot_watch", stream_notes.cannot_watch(why, state.failing_since), untold)]
 
     async def _post(self, kind: str, reply: Reply) -> bool:
-        """Whether the channel took the note (slack_sdk's retries spent, else)."""
+        """Whether the channel took the note within ``clock.note`` seconds (slack_sdk's
+        retries spent, else). One not answered in time counts as not taken: told again next
+        poll, since a repeat is better than an error nobody hears of."""
         outlet = self._outlets(self.rules.channel_id, "", "")
-        posted = await outlet.announce(reply, final=False, fallback_url="")
+        try:
+            async with asyncio.timeout(self.clock.note):
+                posted = await outlet.announce(reply, final=False, fallback_url="")
+        except TimeoutError:
+            posted = ""
         if not posted:
             log.error("stream watch: the %s note did not reach the notify channel", kind)
         STREAM_NOTES.labels(kind, "posted" if posted else "unposted").inc()
         return bool(posted)
 
-    async def _load(self) -> WatchState:
-        text = await self._store.get_note(STATE_KEY)
-        state = WatchState.load(text) if text else None
-        if text and state is None:
-            log.warning("stream watch: the remembered state is unreadable; learning afresh")
-        self._stored = text or ""
-        return state or WatchState()
-
     async def _save(self, state: WatchState, now: float, result: PollResult) -> None:
-        """The state if it changed, and the last poll's summary (one write each)."""
+        """The state if it changed, and the last poll's summary (one write each). The state only
+        while the lease still holds, renewed first without a gap: a replica that lost it must
+        not write its older state over the new holder's (kept in memory, :meth:`_recall`)."""
         text = state.dump()
         status = {
             "at": now,
@@ -363,6 +364,9 @@ class StreamWatch:
         }
         try:
             if text != self._stored:
+                if await self._hold() != "ok" or not self._unbroken:
+                    log.warning("stream watch: the lease lapsed; this poll is saved later")
+                    return
                 await self._store.put_note(STATE_KEY, text, KEEP_FOR)
                 self._stored = text
             await self._store.put_note(STATUS_KEY, json.dumps(status), KEEP_FOR)

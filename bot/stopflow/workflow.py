@@ -41,7 +41,8 @@ from bot.stopflow.stop_all import StopAllDesk
 from bot.stopflow.stopping import StopSupervisor
 from bot.stopflow.store import StateStore, StoreUnavailable
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK
-from bot.stopflow.watching import NotifyRules, StreamWatch
+from bot.stopflow.watch_state import NotifyRules
+from bot.stopflow.watching import StreamWatch
 from bot.stopflow.words import refusals, to_requester
 from bot.stopflow.words.markup import Reply
 

@@ -54,6 +54,8 @@ class SlackStandIn:
         # "hooks/<name>" (that one) -> how many of the next such requests to hang up on
         self.drops: dict[str, int] = {}
         self.dropped: list[str] = []
+        # a slow Slack: Web API method -> seconds before it answers (after the call is recorded)
+        self.slow: dict[str, float] = {}
         self.acks: dict[str, dict[str, Any]] = {}
         self._ts = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
@@ -148,6 +150,8 @@ class SlackStandIn:
         if method in ("chat.postMessage", "chat.update"):
             ts = str(args.get("ts") or f"1700000000.{next(self._ts):06d}")
         await self._record(ApiCall(method, args, token, ts=ts))
+        if delay := self.slow.get(method):
+            await asyncio.sleep(delay)
         if method == "apps.connections.open" and self.hold_connections is not None:
             await self.hold_connections.wait()
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
