@@ -21,17 +21,20 @@ from bot.stopflow.gate import (
     Expired,
     Gate,
     Help,
+    NoStopAllGrant,
     NotAllowlisted,
     NotYours,
+    OwnRequest,
     Reason,
     Refusal,
+    RequesterRevoked,
     RoomNotGranted,
     Usage,
     WrongChannel,
     WrongPlace,
 )
 from bot.stopflow.policy import Policy
-from bot.stopflow.tickets import Ticket
+from bot.stopflow.tickets import ALL, APPROVE_ALL, STOP_ALL, WITHDRAW_ALL, Ticket
 from bot.stopflow.words import notices, refusals
 from tests import builders
 from tests.builders import TICKET_KEY
@@ -261,3 +264,96 @@ def test_a_ticket_sealed_for_another_button_is_refused_like_a_forged_one() -> No
 def test_each_reason_is_phrased_as_before(reason: Reason, said: object) -> None:
     """The gate decides and the words phrase: each reason still reads as the refusal it was."""
     assert refusals.refusal(reason) == said
+
+
+# --- /stoplive all: the red button, the approval, the withdrawal -------------------------------
+
+DAVE = "U0DAVE004"
+
+
+def all_gate(channels: frozenset[str] = CHANNELS, alice_may: bool = True) -> Gate:
+    allowlist = Allowlist.from_data(
+        {
+            ALICE: {"app_user_id": "ops-alice", "stop_all": alice_may},
+            DAVE: {"app_user_id": "ops-dave", "stop_all": True},
+            BOB: "ops-bob",
+        },
+        source="test",
+    )
+    return Gate(Policy(allowlist, CONTACT, TTL, KEY, allowed_channels=channels))
+
+
+def all_ticket(purpose: str, channel: str = "C1", now: float = NOW) -> Ticket:
+    return builders.ticket(
+        room_id=ALL, job_id=ALL, channel_id=channel, ttl=TTL, now=now, purpose=purpose
+    )
+
+
+def test_stop_all_without_the_grant_is_refused_naming_the_contact() -> None:
+    refused = all_gate().command(CommandRequest(BOB, "C1", "all", "https://hooks/y"))
+    assert refused == Refusal(NoStopAllGrant(CONTACT), "refused_no_stop_all")
+    assert isinstance(all_gate().command(CommandRequest(ALICE, "C1", "all", "h")), Admitted)
+
+
+def test_the_red_button_is_the_requesters_own_in_an_allowed_channel() -> None:
+    issued = all_ticket(STOP_ALL)
+    admitted = all_gate().all_click(Click(ALICE, "C1", issued.encode()), STOP_ALL, now=NOW)
+    assert isinstance(admitted, AdmittedClick) and admitted.approved_by == ""
+    refused = all_gate().all_click(Click(DAVE, "C1", issued.encode()), STOP_ALL, now=NOW)
+    assert isinstance(refused, Refusal) and refused.reason == NotYours(issued)
+    moved = all_ticket(STOP_ALL, channel="C9")  # a channel no longer allowed
+    refused = all_gate().all_click(Click(ALICE, "C9", moved.encode()), STOP_ALL, now=NOW)
+    assert refused == Refusal(WrongChannel(("C1", "C2")), "refused_channel", ticket=moved)
+
+
+def test_the_requester_may_not_approve_their_own_request() -> None:
+    issued = all_ticket(APPROVE_ALL)
+    refused = all_gate().all_click(Click(ALICE, "C1", issued.encode()), APPROVE_ALL, now=NOW)
+    assert refused == Refusal(
+        OwnRequest(issued), "refused_own_request", to_clicker=True, ticket=issued
+    )
+
+
+def test_an_approver_needs_the_grant_and_an_allowed_channel() -> None:
+    issued = all_ticket(APPROVE_ALL)
+    refused = all_gate().all_click(Click(BOB, "C1", issued.encode()), APPROVE_ALL, now=NOW)
+    assert refused == Refusal(
+        NoStopAllGrant(CONTACT), "refused_no_stop_all", to_clicker=True, ticket=issued
+    )
+    moved = all_ticket(APPROVE_ALL, channel="C9")
+    refused = all_gate().all_click(Click(DAVE, "C9", moved.encode()), APPROVE_ALL, now=NOW)
+    assert isinstance(refused, Refusal) and refused.reason == RequesterRevoked(moved)
+    narrowed = all_gate(channels=frozenset({"C9"}))  # the requester may; the approver too
+    admitted = narrowed.all_click(Click(DAVE, "C9", moved.encode()), APPROVE_ALL, now=NOW)
+    assert isinstance(admitted, AdmittedClick)
+    assert (admitted.approved_by, admitted.grant.app_user_id) == (DAVE, "ops-alice")
+    assert admitted.approver_grant is not None and admitted.approver_grant.app_user_id == "ops-dave"
+
+
+def test_an_approval_of_a_requester_whose_grant_is_gone_says_so_to_the_approver() -> None:
+    issued = all_ticket(APPROVE_ALL)
+    refused = all_gate(alice_may=False).all_click(
+        Click(DAVE, "C1", issued.encode()), APPROVE_ALL, now=NOW
+    )
+    assert refused == Refusal(
+        RequesterRevoked(issued), "refused_no_stop_all", to_clicker=True, ticket=issued
+    )
+    withdraw = all_ticket(WITHDRAW_ALL)
+    refused = all_gate(alice_may=False).all_click(
+        Click(ALICE, "C1", withdraw.encode()), WITHDRAW_ALL, now=NOW
+    )
+    assert refused == Refusal(NoStopAllGrant(CONTACT), "refused_no_stop_all", ticket=withdraw)
+
+
+def test_a_late_approval_is_told_to_the_clicker_a_late_red_button_to_the_requester() -> None:
+    approve, confirm = all_ticket(APPROVE_ALL), all_ticket(STOP_ALL)
+    late = NOW + TTL
+    refused = all_gate().all_click(Click(DAVE, "C1", approve.encode()), APPROVE_ALL, now=late)
+    assert refused == Refusal(Expired(approve), "expired", to_clicker=True, ticket=approve)
+    refused = all_gate().all_click(Click(ALICE, "C1", confirm.encode()), STOP_ALL, now=late)
+    assert refused == Refusal(Expired(confirm), "expired", ticket=confirm)
+    fresh = all_ticket(APPROVE_ALL, now=time.time())  # valid by the clock, late by ``now``
+    refused = all_gate().all_click(
+        Click(DAVE, "C1", fresh.encode()), APPROVE_ALL, now=time.time() + TTL + 1
+    )
+    assert isinstance(refused, Refusal) and refused.outcome == "expired"
