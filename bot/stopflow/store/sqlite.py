@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import os
 import sqlite3
-import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +44,7 @@ from bot.stopflow.store.base import (
     require_storable,
 )
 from bot.stopflow.store.memory import KEEP_FINISHED
+from bot.stopflow.store.sqlite_file import private, switch_to_wal
 
 DEFAULT_STATE_FILE = "stoplive-state.db"  # STOPLIVE_STATE_FILE default (bot/config.py)
 BUSY_SECONDS = 2.0
@@ -91,80 +89,12 @@ def _write_transaction(db: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def _switch_to_wal(db: sqlite3.Connection, within: float) -> None:
-    """Put the file in WAL mode, waiting up to ``within`` seconds for another connection.
-
-    SQLite answers this pragma "database is locked" at once, without its busy handler, while
-    another connection is opening the same new file: two processes starting together (a
-    restart overlapping its predecessor, ``python -m bot check``) failed one time in six.
-    """
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc) or time.monotonic() >= deadline:
-                raise
-        time.sleep(0.01)
-
-
-def _private(path: str) -> None:
-    """Create the file readable and writable by its owner only (0600), or narrow an existing
-    one (and its ``-wal``/``-shm``) to that: it holds who stopped what, and a live stop's
-    response URL. SQLite creates the ``-wal`` and ``-shm`` files with the database file's
-    mode, so they follow it. A file this process may not narrow (another user's, shared with
-    a group: it worked before) is used as it is, with one WARNING: refusing every stop for
-    it would turn a hardening into an outage."""
-
-    def narrow(file: int | str) -> int | None:
-        """Narrow ``file`` to 0600; the mode it keeps if this process may not."""
-        mode = stat.S_IMODE(os.stat(file).st_mode)
-        if mode & 0o077:
-            try:
-                os.chmod(file, 0o600)
-            except PermissionError:
-                return mode
-        return None
-
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            kept = narrow(fd)
-        finally:
-            os.close(fd)
-        if kept is not None:  # its -wal and -shm take its owner and mode: one warning says it
-            _warn_shared(path, kept)
-            return
-        for side in (path + "-wal", path + "-shm"):
-            with contextlib.suppress(FileNotFoundError):
-                if (kept := narrow(side)) is not None:
-                    _warn_shared(side, kept)
-    except OSError as exc:  # as sqlite3.connect would fail: the store's callers fail closed
-        raise sqlite3.OperationalError(f"unable to open database file ({exc.strerror})") from exc
-
-
-@functools.cache  # once per file and mode: the store opens a connection more than once
-def _warn_shared(name: str, mode: int) -> None:
-    log.warning(
-        "%s has mode %04o, readable by others, and this process may not change it (not its "
-        "owner): narrow it to 0600 (chmod 600, as its owner)",
-        name,
-        mode,
-    )
-
-
 def _roll_back(db: sqlite3.Connection) -> None:
     """Leave no transaction open on the long-lived connection after a failure."""
     if db.in_transaction:
         # if even this fails, the connection is unusable: the next call fails closed, and says so
         with contextlib.suppress(sqlite3.Error):
             db.execute("ROLLBACK")
-
-
-def _busy(exc: sqlite3.OperationalError) -> bool:
-    """Another connection holds a lock (the low byte is the primary code of an extended one)."""
-    return exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _take(db: sqlite3.Connection, claims: Sequence[Claim]) -> Taken | None:
@@ -447,14 +377,14 @@ class SqliteStore:
 
     def _open(self) -> sqlite3.Connection:
         """Open (creating) the file and bring its schema up to this JournalEntry."""
-        _private(self._path)
+        private(self._path)
         db = sqlite3.connect(
             self._path,
             timeout=self._busy_timeout,
             isolation_level=None,
         )
         try:
-            _switch_to_wal(db, self._busy_timeout)
+            switch_to_wal(db, self._busy_timeout)
             db.execute("PRAGMA synchronous = NORMAL")
             # a blanked response_url must not linger in a freed cell: overwrite deleted content
             db.execute("PRAGMA secure_delete = ON")
