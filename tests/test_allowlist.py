@@ -632,3 +632,53 @@ async def test_a_revoked_user_is_refused_by_the_running_bot(
     _, hook = await bot.command(f"{ROOM} {JOB}", user=HARNESS_ALICE)
     assert "stoplive.confirm" in buttons(await bot.first_post(hook))
     assert bot.metastudio.calls("POST") == []
+
+
+# --- a reload that widens waits: Allowlist.within -------------------------------------------
+
+ROOMS_A, ROOMS_AB = frozenset({"room-a"}), frozenset({"room-a", "room-b"})
+
+
+@pytest.mark.parametrize(
+    ("now", "before", "kept"),
+    [
+        (Grant("ops", ROOMS_AB), Grant("ops", ROOMS_A), Grant("ops", ROOMS_A)),  # a room added
+        (Grant("ops", ROOMS_A), Grant("ops", ROOMS_AB), Grant("ops", ROOMS_A)),  # one taken away
+        (Grant("ops", None), Grant("ops", ROOMS_A), Grant("ops", ROOMS_A)),  # the limit lifted
+        (Grant("ops", ROOMS_A), Grant("ops", None), Grant("ops", ROOMS_A)),  # a limit set
+        (Grant("ops", None, True), Grant("ops", None), Grant("ops", None)),  # stop_all added
+        (Grant("ops", None), Grant("ops", None, True), Grant("ops", None)),  # stop_all revoked
+        (Grant("ops", None, True), Grant("ops", None, True), Grant("ops", None, True)),
+        (Grant("ops-new", None), Grant("ops", None), None),  # another MetaStudio user
+    ],
+)
+def test_what_a_reload_adds_waits_what_it_takes_away_applies(
+    now: Grant, before: Grant, kept: Grant | None
+) -> None:
+    within = Allowlist(grants={"U1": now}).within(Allowlist(grants={"U1": before}))
+    assert within.grants.get("U1") == kept
+    assert Allowlist(grants={"U1": now}).within(Allowlist(grants={})).grants == {}  # newcomer
+
+
+grants = st.builds(
+    Grant,
+    st.sampled_from(["ops-a", "ops-b"]),
+    st.none() | st.frozensets(st.sampled_from(["r1", "r2", "r3"])),
+    st.booleans(),
+)
+lists = st.dictionaries(st.sampled_from(["U1", "U2", "U3"]), grants)
+
+
+@given(now=lists, before=lists)
+def test_within_never_grants_what_either_list_does_not(
+    now: dict[str, Grant], before: dict[str, Grant]
+) -> None:
+    kept = Allowlist(grants=now).within(Allowlist(grants=before)).grants
+    for slack_id, grant in kept.items():
+        for source in (now[slack_id], before[slack_id]):
+            assert grant.app_user_id == source.app_user_id
+            assert source.rooms is None or (grant.rooms is not None and grant.rooms <= source.rooms)
+            assert source.stop_all or not grant.stop_all
+    same = {u for u in now if u in before and now[u].app_user_id == before[u].app_user_id}
+    assert set(kept) == same  # nobody both lists grant is dropped either
+    assert Allowlist(grants=now).within(Allowlist(grants=now)).grants == now
