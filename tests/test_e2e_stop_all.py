@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox.standins.metastudio import NO_SUCH_API, TENANT_JOBS, Fault
-from bot.stopflow.tickets import ALL, STOP_ALL, Ticket, TicketKey
+from bot.stopflow.tickets import ALL, APPROVE_ALL, STOP_ALL, Ticket, TicketKey
 from tests.builders import JOB, ROOM, AuditLines
 from tests.conftest import BotFactory
 from tests.harness import ALICE, BOB, CHANNEL, SIGNING_SECRET, Harness, buttons
@@ -328,6 +328,26 @@ async def test_an_expired_approve_click_after_the_batch_never_says_nothing_was_s
     final = json.dumps(bot.final_channel_message(), ensure_ascii=False)
     assert "Nothing was stopped" not in final, final
     assert "Stopped all 2 streams" in final
+
+
+async def test_an_approval_a_faster_clocked_replica_closed_as_expired_says_expired(
+    start_bot: BotFactory,
+) -> None:
+    """Replicas judge expiry by their own clocks: one ahead may close the request (taking the
+    approval as "expired") while this one still lets an Approve through. That approver is
+    told it expired and nothing was stopped, not that "someone approved"."""
+    bot, ask = await two_person(start_bot)
+    approve = ask["stoplive.approve_all"]
+    ticket = Ticket.decode(
+        approve, bot.stoplive.workflow.policy.ticket_key, 300, purpose=APPROVE_ALL
+    )
+    assert isinstance(ticket, Ticket)
+    assert await bot.stoplive.store.claim(f"approve_all:{ticket.id}", "expired", 600) is None
+    _, hook = await bot.click("stoplive.approve_all", approve, BOB)
+    said = (await bot.first_post(hook))["text"]
+    assert said.startswith("⌛ Expired") and "Nothing was stopped" in said
+    await asyncio.sleep(0.2)
+    assert stopped(bot) == set()
 
 
 async def test_two_approvers_at_once_on_two_replicas_run_it_once(

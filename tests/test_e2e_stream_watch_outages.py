@@ -240,3 +240,56 @@ async def test_a_job_whose_stop_is_in_flight_is_kept_watching_until_its_outcome(
     await store.finish("stop-1", "replica-b", Verdict.UNKNOWN)  # it could not tell
     await watch(bot).poll_now()
     assert len(notes(bot)) == 1 and "Ended with an error" in notes(bot)[0], notes(bot)
+
+
+# --- found by the second review ------------------------------------------------------------
+
+
+async def test_a_job_in_doubt_whose_room_was_cleaned_up_is_told(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn
+) -> None:
+    """The channel's last word was "❓ unknown": a 404 on the read (a TEMP room is deleted
+    with its job) is news too, even when ordinary ends are not told."""
+    bot = await start_bot(**WATCHING)
+    await learnt(bot)
+    store = bot.stoplive.store
+    assert await store.begin(journal_entry(), owner="replica-b", lease=600) is None
+    await store.finish("stop-1", "replica-b", Verdict.UNKNOWN)
+    del metastudio.jobs[JOB]
+    await watch(bot).poll_now()
+    await watch(bot).poll_now()
+    [told] = notes(bot)
+    assert told.startswith("⚪ No longer live:")
+
+
+async def test_jobs_gone_that_cannot_be_read_do_not_starve_the_others(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn
+) -> None:
+    jobs = [f"{n:08x}-4f75-4b3a-a853-b649a21aaf66" for n in range(GONE_READS + 1)]
+    for n, job in enumerate(jobs):
+        metastudio.add_job(f"{n:08x}-87b1-45e5-8912-6102f7693265", job, room_name="Mall")
+    bot = await start_bot(**WATCHING)
+    await learnt(bot)
+    for job in jobs:
+        metastudio.jobs[job].end("FAILED", error_info=RTMP_FAILED)
+    for job in jobs[:GONE_READS]:  # these reads keep failing (500)
+        metastudio.inject(job, Fault("status", on="get", status=500, times=10**6))
+    for _ in range(2):
+        await watch(bot).poll_now()
+    assert any(jobs[-1] in t for t in notes(bot)), notes(bot)
+
+
+async def test_starts_not_posted_for_want_of_lease_are_told_at_a_later_poll_once(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn
+) -> None:
+    bot = await start_bot(**WATCHING, stoplive_notify_starts=True)
+    clock = {"lease_ttl": 5.0, "lease_renew": 2.0, "poll": 2.0, "listing": 1.5, "note": 2.5}
+    slow = await retimed(bot, **clock, margin=0.5)
+    await slow.poll_now()  # learns JOB
+    night_market(metastudio)  # three streams go live at once
+    bot.slack.slow["chat.postMessage"] = 1.2
+    for _ in range(4):
+        await slow.poll_now()
+    told = notes(bot)
+    assert sorted(j for j in JOBS for t in told if j in t) == sorted(JOBS), told
+    assert len(told) == 3  # each once

@@ -264,7 +264,8 @@ class StopAllDesk:
             self._record(event, click, "refused_store_unavailable", started, str(exc))
             return False
         if taken is not None:
-            await outlet.to_clicker(all_streams.already_approved())
+            # "expired": a replica whose clock saw the request expire first closed it
+            await outlet.to_clicker(all_streams.already_approved(expired=taken == EXPIRED))
             self._record(event, click, "ignored_already_used", started, f"taken by {taken}")
             return False
         return True

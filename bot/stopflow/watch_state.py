@@ -63,7 +63,8 @@ class WatchState:
     why: str = ""
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        # in ``live``'s order: the jobs whose end was read longest ago are read first
+        return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def load(cls, text: str) -> WatchState | None:

@@ -217,9 +217,11 @@ class StreamWatch:
                 unread.add(room.room.room_id)
             seen.update((job.job_id, job) for job in room.jobs if job.is_live)
         if state.told_down:
-            notes.append(
-                Note("watching_again", stream_notes.watching_again(state.failing_since, now))
-            )
+            again = stream_notes.watching_again(state.failing_since, now)
+            # not posted: the outage is still "told down", and the next poll says it is over
+            told = (state.failing_since, state.why)
+            untold = functools.partial(_still_told_down, state, *told)
+            notes.append(Note("watching_again", again, untold))
         state.failures, state.failing_since, state.told_down, state.why = 0, 0.0, False, ""
         whole = found.listing is None
         gone = [
@@ -238,7 +240,8 @@ class StreamWatch:
                     job.room_id or "", job.room_name or "", since
                 )
                 if state.learned and self.rules.starts:  # not in the last whole list
-                    notes.append(Note("started", stream_notes.went_live(job)))
+                    untold = functools.partial(_new_again, state, job_id)
+                    notes.append(Note("started", stream_notes.went_live(job), untold))
             watched.room_name = job.room_name or watched.room_name
             hours = self.rules.long_live_hours
             if hours and not watched.long_told and now - watched.since >= hours * 3600:
@@ -265,12 +268,13 @@ class StreamWatch:
             if job_id in stopped:
                 del state.live[job_id]
         unasked = [j for j in gone if j not in stopped and j not in in_flight][:GONE_READS]
-        reads = await self._read_all(state, unasked, deadline)
+        for job_id in unasked:  # tried now: the others first next time, whatever comes back
+            state.live[job_id] = state.live.pop(job_id)  # (a cap that read the same failing
+        reads = await self._read_all(state, unasked, deadline)  # 30 each poll starved the rest)
         for job_id, read in reads.items():
             watched = state.live[job_id]
             if isinstance(read, SmartLiveJob):
                 if not read.has_ended:  # still live (the list lags), or a state not known
-                    state.live[job_id] = state.live.pop(job_id)  # the others first next time
                     continue
                 kind = (read.known_state.value if read.known_state else "").lower()
                 loud = kind in ("failed", "blocked")
@@ -279,7 +283,8 @@ class StreamWatch:
                     reply = stream_notes.ended(read)
                     notes.append(Note(kind if loud else "ended", reply, untold))
             elif isinstance(read, MetaStudioError) and read.status == 404:
-                if self.rules.ends == "all":
+                # a TEMP room is deleted with its job: 404 is how many ends read
+                if self.rules.ends == "all" or job_id in in_doubt:
                     reply = stream_notes.vanished(watched.room_id, job_id, watched.room_name)
                     untold = functools.partial(state.live.__setitem__, job_id, watched)
                     notes.append(Note("vanished", reply, untold))
@@ -382,3 +387,13 @@ async def read_status(store: StateStore) -> dict[str, Any] | None:
     except (StoreUnavailable, TimeoutError, ValueError):
         return None
     return status if isinstance(status, dict) else None
+
+
+def _still_told_down(state: WatchState, failing_since: float, why: str) -> None:
+    """The outage's end was not told: it stays told as begun, so the next poll tells its end."""
+    state.told_down, state.failing_since, state.why = True, failing_since, why
+
+
+def _new_again(state: WatchState, job_id: str) -> None:
+    """Its start was not told: forgotten, so the next poll finds it new and tells it."""
+    state.live.pop(job_id, None)

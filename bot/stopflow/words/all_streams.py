@@ -279,7 +279,13 @@ def ask_closed(ticket: Ticket, count: int, why: str) -> Reply:
     return Reply(text=head, blocks=[section(head)])
 
 
-def already_approved() -> Reply:
+def already_approved(*, expired: bool = False) -> Reply:
+    """The approval (or the withdrawal) was taken first; or the request was closed as expired,
+    when nothing was stopped and nobody approved."""
+    if expired:
+        return Reply(
+            text=words("⌛ Expired: this request can no longer be approved. Nothing was stopped.")
+        )
     return Reply(text=words("Already handled: someone approved or cancelled this request first."))
 
 
