@@ -187,16 +187,24 @@ async def test_many_ends_at_once_on_a_slow_metastudio_are_told_not_lost_every_po
     assert sorted(j for j in jobs.values() for t in notes(bot) if j in t) == sorted(jobs.values())
 
 
-async def test_the_jobs_gone_read_in_one_poll_are_capped(
-    start_bot: BotFactory, metastudio: MetaStudioStandIn
-) -> None:
-    jobs = [f"{n:08x}-4f75-4b3a-a853-b649a21aaf66" for n in range(GONE_READS + 5)]
+async def many_failed(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn, count: int
+) -> tuple[list[str], Harness]:
+    """``count`` jobs live, each in a room of its own, learnt by the watch, then all FAILED."""
+    jobs = [f"{n:08x}-4f75-4b3a-a853-b649a21aaf66" for n in range(count)]
     for n, job in enumerate(jobs):
         metastudio.add_job(f"{n:08x}-87b1-45e5-8912-6102f7693265", job, room_name="Mall")
     bot = await start_bot(**WATCHING)
     await learnt(bot)
     for job in jobs:
         metastudio.jobs[job].end("FAILED", error_info=RTMP_FAILED)
+    return jobs, bot
+
+
+async def test_the_jobs_gone_read_in_one_poll_are_capped(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn
+) -> None:
+    jobs, bot = await many_failed(start_bot, metastudio, GONE_READS + 5)
     reads = len(metastudio.calls("GET"))
     await watch(bot).poll_now()
     job_reads = [s for s in metastudio.calls("GET")[reads:] if s.path.split("/")[-1] in jobs]
@@ -265,13 +273,7 @@ async def test_a_job_in_doubt_whose_room_was_cleaned_up_is_told(
 async def test_jobs_gone_that_cannot_be_read_do_not_starve_the_others(
     start_bot: BotFactory, metastudio: MetaStudioStandIn
 ) -> None:
-    jobs = [f"{n:08x}-4f75-4b3a-a853-b649a21aaf66" for n in range(GONE_READS + 1)]
-    for n, job in enumerate(jobs):
-        metastudio.add_job(f"{n:08x}-87b1-45e5-8912-6102f7693265", job, room_name="Mall")
-    bot = await start_bot(**WATCHING)
-    await learnt(bot)
-    for job in jobs:
-        metastudio.jobs[job].end("FAILED", error_info=RTMP_FAILED)
+    jobs, bot = await many_failed(start_bot, metastudio, GONE_READS + 1)
     for job in jobs[:GONE_READS]:  # these reads keep failing (500)
         metastudio.inject(job, Fault("status", on="get", status=500, times=10**6))
     for _ in range(2):
