@@ -195,16 +195,14 @@ class BatchRunner:
     async def _one(self, batch: Batch, member: all_streams.Member) -> Outcome | NotRun | None:
         """One member's stop, through the one stop path, with a ticket of its own."""
         t = batch.ticket
-        ticket = Ticket.issue(
-            key=self._policy.ticket_key,
+        ticket = self._policy.issue(
+            CONFIRM,
             room_id=member.room_id,
             job_id=member.job_id,
             requester=t.requester,
             channel_id=t.channel_id,
-            ttl=self._policy.confirm_ttl,
             response_url=t.response_url,
             room_name=member.room_name,
-            purpose=CONFIRM,
         )
         admitted = AdmittedClick(ticket, batch.grant, batch.approver, batch=t.id)
         try:

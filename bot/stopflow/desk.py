@@ -286,16 +286,14 @@ class RequestDesk:
     def _ticket(
         self, asker: Asker, room_id: str, job_id: str, purpose: str, room_name: str | None = None
     ) -> Ticket:
-        return Ticket.issue(
-            key=self._policy.ticket_key,
+        return self._policy.issue(
+            purpose,
             room_id=room_id,
             job_id=job_id,
             requester=asker.user_id,
             channel_id=asker.channel_id,
-            ttl=self._policy.confirm_ttl,
             response_url=asker.response_url,
             room_name=room_name,
-            purpose=purpose,
         )
 
     async def _bounded(self, call: Awaitable[T]) -> T:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.stopflow.allowlist import GrantSource
 from bot.stopflow.buttons import OutcomeButtons
-from bot.stopflow.tickets import TicketKey
+from bot.stopflow.tickets import Ticket, TicketKey
 
 
 @dataclass(frozen=True)
@@ -27,3 +27,28 @@ class Policy:
     two_person_stop_all: bool = False
     # what the outcome message's buttons carry (no console link unless configured)
     buttons: OutcomeButtons = field(default_factory=OutcomeButtons)
+
+    def issue(
+        self,
+        purpose: str,
+        *,
+        room_id: str,
+        job_id: str,
+        requester: str,
+        channel_id: str,
+        response_url: str,
+        room_name: str | None = None,
+    ) -> Ticket:
+        """A ticket sealed with this deployment's key, for ``purpose``, valid ``confirm_ttl``
+        seconds: every button stoplive issues is one of these."""
+        return Ticket.issue(
+            key=self.ticket_key,
+            room_id=room_id,
+            job_id=job_id,
+            requester=requester,
+            channel_id=channel_id,
+            ttl=self.confirm_ttl,
+            response_url=response_url,
+            room_name=room_name,
+            purpose=purpose,
+        )

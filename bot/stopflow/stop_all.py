@@ -127,15 +127,13 @@ class StopAllDesk:
     async def _offer(
         self, request: CommandRequest, live: list[SmartLiveJob], missing: Mrkdwn | None
     ) -> tuple[Reply, str]:
-        ticket = Ticket.issue(
-            key=self._policy.ticket_key,
+        ticket = self._policy.issue(
+            STOP_ALL,
             room_id=ALL,
             job_id=ALL,
             requester=request.user_id,
             channel_id=request.channel_id,
-            ttl=self._policy.confirm_ttl,
             response_url=request.response_url,
-            purpose=STOP_ALL,
         )
         members = [Member(job.room_id or "", job.job_id, job.room_name or "") for job in live]
         try:
