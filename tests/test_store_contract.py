@@ -911,6 +911,9 @@ async def test_redis_caveats_say_so_when_its_configuration_cannot_be_read(tmp_pa
         ("redis://h/0?retry=1", "?retry= is not an option stoplive passes to Redis"),
         ("redis://h/0?ssl_cert_reqs=none", "(ssl_* options need rediss://)"),
         ("rediss://h/0?ssl_validate_ocsp=yes", "it takes client_name, db, health_check_interval"),
+        ("rediss://:s3cret@h/0?ssl_cert_reqs=requird", "Requirements Flag: requird"),
+        ("rediss://:s3cret@h/0?ssl_min_version=12", "Unsupported TLS/SSL version"),
+        ("rediss://:s3cret@h/0?ssl_ca_certs=/no/such/ca.pem", "cannot make a TLS connection"),
     ],
 )
 def test_a_redis_url_redis_py_would_misread_is_refused(url: str, problem: str) -> None:

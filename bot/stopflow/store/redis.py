@@ -140,6 +140,22 @@ def redis_url_problem(url: str) -> str | None:
     database = parts.path.removeprefix("/")
     if parts.scheme != "unix" and database and not database.isdigit():
         return "the database (the part after the last /) must be a number, like /0"
+    return _tls_problem(url) if parts.scheme == "rediss" else None
+
+
+def _tls_problem(url: str) -> str | None:
+    """Why the ``ssl_*`` values cannot make a TLS context (a misspelt flag, a TLS version
+    Python does not know, a CA file that is not there), or None. redis-py builds the context
+    only at the first call, so a bad value started the bot and failed every call as "store
+    unavailable": an outage where a refusal to start says what to fix. Builds the context
+    without connecting; the message names the value, never the URL."""
+    try:
+        connection = BlockingConnectionPool.from_url(url).make_connection()  # type: ignore[no-untyped-call]
+        context = getattr(connection, "ssl_context", None)  # redis-py's RedisSSLContext
+        if context is not None:
+            context.get()
+    except (RedisError, ValueError, TypeError, OSError) as exc:
+        return f"its ssl_* options cannot make a TLS connection ({exc})"
     return None
 
 
