@@ -370,3 +370,22 @@ async def test_a_store_that_does_not_answer_stops_the_polls_and_loses_nothing(
     assert await watch(bot).poll_now() == "ok"
     await watch(bot).poll_now()
     assert len(notes(bot)) == 1 and "Ended with an error" in notes(bot)[0]
+
+
+async def test_the_end_of_an_outage_the_channel_would_not_take_is_told_at_the_next_poll(
+    start_bot: BotFactory, metastudio: MetaStudioStandIn
+) -> None:
+    bot = await start_bot(**WATCHING)
+    await watch(bot).poll_now()
+    metastudio.inject(TENANT_JOBS, Fault("status", on="list", times=10_000, status=500))
+    for _ in range(3):
+        await watch(bot).poll_now()
+    metastudio.faults.clear()
+    bot.slack.refused_channels[NOTIFY] = "not_in_channel"
+    assert await watch(bot).poll_now() == "ok"  # back, but the channel refuses the note
+    del bot.slack.refused_channels[NOTIFY]
+    await watch(bot).poll_now()
+    await watch(bot).poll_now()
+    told = [t for t in notes(bot) if "Watching streams again" in t]
+    assert len(told) >= 2 and told[-1].startswith("✅ Watching streams again")  # refused, then told
+    assert sum("Polls failed for" in t for t in told[1:]) == 1  # told once it was taken
