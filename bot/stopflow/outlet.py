@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from bot.stopflow.gate import Refusal
+from bot.stopflow.words import refusals
 from bot.stopflow.words.markup import Reply
+
+log = logging.getLogger(__name__)
 
 
 class Outlet(Protocol):
@@ -36,3 +41,17 @@ class Outlet(Protocol):
 # How a take-over reaches a stop's people with no click to answer: (channel ID, the command's
 # response URL, the ``ts`` of the channel message to revise, "" if none was posted).
 OutletFactory = Callable[[str, str, str], Outlet]
+
+
+async def tell_refusal(outlet: Outlet, refused: Refusal, clicker: str) -> None:
+    """A refused click answered in the gate's words, to whom the refusal says (the clicker, or
+    the requester's own message). The refusal stands whether or not Slack takes the note: a
+    failure is logged, never raised, so the caller still audits it."""
+    reply = refusals.refusal(refused.reason)
+    try:
+        if refused.to_clicker:
+            await outlet.to_clicker(reply)
+        else:
+            await outlet.to_requester(reply)
+    except Exception:
+        log.exception("could not tell %s why a click was refused", clicker)

@@ -37,7 +37,7 @@ from bot.stopflow.gate import (
     RoomNotGranted,
 )
 from bot.stopflow.journal import CLOCK_MARGIN, ticket_claim
-from bot.stopflow.outlet import Outlet, OutletFactory
+from bot.stopflow.outlet import Outlet, OutletFactory, tell_refusal
 from bot.stopflow.policy import Policy
 from bot.stopflow.store import StateStore, StoreRefusesWrites, StoreUnavailable
 from bot.stopflow.tickets import ALL, APPROVE_ALL, STOP_ALL, WITHDRAW_ALL, Ticket
@@ -155,14 +155,11 @@ class StopAllDesk:
         """The red button: the set read back, the confirmation used once, then the batch, or
         (two-person) the channel asked for a second person."""
         started = time.monotonic()
-        admitted = await self._admit("stop_all_confirm", click, outlet, STOP_ALL, started)
-        if admitted is None:
+        opened = await self._opened("stop_all_confirm", click, outlet, STOP_ALL, started)
+        if opened is None:
             return
+        admitted, batch = opened
         ticket = admitted.ticket
-        batch = await self._read(ticket, admitted, outlet)
-        if batch is None:
-            self._record("stop_all_confirm", click, "list_unread", started)
-            return
         if not await self._within_rooms(
             "stop_all_confirm", batch, admitted.grant, click, outlet, started
         ):
@@ -219,14 +216,11 @@ class StopAllDesk:
         """A second person's approval: used once (whichever of two replicas and two approvers
         is first), never by the requester, never after the request expired."""
         started = time.monotonic()
-        admitted = await self._admit("approve_all", click, outlet, APPROVE_ALL, started)
-        if admitted is None:
+        opened = await self._opened("approve_all", click, outlet, APPROVE_ALL, started)
+        if opened is None:
             return
+        admitted, batch = opened
         ticket = admitted.ticket
-        batch = await self._read(ticket, admitted, outlet)
-        if batch is None:
-            self._record("approve_all", click, "list_unread", started)
-            return
         for grant in (admitted.grant, admitted.approver_grant):
             if not await self._within_rooms("approve_all", batch, grant, click, outlet, started):
                 return
@@ -302,17 +296,27 @@ class StopAllDesk:
         self._record(event, click, "refused_room", started, f"{len(outside)} jobs outside")
         return False
 
+    async def _opened(
+        self, event: str, click: Click, outlet: Outlet, purpose: str, started: float
+    ) -> tuple[AdmittedClick, Batch] | None:
+        """The click admitted and its confirmed set read back; None (the clicker told, the
+        click audited) when either fails."""
+        admitted = await self._admit(event, click, outlet, purpose, started)
+        if admitted is None:
+            return None
+        batch = await self._read(admitted.ticket, admitted, outlet)
+        if batch is None:
+            self._record(event, click, "list_unread", started)
+            return None
+        return admitted, batch
+
     async def _admit(
         self, event: str, click: Click, outlet: Outlet, purpose: str, started: float
     ) -> AdmittedClick | None:
         checked = self._gate.all_click(click, purpose)
         if not isinstance(checked, Refusal):
             return checked
-        reply = refusals.refusal(checked.reason)
-        if checked.to_clicker:
-            await outlet.to_clicker(reply)
-        else:
-            await outlet.to_requester(reply)
+        await tell_refusal(outlet, checked, click.user_id)
         if isinstance(checked.reason, Expired) and purpose == APPROVE_ALL and checked.ticket:
             await self._expire(checked.ticket)
         self._record(event, click, checked.outcome, started, checked.detail)

@@ -35,7 +35,7 @@ from bot.stopflow.finding import LiveFinder
 from bot.stopflow.gate import Admitted, AdmittedClick, Click, CommandRequest, Gate, Refusal
 from bot.stopflow.history import History
 from bot.stopflow.journal import LEASE, ticket_claim
-from bot.stopflow.outlet import Outlet, OutletFactory
+from bot.stopflow.outlet import Outlet, OutletFactory, tell_refusal
 from bot.stopflow.policy import Policy
 from bot.stopflow.stop_all import StopAllDesk
 from bot.stopflow.stopping import StopSupervisor
@@ -43,7 +43,7 @@ from bot.stopflow.store import StateStore, StoreUnavailable
 from bot.stopflow.tickets import CANCEL, CONFIRM, PICK
 from bot.stopflow.watch_state import NotifyRules
 from bot.stopflow.watching import StreamWatch
-from bot.stopflow.words import refusals, to_requester
+from bot.stopflow.words import to_requester
 from bot.stopflow.words.markup import Reply
 
 __all__ = ["Admitted", "Click", "CommandRequest", "Outlet", "Policy", "StopWorkflow"]
@@ -257,14 +257,7 @@ class StopWorkflow:
         checked = self._gate.click(click, event)  # the step's name is its tickets' purpose
         if not isinstance(checked, Refusal):
             return checked
-        reply = refusals.refusal(checked.reason)
-        try:
-            if checked.to_clicker:
-                await outlet.to_clicker(reply)
-            else:
-                await outlet.to_requester(reply)
-        except Exception:  # the refusal stands whether or not Slack took the note
-            log.exception("could not tell %s why a click was refused", click.user_id)
+        await tell_refusal(outlet, checked, click.user_id)
         ticket = checked.ticket
         self._audit.record(
             event,
