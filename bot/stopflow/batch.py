@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from bot.stopflow.gate import AdmittedClick
 from bot.stopflow.outcome import Outcome, Verdict
 from bot.stopflow.outlet import Outlet
 from bot.stopflow.policy import Policy
-from bot.stopflow.stopping import NotRun, StopSupervisor
+from bot.stopflow.stopping import NotRun, StopSupervisor, deliver
 from bot.stopflow.tickets import CONFIRM, Ticket
 from bot.stopflow.words import all_streams, to_channel
 from bot.stopflow.words.common import HEADS
@@ -131,7 +131,9 @@ class BatchRunner:
                 **more,
             )
 
-        await _deliver(outlet.announce(render(False), final=False, fallback_url=fallback))
+        await deliver(
+            outlet.announce(render(False), final=False, fallback_url=fallback), SLACK_SECONDS
+        )
         slots = asyncio.Semaphore(STOPS_IN_FLIGHT)
         began = [False] * len(results)  # whose stop started (its claims, its journal entry)
 
@@ -156,7 +158,7 @@ class BatchRunner:
                     result.category = all_streams.REFUSED
                     result.why = words("🔴 not sent: stoplive shut down first")
             self._record(batch, results, started)
-            await _deliver(self._conclude(batch, outlet, render(True), results), SHUTDOWN_SECONDS)
+            await deliver(self._conclude(batch, outlet, render(True), results), SHUTDOWN_SECONDS)
             raise
         finally:
             reviser.cancel()
@@ -168,7 +170,7 @@ class BatchRunner:
         later, problem = await self._live_now(batch)
         if later or problem:
             reply = render(True, later=later, later_problem=problem)
-            await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
+            await deliver(outlet.announce(reply, final=True, fallback_url=fallback), SLACK_SECONDS)
         await self._copy_to_audit_channel(batch, outlet, reply, ts)
 
     async def _conclude(
@@ -177,7 +179,9 @@ class BatchRunner:
         """The final tally, and the thread reply listing what did not stop (each with Stop
         again); the tally message's ``ts``, if it was posted."""
         fallback = batch.ticket.response_url
-        ts: str | None = await _deliver(outlet.announce(reply, final=True, fallback_url=fallback))
+        ts: str | None = await deliver(
+            outlet.announce(reply, final=True, fallback_url=fallback), SLACK_SECONDS
+        )
         failed = [
             (
                 member,
@@ -189,7 +193,9 @@ class BatchRunner:
         ]
         if failed:
             thread = all_streams.failures(failed, len(results))
-            await _deliver(outlet.reply_in_thread(thread) if ts else outlet.to_clicker(thread))
+            await deliver(
+                outlet.reply_in_thread(thread) if ts else outlet.to_clicker(thread), SLACK_SECONDS
+            )
         return ts
 
     async def _one(self, batch: Batch, member: all_streams.Member) -> Outcome | NotRun | None:
@@ -217,7 +223,7 @@ class BatchRunner:
         while True:
             await changed.wait()
             changed.clear()
-            await _deliver(outlet.announce(render(), final=False, fallback_url=""))
+            await deliver(outlet.announce(render(), final=False, fallback_url=""), SLACK_SECONDS)
             await asyncio.sleep(REVISE_EVERY)
 
     async def _live_now(self, batch: Batch) -> tuple[list[SmartLiveJob], str | None]:
@@ -238,9 +244,9 @@ class BatchRunner:
         audit_channel = self._policy.audit_channel
         if not audit_channel or audit_channel == batch.ticket.channel_id:
             return
-        link = await _deliver(outlet.permalink()) if ts else None
+        link = await deliver(outlet.permalink(), SLACK_SECONDS) if ts else None
         copy = to_channel.audit_copy(reply, batch.ticket.channel_id, link)
-        await _deliver(outlet.copy_to(audit_channel, copy))
+        await deliver(outlet.copy_to(audit_channel, copy), SLACK_SECONDS)
 
     def _record(self, batch: Batch, results: list[Result], started: float) -> None:
         tally = _tally(results)
@@ -279,13 +285,3 @@ def _result(outcome: Outcome | NotRun | None) -> Result:
         )
     category = CATEGORY.get(outcome.verdict, all_streams.UNKNOWN)
     return Result(category, words(HEADS[outcome.verdict]))
-
-
-async def _deliver(call: Awaitable[Any], within: float = SLACK_SECONDS) -> Any:
-    """A delivery to Slack: bounded, and never raising (the stops do not depend on it)."""
-    try:
-        async with asyncio.timeout(within):
-            return await call
-    except Exception:
-        log.exception("a Slack delivery of a /stoplive all failed")
-        return None

@@ -67,6 +67,17 @@ class NotRun:
     holder: str = ""
 
 
+async def deliver(call: Awaitable[Any], within: float) -> Any:
+    """A delivery to Slack, bounded by ``within`` seconds and never raising: Slack's errors,
+    the network's and timeouts are logged, and the stop (or the batch) goes on without it."""
+    try:
+        async with asyncio.timeout(within):
+            return await call
+    except Exception:
+        log.exception("a Slack delivery failed")
+        return None
+
+
 class StopSupervisor(StopJournal):
     """Runs each confirmed stop (a click's, or one taken over) to its one outcome; its parts,
     and a stop's claims and journal entry, are :class:`StopJournal`'s."""
@@ -209,7 +220,7 @@ class StopSupervisor(StopJournal):
         # The journal learns the stop's answer while the channel hears of it: neither waits
         # for the other (a take-over reads the job either way).
         ts, _ = await asyncio.gather(
-            self._deliver(
+            deliver(
                 outlet.announce(reply, final=False, fallback_url=ticket.response_url),
                 DELIVERY_SECONDS,
             ),
@@ -353,22 +364,22 @@ class StopSupervisor(StopJournal):
         def left() -> float:
             return max(until - loop.time(), 0.5)
 
-        ts = await self._deliver(
+        ts = await deliver(
             outlet.announce(reply, final=True, fallback_url=ticket.response_url), within
         )
         if ts and is_loud(outcome, progress):  # a revision notifies nobody; a reply does
             thread = to_channel.thread_reply(outcome, progress.told)
-            await self._deliver(outlet.reply_in_thread(thread), left())
+            await deliver(outlet.reply_in_thread(thread), left())
         if progress.note is not None:  # so the outcome replaces "Stopping…", not the reverse
             await asyncio.wait([progress.note], timeout=left())
         # in the channel: the requester gets a note pointing there, not a second copy
         note = to_requester.result_posted(ticket.channel_id, outcome) if ts else reply
-        await self._deliver(outlet.to_requester(note), left())
+        await deliver(outlet.to_requester(note), left())
         audit_channel = self._policy.audit_channel
         if audit_channel and audit_channel != ticket.channel_id:
-            link = await self._deliver(outlet.permalink(), left()) if ts else None
+            link = await deliver(outlet.permalink(), left()) if ts else None
             copy = to_channel.audit_copy(reply, ticket.channel_id, link)
-            await self._deliver(outlet.copy_to(audit_channel, copy), left())
+            await deliver(outlet.copy_to(audit_channel, copy), left())
         await self._quietly("finish", self._finish(progress, outcome))
 
     # --- plumbing -----------------------------------------------------------------------
@@ -392,16 +403,7 @@ class StopSupervisor(StopJournal):
 
     async def _note(self, call: Awaitable[object]) -> None:
         """A note to a person: bounded, and its failure never decides anything."""
-        await self._deliver(call, DELIVERY_SECONDS)
-
-    @staticmethod
-    async def _deliver(call: Awaitable[Any], within: float) -> Any:
-        try:
-            async with asyncio.timeout(within):
-                return await call
-        except Exception:  # Slack's errors, the network's, timeouts: logged, never raised
-            log.exception("a Slack delivery failed")
-            return None
+        await deliver(call, DELIVERY_SECONDS)
 
     def _record(
         self,
