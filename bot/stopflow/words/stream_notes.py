@@ -11,7 +11,7 @@ from bot.metastudio import SmartLiveJob
 from bot.metastudio.models import JobState
 from bot.stopflow.buttons import JobRef
 from bot.stopflow.words.actions import STOP_AGAIN_ACTION
-from bot.stopflow.words.common import _ids
+from bot.stopflow.words.common import _ids, _reply
 from bot.stopflow.words.markup import (
     MAX_BUTTON_VALUE,
     MESSAGE_CAP,
@@ -22,22 +22,13 @@ from bot.stopflow.words.markup import (
     button,
     channel,
     clock,
-    context,
     data,
     day_and_time,
     join,
     room_label,
-    section,
     span,
     words,
 )
-
-
-def _note(head: Mrkdwn, small: Mrkdwn | None, *more: Block) -> Reply:
-    """One note: the verdict line (the notification says it all), then the small print."""
-    text = words("{h}\n{s}", h=head, s=small) if small else head
-    blocks = [section(head)] + ([context(small)] if small else []) + list(more)
-    return Reply(text=text, blocks=blocks)
 
 
 def _facts(job: SmartLiveJob) -> Mrkdwn:
@@ -63,7 +54,7 @@ def ended(job: SmartLiveJob) -> Reply:
         head = words("🔴 *Blocked by Huawei:* {room}{said}", room=room, said=said)
     else:
         head = words("⚪ Ended: {room}{said}", room=room, said=said)
-    return _note(head, _facts(job))
+    return _reply(head, None, _facts(job))
 
 
 def vanished(room_id: str, job_id: str, room_name: str) -> Reply:
@@ -72,7 +63,7 @@ def vanished(room_id: str, job_id: str, room_name: str) -> Reply:
         "⚪ No longer live: {room} · how it ended is unknown (MetaStudio no longer has the job)",
         room=room_label(room_id, room_name),
     )
-    return _note(head, _ids(room_id, job_id))
+    return _reply(head, None, _ids(room_id, job_id))
 
 
 def long_live(job: SmartLiveJob, hours: float, live_for: float) -> Reply:
@@ -102,12 +93,12 @@ def long_live(job: SmartLiveJob, hours: float, live_for: float) -> Reply:
                 ),
             )
         )
-    return _note(head, small, *more)
+    return _reply(head, None, small, *more)
 
 
 def went_live(job: SmartLiveJob) -> Reply:
     head = words("🟢 Went live: {room}", room=room_label(job.room_id or "", job.room_name))
-    return _note(head, _ids(job.room_id or "", job.job_id))
+    return _reply(head, None, _ids(job.room_id or "", job.job_id))
 
 
 def cannot_watch(why: str, since: float) -> Reply:
@@ -118,12 +109,12 @@ def cannot_watch(why: str, since: float) -> Reply:
         "answers again; /stoplive may fail too.",
         at=day_and_time(datetime.fromtimestamp(since, UTC)),
     )
-    return _note(head, small)
+    return _reply(head, None, small)
 
 
 def watching_again(since: float, now: float) -> Reply:
     head = words("✅ Watching streams again.")
-    return _note(head, words("Polls failed for " + span(now - since) + "."))
+    return _reply(head, None, words("Polls failed for " + span(now - since) + "."))
 
 
 def _hours(hours: float) -> str:
