@@ -49,6 +49,22 @@ async def offered(bot: Harness, user: str = ALICE) -> dict[str, Any]:
     return await bot.first_post(hook)
 
 
+def red_ticket(now: float | None = None) -> Ticket:
+    """A red button's ticket for ALICE in CHANNEL, sealed with the bot's key, that no list
+    was kept under (issued ``now``, by default at once)."""
+    return Ticket.issue(
+        key=KEY,
+        room_id=ALL,
+        job_id=ALL,
+        requester=ALICE,
+        channel_id=CHANNEL,
+        ttl=300,
+        response_url="",
+        purpose=STOP_ALL,
+        now=now,
+    )
+
+
 def red_button(message: dict[str, Any]) -> dict[str, Any]:
     return next(
         e
@@ -182,40 +198,14 @@ async def test_tickets_of_other_purposes_stale_ones_and_a_lost_list_stop_nothing
     confirm_value, _ = await bot.confirmation(f"{ROOM} {JOB}")
     _, hook = await bot.click("stoplive.stop_all", confirm_value)  # a Stop's as the red button
     await bot.slack.wait_for(lambda: bot.slack.posts(hook))
-    old = Ticket.issue(
-        key=KEY,
-        room_id=ALL,
-        job_id=ALL,
-        requester=ALICE,
-        channel_id=CHANNEL,
-        ttl=300,
-        response_url="",
-        purpose=STOP_ALL,
-        now=time.time() - 400,
-    )
+    old = red_ticket(now=time.time() - 400)
     _, hook = await bot.click("stoplive.stop_all", old.encode())
     assert "Expired" in (await bot.first_post(hook))["text"]
-    fresh = Ticket.issue(
-        key=KEY,
-        room_id=ALL,
-        job_id=ALL,
-        requester=ALICE,
-        channel_id=CHANNEL,
-        ttl=300,
-        response_url="",
-        purpose=STOP_ALL,
-    )  # sealed by us, but no list was ever kept under it
+    fresh = red_ticket()  # sealed by us, but no list was ever kept under it
     _, hook = await bot.click("stoplive.stop_all", fresh.encode())
     assert "this list is no longer held" in (await bot.first_post(hook))["text"]
-    garbled = Ticket.issue(
-        key=KEY,
-        room_id=ALL,
-        job_id=ALL,
-        requester=ALICE,
-        channel_id=CHANNEL,
-        ttl=300,
-        response_url="",
-        purpose=STOP_ALL,
+    garbled = (
+        red_ticket()
     )  # a note that is not a set of IDs (a crafted or damaged store) stops nothing
     await bot.stoplive.store.put_note(f"stop_all:{garbled.id}", '{"jobs": [["../x", "y", ""]]}', 60)
     _, hook = await bot.click("stoplive.stop_all", garbled.encode())
