@@ -204,9 +204,8 @@ async def test_tickets_of_other_purposes_stale_ones_and_a_lost_list_stop_nothing
     fresh = red_ticket()  # sealed by us, but no list was ever kept under it
     _, hook = await bot.click("stoplive.stop_all", fresh.encode())
     assert "this list is no longer held" in (await bot.first_post(hook))["text"]
-    garbled = (
-        red_ticket()
-    )  # a note that is not a set of IDs (a crafted or damaged store) stops nothing
+    # a note that is not a set of IDs (a crafted or damaged store) stops nothing
+    garbled = red_ticket()
     await bot.stoplive.store.put_note(f"stop_all:{garbled.id}", '{"jobs": [["../x", "y", ""]]}', 60)
     _, hook = await bot.click("stoplive.stop_all", garbled.encode())
     assert "this list is no longer held" in (await bot.first_post(hook))["text"]
